@@ -1,0 +1,223 @@
+//! A thin wrapper over `reqwest` that speaks `/api/v1`: builds URLs from path segments (each one
+//! percent-encoded, so a scope or name can never change the route), adds the bearer token, and
+//! turns `{"error": {...}}` answers and connection failures into [`CliError`]s.
+//!
+//! Response bodies are kept in [`Zeroizing`] buffers because reveal answers carry secret values
+//! (best effort: reqwest's own transport buffers are not ours to wipe).
+
+use crate::error::{CliError, Result};
+use anyhow::Context as _;
+use coffer_api::{API_PREFIX, ErrorBody};
+use reqwest::{Method, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+/// Where `coffer serve` writes the first admin's token by default, relative to the cwd.
+pub const DEFAULT_TOKEN_FILE: &str = "coffer-data/admin.token";
+
+/// A bearer token. Its `Debug` never shows the value and its memory is wiped on drop.
+#[derive(Clone)]
+pub struct ApiToken(Zeroizing<String>);
+
+impl ApiToken {
+    /// Reads the token file `coffer serve` writes, if it exists.
+    pub fn from_default_file() -> Result<Option<ApiToken>> {
+        let path = Path::new(DEFAULT_TOKEN_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the token file {}", path.display()))?,
+        );
+        Ok(text.parse().ok())
+    }
+}
+
+impl FromStr for ApiToken {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("the token is empty".into());
+        }
+        Ok(ApiToken(Zeroizing::new(s.to_owned())))
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken([REDACTED])")
+    }
+}
+
+/// A connection to one Coffer server.
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    addr: String,
+    token: Option<ApiToken>,
+}
+
+/// A response body (possibly empty), wiped on drop.
+pub struct Body(Zeroizing<Vec<u8>>);
+
+impl Body {
+    /// Parses the body as `T`.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
+        let bytes: &[u8] = if self.0.is_empty() { b"null" } else { &self.0 };
+        serde_json::from_slice(bytes)
+            .context(
+                "the server's answer is not what this coffer version expects (version mismatch?)",
+            )
+            .map_err(CliError::from)
+    }
+
+    /// Prints the body as pretty JSON on stdout (for `--json`); prints nothing for an empty body.
+    pub fn print_json(&self) -> Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let value: serde_json::Value = self.parse()?;
+        let text =
+            Zeroizing::new(serde_json::to_string_pretty(&value).context("re-encoding JSON")?);
+        println!("{}", text.as_str());
+        Ok(())
+    }
+}
+
+impl Client {
+    /// A client for the server at `addr` (e.g. `http://127.0.0.1:8420`).
+    pub fn new(addr: &str, token: Option<ApiToken>) -> Result<Client> {
+        let base = Url::parse(addr)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "invalid --addr {addr:?}: expected a URL like http://127.0.0.1:8420"
+                ))
+            })?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .user_agent(concat!("coffer-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("cannot set up the HTTP client")?;
+        Ok(Client {
+            http,
+            base,
+            addr: addr.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    /// The URL of `/api/v1/<segments…>` with `query` appended (empty values are left out).
+    pub fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
+        let mut url = self.base.clone();
+        {
+            let mut path = url.path_segments_mut().expect("http(s) URLs have a path");
+            path.pop_if_empty();
+            path.extend(API_PREFIX.split('/').filter(|s| !s.is_empty()));
+            path.extend(segments);
+        }
+        let query: Vec<_> = query.iter().filter(|(_, v)| !v.is_empty()).collect();
+        if !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in query {
+                pairs.append_pair(k, v);
+            }
+        }
+        url
+    }
+
+    /// `GET`.
+    pub async fn get(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Body> {
+        self.send(Method::GET, self.url(segments, query), None::<&()>)
+            .await
+    }
+
+    /// `POST` with a JSON body.
+    pub async fn post<B: Serialize>(&self, segments: &[&str], body: &B) -> Result<Body> {
+        self.send(Method::POST, self.url(segments, &[]), Some(body))
+            .await
+    }
+
+    /// `POST` without a body (actions such as reveal, restore, rotate).
+    pub async fn post_empty(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Body> {
+        self.send(Method::POST, self.url(segments, query), None::<&()>)
+            .await
+    }
+
+    /// `PUT` with a JSON body.
+    pub async fn put<B: Serialize>(&self, segments: &[&str], body: &B) -> Result<Body> {
+        self.send(Method::PUT, self.url(segments, &[]), Some(body))
+            .await
+    }
+
+    /// `DELETE`.
+    pub async fn delete(&self, segments: &[&str]) -> Result<Body> {
+        self.send(Method::DELETE, self.url(segments, &[]), None::<&()>)
+            .await
+    }
+
+    async fn send<B: Serialize>(&self, method: Method, url: Url, body: Option<&B>) -> Result<Body> {
+        let mut req = self.http.request(method, url);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token.0.as_str());
+        }
+        if let Some(body) = body {
+            // The encoded body is handed to reqwest, which owns (and does not wipe) it.
+            let json = serde_json::to_vec(body).context("encoding the request")?;
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(json);
+        }
+        let mut resp = req.send().await.map_err(|e| self.transport_error(e))?;
+        let status = resp.status();
+        let mut bytes = Zeroizing::new(Vec::new());
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport_error(e))? {
+            bytes.extend_from_slice(&chunk);
+        }
+        if status.is_success() {
+            return Ok(Body(bytes));
+        }
+        if let Ok(err) = serde_json::from_slice::<ErrorBody>(&bytes) {
+            return Err(CliError::Api {
+                status: status.as_u16(),
+                code: err.error.code,
+                message: err.error.message,
+                sent_token: self.token.is_some(),
+            });
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let body: String = text.trim().chars().take(200).collect();
+        Err(CliError::Http {
+            status: status.to_string(),
+            body,
+        })
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> CliError {
+        if e.is_connect() {
+            CliError::Unreachable {
+                addr: self.addr.clone(),
+            }
+        } else if e.is_timeout() {
+            CliError::Other(anyhow::anyhow!(
+                "timed out talking to Coffer at {}",
+                self.addr
+            ))
+        } else {
+            let e = e.without_url();
+            CliError::Other(anyhow::anyhow!(
+                "request to Coffer at {} failed: {e}",
+                self.addr
+            ))
+        }
+    }
+}

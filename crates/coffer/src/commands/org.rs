@@ -1,0 +1,90 @@
+//! `coffer org create|list|show|rotate-key`.
+
+use super::Ctx;
+use crate::cli::OrgCommand;
+use crate::error::Result;
+use crate::output::{self, Table, wire_name};
+use coffer_api::{CreateOrgRequest, Org, OrgList, RotateKeyResponse};
+
+/// Runs one `org` subcommand.
+pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<i32> {
+    match cmd {
+        OrgCommand::Create {
+            slug,
+            name,
+            location,
+        } => {
+            let req = CreateOrgRequest {
+                slug,
+                name,
+                location,
+            };
+            let body = ctx.client.post(&["orgs"], &req).await?;
+            if ctx.json {
+                return body.print_json().map(|()| 0);
+            }
+            let org: Org = body.parse()?;
+            println!(
+                "created org {} ({}, location {})",
+                org.slug,
+                org.name,
+                wire_name(&org.location)
+            );
+        }
+        OrgCommand::List => {
+            let body = ctx.client.get(&["orgs"], &[]).await?;
+            if ctx.json {
+                return body.print_json().map(|()| 0);
+            }
+            let list: OrgList = body.parse()?;
+            let mut table = Table::new(&["SLUG", "NAME", "LOCATION", "STATUS", "KEY", "CREATED"]);
+            for org in list.orgs {
+                table.row(vec![
+                    org.slug,
+                    org.name,
+                    wire_name(&org.location),
+                    wire_name(&org.status),
+                    format!("v{}", org.key_version),
+                    output::time(org.created_at),
+                ]);
+            }
+            table.print_or("no orgs");
+        }
+        OrgCommand::Show { slug } => {
+            let slug = slug.unwrap_or_else(|| ctx.org.clone());
+            let body = ctx.client.get(&["orgs", &slug], &[]).await?;
+            if ctx.json {
+                return body.print_json().map(|()| 0);
+            }
+            let org: Org = body.parse()?;
+            println!("slug:         {}", org.slug);
+            println!("name:         {}", org.name);
+            println!("id:           {}", org.id);
+            println!("location:     {}", wire_name(&org.location));
+            match org.suspended_reason {
+                Some(reason) => println!("status:       {} ({reason})", wire_name(&org.status)),
+                None => println!("status:       {}", wire_name(&org.status)),
+            }
+            println!("key version:  {}", org.key_version);
+            println!("created:      {}", output::time(org.created_at));
+        }
+        OrgCommand::Keys(cmd) => return super::keys::run(ctx, cmd).await,
+        OrgCommand::RotateKey { slug } => {
+            let slug = slug.unwrap_or_else(|| ctx.org.clone());
+            let body = ctx
+                .client
+                .post_empty(&["orgs", &slug, "keys", "rotate"], &[])
+                .await?;
+            if ctx.json {
+                return body.print_json().map(|()| 0);
+            }
+            let r: RotateKeyResponse = body.parse()?;
+            println!(
+                "org key rotated: version {new} (was {old}); new writes use version {new}, older versions still decrypt",
+                new = r.key_version,
+                old = r.previous_version
+            );
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,256 @@
+//! `coffer secret put|get|list|history|rm|restore|destroy`. Values move through
+//! [`secret_value`](super::secret_value); this module maps arguments to routes and prints
+//! metadata. Chatter of `put`/`get` goes to stderr so stdout stays the value alone.
+
+use super::Ctx;
+use super::secret_value as value;
+use crate::cli::secret::{PutArgs, Target};
+use crate::cli::{KindArg, SecretCommand};
+use crate::error::{CliError, Result};
+use crate::output::{self, Table, wire_name};
+use coffer_api::{
+    PutSecretRequest, RevealedSecret, Secret, SecretHistory, SecretKind, SecretList, SecretState,
+};
+use zeroize::Zeroize as _;
+
+/// Runs one `secret` subcommand.
+pub async fn run(ctx: &Ctx, cmd: SecretCommand) -> Result<i32> {
+    match cmd {
+        SecretCommand::Put(args) => put(ctx, args).await,
+        SecretCommand::Get {
+            target,
+            version,
+            out,
+        } => {
+            let query = [(
+                "version",
+                version.map(|v| v.to_string()).unwrap_or_default(),
+            )];
+            let body = ctx
+                .client
+                .post_empty(&path(ctx, &target, Some("reveal")), &query)
+                .await?;
+            let mut revealed: RevealedSecret = body.parse()?;
+            let bytes = value::decode(&revealed.value);
+            revealed.value.zeroize();
+            let bytes = bytes?;
+            if ctx.json {
+                body.print_json()?;
+            }
+            match out {
+                Some(path) => {
+                    value::write_file(&path, &bytes)?;
+                    eprintln!(
+                        "wrote {} version {} ({} bytes) to {}",
+                        target.display(),
+                        revealed.version,
+                        bytes.len(),
+                        path.display()
+                    );
+                }
+                None if ctx.json => {}
+                None => value::write_stdout(&bytes)?,
+            }
+            Ok(0)
+        }
+        SecretCommand::List {
+            scope,
+            prefix,
+            deleted,
+        } => {
+            let mut query = vec![("prefix", prefix.unwrap_or_default())];
+            if let Some(scope) = scope {
+                query.push((
+                    if scope.contains('-') {
+                        "issue"
+                    } else {
+                        "project"
+                    },
+                    scope,
+                ));
+            }
+            if deleted {
+                query.push(("deleted", "true".to_owned()));
+            }
+            let body = ctx
+                .client
+                .get(&["orgs", &ctx.org, "secrets"], &query)
+                .await?;
+            if ctx.json {
+                return body.print_json().map(|()| 0);
+            }
+            let list: SecretList = body.parse()?;
+            let mut table =
+                Table::new(&["SCOPE", "NAME", "KIND", "VERSION", "UPDATED", "BY", "NOTE"]);
+            for s in list.secrets {
+                let note = note(&s);
+                table.row(vec![
+                    s.scope,
+                    s.name,
+                    wire_name(&s.kind),
+                    s.version.to_string(),
+                    output::time(s.updated_at),
+                    s.updated_by,
+                    note,
+                ]);
+            }
+            table.print_or("no secrets");
+            Ok(0)
+        }
+        SecretCommand::History { target } => {
+            let body = ctx
+                .client
+                .get(&path(ctx, &target, Some("versions")), &[])
+                .await?;
+            if ctx.json {
+                return body.print_json().map(|()| 0);
+            }
+            let h: SecretHistory = body.parse()?;
+            let s = &h.secret;
+            let note = match note(s) {
+                n if n.is_empty() => String::new(),
+                n => format!("; {n}"),
+            };
+            let views = match s.view_limit {
+                Some(limit) => format!(", {}/{limit} views", s.views),
+                None => format!(", {} views", s.views),
+            };
+            println!(
+                "{}/{}: {}, current version {}{views}{note}",
+                s.scope,
+                s.name,
+                wire_name(&s.kind),
+                s.version
+            );
+            let mut table = Table::new(&["VERSION", "CREATED", "BY", "KEY", "SIZE"]);
+            for v in h.versions {
+                table.row(vec![
+                    v.version.to_string(),
+                    output::time(v.created_at),
+                    v.created_by,
+                    format!("v{}", v.key_version),
+                    format!("{} B", v.size),
+                ]);
+            }
+            print!("{}", table.render());
+            Ok(0)
+        }
+        SecretCommand::Rm { target } => {
+            let body = ctx.client.delete(&path(ctx, &target, None)).await?;
+            if ctx.json {
+                return body.print_json().map(|()| 0);
+            }
+            println!(
+                "deleted {} (undo with `coffer secret restore {} {}`)",
+                target.display(),
+                target.scope,
+                target.name
+            );
+            Ok(0)
+        }
+        SecretCommand::Restore { target } => {
+            let body = ctx
+                .client
+                .post_empty(&path(ctx, &target, Some("restore")), &[])
+                .await?;
+            if ctx.json {
+                return body.print_json().map(|()| 0);
+            }
+            println!("restored {}", target.display());
+            Ok(0)
+        }
+        SecretCommand::Destroy { target, yes } => {
+            if !yes {
+                return Err(CliError::Usage(format!(
+                    "refusing to destroy {} without --yes: destroying erases every version for good \
+                     and cannot be undone (`coffer secret rm` is the restorable delete)",
+                    target.display()
+                )));
+            }
+            let body = ctx
+                .client
+                .post_empty(&path(ctx, &target, Some("destroy")), &[])
+                .await?;
+            if ctx.json {
+                return body.print_json().map(|()| 0);
+            }
+            println!("destroyed {}: every version is erased", target.display());
+            Ok(0)
+        }
+    }
+}
+
+/// `coffer secret put`.
+async fn put(ctx: &Ctx, args: PutArgs) -> Result<i32> {
+    let kind = args.kind.or(args.file.as_ref().map(|_| KindArg::File));
+    let plaintext = value::read_for_put(&args, kind)?;
+    let expires_at = match (args.expires_at, args.expires_in) {
+        (Some(at), _) => Some(at),
+        (None, Some(d)) => Some(time::OffsetDateTime::now_utc() + d),
+        (None, None) => None,
+    };
+    let mut encoded = value::encode(&plaintext);
+    drop(plaintext);
+    let req = WipeOnDrop(PutSecretRequest {
+        value: std::mem::take(&mut *encoded),
+        kind: kind.map(to_kind),
+        expect_version: args.expect_version,
+        expires_at,
+        view_limit: args.view_limit,
+    });
+    let body = ctx
+        .client
+        .put(&path(ctx, &args.target, None), &req.0)
+        .await?;
+    drop(req);
+    if ctx.json {
+        body.print_json()?;
+    }
+    let secret: Secret = body.parse()?;
+    eprintln!(
+        "stored {} version {}",
+        args.target.display(),
+        secret.version
+    );
+    Ok(0)
+}
+
+/// Wipes the base64 value of a request once it has been sent (or on early return).
+struct WipeOnDrop(PutSecretRequest);
+
+impl Drop for WipeOnDrop {
+    fn drop(&mut self) {
+        self.0.value.zeroize();
+    }
+}
+
+/// `orgs/{org}/secrets/{scope}/{name}[/{action}]` as path segments.
+fn path<'a>(ctx: &'a Ctx, t: &'a Target, action: Option<&'a str>) -> Vec<&'a str> {
+    let mut p = vec![
+        "orgs",
+        ctx.org.as_str(),
+        "secrets",
+        t.scope.as_str(),
+        t.name.as_str(),
+    ];
+    p.extend(action);
+    p
+}
+
+/// The NOTE column: why the secret cannot be revealed now, if it cannot.
+fn note(s: &Secret) -> String {
+    match (&s.unavailable, s.state) {
+        (Some(why), _) => format!("unavailable: {why}"),
+        (None, SecretState::Deleted) => "deleted".to_owned(),
+        (None, SecretState::Active) => String::new(),
+    }
+}
+
+fn to_kind(k: KindArg) -> SecretKind {
+    match k {
+        KindArg::Password => SecretKind::Password,
+        KindArg::Note => SecretKind::Note,
+        KindArg::Kv => SecretKind::Kv,
+        KindArg::File => SecretKind::File,
+    }
+}

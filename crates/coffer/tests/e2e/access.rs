@@ -1,0 +1,218 @@
+//! Access and everything around secrets: org/user/token management and tenant isolation,
+//! `coffer run`'s environment, the audit trail, whoami, and the bad-token hint.
+
+use crate::support::{self, Server};
+
+#[test]
+fn a_token_of_another_org_cannot_see_the_first_orgs_secrets() {
+    let s = Server::start();
+    s.run_stdin(&["secret", "put", "OPS-5", "db-password"], b"default-only")
+        .ok();
+
+    s.run(&[
+        "org",
+        "create",
+        "beta",
+        "--name",
+        "Beta Inc",
+        "--location",
+        "eu",
+    ])
+    .ok();
+    let orgs = s.run(&["org", "list"]).ok().stdout();
+    assert!(orgs.contains("beta") && orgs.contains("default"), "{orgs}");
+    s.run(&["--org", "beta", "user", "add", "bob", "--role", "admin"])
+        .ok();
+    let users = s.run(&["--org", "beta", "user", "list"]).ok().stdout();
+    assert!(users.contains("bob") && users.contains("admin"), "{users}");
+
+    let created = s
+        .run(&[
+            "--org", "beta", "token", "create", "--user", "bob", "--name", "ci",
+        ])
+        .ok();
+    let stdout = created.stdout();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "stdout must be the token alone: {stdout:?}"
+    );
+    let bob = stdout.trim().to_owned();
+    assert!(!bob.is_empty());
+    assert!(
+        !created.stderr().contains(&bob),
+        "the token must not be repeated on stderr"
+    );
+    assert!(
+        !s.run(&["--org", "beta", "token", "list"])
+            .ok()
+            .stdout()
+            .contains(&bob)
+    );
+
+    let who = support::run(s.cmd_with_token(&bob).arg("whoami"), b"")
+        .ok()
+        .stdout();
+    assert!(who.contains("bob") && who.contains("beta"), "{who}");
+
+    // Bob reaches neither the secret nor the org it lives in.
+    let denied = support::run(
+        s.cmd_with_token(&bob)
+            .args(["secret", "get", "OPS-5", "db-password"]),
+        b"",
+    )
+    .expect_code(1);
+    assert!(denied.out.stdout.is_empty());
+    assert!(denied.stderr().contains("not_found"), "{}", denied.stderr());
+
+    // Bob's own org works.
+    support::run(
+        s.cmd_with_token(&bob)
+            .args(["--org", "beta", "secret", "put", "BETA-1", "k"]),
+        b"b",
+    )
+    .ok();
+    let mine = support::run(
+        s.cmd_with_token(&bob)
+            .args(["--org", "beta", "secret", "get", "BETA-1", "k"]),
+        b"",
+    );
+    assert_eq!(mine.ok().out.stdout, b"b");
+}
+
+#[test]
+fn run_exports_the_issues_secrets_as_environment_variables() {
+    let s = Server::start();
+    s.run_stdin(&["secret", "put", "OPS-6", "db-password"], b"pa ss\n")
+        .ok();
+    s.run_stdin(
+        &["secret", "put", "OPS-6", "creds", "--kind", "kv"],
+        br#"{"api-user":"app","api.pass":"x y"}"#,
+    )
+    .ok();
+    let blob = s.scratch("bin");
+    std::fs::write(&blob, [0xff, 0xfe, 0x00]).unwrap();
+    s.run(&[
+        "secret",
+        "put",
+        "OPS-6",
+        "cert",
+        "--file",
+        blob.to_str().unwrap(),
+    ])
+    .ok();
+    s.run_stdin(&["secret", "put", "OPS", "shared-key"], b"proj")
+        .ok();
+    s.run_stdin(
+        &["secret", "put", "OPS-6", "handover", "--view-limit", "1"],
+        b"once",
+    )
+    .ok();
+
+    let r = s
+        .run(&[
+            "run",
+            "--issue",
+            "OPS-6",
+            "--",
+            "sh",
+            "-c",
+            r#"printf %s "$DB_PASSWORD""#,
+        ])
+        .ok();
+    assert_eq!(r.out.stdout, b"pa ss");
+    assert!(r.stderr().contains("skipping OPS-6/cert"), "{}", r.stderr());
+    assert!(r.stderr().contains("view limit"), "{}", r.stderr());
+    let once = s.run(&["secret", "get", "OPS-6", "handover"]);
+    assert_eq!(once.ok().stdout(), "once", "run did not spend the one view");
+
+    let kv = s.run(&[
+        "run",
+        "--issue",
+        "OPS-6",
+        "--",
+        "sh",
+        "-c",
+        r#"printf '%s|%s' "$CREDS_API_USER" "$CREDS_API_PASS""#,
+    ]);
+    assert_eq!(kv.ok().stdout(), "app|x y");
+
+    let without = s.run(&[
+        "run",
+        "--issue",
+        "OPS-6",
+        "--",
+        "sh",
+        "-c",
+        r#"printf %s "${SHARED_KEY-unset}""#,
+    ]);
+    assert_eq!(without.ok().stdout(), "unset");
+    let with = s.run(&[
+        "run",
+        "--issue",
+        "OPS-6",
+        "--project",
+        "--",
+        "sh",
+        "-c",
+        r#"printf %s "$SHARED_KEY""#,
+    ]);
+    assert_eq!(with.ok().stdout(), "proj");
+
+    // The child's exit code is ours.
+    s.run(&["run", "--issue", "OPS-6", "--", "sh", "-c", "exit 7"])
+        .expect_code(7);
+}
+
+#[test]
+fn audit_trail_lists_events_and_verifies() {
+    let s = Server::start();
+    s.run_stdin(&["secret", "put", "OPS-7", "k"], b"v").ok();
+    s.run(&["secret", "get", "OPS-7", "k"]).ok();
+    let verify = s.run(&["audit", "verify"]).ok();
+    assert!(!verify.stdout().trim().is_empty());
+
+    let json = s.run(&["--json", "audit", "list"]).ok().stdout();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let events = v["events"].as_array().unwrap();
+    assert!(events.len() >= 2, "{json}");
+    assert!(
+        !json.contains("\"v\""),
+        "audit events must not carry values"
+    );
+    let table = s.run(&["audit", "list", "--limit", "1"]).ok().stdout();
+    assert_eq!(table.lines().count(), 2, "{table}");
+}
+
+#[test]
+fn bad_token_and_whoami() {
+    let s = Server::start();
+    let who = s.run(&["whoami"]).ok().stdout();
+    assert!(who.contains("admin") && who.contains("default"), "{who}");
+    let rotated = s.run(&["org", "rotate-key"]).ok().stdout();
+    assert!(
+        rotated.starts_with("org key rotated: version 2 (was 1)"),
+        "{rotated}"
+    );
+
+    let bad = support::run(s.cmd_with_token("not-a-real-token").arg("whoami"), b"").expect_code(1);
+    assert!(bad.stderr().starts_with("error: "), "{}", bad.stderr());
+    assert!(
+        bad.stderr().contains("hint: check COFFER_TOKEN"),
+        "{}",
+        bad.stderr()
+    );
+    assert!(!bad.stderr().contains("not-a-real-token"));
+
+    // Without COFFER_TOKEN the token file of a server started in the cwd is used…
+    let implicit = support::run(s.cmd_without_token(".").arg("whoami"), b"");
+    assert!(implicit.ok().stdout().contains("admin"));
+    // …and elsewhere the request goes out without one, and the hint says so.
+    std::fs::create_dir(s.scratch("elsewhere")).unwrap();
+    let none = support::run(s.cmd_without_token("elsewhere").arg("whoami"), b"").expect_code(1);
+    assert!(
+        none.stderr().contains("hint: no token was sent"),
+        "{}",
+        none.stderr()
+    );
+}

@@ -1,0 +1,222 @@
+//! Test harness for the end-to-end CLI tests: starts the real `coffer serve` as a subprocess on
+//! port 0 in its own temporary data directory, waits (at most 30 s) for its
+//! `coffer: listening on http://ADDR` line, reads the bootstrap token from `admin.token`, and
+//! runs the `coffer` binary against it. The server is killed when the [`Server`] drops, also
+//! when a test panics.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_coffer");
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(30);
+const LISTEN_PREFIX: &str = "coffer: listening on http://";
+
+/// A running `coffer serve` subprocess.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub addr: String,
+    /// The bootstrap operator token (org `default`).
+    pub token: String,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts a server in a fresh data directory and waits until it listens.
+    pub fn start() -> Server {
+        Self::start_with_env(&[])
+    }
+
+    /// [`Server::start`] with extra environment for `coffer serve` (config overrides such as
+    /// `COFFER_BYOK__PRINCIPAL_ARN`).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // Named like the default so that commands run in `dir` find `coffer-data/admin.token`.
+        let data = dir.path().join("coffer-data");
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--listen", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env_remove("COFFER_TOKEN")
+            .env_remove("COFFER_ADDR")
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning coffer serve");
+
+        // Drain stderr (logs) in the background so the pipe never fills; kept for diagnostics.
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        // Forward stdout lines; keep draining after the listen line.
+        let (tx, rx) = mpsc::channel::<String>();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+
+        let mut server = Server {
+            child,
+            addr: String::new(),
+            token: String::new(),
+            dir,
+        };
+        let deadline = Instant::now() + LISTEN_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(addr) = line.strip_prefix(LISTEN_PREFIX) {
+                        server.addr = format!("http://{}", addr.trim());
+                        break;
+                    }
+                }
+                Err(e) => panic!(
+                    "coffer serve did not print `{LISTEN_PREFIX}…` within {LISTEN_TIMEOUT:?} ({e}); \
+                     exit status {:?}; its stderr:\n{}",
+                    server.child.try_wait(),
+                    log.lock().unwrap()
+                ),
+            }
+        }
+        let token_file = data.join("admin.token");
+        server.token = std::fs::read_to_string(&token_file)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", token_file.display()))
+            .trim()
+            .to_owned();
+        assert!(!server.token.is_empty(), "admin.token is empty");
+        server
+    }
+
+    /// A scratch directory for files a test writes (inside the server's temp dir).
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A `coffer` command aimed at this server without any token in its environment, run in
+    /// `cwd` (relative to the temp dir).
+    pub fn cmd_without_token(&self, cwd: &str) -> Command {
+        let mut cmd = self.cmd_with_token("");
+        cmd.env_remove("COFFER_TOKEN")
+            .current_dir(self.dir.path().join(cwd));
+        cmd
+    }
+
+    /// A `coffer` command aimed at this server with the admin token, org `default`.
+    pub fn cmd(&self) -> Command {
+        self.cmd_with_token(&self.token)
+    }
+
+    /// A `coffer` command aimed at this server with `token`.
+    pub fn cmd_with_token(&self, token: &str) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(self.dir.path())
+            .env("COFFER_ADDR", &self.addr)
+            .env("COFFER_TOKEN", token)
+            .env_remove("COFFER_ORG");
+        cmd
+    }
+
+    /// Runs `coffer ARGS` with the admin token and empty stdin.
+    pub fn run(&self, args: &[&str]) -> Run {
+        run(self.cmd().args(args), b"")
+    }
+
+    /// Runs `coffer ARGS` with the admin token, feeding `stdin`.
+    pub fn run_stdin(&self, args: &[&str], stdin: &[u8]) -> Run {
+        run(self.cmd().args(args), stdin)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The outcome of one CLI run.
+pub struct Run {
+    /// Raw output.
+    pub out: Output,
+}
+
+impl Run {
+    /// Exit code (-1 if killed by a signal).
+    pub fn code(&self) -> i32 {
+        self.out.status.code().unwrap_or(-1)
+    }
+    /// Stdout as text.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    /// Stderr as text.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    /// Panics with both streams unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code(),
+            code,
+            "unexpected exit code\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+    /// Panics unless the command succeeded.
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        self.expect_code(0)
+    }
+}
+
+/// Runs a prepared command, feeding `stdin`, with a generous timeout guard.
+pub fn run(cmd: &mut Command, stdin: &[u8]) -> Run {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning coffer");
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("waiting for coffer");
+    writer.join().unwrap();
+    Run { out }
+}
+
+/// Asserts that `path` has mode 0600.
+#[cfg(unix)]
+pub fn assert_mode_0600(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{} has mode {mode:o}", path.display());
+}

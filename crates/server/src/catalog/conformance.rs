@@ -1,0 +1,568 @@
+//! The catalog conformance suite: the [`Catalog`] contract as executable checks, written only
+//! against the trait so every backend (SQLite here, PostgreSQL later) runs it unchanged. It
+//! expects an empty catalog. Concurrency checks fire real concurrent calls, because check-and-set
+//! and view limits are exactly where backends differ.
+
+use super::*;
+use crate::audit::{AuditDraft, Verifier};
+use crate::blob::BlobKey;
+use crate::keys::OrgKeyWrap;
+
+fn wrap() -> Vec<OrgKeyWrap> {
+    vec![OrgKeyWrap {
+        provider: "local".into(),
+        key_ref: "master".into(),
+        bytes: vec![7; 61],
+    }]
+}
+
+fn event(org: OrgId, action: &'static str) -> AuditDraft {
+    AuditDraft::new(org, None, "tester", action, "t", serde_json::json!({}))
+}
+
+fn new_org(slug: &str) -> NewOrg {
+    NewOrg {
+        id: OrgId::new(),
+        slug: OrgSlug::parse(slug).unwrap(),
+        name: slug.into(),
+        location: Location::local(),
+        created_at: Timestamp::now(),
+        key_wraps: wrap(),
+    }
+}
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        id: UserId::new(),
+        name: UserName::parse(name).unwrap(),
+        operator: false,
+        created_at: Timestamp::now(),
+    }
+}
+
+fn token(org: OrgId, user: UserId, byte: u8) -> TokenRecord {
+    TokenRecord {
+        id: TokenId::new(),
+        hash: [byte; 32],
+        user,
+        user_name: UserName::parse("ignored").unwrap(),
+        org,
+        name: "t".into(),
+        created_at: Timestamp::now(),
+        expires_at: None,
+        revoked_at: None,
+    }
+}
+
+fn version(org: OrgId, secret: SecretId, scope: &str, name: &str, v: u32) -> NewVersion {
+    NewVersion {
+        org,
+        secret,
+        scope: Scope::parse(scope).unwrap(),
+        name: SecretName::parse(name).unwrap(),
+        kind: SecretKind::Password,
+        version: v,
+        key_version: 1,
+        max_encryptions: u64::MAX >> 1,
+        blob_key: BlobKey::for_version(org, secret, v),
+        wrapped_key: vec![1; 60],
+        size: 10,
+        at: Timestamp::now(),
+        by: "tester".into(),
+        expires_at: None,
+        view_limit: None,
+    }
+}
+
+/// Runs every check against an empty `catalog`.
+pub async fn run_all(catalog: &dyn Catalog) {
+    let org = bootstrap_happens_once(catalog).await;
+    orgs_and_keys(catalog).await;
+    members_and_tokens(catalog, org).await;
+    secret_versions(catalog, org).await;
+    concurrent_writers_one_winner(catalog, org).await;
+    view_limits_are_atomic(catalog, org).await;
+    key_exhaustion(catalog, org).await;
+    listing(catalog, org).await;
+    audit_chain_verifies(catalog, org).await;
+    super::conformance_byok::run_all(catalog).await;
+}
+
+async fn bootstrap_happens_once(c: &dyn Catalog) -> OrgId {
+    let attempts = (0..4u8).map(|i| {
+        let org = new_org("default");
+        let user = NewUser {
+            operator: true,
+            ..new_user("admin")
+        };
+        let t = token(org.id, user.id, 200 + i);
+        let audit = vec![event(org.id, "org.create")];
+        c.bootstrap(org, user, t, audit)
+    });
+    let results = futures::future::join_all(attempts).await;
+    let created = results.iter().filter(|r| matches!(r, Ok(true))).count();
+    assert_eq!(created, 1, "exactly one bootstrap creates: {results:?}");
+    let orgs = c.list_orgs().await.unwrap();
+    assert_eq!(orgs.len(), 1);
+    let admin = c
+        .user_by_name(&UserName::parse("admin").unwrap())
+        .await
+        .unwrap();
+    assert!(admin.operator);
+    orgs[0].id
+}
+
+async fn orgs_and_keys(c: &dyn Catalog) {
+    let o = new_org("conf-keys");
+    let id = o.id;
+    let rec = c.create_org(o, event(id, "org.create")).await.unwrap();
+    assert_eq!((rec.key_version, rec.status), (1, OrgStatus::Active));
+    assert_eq!(
+        c.org_by_slug(&OrgSlug::parse("conf-keys").unwrap())
+            .await
+            .unwrap(),
+        rec
+    );
+    assert_eq!(
+        c.create_org(new_org("conf-keys"), event(id, "x"))
+            .await
+            .unwrap_err(),
+        CatalogError::AlreadyExists
+    );
+    assert_eq!(
+        c.org_by_slug(&OrgSlug::parse("nope").unwrap())
+            .await
+            .unwrap_err(),
+        CatalogError::NotFound
+    );
+    assert_eq!(c.org_key_wraps(id, 1).await.unwrap(), wrap());
+    assert_eq!(
+        c.add_org_key(id, 3, wrap(), event(id, "k"))
+            .await
+            .unwrap_err(),
+        CatalogError::Conflict { current: 1 }
+    );
+    c.add_org_key(id, 2, wrap(), event(id, "org.rotate_key"))
+        .await
+        .unwrap();
+    assert_eq!(c.org_by_id(id).await.unwrap().key_version, 2);
+    assert_eq!(
+        c.org_key_wraps(id, 9).await.unwrap_err(),
+        CatalogError::NotFound
+    );
+    c.set_org_status(
+        id,
+        OrgStatus::Suspended,
+        Some("key revoked".into()),
+        event(id, "org.suspend"),
+    )
+    .await
+    .unwrap();
+    let s = c.org_by_id(id).await.unwrap();
+    assert_eq!(
+        (s.status, s.suspended_reason.as_deref()),
+        (OrgStatus::Suspended, Some("key revoked"))
+    );
+}
+
+async fn members_and_tokens(c: &dyn Catalog, org: OrgId) {
+    let m = c
+        .upsert_member(
+            org,
+            new_user("conf-bob"),
+            Role::Member,
+            event(org, "user.add"),
+        )
+        .await
+        .unwrap();
+    let again = c
+        .upsert_member(
+            org,
+            new_user("conf-bob"),
+            Role::Admin,
+            event(org, "user.role"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.user.id, m.user.id, "existing user is reused");
+    assert_eq!(again.role, Role::Admin);
+    assert!(
+        c.list_members(org)
+            .await
+            .unwrap()
+            .iter()
+            .any(|x| x.user.name.as_str() == "conf-bob" && x.role == Role::Admin)
+    );
+    let t = token(org, m.user.id, 1);
+    c.create_token(t.clone(), event(org, "token.create"))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.create_token(token(org, m.user.id, 1), event(org, "x"))
+            .await
+            .unwrap_err(),
+        CatalogError::AlreadyExists
+    );
+    let p = c
+        .authenticate(&[1; 32])
+        .await
+        .unwrap()
+        .expect("token resolves");
+    assert_eq!(
+        (p.user.id, p.role, p.token.user_name.as_str()),
+        (m.user.id, Some(Role::Admin), "conf-bob")
+    );
+    assert!(c.authenticate(&[2; 32]).await.unwrap().is_none());
+    let at = Timestamp::now();
+    let r = c
+        .revoke_token(org, t.id, at, event(org, "token.revoke"))
+        .await
+        .unwrap();
+    assert_eq!(r.revoked_at, Some(at));
+    let later = c
+        .revoke_token(
+            org,
+            t.id,
+            at.plus(std::time::Duration::from_secs(5)),
+            event(org, "token.revoke"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        later.revoked_at,
+        Some(at),
+        "the first revocation time is kept"
+    );
+    assert!(
+        c.list_tokens(org)
+            .await
+            .unwrap()
+            .iter()
+            .any(|x| x.id == t.id)
+    );
+    let other = OrgId::new();
+    assert_eq!(
+        c.token(other, t.id).await.unwrap_err(),
+        CatalogError::NotFound,
+        "tokens are per org"
+    );
+}
+
+async fn secret_versions(c: &dyn Catalog, org: OrgId) {
+    let id = SecretId::new();
+    assert_eq!(
+        c.put_version(version(org, id, "OPS-1", "db", 2), event(org, "w"))
+            .await
+            .unwrap_err(),
+        CatalogError::Conflict { current: 0 }
+    );
+    let s1 = c
+        .put_version(
+            version(org, id, "OPS-1", "db", 1),
+            event(org, "secret.write"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((s1.version, s1.views), (1, 0));
+    let stale = c
+        .put_version(
+            version(org, id, "OPS-1", "db", 2),
+            event(org, "secret.write"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stale.version, 2);
+    assert_eq!(
+        c.put_version(version(org, id, "OPS-1", "db", 2), event(org, "w"))
+            .await
+            .unwrap_err(),
+        CatalogError::Conflict { current: 2 }
+    );
+    let intruder = SecretId::new();
+    assert_eq!(
+        c.put_version(version(org, intruder, "OPS-1", "db", 1), event(org, "w"))
+            .await
+            .unwrap_err(),
+        CatalogError::Conflict { current: 2 }
+    );
+    let v1 = c.version(id, 1).await.unwrap();
+    assert_eq!((v1.key_version, v1.wrapped_key.len()), (1, 60));
+    assert_eq!(
+        c.versions(id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|v| v.version)
+            .collect::<Vec<_>>(),
+        [2, 1]
+    );
+    assert!(c.blob_referenced(&v1.blob_key).await.unwrap());
+    let scope = Scope::parse("OPS-1").unwrap();
+    let name = SecretName::parse("db").unwrap();
+    c.set_deleted(id, Some(Timestamp::now()), event(org, "secret.delete"))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.put_version(version(org, id, "OPS-1", "db", 3), event(org, "w"))
+            .await
+            .unwrap_err(),
+        CatalogError::Deleted
+    );
+    assert!(
+        c.secret(org, &scope, &name)
+            .await
+            .unwrap()
+            .deleted_at
+            .is_some()
+    );
+    c.set_deleted(id, None, event(org, "secret.restore"))
+        .await
+        .unwrap();
+    let keys = c.destroy(id, event(org, "secret.destroy")).await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert!(
+        !c.blob_referenced(&v1.blob_key).await.unwrap(),
+        "destroyed versions are forgotten"
+    );
+    assert_eq!(
+        c.secret(org, &scope, &name).await.unwrap_err(),
+        CatalogError::NotFound
+    );
+    assert_eq!(
+        c.destroy(id, event(org, "x")).await.unwrap_err(),
+        CatalogError::NotFound
+    );
+    let fresh = SecretId::new();
+    c.put_version(
+        version(org, fresh, "OPS-1", "db", 1),
+        event(org, "secret.write"),
+    )
+    .await
+    .expect("a destroyed name is free again");
+    let other_org = OrgId::new();
+    assert_eq!(
+        c.secret(other_org, &scope, &name).await.unwrap_err(),
+        CatalogError::NotFound
+    );
+}
+
+async fn concurrent_writers_one_winner(c: &dyn Catalog, org: OrgId) {
+    let id = SecretId::new();
+    c.put_version(
+        version(org, id, "OPS-2", "race", 1),
+        event(org, "secret.write"),
+    )
+    .await
+    .unwrap();
+    let racers = (0..10).map(|_| {
+        c.put_version(
+            version(org, id, "OPS-2", "race", 2),
+            event(org, "secret.write"),
+        )
+    });
+    let results = futures::future::join_all(racers).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| *e == CatalogError::Conflict { current: 2 })
+    );
+}
+
+async fn view_limits_are_atomic(c: &dyn Catalog, org: OrgId) {
+    let id = SecretId::new();
+    c.put_version(
+        NewVersion {
+            view_limit: Some(3),
+            ..version(org, id, "OPS-3", "once", 1)
+        },
+        event(org, "secret.write"),
+    )
+    .await
+    .unwrap();
+    let reveals = (0..10).map(|_| c.record_view(id, event(org, "secret.reveal")));
+    let results = futures::future::join_all(reveals).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        3,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| *e == CatalogError::ViewLimitReached)
+    );
+    assert_eq!(
+        c.secret(
+            org,
+            &Scope::parse("OPS-3").unwrap(),
+            &SecretName::parse("once").unwrap()
+        )
+        .await
+        .unwrap()
+        .views,
+        3
+    );
+}
+
+async fn key_exhaustion(c: &dyn Catalog, org: OrgId) {
+    let before = c.org_key_encryptions(org, 1).await.unwrap();
+    let id = SecretId::new();
+    let v = NewVersion {
+        max_encryptions: before,
+        ..version(org, id, "OPS-4", "k", 1)
+    };
+    assert_eq!(
+        c.put_version(v, event(org, "w")).await.unwrap_err(),
+        CatalogError::KeyExhausted
+    );
+    assert_eq!(
+        c.org_key_encryptions(org, 1).await.unwrap(),
+        before,
+        "a refused write counts nothing"
+    );
+    assert_eq!(
+        c.secret(
+            org,
+            &Scope::parse("OPS-4").unwrap(),
+            &SecretName::parse("k").unwrap()
+        )
+        .await
+        .unwrap_err(),
+        CatalogError::NotFound,
+        "nothing of it remains"
+    );
+    c.put_version(version(org, id, "OPS-4", "k", 1), event(org, "w"))
+        .await
+        .unwrap();
+    assert_eq!(c.org_key_encryptions(org, 1).await.unwrap(), before + 1);
+}
+
+async fn listing(c: &dyn Catalog, org: OrgId) {
+    for (scope, name) in [
+        ("LST", "proj-level"),
+        ("LST-1", "db-a"),
+        ("LST-1", "db-b"),
+        ("LST-2", "api"),
+        ("LSX-1", "other"),
+    ] {
+        c.put_version(
+            version(org, SecretId::new(), scope, name, 1),
+            event(org, "secret.write"),
+        )
+        .await
+        .unwrap();
+    }
+    let names = |f: SecretFilter| async move {
+        let limit = if f.limit == 0 { 100 } else { f.limit };
+        let list = c
+            .list_secrets(org, &SecretFilter { limit, ..f })
+            .await
+            .unwrap();
+        list.into_iter()
+            .map(|s| format!("{}/{}", s.scope, s.name))
+            .collect::<Vec<_>>()
+    };
+    let lst = Some(ProjectKey::parse("LST").unwrap());
+    assert_eq!(
+        names(SecretFilter {
+            project: lst.clone(),
+            ..Default::default()
+        })
+        .await,
+        ["LST/proj-level", "LST-1/db-a", "LST-1/db-b", "LST-2/api"]
+    );
+    assert_eq!(
+        names(SecretFilter {
+            project: lst.clone(),
+            issue: Some(1),
+            ..Default::default()
+        })
+        .await,
+        ["LST-1/db-a", "LST-1/db-b"]
+    );
+    assert_eq!(
+        names(SecretFilter {
+            project: lst.clone(),
+            name_prefix: Some("db-".into()),
+            ..Default::default()
+        })
+        .await,
+        ["LST-1/db-a", "LST-1/db-b"]
+    );
+    assert_eq!(
+        names(SecretFilter {
+            project: lst,
+            limit: 2,
+            ..Default::default()
+        })
+        .await,
+        ["LST/proj-level", "LST-1/db-a"]
+    );
+    assert!(
+        c.list_secrets(
+            OrgId::new(),
+            &SecretFilter {
+                limit: 100,
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
+}
+
+async fn audit_chain_verifies(c: &dyn Catalog, org: OrgId) {
+    c.append_audit(event(org, "auth.failed")).await.unwrap();
+    let all = c
+        .audit_events(
+            org,
+            &AuditFilter {
+                limit: 10_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(all.len() > 10);
+    let mut v = Verifier::default();
+    all.iter().for_each(|e| v.push(e));
+    let v = v.finish();
+    assert_eq!(v.failure, None);
+    assert_eq!(v.events, all.len() as u64);
+    let page = c
+        .audit_events(
+            org,
+            &AuditFilter {
+                after_seq: 2,
+                limit: 3,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4, 5]);
+    let reveals = c
+        .audit_events(
+            org,
+            &AuditFilter {
+                limit: 100,
+                action: Some("secret.reveal".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        reveals.len(),
+        3,
+        "only the three counted reveals were recorded"
+    );
+}

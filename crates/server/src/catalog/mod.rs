@@ -1,0 +1,248 @@
+//! The catalog seam: every fact except secret values — orgs, org-key wraps and counters, users,
+//! roles, token hashes, secret metadata and versions, and the audit chain.
+//!
+//! The trait is shaped by use case, not by table: each mutating method is one atomic transaction
+//! that also appends its audit event, so no backend can commit a change without its event, or
+//! lose a check-and-set race. That keeps transactions inside the backend (SQLite's group-commit
+//! writer, PostgreSQL's row locks) instead of leaking a transaction type through the seam, and
+//! lets one [`conformance`] suite hold every backend to the same semantics.
+
+mod byok;
+pub mod conformance;
+pub mod conformance_byok;
+mod conformance_health;
+mod model;
+pub mod postgres;
+pub mod sqlite;
+
+pub use byok::*;
+pub use model::*;
+
+use crate::audit::{AuditDraft, AuditRecord};
+use crate::blob::BlobKey;
+use crate::domain::*;
+use crate::keys::OrgKeyWrap;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// What went wrong, by meaning. Backend details are logged by the backend.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    /// No such row (or not in that org).
+    #[error("not found")]
+    NotFound,
+    /// A unique name is taken.
+    #[error("already exists")]
+    AlreadyExists,
+    /// Check-and-set failed: the current version is `current` (0: the secret does not exist).
+    #[error("version conflict: current version is {current}")]
+    Conflict {
+        /// The actual current version.
+        current: u32,
+    },
+    /// The secret is soft-deleted; restore it first.
+    #[error("secret is deleted")]
+    Deleted,
+    /// The view limit is used up.
+    #[error("view limit reached")]
+    ViewLimitReached,
+    /// The org key has wrapped its maximum number of data keys; rotate and retry.
+    #[error("org key exhausted")]
+    KeyExhausted,
+    /// The database failed or could not be reached.
+    #[error("catalog unavailable: {0}")]
+    Unavailable(String),
+    /// A stored row could not be parsed.
+    #[error("catalog row is corrupt: {0}")]
+    Corrupt(String),
+    /// The change breaks a rule the catalog keeps (e.g. an org's BYOK keys cannot move to other
+    /// regions, and a key version cannot be added with another provider's wraps); says which.
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+/// Result alias.
+pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+/// The catalog. See each method for its contract; [`conformance::run_all`] checks them all.
+/// The per-org key settings (BYOK) are the [`ByokCatalog`] part of the same seam.
+#[async_trait]
+pub trait Catalog: ByokCatalog + Send + Sync + 'static {
+    /// Backend name (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+
+    /// Creates `org`, `user` as its owner (and operator), and `token`, with their audit events,
+    /// only if the catalog has no org at all. Returns false (and changes nothing) otherwise.
+    /// Safe to race: exactly one caller creates.
+    async fn bootstrap(
+        &self,
+        org: NewOrg,
+        user: NewUser,
+        token: TokenRecord,
+        audit: Vec<AuditDraft>,
+    ) -> Result<bool>;
+
+    /// Creates an org with key version 1. `AlreadyExists` if the slug is taken.
+    async fn create_org(&self, org: NewOrg, audit: AuditDraft) -> Result<OrgRecord>;
+    /// An org by slug.
+    async fn org_by_slug(&self, slug: &OrgSlug) -> Result<OrgRecord>;
+    /// An org by id.
+    async fn org_by_id(&self, id: OrgId) -> Result<OrgRecord>;
+    /// Every org, by slug.
+    async fn list_orgs(&self) -> Result<Vec<OrgRecord>>;
+    /// Sets status and reason (suspension and restore).
+    async fn set_org_status(
+        &self,
+        org: OrgId,
+        status: OrgStatus,
+        reason: Option<String>,
+        audit: AuditDraft,
+    ) -> Result<()>;
+
+    /// The wraps of one org-key version.
+    async fn org_key_wraps(&self, org: OrgId, version: u32) -> Result<Vec<OrgKeyWrap>>;
+    /// Adds org-key version `version`, which must be current + 1 (else `Conflict`), and makes
+    /// it current. `Refused` if the wraps are not from the org's current key provider (`local`
+    /// or `aws-kms`): a rotation racing the switch to BYOK must not add a local wrap after it.
+    async fn add_org_key(
+        &self,
+        org: OrgId,
+        version: u32,
+        wraps: Vec<OrgKeyWrap>,
+        audit: AuditDraft,
+    ) -> Result<()>;
+    /// How many data keys org-key `version` has wrapped.
+    async fn org_key_encryptions(&self, org: OrgId, version: u32) -> Result<u64>;
+
+    /// A user by name.
+    async fn user_by_name(&self, name: &UserName) -> Result<UserRecord>;
+    /// Creates the user if the name is new, then gives it `role` in `org`.
+    async fn upsert_member(
+        &self,
+        org: OrgId,
+        user: NewUser,
+        role: Role,
+        audit: AuditDraft,
+    ) -> Result<MemberRecord>;
+    /// Members of an org, by name.
+    async fn list_members(&self, org: OrgId) -> Result<Vec<MemberRecord>>;
+
+    /// Stores a new token. `AlreadyExists` on a hash collision.
+    async fn create_token(&self, token: TokenRecord, audit: AuditDraft) -> Result<()>;
+    /// Resolves a token hash (whatever its expiry or revocation; the caller judges).
+    async fn authenticate(&self, hash: &[u8; 32]) -> Result<Option<Principal>>;
+    /// Tokens of an org, newest first.
+    async fn list_tokens(&self, org: OrgId) -> Result<Vec<TokenRecord>>;
+    /// One token of an org.
+    async fn token(&self, org: OrgId, id: TokenId) -> Result<TokenRecord>;
+    /// Revokes a token of `org` (idempotent: keeps the first revocation time).
+    async fn revoke_token(
+        &self,
+        org: OrgId,
+        id: TokenId,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<TokenRecord>;
+
+    /// A live (not destroyed) secret, deleted or not.
+    async fn secret(&self, org: OrgId, scope: &Scope, name: &SecretName) -> Result<SecretRecord>;
+    /// Live secrets matching `filter`, ordered by project, issue, name.
+    async fn list_secrets(&self, org: OrgId, filter: &SecretFilter) -> Result<Vec<SecretRecord>>;
+    /// One version of a secret.
+    async fn version(&self, secret: SecretId, version: u32) -> Result<VersionRecord>;
+    /// All versions, newest first.
+    async fn versions(&self, secret: SecretId) -> Result<Vec<VersionRecord>>;
+    /// Appends a version atomically: check-and-set on the current version (`Conflict`),
+    /// refuses a deleted secret (`Deleted`), counts the org-key encryption (`KeyExhausted` at
+    /// the maximum), updates the secret, appends the event.
+    async fn put_version(&self, v: NewVersion, audit: AuditDraft) -> Result<SecretRecord>;
+    /// Counts one reveal atomically (`ViewLimitReached` if none left) and appends the event.
+    async fn record_view(&self, secret: SecretId, audit: AuditDraft) -> Result<SecretRecord>;
+    /// Soft-deletes (`Some(time)`) or restores (`None`) a secret.
+    async fn set_deleted(
+        &self,
+        secret: SecretId,
+        at: Option<Timestamp>,
+        audit: AuditDraft,
+    ) -> Result<SecretRecord>;
+    /// Destroys a secret: forgets its versions and wrapped data keys, frees its name, and
+    /// returns the blob keys to delete.
+    async fn destroy(&self, secret: SecretId, audit: AuditDraft) -> Result<Vec<BlobKey>>;
+    /// Whether any version points at `key` (the orphan sweeper asks).
+    async fn blob_referenced(&self, key: &BlobKey) -> Result<bool>;
+
+    /// Appends an event on its own (reveals without a view limit, failed sign-ins).
+    async fn append_audit(&self, audit: AuditDraft) -> Result<()>;
+    /// Events of an org in chain order.
+    async fn audit_events(&self, org: OrgId, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
+}
+
+/// Which catalog backend. Tagged by `kind` in `coffer.toml`.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum CatalogSettings {
+    /// SQLite file (default `DATA_DIR/catalog.db`).
+    Sqlite {
+        /// Database file; relative paths resolve against the data directory.
+        #[serde(default)]
+        path: Option<std::path::PathBuf>,
+        /// Read connections.
+        #[serde(default = "default_readers")]
+        readers: usize,
+    },
+    /// PostgreSQL server. Prefer `PGPASSWORD` or `~/.pgpass` (both honoured) to a password in
+    /// the URL, which would sit in the config file.
+    Postgres {
+        /// Connection URL, e.g. `postgres://coffer@db.internal:5432/coffer`.
+        url: String,
+        /// Pooled connections.
+        #[serde(default = "default_pool_size")]
+        pool_size: u32,
+        /// How long start-up keeps retrying an unreachable server before giving up.
+        #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+        connect_timeout: std::time::Duration,
+    },
+}
+
+fn default_readers() -> usize {
+    4
+}
+
+fn default_pool_size() -> u32 {
+    16
+}
+
+fn default_connect_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(10)
+}
+
+impl Default for CatalogSettings {
+    fn default() -> Self {
+        CatalogSettings::Sqlite {
+            path: None,
+            readers: default_readers(),
+        }
+    }
+}
+
+/// Builds the configured catalog and runs its migrations.
+pub async fn open_catalog(
+    settings: &CatalogSettings,
+    data_dir: &std::path::Path,
+) -> Result<Arc<dyn Catalog>> {
+    match settings {
+        CatalogSettings::Sqlite { path, readers } => {
+            let file = data_dir.join(path.clone().unwrap_or_else(|| "catalog.db".into()));
+            Ok(Arc::new(
+                sqlite::SqliteCatalog::open(&file, *readers).await?,
+            ))
+        }
+        CatalogSettings::Postgres {
+            url,
+            pool_size,
+            connect_timeout,
+        } => Ok(Arc::new(
+            postgres::PostgresCatalog::open_within(url, *pool_size, *connect_timeout).await?,
+        )),
+    }
+}

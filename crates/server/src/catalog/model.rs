@@ -1,0 +1,230 @@
+//! Records the catalog stores and returns. They hold parsed domain types, so a row that does not
+//! parse is reported as corrupt at the catalog boundary instead of leaking into the service.
+
+use crate::blob::BlobKey;
+use crate::domain::*;
+use crate::keys::OrgKeyWrap;
+
+/// An organization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgRecord {
+    /// Id.
+    pub id: OrgId,
+    /// Slug.
+    pub slug: OrgSlug,
+    /// Display name.
+    pub name: String,
+    /// Residency location (immutable).
+    pub location: Location,
+    /// Active or suspended.
+    pub status: OrgStatus,
+    /// Why it is suspended.
+    pub suspended_reason: Option<String>,
+    /// Org-key version new writes use.
+    pub key_version: u32,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// A user (global; roles are per org).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Id.
+    pub id: UserId,
+    /// Name.
+    pub name: UserName,
+    /// Deployment operator (may create orgs).
+    pub operator: bool,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// A user's role in one org.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRecord {
+    /// The user.
+    pub user: UserRecord,
+    /// Their role.
+    pub role: Role,
+}
+
+/// An API token (only its hash is stored).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Id.
+    pub id: TokenId,
+    /// SHA-256 of the token value.
+    pub hash: [u8; 32],
+    /// User it acts as.
+    pub user: UserId,
+    /// That user's name (joined for display).
+    pub user_name: UserName,
+    /// Org it is scoped to.
+    pub org: OrgId,
+    /// Label.
+    pub name: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Expiry.
+    pub expires_at: Option<Timestamp>,
+    /// Revocation time.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// What a token hash resolves to.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// The token.
+    pub token: TokenRecord,
+    /// Its user.
+    pub user: UserRecord,
+    /// The user's current role in the token's org (none if membership was removed).
+    pub role: Option<Role>,
+}
+
+/// A secret (the metadata; values live in blobs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretRecord {
+    /// Id.
+    pub id: SecretId,
+    /// Org.
+    pub org: OrgId,
+    /// Issue or project it is attached to.
+    pub scope: Scope,
+    /// Name.
+    pub name: SecretName,
+    /// Kind.
+    pub kind: SecretKind,
+    /// Current version.
+    pub version: u32,
+    /// Soft-deletion time.
+    pub deleted_at: Option<Timestamp>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Creator's name.
+    pub created_by: String,
+    /// Time of the current version.
+    pub updated_at: Timestamp,
+    /// Writer of the current version.
+    pub updated_by: String,
+    /// Expiry.
+    pub expires_at: Option<Timestamp>,
+    /// Allowed reveals.
+    pub view_limit: Option<u32>,
+    /// Reveals so far.
+    pub views: u32,
+}
+
+/// One stored version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionRecord {
+    /// The secret.
+    pub secret: SecretId,
+    /// Version number.
+    pub version: u32,
+    /// Org-key version wrapping its data key.
+    pub key_version: u32,
+    /// Where its envelope is.
+    pub blob_key: BlobKey,
+    /// The wrapped data key (also in the envelope header; must match it).
+    pub wrapped_key: Vec<u8>,
+    /// Plaintext size.
+    pub size: u64,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Writer's name.
+    pub created_by: String,
+}
+
+/// A new org with its first org-key version (1).
+#[derive(Clone, Debug)]
+pub struct NewOrg {
+    /// Id.
+    pub id: OrgId,
+    /// Slug.
+    pub slug: OrgSlug,
+    /// Display name.
+    pub name: String,
+    /// Location.
+    pub location: Location,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Wraps of org-key version 1.
+    pub key_wraps: Vec<OrgKeyWrap>,
+}
+
+/// A user to create if the name is new.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// Id to use if created.
+    pub id: UserId,
+    /// Name.
+    pub name: UserName,
+    /// Operator flag if created.
+    pub operator: bool,
+    /// Creation time if created.
+    pub created_at: Timestamp,
+}
+
+/// A new version to append (check-and-set on the current version).
+#[derive(Clone, Debug)]
+pub struct NewVersion {
+    /// Org.
+    pub org: OrgId,
+    /// Secret id (a fresh one when `version == 1`).
+    pub secret: SecretId,
+    /// Scope.
+    pub scope: Scope,
+    /// Name.
+    pub name: SecretName,
+    /// Kind.
+    pub kind: SecretKind,
+    /// The new version number: must be exactly current + 1 (1 for a new secret).
+    pub version: u32,
+    /// Org-key version used; its encryption counter is incremented.
+    pub key_version: u32,
+    /// Refuse if the org key has already wrapped this many data keys.
+    pub max_encryptions: u64,
+    /// Blob with the envelope (already durable).
+    pub blob_key: BlobKey,
+    /// Wrapped data key.
+    pub wrapped_key: Vec<u8>,
+    /// Plaintext size.
+    pub size: u64,
+    /// Time.
+    pub at: Timestamp,
+    /// Writer's name.
+    pub by: String,
+    /// New expiry, if given.
+    pub expires_at: Option<Timestamp>,
+    /// New view limit, if given.
+    pub view_limit: Option<u32>,
+}
+
+/// Which secrets to list.
+#[derive(Clone, Debug, Default)]
+pub struct SecretFilter {
+    /// Only this project (its project-level and issue secrets).
+    pub project: Option<ProjectKey>,
+    /// Only this issue (requires `project`).
+    pub issue: Option<u32>,
+    /// Only names starting with this.
+    pub name_prefix: Option<String>,
+    /// Include soft-deleted secrets.
+    pub include_deleted: bool,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Which audit events to list.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Only events with `seq` greater than this.
+    pub after_seq: u64,
+    /// At most this many.
+    pub limit: u32,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only this actor name.
+    pub actor: Option<String>,
+}

@@ -1,0 +1,291 @@
+//! Every read-only catalog query as a plain async function over one connection. The trait's read
+//! methods run them on a pooled connection outside any explicit transaction (each statement sees
+//! the latest committed state); the writes in [`super::writes`] reuse some of them inside their
+//! transaction, after taking the row locks they need, so those reads see the locked state.
+//! Optional filters use `$n::type IS NULL OR …` so one prepared statement serves every
+//! combination, as on SQLite.
+
+use super::Q;
+use super::rows::{self, audit_cols, org_cols, secret_cols, token_cols, user_cols, version_cols};
+use crate::audit::AuditRecord;
+use crate::blob::BlobKey;
+use crate::catalog::*;
+use crate::keys::OrgKeyWrap;
+use sqlx::PgConnection;
+
+/// A u32/u64 bound into a BIGINT column (u64 saturates: no count or limit reaches it).
+pub(super) fn big(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
+}
+
+pub(super) async fn org_by_slug(c: &mut PgConnection, slug: &OrgSlug) -> Q<OrgRecord> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        org_cols!(),
+        " FROM orgs WHERE slug = $1"
+    ))
+    .bind(slug.as_str())
+    .fetch_one(c)
+    .await?;
+    Ok(rows::org(&row)?)
+}
+
+pub(super) async fn org_by_id(c: &mut PgConnection, id: OrgId) -> Q<OrgRecord> {
+    let row = sqlx::query(concat!("SELECT ", org_cols!(), " FROM orgs WHERE id = $1"))
+        .bind(id.as_uuid())
+        .fetch_one(c)
+        .await?;
+    Ok(rows::org(&row)?)
+}
+
+pub(super) async fn list_orgs(c: &mut PgConnection) -> Q<Vec<OrgRecord>> {
+    let list = sqlx::query(concat!("SELECT ", org_cols!(), " FROM orgs ORDER BY slug"))
+        .fetch_all(c)
+        .await?;
+    Ok(rows::all(&list, rows::org)?)
+}
+
+pub(super) async fn org_key_wraps(
+    c: &mut PgConnection,
+    org: OrgId,
+    version: u32,
+) -> Q<Vec<OrgKeyWrap>> {
+    let list = sqlx::query("SELECT provider, key_ref, wrapped FROM org_key_wraps WHERE org_id = $1 AND version = $2 ORDER BY slot")
+        .bind(org.as_uuid())
+        .bind(i64::from(version))
+        .fetch_all(c)
+        .await?;
+    let wraps = rows::all(&list, |r| {
+        Ok(OrgKeyWrap {
+            provider: rows::get(r, 0)?,
+            key_ref: rows::get(r, 1)?,
+            bytes: rows::get(r, 2)?,
+        })
+    })?;
+    if wraps.is_empty() {
+        Err(CatalogError::NotFound.into())
+    } else {
+        Ok(wraps)
+    }
+}
+
+pub(super) async fn org_key_encryptions(c: &mut PgConnection, org: OrgId, version: u32) -> Q<u64> {
+    let row = sqlx::query("SELECT encryptions FROM org_keys WHERE org_id = $1 AND version = $2")
+        .bind(org.as_uuid())
+        .bind(i64::from(version))
+        .fetch_one(c)
+        .await?;
+    Ok(rows::u64_at(&row, 0)?)
+}
+
+pub(super) async fn user_by_name(c: &mut PgConnection, name: &UserName) -> Q<UserRecord> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        user_cols!(),
+        " FROM users u WHERE u.name = $1"
+    ))
+    .bind(name.as_str())
+    .fetch_one(c)
+    .await?;
+    Ok(rows::user(&row, 0)?)
+}
+
+pub(super) async fn list_members(c: &mut PgConnection, org: OrgId) -> Q<Vec<MemberRecord>> {
+    let list = sqlx::query(concat!(
+        "SELECT ",
+        user_cols!(),
+        ", m.role FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 ORDER BY u.name"
+    ))
+    .bind(org.as_uuid())
+    .fetch_all(c)
+    .await?;
+    Ok(rows::all(&list, |r| {
+        Ok(MemberRecord {
+            user: rows::user(r, 0)?,
+            role: rows::role_at(r, 4)?,
+        })
+    })?)
+}
+
+pub(super) async fn authenticate(c: &mut PgConnection, hash: &[u8; 32]) -> Q<Option<Principal>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        token_cols!(),
+        ", ",
+        user_cols!(),
+        ", m.role FROM tokens t JOIN users u ON u.id = t.user_id \
+         LEFT JOIN memberships m ON m.org_id = t.org_id AND m.user_id = t.user_id WHERE t.hash = $1"
+    ))
+    .bind(&hash[..])
+    .fetch_optional(c)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let role = match rows::get::<Option<String>>(&r, 13)? {
+        Some(_) => Some(rows::role_at(&r, 13)?),
+        None => None,
+    };
+    Ok(Some(Principal {
+        token: rows::token(&r)?,
+        user: rows::user(&r, 9)?,
+        role,
+    }))
+}
+
+pub(super) async fn list_tokens(c: &mut PgConnection, org: OrgId) -> Q<Vec<TokenRecord>> {
+    let list = sqlx::query(concat!(
+        "SELECT ",
+        token_cols!(),
+        " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.org_id = $1 ORDER BY t.created_at DESC, t.id DESC"
+    ))
+    .bind(org.as_uuid())
+    .fetch_all(c)
+    .await?;
+    Ok(rows::all(&list, rows::token)?)
+}
+
+pub(super) async fn token(c: &mut PgConnection, org: OrgId, id: TokenId) -> Q<TokenRecord> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        token_cols!(),
+        " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1 AND t.org_id = $2"
+    ))
+    .bind(id.as_uuid())
+    .bind(org.as_uuid())
+    .fetch_one(c)
+    .await?;
+    Ok(rows::token(&row)?)
+}
+
+/// The live secret at `scope`/`name`; with `lock`, also takes its row lock until commit.
+pub(super) async fn secret_at(
+    c: &mut PgConnection,
+    org: OrgId,
+    scope: &Scope,
+    name: &SecretName,
+    lock: bool,
+) -> Q<Option<SecretRecord>> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        secret_cols!(),
+        " FROM secrets WHERE org_id = $1 AND project = $2 AND issue = $3 AND name = $4 AND NOT destroyed"
+    );
+    const LOCKING: &str = concat!(
+        "SELECT ",
+        secret_cols!(),
+        " FROM secrets WHERE org_id = $1 AND project = $2 AND issue = $3 AND name = $4 AND NOT destroyed FOR UPDATE"
+    );
+    let row = sqlx::query(if lock { LOCKING } else { SQL })
+        .bind(org.as_uuid())
+        .bind(scope.project().as_str())
+        .bind(i64::from(scope.issue_number()))
+        .bind(name.as_str())
+        .fetch_optional(c)
+        .await?;
+    Ok(row.as_ref().map(rows::secret).transpose()?)
+}
+
+pub(super) async fn secret(
+    c: &mut PgConnection,
+    org: OrgId,
+    scope: &Scope,
+    name: &SecretName,
+) -> Q<SecretRecord> {
+    secret_at(c, org, scope, name, false)
+        .await?
+        .ok_or_else(|| CatalogError::NotFound.into())
+}
+
+pub(super) async fn secret_by_id(c: &mut PgConnection, id: SecretId) -> Q<SecretRecord> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        secret_cols!(),
+        " FROM secrets WHERE id = $1 AND NOT destroyed"
+    ))
+    .bind(id.as_uuid())
+    .fetch_one(c)
+    .await?;
+    Ok(rows::secret(&row)?)
+}
+
+pub(super) async fn list_secrets(
+    c: &mut PgConnection,
+    org: OrgId,
+    f: &SecretFilter,
+) -> Q<Vec<SecretRecord>> {
+    let list = sqlx::query(concat!(
+        "SELECT ",
+        secret_cols!(),
+        " FROM secrets WHERE org_id = $1 AND NOT destroyed \
+         AND ($2::text IS NULL OR project = $2) AND ($3::bigint IS NULL OR issue = $3) \
+         AND ($4::text IS NULL OR starts_with(name, $4)) AND ($5::boolean OR deleted_at IS NULL) \
+         ORDER BY project, issue, name LIMIT $6"
+    ))
+    .bind(org.as_uuid())
+    .bind(f.project.as_ref().map(|p| p.as_str()))
+    .bind(f.issue.map(i64::from))
+    .bind(f.name_prefix.as_deref())
+    .bind(f.include_deleted)
+    .bind(i64::from(f.limit))
+    .fetch_all(c)
+    .await?;
+    Ok(rows::all(&list, rows::secret)?)
+}
+
+pub(super) async fn version(
+    c: &mut PgConnection,
+    secret: SecretId,
+    version: u32,
+) -> Q<VersionRecord> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        version_cols!(),
+        " FROM secret_versions WHERE secret_id = $1 AND version = $2"
+    ))
+    .bind(secret.as_uuid())
+    .bind(i64::from(version))
+    .fetch_one(c)
+    .await?;
+    Ok(rows::version(&row)?)
+}
+
+pub(super) async fn versions(c: &mut PgConnection, secret: SecretId) -> Q<Vec<VersionRecord>> {
+    let list = sqlx::query(concat!(
+        "SELECT ",
+        version_cols!(),
+        " FROM secret_versions WHERE secret_id = $1 ORDER BY version DESC"
+    ))
+    .bind(secret.as_uuid())
+    .fetch_all(c)
+    .await?;
+    Ok(rows::all(&list, rows::version)?)
+}
+
+pub(super) async fn blob_referenced(c: &mut PgConnection, key: &BlobKey) -> Q<bool> {
+    let found =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM secret_versions WHERE blob_key = $1)")
+            .bind(key.as_str())
+            .fetch_one(c)
+            .await?;
+    Ok(found)
+}
+
+pub(super) async fn audit_events(
+    c: &mut PgConnection,
+    org: OrgId,
+    f: &AuditFilter,
+) -> Q<Vec<AuditRecord>> {
+    let list = sqlx::query(concat!(
+        "SELECT ",
+        audit_cols!(),
+        " FROM audit_events WHERE org_id = $1 AND seq > $2 AND ($3::text IS NULL OR action = $3) \
+         AND ($4::text IS NULL OR actor = $4) ORDER BY seq LIMIT $5"
+    ))
+    .bind(org.as_uuid())
+    .bind(big(f.after_seq))
+    .bind(f.action.as_deref())
+    .bind(f.actor.as_deref())
+    .bind(i64::from(f.limit))
+    .fetch_all(c)
+    .await?;
+    Ok(rows::all(&list, rows::audit)?)
+}

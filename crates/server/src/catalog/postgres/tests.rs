@@ -1,0 +1,283 @@
+//! Tests against a real PostgreSQL server (no mocks): each test creates its own database
+//! `coffer_test_<random>` on `postgres://postgres@127.0.0.1:5432/postgres` (or the server in
+//! `COFFER_TEST_PG_URL`) and drops it afterwards, also when the test panics. An unreachable
+//! server fails the test with instructions instead of skipping it: a skipped backend is an
+//! untested backend.
+
+use super::open::MIGRATIONS;
+use super::*;
+use crate::catalog::conformance;
+use sqlx::{Connection, PgConnection};
+use std::time::Duration;
+
+const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn server_url() -> String {
+    std::env::var("COFFER_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_SERVER.into())
+}
+
+/// `url` pointing at database `db` instead of its own.
+fn with_database(url: &str, db: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let path = url[start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| start + i);
+    let query = url[path..].find('?').map_or("", |i| &url[path + i..]);
+    format!("{}/{db}{query}", &url[..path])
+}
+
+async fn admin(server: &str) -> PgConnection {
+    match PgConnection::connect(server).await {
+        Ok(c) => c,
+        Err(e) => panic!(
+            "PostgreSQL is not reachable at {} ({e}). These tests need a real server: start it with \
+             `pg_ctlcluster --skip-systemctl-redirect 15 main start`, or set COFFER_TEST_PG_URL to a \
+             server URL whose user may CREATE DATABASE",
+            redact(server)
+        ),
+    }
+}
+
+/// A throwaway database, dropped (with any connections still open) when this goes out of scope.
+struct TestDb {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    async fn create() -> Self {
+        let server = server_url();
+        let name = format!("coffer_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = admin(&server).await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("CREATE DATABASE");
+        let _ = conn.close().await;
+        let url = with_database(&server, &name);
+        Self { server, name, url }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime (or while unwinding): do the async work on a
+        // thread with a runtime of its own, and wait for it.
+        let (server, name) = (self.server.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let mut conn = PgConnection::connect(&server)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}: {dropped:?}", self.name);
+        }
+    }
+}
+
+#[tokio::test]
+async fn conformance() {
+    let db = TestDb::create().await;
+    let catalog = PostgresCatalog::open(&db.url, 8).await.unwrap();
+    assert_eq!(catalog.backend(), "postgres");
+    conformance::run_all(&catalog).await;
+    catalog.pool.close().await;
+}
+
+/// The writes rely on READ COMMITTED (a fresh snapshot after each lock wait); the catalog pins
+/// it per connection, so a server defaulting to SERIALIZABLE changes nothing.
+#[tokio::test]
+async fn conformance_when_the_server_defaults_to_serializable() {
+    let db = TestDb::create().await;
+    let mut conn = admin(&server_url()).await;
+    let sql = format!(
+        "ALTER DATABASE {} SET default_transaction_isolation = 'serializable'",
+        db.name
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    let catalog = PostgresCatalog::open(&db.url, 8).await.unwrap();
+    let level: String = catalog
+        .read(async |c| {
+            Ok(sqlx::query_scalar("SHOW transaction_isolation")
+                .fetch_one(c)
+                .await?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(level, "read committed");
+    conformance::run_all(&catalog).await;
+    catalog.pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_keep_one_org_chain_intact() {
+    let db = TestDb::create().await;
+    let catalog = std::sync::Arc::new(PostgresCatalog::open(&db.url, 8).await.unwrap());
+    let org = NewOrg {
+        id: OrgId::new(),
+        slug: OrgSlug::parse("chain").unwrap(),
+        name: "chain".into(),
+        location: Location::local(),
+        created_at: Timestamp::now(),
+        key_wraps: vec![OrgKeyWrap {
+            provider: "local".into(),
+            key_ref: "m".into(),
+            bytes: vec![1; 8],
+        }],
+    };
+    let id = org.id;
+    let draft = move |i: usize| {
+        AuditDraft::new(
+            id,
+            None,
+            "t",
+            "test.event",
+            format!("e{i}"),
+            serde_json::json!({}),
+        )
+    };
+    catalog.create_org(org, draft(0)).await.unwrap();
+    let tasks: Vec<_> = (1..=64)
+        .map(|i| {
+            let c = catalog.clone();
+            tokio::spawn(async move { c.append_audit(draft(i)).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let events = catalog
+        .audit_events(
+            id,
+            &AuditFilter {
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut v = crate::audit::Verifier::default();
+    events.iter().for_each(|e| v.push(e));
+    let v = v.finish();
+    assert_eq!((v.events, v.failure), (65, None));
+    catalog.pool.close().await;
+}
+
+#[tokio::test]
+async fn concurrent_opens_migrate_once_and_a_newer_schema_is_refused() {
+    let db = TestDb::create().await;
+    let (a, b) = tokio::join!(
+        PostgresCatalog::open(&db.url, 1),
+        PostgresCatalog::open(&db.url, 1)
+    );
+    a.unwrap().pool.close().await;
+    b.unwrap().pool.close().await;
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM schema_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(count, MIGRATIONS.len() as i64);
+    sqlx::query("INSERT INTO schema_migrations VALUES (999, '', 0)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    let err = PostgresCatalog::open(&db.url, 1)
+        .await
+        .err()
+        .expect("must refuse");
+    assert!(err.to_string().contains("newer coffer"), "{err}");
+}
+
+#[tokio::test]
+async fn open_error_names_the_url_without_its_password() {
+    let url = "postgres://u:hunter2@127.0.0.1:1/x";
+    let err = open::open(url, 1, Duration::from_millis(300))
+        .await
+        .err()
+        .expect("nothing listens on port 1");
+    let text = err.to_string();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("postgres://u:***@127.0.0.1:1/x"), "{text}");
+    assert!(matches!(err, CatalogError::Unavailable(_)), "{err:?}");
+}
+
+#[test]
+fn redact_hides_passwords_and_keeps_the_rest() {
+    assert_eq!(
+        redact("postgres://u:p%40ss@h:5/db?sslmode=disable"),
+        "postgres://u:***@h:5/db?sslmode=disable"
+    );
+    assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    assert_eq!(
+        redact("postgres://h/db?user=u&password=secret&x=1"),
+        "postgres://h/db?user=u&password=***&x=1"
+    );
+    assert_eq!(redact("postgres://u:a:b@c@h/db"), "postgres://u:***@h/db");
+    assert_eq!(
+        with_database("postgres://u@h:1/postgres?sslmode=disable", "t"),
+        "postgres://u@h:1/t?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://u@h:1", "t"), "postgres://u@h:1/t");
+}
+
+/// Orgs created before migration 2 get key settings, each with its own external id.
+#[tokio::test]
+async fn migration_2_gives_existing_orgs_settings_and_distinct_external_ids() {
+    let db = TestDb::create().await;
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql(MIGRATIONS[0].1)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE schema_migrations (version bigint PRIMARY KEY, checksum bytea NOT NULL, applied_at bigint NOT NULL)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO schema_migrations VALUES (1, $1, 0)")
+        .bind(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, MIGRATIONS[0].1.as_bytes())
+                .as_ref(),
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let ids = [OrgId::new(), OrgId::new()];
+    for (i, id) in ids.iter().enumerate() {
+        sqlx::query("INSERT INTO orgs (id, slug, name, location, status, key_version, created_at) VALUES ($1, $2, 'n', 'local', 'active', 1, 0)")
+            .bind(id.as_uuid())
+            .bind(format!("old-{i}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let _ = conn.close().await;
+    let catalog = PostgresCatalog::open(&db.url, 2).await.unwrap();
+    let a = catalog.key_settings(ids[0]).await.unwrap();
+    let b = catalog.key_settings(ids[1]).await.unwrap();
+    assert_eq!(a.provider, KeyProviderKind::Local);
+    assert!(a.external_id.as_str().starts_with("coffer-") && a.external_id.as_str().len() == 39);
+    assert_ne!(a.external_id, b.external_id);
+    catalog.pool.close().await;
+}

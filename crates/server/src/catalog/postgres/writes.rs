@@ -1,0 +1,282 @@
+//! The org, key, member, token and audit write paths as plain async functions over a connection
+//! that is inside a transaction (opened, committed and retried by `in_tx!` in [`super::tx`]). Each
+//! is the whole use case — check, change, audit event — so it commits or rolls back as one. The
+//! secret write paths live in [`super::secret_writes`] under the same rules.
+//!
+//! Concurrency rests on READ COMMITTED (pinned per connection) plus row locks, never on a stale
+//! snapshot: a check-and-set first locks the row it checks (`FOR [NO KEY] UPDATE`, or an `UPDATE
+//! … WHERE <condition>` that PostgreSQL re-evaluates on the newest row version after waiting),
+//! and the statement after a lock wait sees what the previous holder committed. Locks are taken
+//! in one order — the secret or token row, then the org-key counter, then the org row for the
+//! audit event, last (`add_org_key` and `set_org_status` take the org row first, but after it
+//! touch only rows no one else waits on) — so writes to one org queue instead of deadlocking; a
+//! deadlock or serialization failure that happens anyway is retried whole by the caller.
+
+use super::Q;
+use super::reads::{self, big};
+use super::rows::{self, token_cols};
+use crate::audit::{self, AuditDraft};
+use crate::catalog::*;
+use crate::keys::OrgKeyWrap;
+use sqlx::PgConnection;
+
+/// Advisory-lock key serializing `bootstrap` (exclusive) against `create_org` (shared), so
+/// "only if there is no org at all" holds under races. Advisory keys are per database.
+const BOOTSTRAP_LOCK: i64 = 0x636f_6666_6572_0001; // "coffer" + 1
+
+/// Appends `d` to its org's chain. The org row holds the chain head: bumping `audit_seq` takes
+/// the row's lock until commit (concurrent appends to one org serialize, other orgs do not
+/// contend) and returns the newest head even after waiting for another appender.
+pub(super) async fn append_audit(c: &mut PgConnection, d: &AuditDraft) -> Q<()> {
+    let head = sqlx::query(
+        "UPDATE orgs SET audit_seq = audit_seq + 1 WHERE id = $1 RETURNING audit_seq, audit_head",
+    )
+    .bind(d.org.as_uuid())
+    .fetch_optional(&mut *c)
+    .await?
+    .ok_or(CatalogError::NotFound)?;
+    let rec = audit::seal(d, rows::u64_at(&head, 0)?, rows::get(&head, 1)?);
+    sqlx::query(
+        "WITH e AS (INSERT INTO audit_events (org_id, seq, at, actor_id, actor, action, target, details, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)) UPDATE orgs SET audit_head = $10 WHERE id = $1",
+    )
+    .bind(rec.org.as_uuid())
+    .bind(big(rec.seq))
+    .bind(rec.at.millis())
+    .bind(rec.actor_id.map(|u| u.as_uuid()))
+    .bind(&rec.actor)
+    .bind(&rec.action)
+    .bind(&rec.target)
+    .bind(&rec.details)
+    .bind(&rec.prev_hash[..])
+    .bind(&rec.hash[..])
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+async fn insert_org(c: &mut PgConnection, org: &NewOrg) -> Q<()> {
+    sqlx::query("INSERT INTO orgs (id, slug, name, location, status, key_version, created_at) VALUES ($1, $2, $3, $4, 'active', 1, $5)")
+        .bind(org.id.as_uuid())
+        .bind(org.slug.as_str())
+        .bind(&org.name)
+        .bind(rows::enum_text(&org.location))
+        .bind(org.created_at.millis())
+        .execute(&mut *c)
+        .await?;
+    // Key settings (migration 2): provider `local`, a fresh external id from the column default.
+    sqlx::query("INSERT INTO org_key_settings (org_id) VALUES ($1)")
+        .bind(org.id.as_uuid())
+        .execute(&mut *c)
+        .await?;
+    insert_org_key(c, org.id, 1, &org.key_wraps, org.created_at).await
+}
+
+async fn insert_org_key(
+    c: &mut PgConnection,
+    org: OrgId,
+    version: u32,
+    wraps: &[OrgKeyWrap],
+    at: Timestamp,
+) -> Q<()> {
+    sqlx::query("INSERT INTO org_keys (org_id, version, created_at) VALUES ($1, $2, $3)")
+        .bind(org.as_uuid())
+        .bind(i64::from(version))
+        .bind(at.millis())
+        .execute(&mut *c)
+        .await?;
+    for (slot, w) in wraps.iter().enumerate() {
+        sqlx::query("INSERT INTO org_key_wraps (org_id, version, slot, provider, key_ref, wrapped) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(org.as_uuid())
+            .bind(i64::from(version))
+            .bind(big(slot))
+            .bind(&w.provider)
+            .bind(&w.key_ref)
+            .bind(&w.bytes)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Two statements on purpose: after `DO NOTHING` waited for a concurrent insert of the same
+/// name, only a new statement's snapshot sees that row.
+async fn insert_user_if_absent(c: &mut PgConnection, u: &NewUser) -> Q<UserRecord> {
+    sqlx::query("INSERT INTO users (id, name, operator, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING")
+        .bind(u.id.as_uuid())
+        .bind(u.name.as_str())
+        .bind(u.operator)
+        .bind(u.created_at.millis())
+        .execute(&mut *c)
+        .await?;
+    reads::user_by_name(c, &u.name).await
+}
+
+async fn set_role(c: &mut PgConnection, org: OrgId, user: UserId, role: Role) -> Q<()> {
+    sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3) \
+         ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+    )
+    .bind(org.as_uuid())
+    .bind(user.as_uuid())
+    .bind(rows::enum_text(&role))
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+async fn insert_token(c: &mut PgConnection, t: &TokenRecord) -> Q<()> {
+    sqlx::query(
+        "INSERT INTO tokens (id, hash, user_id, org_id, name, created_at, expires_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+    )
+    .bind(t.id.as_uuid())
+    .bind(&t.hash[..])
+    .bind(t.user.as_uuid())
+    .bind(t.org.as_uuid())
+    .bind(&t.name)
+    .bind(t.created_at.millis())
+    .bind(t.expires_at.map(|x| x.millis()))
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn bootstrap(
+    c: &mut PgConnection,
+    org: &NewOrg,
+    user: &NewUser,
+    token: &TokenRecord,
+    audit: &[AuditDraft],
+) -> Q<bool> {
+    // Racing bootstraps queue here; the EXISTS below is a new statement, so it sees the org
+    // the winner committed.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(BOOTSTRAP_LOCK)
+        .execute(&mut *c)
+        .await?;
+    let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orgs)")
+        .fetch_one(&mut *c)
+        .await?;
+    if any {
+        return Ok(false);
+    }
+    insert_org(c, org).await?;
+    let u = insert_user_if_absent(c, user).await?;
+    set_role(c, org.id, u.id, Role::Owner).await?;
+    insert_token(
+        c,
+        &TokenRecord {
+            user: u.id,
+            ..token.clone()
+        },
+    )
+    .await?;
+    for d in audit {
+        append_audit(c, d).await?;
+    }
+    Ok(true)
+}
+
+pub(super) async fn create_org(
+    c: &mut PgConnection,
+    org: &NewOrg,
+    audit: &AuditDraft,
+) -> Q<OrgRecord> {
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+        .bind(BOOTSTRAP_LOCK)
+        .execute(&mut *c)
+        .await?;
+    insert_org(c, org).await?;
+    append_audit(c, audit).await?;
+    reads::org_by_id(c, org.id).await
+}
+
+pub(super) async fn set_org_status(
+    c: &mut PgConnection,
+    org: OrgId,
+    status: OrgStatus,
+    reason: Option<&str>,
+    audit: &AuditDraft,
+) -> Q<()> {
+    let n = sqlx::query("UPDATE orgs SET status = $2, suspended_reason = $3 WHERE id = $1")
+        .bind(org.as_uuid())
+        .bind(rows::enum_text(&status))
+        .bind(reason)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(CatalogError::NotFound.into());
+    }
+    append_audit(c, audit).await
+}
+
+pub(super) async fn add_org_key(
+    c: &mut PgConnection,
+    org: OrgId,
+    version: u32,
+    wraps: &[OrgKeyWrap],
+    audit: &AuditDraft,
+) -> Q<()> {
+    let row = sqlx::query("SELECT key_version FROM orgs WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(org.as_uuid())
+        .fetch_one(&mut *c)
+        .await?;
+    let current = rows::u32_at(&row, 0)?;
+    if Some(version) != current.checked_add(1) {
+        return Err(CatalogError::Conflict { current }.into());
+    }
+    super::byok::check_wraps_provider(c, org, wraps).await?;
+    insert_org_key(c, org, version, wraps, audit.at).await?;
+    sqlx::query("UPDATE orgs SET key_version = $2 WHERE id = $1")
+        .bind(org.as_uuid())
+        .bind(i64::from(version))
+        .execute(&mut *c)
+        .await?;
+    append_audit(c, audit).await
+}
+
+pub(super) async fn upsert_member(
+    c: &mut PgConnection,
+    org: OrgId,
+    user: &NewUser,
+    role: Role,
+    audit: &AuditDraft,
+) -> Q<MemberRecord> {
+    let u = insert_user_if_absent(c, user).await?;
+    set_role(c, org, u.id, role).await?;
+    append_audit(c, audit).await?;
+    Ok(MemberRecord { user: u, role })
+}
+
+pub(super) async fn create_token(
+    c: &mut PgConnection,
+    t: &TokenRecord,
+    audit: &AuditDraft,
+) -> Q<()> {
+    insert_token(c, t).await?;
+    append_audit(c, audit).await
+}
+
+pub(super) async fn revoke_token(
+    c: &mut PgConnection,
+    org: OrgId,
+    id: TokenId,
+    at: Timestamp,
+    audit: &AuditDraft,
+) -> Q<TokenRecord> {
+    let row = sqlx::query(concat!(
+        "UPDATE tokens t SET revoked_at = COALESCE(t.revoked_at, $3) FROM users u \
+         WHERE u.id = t.user_id AND t.id = $1 AND t.org_id = $2 RETURNING ",
+        token_cols!()
+    ))
+    .bind(id.as_uuid())
+    .bind(org.as_uuid())
+    .bind(at.millis())
+    .fetch_one(&mut *c)
+    .await?;
+    let t = rows::token(&row)?;
+    append_audit(c, audit).await?;
+    Ok(t)
+}

@@ -1,0 +1,373 @@
+//! The SQLite catalog: the embedded default, one file under the data directory.
+//!
+//! Shape, and why: SQLite allows one writer at a time and each durable commit costs an fsync
+//! (~3 ms here), so all writes go through a single writer thread that group-commits whatever is
+//! queued (see [`writer`]); reads run on a small pool of read-only connections that WAL lets
+//! proceed during commits. `synchronous = FULL` makes every acknowledged commit survive power
+//! loss. rusqlite (not sqlx) because SQLite calls are synchronous microsecond-scale work: running
+//! them on our own threads avoids an async round-trip per query. Schema changes are forward-only
+//! migrations in `migrations/sqlite/`, recorded in `schema_migrations`.
+
+mod byok;
+mod byok_reads;
+mod reads;
+mod rows;
+mod writer;
+mod writes;
+
+use crate::audit::{AuditDraft, AuditRecord};
+use crate::blob::BlobKey;
+use crate::catalog::*;
+use crate::keys::OrgKeyWrap;
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use writer::Writer;
+
+/// Forward-only migrations: (version, SQL). Append only.
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../../migrations/sqlite/0002_byok.sql")),
+];
+
+pub(super) fn map_err(err: rusqlite::Error) -> CatalogError {
+    use rusqlite::Error as E;
+    match err {
+        E::QueryReturnedNoRows => CatalogError::NotFound,
+        E::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+        {
+            CatalogError::NotFound
+        }
+        E::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            CatalogError::AlreadyExists
+        }
+        E::FromSqlConversionFailure(..)
+        | E::InvalidColumnType(..)
+        | E::IntegralValueOutOfRange(..) => CatalogError::Corrupt(err.to_string()),
+        other => CatalogError::Unavailable(other.to_string()),
+    }
+}
+
+/// The SQLite catalog.
+pub struct SqliteCatalog {
+    writer: Writer,
+    readers: Arc<ReaderPool>,
+}
+
+/// At most `readers` read connections, each opened once and reused: a read waits for a permit
+/// rather than opening (and parsing the schema of) a fresh connection under load.
+struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl ReaderPool {
+    fn open_conn(&self) -> Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(map_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(map_err)?;
+        Ok(conn)
+    }
+}
+
+fn open_writer(path: &Path) -> Result<Connection> {
+    if !path.exists() {
+        // Create the file private before SQLite does (its -wal/-shm files copy this mode).
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| CatalogError::Unavailable(format!("creating {}: {e}", path.display())))?;
+    }
+    let conn = Connection::open(path).map_err(map_err)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+    )
+    .map_err(map_err)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT")
+        .map_err(map_err)?;
+    let applied: u32 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(map_err)?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if applied > known {
+        return Err(CatalogError::Unavailable(format!(
+            "the catalog has schema version {applied} but this coffer only knows up to {known}: run a newer coffer"
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > applied) {
+        let tx = conn.unchecked_transaction().map_err(map_err)?;
+        tx.execute_batch(sql).map_err(map_err)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            rusqlite::params![version, Timestamp::now().millis()],
+        )
+        .map_err(map_err)?;
+        tx.commit().map_err(map_err)?;
+        tracing::info!(version, "applied catalog migration");
+    }
+    Ok(())
+}
+
+impl SqliteCatalog {
+    /// Opens (creating and migrating) the catalog at `path` with up to `readers` idle read
+    /// connections.
+    pub async fn open(path: &Path, readers: usize) -> Result<Self> {
+        let path = path.to_path_buf();
+        let p = path.clone();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
+            let conn = open_writer(&p)?;
+            migrate(&conn)?;
+            Ok(conn)
+        })
+        .await
+        .expect("blocking task panicked")?;
+        Ok(Self {
+            writer: Writer::start(conn),
+            readers: Arc::new(ReaderPool {
+                path,
+                idle: Mutex::new(Vec::new()),
+                permits: Arc::new(tokio::sync::Semaphore::new(readers.max(1))),
+            }),
+        })
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        let permit = pool
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the reader semaphore is never closed");
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit; // held until the connection is back in `idle`
+            let conn = pool.idle.lock().expect("reader pool poisoned").pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => pool.open_conn()?,
+            };
+            let result = f(&conn);
+            pool.idle.lock().expect("reader pool poisoned").push(conn);
+            result
+        })
+        .await
+        .expect("blocking task panicked")
+    }
+}
+
+#[async_trait]
+impl Catalog for SqliteCatalog {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn bootstrap(
+        &self,
+        org: NewOrg,
+        user: NewUser,
+        token: TokenRecord,
+        audit: Vec<AuditDraft>,
+    ) -> Result<bool> {
+        self.writer
+            .write(move |c| writes::bootstrap(c, &org, &user, &token, &audit))
+            .await
+    }
+    async fn create_org(&self, org: NewOrg, audit: AuditDraft) -> Result<OrgRecord> {
+        let id = org.id;
+        self.writer
+            .write(move |c| {
+                writes::create_org(c, &org, &audit).and_then(|()| reads::org_by_id(c, id))
+            })
+            .await
+    }
+    async fn org_by_slug(&self, slug: &OrgSlug) -> Result<OrgRecord> {
+        let slug = slug.clone();
+        self.read(move |c| reads::org_by_slug(c, &slug)).await
+    }
+    async fn org_by_id(&self, id: OrgId) -> Result<OrgRecord> {
+        self.read(move |c| reads::org_by_id(c, id)).await
+    }
+    async fn list_orgs(&self) -> Result<Vec<OrgRecord>> {
+        self.read(reads::list_orgs).await
+    }
+    async fn set_org_status(
+        &self,
+        org: OrgId,
+        status: OrgStatus,
+        reason: Option<String>,
+        audit: AuditDraft,
+    ) -> Result<()> {
+        self.writer
+            .write(move |c| writes::set_org_status(c, org, status, reason.as_deref(), &audit))
+            .await
+    }
+    async fn org_key_wraps(&self, org: OrgId, version: u32) -> Result<Vec<OrgKeyWrap>> {
+        self.read(move |c| reads::org_key_wraps(c, org, version))
+            .await
+    }
+    async fn add_org_key(
+        &self,
+        org: OrgId,
+        version: u32,
+        wraps: Vec<OrgKeyWrap>,
+        audit: AuditDraft,
+    ) -> Result<()> {
+        self.writer
+            .write(move |c| writes::add_org_key(c, org, version, &wraps, &audit))
+            .await
+    }
+    async fn org_key_encryptions(&self, org: OrgId, version: u32) -> Result<u64> {
+        self.read(move |c| reads::org_key_encryptions(c, org, version))
+            .await
+    }
+    async fn user_by_name(&self, name: &UserName) -> Result<UserRecord> {
+        let name = name.clone();
+        self.read(move |c| reads::user_by_name(c, &name)).await
+    }
+    async fn upsert_member(
+        &self,
+        org: OrgId,
+        user: NewUser,
+        role: Role,
+        audit: AuditDraft,
+    ) -> Result<MemberRecord> {
+        self.writer
+            .write(move |c| writes::upsert_member(c, org, &user, role, &audit))
+            .await
+    }
+    async fn list_members(&self, org: OrgId) -> Result<Vec<MemberRecord>> {
+        self.read(move |c| reads::list_members(c, org)).await
+    }
+    async fn create_token(&self, token: TokenRecord, audit: AuditDraft) -> Result<()> {
+        self.writer
+            .write(move |c| writes::create_token(c, &token, &audit))
+            .await
+    }
+    async fn authenticate(&self, hash: &[u8; 32]) -> Result<Option<Principal>> {
+        let hash = *hash;
+        self.read(move |c| reads::authenticate(c, &hash)).await
+    }
+    async fn list_tokens(&self, org: OrgId) -> Result<Vec<TokenRecord>> {
+        self.read(move |c| reads::list_tokens(c, org)).await
+    }
+    async fn token(&self, org: OrgId, id: TokenId) -> Result<TokenRecord> {
+        self.read(move |c| reads::token(c, org, id)).await
+    }
+    async fn revoke_token(
+        &self,
+        org: OrgId,
+        id: TokenId,
+        at: Timestamp,
+        audit: AuditDraft,
+    ) -> Result<TokenRecord> {
+        self.writer
+            .write(move |c| writes::revoke_token(c, org, id, at, &audit))
+            .await
+    }
+    async fn secret(&self, org: OrgId, scope: &Scope, name: &SecretName) -> Result<SecretRecord> {
+        let (scope, name) = (scope.clone(), name.clone());
+        self.read(move |c| reads::secret(c, org, &scope, &name))
+            .await
+    }
+    async fn list_secrets(&self, org: OrgId, filter: &SecretFilter) -> Result<Vec<SecretRecord>> {
+        let filter = filter.clone();
+        self.read(move |c| reads::list_secrets(c, org, &filter))
+            .await
+    }
+    async fn version(&self, secret: SecretId, version: u32) -> Result<VersionRecord> {
+        self.read(move |c| reads::version(c, secret, version)).await
+    }
+    async fn versions(&self, secret: SecretId) -> Result<Vec<VersionRecord>> {
+        self.read(move |c| reads::versions(c, secret)).await
+    }
+    async fn put_version(&self, v: NewVersion, audit: AuditDraft) -> Result<SecretRecord> {
+        self.writer
+            .write(move |c| writes::put_version(c, &v, &audit))
+            .await
+    }
+    async fn record_view(&self, secret: SecretId, audit: AuditDraft) -> Result<SecretRecord> {
+        self.writer
+            .write(move |c| writes::record_view(c, secret, &audit))
+            .await
+    }
+    async fn set_deleted(
+        &self,
+        secret: SecretId,
+        at: Option<Timestamp>,
+        audit: AuditDraft,
+    ) -> Result<SecretRecord> {
+        self.writer
+            .write(move |c| writes::set_deleted(c, secret, at, &audit))
+            .await
+    }
+    async fn destroy(&self, secret: SecretId, audit: AuditDraft) -> Result<Vec<BlobKey>> {
+        self.writer
+            .write(move |c| writes::destroy(c, secret, &audit))
+            .await
+    }
+    async fn blob_referenced(&self, key: &BlobKey) -> Result<bool> {
+        let key = key.clone();
+        self.read(move |c| reads::blob_referenced(c, &key)).await
+    }
+    async fn append_audit(&self, audit: AuditDraft) -> Result<()> {
+        self.writer
+            .write(move |c| writes::append_audit(c, &audit))
+            .await
+    }
+    async fn audit_events(&self, org: OrgId, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        let filter = filter.clone();
+        self.read(move |c| reads::audit_events(c, org, &filter))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = super::SqliteCatalog::open(&dir.path().join("catalog.db"), 2)
+            .await
+            .unwrap();
+        crate::catalog::conformance::run_all(&catalog).await;
+    }
+
+    #[tokio::test]
+    async fn refuses_a_catalog_from_a_newer_coffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.db");
+        drop(super::SqliteCatalog::open(&path, 1).await.unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute("INSERT INTO schema_migrations VALUES (999, 0)", [])
+            .unwrap();
+        drop(conn);
+        let err = super::SqliteCatalog::open(&path, 1)
+            .await
+            .err()
+            .expect("must refuse");
+        assert!(err.to_string().contains("newer coffer"), "{err}");
+    }
+}

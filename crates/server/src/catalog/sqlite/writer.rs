@@ -1,0 +1,115 @@
+//! Group commit for SQLite. One thread owns the only write connection. Requests queue up while
+//! a commit's fsync is in flight; the thread then runs everything queued inside one
+//! transaction — each request in its own SAVEPOINT, so one failing request rolls back alone —
+//! commits once, and only then answers each request. N concurrent writers cost one fsync, not
+//! N, and a request is never acknowledged before its commit is durable (`synchronous = FULL`).
+
+use crate::catalog::CatalogError;
+use rusqlite::Connection;
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// Called after the batch's COMMIT with its failure, if any.
+type Completion = Box<dyn FnOnce(Option<&CatalogError>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+/// Most requests folded into one transaction.
+const MAX_BATCH: usize = 512;
+
+/// Handle to the writer thread.
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+fn sql_err(e: rusqlite::Error) -> CatalogError {
+    super::map_err(e)
+}
+
+fn run_batch(conn: &Connection, batch: Vec<Job>) {
+    if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
+        // Dropping the jobs drops their reply channels: each caller gets `Unavailable`.
+        tracing::error!(error = %sql_err(e), "catalog: could not begin a write transaction");
+        drop(batch);
+        return;
+    }
+    let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
+    let failure = run_cached(conn, "COMMIT").err().map(|e| {
+        let err = sql_err(e);
+        tracing::error!(error = %err, "catalog: commit failed; the whole batch is rolled back");
+        let _ = conn.execute_batch("ROLLBACK");
+        err
+    });
+    for done in completions {
+        done(failure.as_ref());
+    }
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`.
+    pub fn start(conn: Connection) -> Self {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("coffer-catalog-writer".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    run_batch(&conn, batch);
+                }
+            })
+            .expect("spawning the catalog writer thread");
+        Self { jobs }
+    }
+
+    /// Runs `f` inside the next group-committed transaction and returns its result once the
+    /// transaction is durable. If `f` fails, only its own changes are rolled back.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, CatalogError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, CatalogError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = in_savepoint(conn, f);
+            Box::new(move |failure: Option<&CatalogError>| {
+                let _ = reply.send(match failure {
+                    Some(e) => Err(e.clone()),
+                    None => result,
+                });
+            })
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| CatalogError::Unavailable("the catalog writer has stopped".into()))?;
+        answer.await.map_err(|_| {
+            CatalogError::Unavailable("the catalog write transaction could not start".into())
+        })?
+    }
+}
+
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, CatalogError>,
+) -> Result<T, CatalogError> {
+    run_cached(conn, "SAVEPOINT job").map_err(sql_err)?;
+    match f(conn) {
+        Ok(v) => {
+            run_cached(conn, "RELEASE job").map_err(sql_err)?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            Err(e)
+        }
+    }
+}
+
+/// Runs a fixed statement from the connection's statement cache (no re-parse per request).
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}

@@ -1,0 +1,354 @@
+//! Every mutating catalog operation as a plain function over a connection. They run on the
+//! writer thread inside a savepoint of a group-committed transaction (see `writer`), so each is
+//! atomic on its own, and the check-and-set reads they do see every earlier write.
+
+use super::rows;
+use crate::audit::{self, AuditDraft};
+use crate::blob::BlobKey;
+use crate::catalog::*;
+use rusqlite::{Connection, OptionalExtension, params};
+
+type R<T> = Result<T, CatalogError>;
+use super::map_err as e;
+
+pub(super) fn append_audit(conn: &Connection, d: &AuditDraft) -> R<()> {
+    let org = d.org.to_bytes();
+    let head: Option<(i64, [u8; 32])> = conn
+        .prepare_cached(
+            "SELECT seq, hash FROM audit_events WHERE org_id = ?1 ORDER BY seq DESC LIMIT 1",
+        )
+        .and_then(|mut s| {
+            s.query_row([org], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(e)?;
+    let (seq, prev) = head.map_or((1, audit::GENESIS), |(s, h)| (s as u64 + 1, h));
+    let rec = audit::seal(d, seq, prev);
+    conn.prepare_cached(
+        "INSERT INTO audit_events (org_id, seq, at, actor_id, actor, action, target, details, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            org,
+            rec.seq as i64,
+            rec.at.millis(),
+            rec.actor_id.map(|u| u.to_bytes()),
+            rec.actor,
+            rec.action,
+            rec.target,
+            rec.details,
+            rec.prev_hash,
+            rec.hash
+        ])
+    })
+    .map_err(e)?;
+    Ok(())
+}
+
+fn insert_org(conn: &Connection, org: &NewOrg) -> R<()> {
+    let id = org.id.to_bytes();
+    conn.execute(
+        "INSERT INTO orgs (id, slug, name, location, status, key_version, created_at) VALUES (?1, ?2, ?3, ?4, 'active', 1, ?5)",
+        params![id, org.slug.as_str(), org.name, rows::enum_text(&org.location), org.created_at.millis()],
+    )
+    .map_err(e)?;
+    // Key settings (migration 2): provider `local`, a fresh external id from the column default.
+    conn.execute("INSERT INTO org_key_settings (org_id) VALUES (?1)", [id])
+        .map_err(e)?;
+    insert_org_key(conn, org.id, 1, &org.key_wraps, org.created_at)
+}
+
+fn insert_org_key(
+    conn: &Connection,
+    org: OrgId,
+    version: u32,
+    wraps: &[crate::keys::OrgKeyWrap],
+    at: Timestamp,
+) -> R<()> {
+    let id = org.to_bytes();
+    conn.execute(
+        "INSERT INTO org_keys (org_id, version, created_at) VALUES (?1, ?2, ?3)",
+        params![id, version, at.millis()],
+    )
+    .map_err(e)?;
+    for (slot, w) in wraps.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO org_key_wraps (org_id, version, slot, provider, key_ref, wrapped) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, version, slot as i64, w.provider, w.key_ref, w.bytes],
+        )
+        .map_err(e)?;
+    }
+    Ok(())
+}
+
+fn insert_user_if_absent(conn: &Connection, u: &NewUser) -> R<UserRecord> {
+    conn.execute(
+        "INSERT INTO users (id, name, operator, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO NOTHING",
+        params![u.id.to_bytes(), u.name.as_str(), u.operator, u.created_at.millis()],
+    )
+    .map_err(e)?;
+    conn.query_row(
+        &format!("SELECT {} FROM users u WHERE u.name = ?1", rows::USER_COLS),
+        [u.name.as_str()],
+        |r| rows::user(r, 0),
+    )
+    .map_err(e)
+}
+
+fn set_role(conn: &Connection, org: OrgId, user: UserId, role: Role) -> R<()> {
+    conn.execute(
+        "INSERT INTO memberships (org_id, user_id, role) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+        params![org.to_bytes(), user.to_bytes(), rows::enum_text(&role)],
+    )
+    .map_err(e)?;
+    Ok(())
+}
+
+fn insert_token(conn: &Connection, t: &TokenRecord) -> R<()> {
+    conn.execute(
+        "INSERT INTO tokens (id, hash, user_id, org_id, name, created_at, expires_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)",
+        params![t.id.to_bytes(), t.hash, t.user.to_bytes(), t.org.to_bytes(), t.name, t.created_at.millis(), t.expires_at.map(|x| x.millis())],
+    )
+    .map_err(e)?;
+    Ok(())
+}
+
+pub(super) fn bootstrap(
+    conn: &Connection,
+    org: &NewOrg,
+    user: &NewUser,
+    token: &TokenRecord,
+    audit: &[AuditDraft],
+) -> R<bool> {
+    let any: bool = conn
+        .query_row("SELECT EXISTS (SELECT 1 FROM orgs)", [], |r| r.get(0))
+        .map_err(e)?;
+    if any {
+        return Ok(false);
+    }
+    insert_org(conn, org)?;
+    let u = insert_user_if_absent(conn, user)?;
+    set_role(conn, org.id, u.id, Role::Owner)?;
+    insert_token(
+        conn,
+        &TokenRecord {
+            user: u.id,
+            ..token.clone()
+        },
+    )?;
+    audit.iter().try_for_each(|d| append_audit(conn, d))?;
+    Ok(true)
+}
+
+pub(super) fn create_org(conn: &Connection, org: &NewOrg, audit: &AuditDraft) -> R<()> {
+    insert_org(conn, org)?;
+    append_audit(conn, audit)
+}
+
+pub(super) fn set_org_status(
+    conn: &Connection,
+    org: OrgId,
+    status: OrgStatus,
+    reason: Option<&str>,
+    audit: &AuditDraft,
+) -> R<()> {
+    let n = conn
+        .execute(
+            "UPDATE orgs SET status = ?2, suspended_reason = ?3 WHERE id = ?1",
+            params![org.to_bytes(), rows::enum_text(&status), reason],
+        )
+        .map_err(e)?;
+    if n == 0 {
+        return Err(CatalogError::NotFound);
+    }
+    append_audit(conn, audit)
+}
+
+pub(super) fn add_org_key(
+    conn: &Connection,
+    org: OrgId,
+    version: u32,
+    wraps: &[crate::keys::OrgKeyWrap],
+    audit: &AuditDraft,
+) -> R<()> {
+    let current: u32 = conn
+        .query_row(
+            "SELECT key_version FROM orgs WHERE id = ?1",
+            [org.to_bytes()],
+            |r| r.get(0),
+        )
+        .map_err(e)?;
+    if version != current + 1 {
+        return Err(CatalogError::Conflict { current });
+    }
+    super::byok::check_wraps_provider(conn, org, wraps)?;
+    insert_org_key(conn, org, version, wraps, audit.at)?;
+    conn.execute(
+        "UPDATE orgs SET key_version = ?2 WHERE id = ?1",
+        params![org.to_bytes(), version],
+    )
+    .map_err(e)?;
+    append_audit(conn, audit)
+}
+
+pub(super) fn upsert_member(
+    conn: &Connection,
+    org: OrgId,
+    user: &NewUser,
+    role: Role,
+    audit: &AuditDraft,
+) -> R<MemberRecord> {
+    let u = insert_user_if_absent(conn, user)?;
+    set_role(conn, org, u.id, role)?;
+    append_audit(conn, audit)?;
+    Ok(MemberRecord { user: u, role })
+}
+
+pub(super) fn create_token(conn: &Connection, t: &TokenRecord, audit: &AuditDraft) -> R<()> {
+    insert_token(conn, t)?;
+    append_audit(conn, audit)
+}
+
+pub(super) fn revoke_token(
+    conn: &Connection,
+    org: OrgId,
+    id: TokenId,
+    at: Timestamp,
+    audit: &AuditDraft,
+) -> R<TokenRecord> {
+    conn.execute(
+        "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?3) WHERE id = ?1 AND org_id = ?2",
+        params![id.to_bytes(), org.to_bytes(), at.millis()],
+    )
+    .map_err(e)?;
+    let t = super::reads::token(conn, org, id)?;
+    append_audit(conn, audit)?;
+    Ok(t)
+}
+
+fn live_secret(
+    conn: &Connection,
+    org: OrgId,
+    scope: &Scope,
+    name: &SecretName,
+) -> R<Option<SecretRecord>> {
+    super::reads::secret(conn, org, scope, name)
+        .map(Some)
+        .or_else(|err| match err {
+            CatalogError::NotFound => Ok(None),
+            other => Err(other),
+        })
+}
+
+pub(super) fn put_version(
+    conn: &Connection,
+    v: &NewVersion,
+    audit: &AuditDraft,
+) -> R<SecretRecord> {
+    match live_secret(conn, v.org, &v.scope, &v.name)? {
+        None if v.version != 1 => return Err(CatalogError::Conflict { current: 0 }),
+        None => {
+            conn.execute(
+                "INSERT INTO secrets (id, org_id, project, issue, name, kind, version, created_at, created_by, updated_at, updated_by, expires_at, view_limit) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?7, ?8, ?9, ?10)",
+                params![
+                    v.secret.to_bytes(), v.org.to_bytes(), v.scope.project().as_str(), v.scope.issue_number(), v.name.as_str(),
+                    rows::enum_text(&v.kind), v.at.millis(), v.by, v.expires_at.map(|t| t.millis()), v.view_limit
+                ],
+            )
+            .map_err(e)?;
+        }
+        Some(s) if s.id != v.secret || s.version + 1 != v.version => {
+            return Err(CatalogError::Conflict { current: s.version });
+        }
+        Some(s) if s.deleted_at.is_some() => return Err(CatalogError::Deleted),
+        Some(_) => {
+            conn.execute(
+                "UPDATE secrets SET version = ?2, kind = ?3, updated_at = ?4, updated_by = ?5, \
+                 expires_at = COALESCE(?6, expires_at), view_limit = COALESCE(?7, view_limit) WHERE id = ?1",
+                params![v.secret.to_bytes(), v.version, rows::enum_text(&v.kind), v.at.millis(), v.by, v.expires_at.map(|t| t.millis()), v.view_limit],
+            )
+            .map_err(e)?;
+        }
+    }
+    let counted = conn
+        .prepare_cached("UPDATE org_keys SET encryptions = encryptions + 1 WHERE org_id = ?1 AND version = ?2 AND encryptions < ?3")
+        .and_then(|mut s| s.execute(params![v.org.to_bytes(), v.key_version, i64::try_from(v.max_encryptions).unwrap_or(i64::MAX)]))
+        .map_err(e)?;
+    if counted == 0 {
+        return Err(CatalogError::KeyExhausted);
+    }
+    conn.prepare_cached(
+        "INSERT INTO secret_versions (secret_id, version, key_version, blob_key, wrapped_key, size, created_at, created_by) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![v.secret.to_bytes(), v.version, v.key_version, v.blob_key.as_str(), v.wrapped_key, v.size as i64, v.at.millis(), v.by])
+    })
+    .map_err(e)?;
+    append_audit(conn, audit)?;
+    super::reads::secret_by_id(conn, v.secret)
+}
+
+pub(super) fn record_view(
+    conn: &Connection,
+    secret: SecretId,
+    audit: &AuditDraft,
+) -> R<SecretRecord> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE secrets SET views = views + 1 WHERE id = ?1 AND destroyed = 0 AND (view_limit IS NULL OR views < view_limit)",
+        )
+        .and_then(|mut s| s.execute([secret.to_bytes()]))
+        .map_err(e)?;
+    if n == 0 {
+        super::reads::secret_by_id(conn, secret)?; // NotFound if it is gone
+        return Err(CatalogError::ViewLimitReached);
+    }
+    append_audit(conn, audit)?;
+    super::reads::secret_by_id(conn, secret)
+}
+
+pub(super) fn set_deleted(
+    conn: &Connection,
+    secret: SecretId,
+    at: Option<Timestamp>,
+    audit: &AuditDraft,
+) -> R<SecretRecord> {
+    let n = conn
+        .execute(
+            "UPDATE secrets SET deleted_at = ?2 WHERE id = ?1 AND destroyed = 0",
+            params![secret.to_bytes(), at.map(|t| t.millis())],
+        )
+        .map_err(e)?;
+    if n == 0 {
+        return Err(CatalogError::NotFound);
+    }
+    append_audit(conn, audit)?;
+    super::reads::secret_by_id(conn, secret)
+}
+
+pub(super) fn destroy(conn: &Connection, secret: SecretId, audit: &AuditDraft) -> R<Vec<BlobKey>> {
+    let keys = super::reads::versions(conn, secret)?
+        .into_iter()
+        .map(|v| v.blob_key)
+        .collect();
+    let n = conn
+        .execute(
+            "UPDATE secrets SET destroyed = 1 WHERE id = ?1 AND destroyed = 0",
+            [secret.to_bytes()],
+        )
+        .map_err(e)?;
+    if n == 0 {
+        return Err(CatalogError::NotFound);
+    }
+    conn.execute(
+        "DELETE FROM secret_versions WHERE secret_id = ?1",
+        [secret.to_bytes()],
+    )
+    .map_err(e)?;
+    append_audit(conn, audit)?;
+    Ok(keys)
+}

@@ -1,0 +1,68 @@
+//! Typed ids. All are UUIDs; new ones are v7 (time-ordered) so catalog B-tree inserts stay local.
+//! Distinct types make it impossible to pass a secret id where an org id is expected.
+
+use std::fmt;
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered id.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+            /// Wraps an existing UUID (e.g. read from the catalog).
+            pub fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
+            /// The UUID.
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+            /// The 16 raw bytes (what envelopes bind to).
+            pub fn to_bytes(&self) -> [u8; 16] {
+                *self.0.as_bytes()
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An organization (tenant).
+    OrgId
+);
+id_type!(
+    /// A secret (all its versions share it).
+    SecretId
+);
+id_type!(
+    /// A user (global; roles are per org).
+    UserId
+);
+id_type!(
+    /// An API token (its value is never stored, only its SHA-256).
+    TokenId
+);

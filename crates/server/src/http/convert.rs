@@ -1,0 +1,89 @@
+//! Records → wire types. The only place that knows both shapes.
+
+use crate::audit::AuditRecord;
+use crate::catalog::{MemberRecord, OrgRecord, SecretRecord, TokenRecord, VersionRecord};
+use crate::domain::Timestamp;
+use crate::service::unavailable_reason;
+use coffer_api as api;
+
+pub fn org(o: &OrgRecord) -> api::Org {
+    api::Org {
+        id: o.id.as_uuid(),
+        slug: o.slug.to_string(),
+        name: o.name.clone(),
+        location: o.location.clone(),
+        status: o.status,
+        suspended_reason: o.suspended_reason.clone(),
+        key_version: o.key_version,
+        created_at: o.created_at.to_datetime(),
+    }
+}
+
+pub fn secret(s: &SecretRecord) -> api::Secret {
+    api::Secret {
+        id: s.id.as_uuid(),
+        scope: s.scope.to_string(),
+        name: s.name.to_string(),
+        kind: s.kind,
+        version: s.version,
+        state: if s.deleted_at.is_some() {
+            api::SecretState::Deleted
+        } else {
+            api::SecretState::Active
+        },
+        created_by: s.created_by.clone(),
+        created_at: s.created_at.to_datetime(),
+        updated_by: s.updated_by.clone(),
+        updated_at: s.updated_at.to_datetime(),
+        expires_at: s.expires_at.map(Timestamp::to_datetime),
+        view_limit: s.view_limit,
+        views: s.views,
+        unavailable: unavailable_reason(s, Timestamp::now()),
+    }
+}
+
+pub fn version(v: &VersionRecord) -> api::SecretVersion {
+    api::SecretVersion {
+        version: v.version,
+        created_by: v.created_by.clone(),
+        created_at: v.created_at.to_datetime(),
+        key_version: v.key_version,
+        size: v.size,
+    }
+}
+
+pub fn member(m: &MemberRecord) -> api::Member {
+    api::Member {
+        id: m.user.id.as_uuid(),
+        name: m.user.name.to_string(),
+        role: m.role,
+        operator: m.user.operator,
+        created_at: m.user.created_at.to_datetime(),
+    }
+}
+
+pub fn token(t: &TokenRecord, org_slug: &str) -> api::TokenInfo {
+    api::TokenInfo {
+        id: t.id.as_uuid(),
+        user: t.user_name.to_string(),
+        org: org_slug.to_owned(),
+        name: t.name.clone(),
+        created_at: t.created_at.to_datetime(),
+        expires_at: t.expires_at.map(Timestamp::to_datetime),
+        revoked_at: t.revoked_at.map(Timestamp::to_datetime),
+    }
+}
+
+pub fn audit(e: &AuditRecord) -> api::AuditEvent {
+    api::AuditEvent {
+        seq: e.seq,
+        at: e.at.to_datetime(),
+        actor_id: e.actor_id.map(|u| u.as_uuid()),
+        actor: e.actor.clone(),
+        action: e.action.clone(),
+        target: e.target.clone(),
+        details: serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null),
+        prev_hash: hex::encode(e.prev_hash),
+        hash: hex::encode(e.hash),
+    }
+}

@@ -1,0 +1,171 @@
+//! The HTTP API under `/api/v1`, plus `/healthz`, `/readyz` and `/metrics`.
+//!
+//! Handlers are thin: parse the path and body into domain types, call one service method, convert
+//! the result. Size caps apply before any work (a declared oversize body is refused before it is
+//! read; an undeclared one is cut off at the cap), and every error leaves as
+//! `{"error": {"code", "message"}}` via [`error::ApiError`].
+
+mod audit;
+mod convert;
+pub mod error;
+mod extract;
+mod keys;
+mod openapi;
+mod orgs;
+mod secrets;
+
+use crate::service::Coffer;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use error::error_response;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What handlers share.
+pub struct AppState {
+    /// The application.
+    pub coffer: Coffer,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+/// The whole router.
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/whoami", get(orgs::whoami))
+        .route("/orgs", post(orgs::create).get(orgs::list))
+        .route("/orgs/{org}", get(orgs::show))
+        .route("/orgs/{org}/keys/rotate", post(orgs::rotate_key))
+        .route(
+            "/orgs/{org}/keys",
+            get(keys::show).put(keys::set).delete(keys::disable),
+        )
+        .route("/orgs/{org}/keys/setup", get(keys::setup))
+        .route("/orgs/{org}/keys/check", post(keys::check))
+        .route("/admin/byok", get(keys::admin_list))
+        .route(
+            "/orgs/{org}/users",
+            post(orgs::add_user).get(orgs::list_users),
+        )
+        .route(
+            "/orgs/{org}/tokens",
+            post(orgs::create_token).get(orgs::list_tokens),
+        )
+        .route(
+            "/orgs/{org}/tokens/{id}",
+            axum::routing::delete(orgs::revoke_token),
+        )
+        .route("/orgs/{org}/secrets", get(secrets::list))
+        .route(
+            "/orgs/{org}/secrets/{scope}/{name}",
+            get(secrets::get).put(secrets::put).delete(secrets::delete),
+        )
+        .route(
+            "/orgs/{org}/secrets/{scope}/{name}/reveal",
+            post(secrets::reveal),
+        )
+        .route(
+            "/orgs/{org}/secrets/{scope}/{name}/versions",
+            get(secrets::history),
+        )
+        .route(
+            "/orgs/{org}/secrets/{scope}/{name}/restore",
+            post(secrets::restore),
+        )
+        .route(
+            "/orgs/{org}/secrets/{scope}/{name}/destroy",
+            post(secrets::destroy),
+        )
+        .route("/orgs/{org}/audit", get(audit::list))
+        .route("/orgs/{org}/audit/verify", get(audit::verify))
+        .route("/openapi.json", get(openapi::document));
+    Router::new()
+        .nest(coffer_api::API_PREFIX, api)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async {
+            error_response(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint; see /api/v1/openapi.json",
+            )
+        })
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard_and_measure,
+        ))
+        .with_state(state)
+}
+
+/// Refuses a declared oversize body before reading it, and records route, status and latency.
+async fn guard_and_measure(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let response = if declared.is_some_and(|n| n > state.max_body_bytes) {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "the request body is over the {} byte limit (limits.max_secret_bytes)",
+                state.max_body_bytes
+            ),
+        )
+    } else {
+        next.run(req).await
+    };
+    let m = state.coffer.metrics();
+    let status = response.status().as_u16();
+    m.http_requests
+        .get_or_create(&crate::metrics::HttpLabels {
+            route: route.clone(),
+            method,
+            status,
+        })
+        .inc();
+    m.http_latency
+        .get_or_create(&crate::metrics::RouteLabels { route })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    match state.coffer.catalog().list_orgs().await {
+        Ok(_) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the catalog is unreachable",
+            )
+        }
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.coffer.metrics().render(),
+    )
+        .into_response()
+}

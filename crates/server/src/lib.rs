@@ -1,0 +1,25 @@
+//! Coffer's server library: everything `coffer serve` runs, as a library so tests and the
+//! benchmark can start the real application in-process on port 0.
+//!
+//! Layers only point down: [`http`] (thin handlers) → [`service`] (use cases, the only place
+//! that combines parts) → [`policy`](domain::policy), [`keys`], [`blob`], [`catalog`], [`audit`]
+//! → `coffer-envelope` (pure crypto). [`domain`] holds the parsed newtypes every layer shares and
+//! imports nothing from the seams. Each seam is one narrow trait with its contract written on it,
+//! one module per backend, one `open_*` function that builds it, and one conformance suite that
+//! every backend runs.
+
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod aws;
+pub mod blob;
+pub mod catalog;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod key_prober;
+pub mod keys;
+pub mod metrics;
+pub mod service;
+pub mod startup;
+pub mod sweeper;

@@ -1,0 +1,184 @@
+//! Prometheus metrics, one registry per running app (no process-global recorder), so several
+//! apps in one test process each report their own numbers and tests can assert on them.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of an HTTP request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    /// Route template, e.g. `/api/v1/orgs/{org}/secrets/{scope}/{name}`.
+    pub route: String,
+    /// HTTP method.
+    pub method: String,
+    /// Status code.
+    pub status: u16,
+}
+
+/// Labels of an HTTP latency observation.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// Route template.
+    pub route: String,
+}
+
+/// Labels of a key-cache lookup.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// `hit` or `miss`.
+    pub result: &'static str,
+}
+
+/// Labels of a key-provider call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KeyCallLabels {
+    /// Org id.
+    pub org: String,
+    /// Provider name.
+    pub provider: &'static str,
+    /// `wrap` or `unwrap`.
+    pub operation: &'static str,
+    /// `ok` or an error class.
+    pub outcome: &'static str,
+}
+
+/// Labels of one KMS call (BYOK orgs' keys): `coffer_kms_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KmsLabels {
+    /// Org id.
+    pub org: String,
+    /// AWS region of the key.
+    pub region: String,
+    /// `encrypt`, `decrypt`, `describe_key`, `probe_encrypt`, `probe_decrypt`.
+    pub operation: &'static str,
+    /// `ok`, `denied`, `integrity`, `unavailable`.
+    pub outcome: &'static str,
+}
+
+/// Labels of an org status change made by its keys' health.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransitionLabels {
+    /// `suspend` or `restore`.
+    pub transition: &'static str,
+}
+
+/// Labels of a key health check of one org.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProbeLabels {
+    /// `healthy`, `revoked` or `inconclusive`.
+    pub verdict: &'static str,
+}
+
+/// Labels of a blob-store call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BlobLabels {
+    /// Backend name.
+    pub backend: &'static str,
+    /// `put`, `get`, `delete`, `list`.
+    pub operation: &'static str,
+    /// `ok` or an error class.
+    pub outcome: &'static str,
+}
+
+/// Every metric Coffer exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by route, method and status.
+    pub http_requests: Family<HttpLabels, Counter>,
+    /// Request latency by route.
+    pub http_latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    /// Org-key cache lookups.
+    pub key_cache: Family<CacheLabels, Counter>,
+    /// Key-provider (root key) calls.
+    pub key_provider_calls: Family<KeyCallLabels, Counter>,
+    /// Blob-store calls.
+    pub blob_calls: Family<BlobLabels, Counter>,
+    /// KMS calls for BYOK orgs, by org, region, operation and outcome.
+    pub kms_calls: Family<KmsLabels, Counter>,
+    /// Suspensions and restores caused by org keys.
+    pub org_key_transitions: Family<TransitionLabels, Counter>,
+    /// BYOK key health checks by verdict.
+    pub key_probes: Family<ProbeLabels, Counter>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("coffer");
+        let http_requests = Family::default();
+        let http_latency = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let key_cache = Family::default();
+        let key_provider_calls = Family::default();
+        let blob_calls = Family::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            http_latency.clone(),
+        );
+        registry.register(
+            "key_cache_lookups",
+            "Org-key cache lookups by result",
+            key_cache.clone(),
+        );
+        registry.register(
+            "key_provider_requests",
+            "Key-provider (root key) calls by org, operation and outcome",
+            key_provider_calls.clone(),
+        );
+        registry.register(
+            "blob_requests",
+            "Blob-store calls by backend, operation and outcome",
+            blob_calls.clone(),
+        );
+        let kms_calls = Family::default();
+        let org_key_transitions = Family::default();
+        let key_probes = Family::default();
+        registry.register(
+            "kms_requests",
+            "KMS calls for BYOK orgs by org, region, operation and outcome",
+            kms_calls.clone(),
+        );
+        registry.register(
+            "org_key_transitions",
+            "Org suspensions and restores caused by the health of their keys",
+            org_key_transitions.clone(),
+        );
+        registry.register(
+            "key_probes",
+            "BYOK key health checks by verdict",
+            key_probes.clone(),
+        );
+        Self {
+            registry,
+            http_requests,
+            http_latency,
+            key_cache,
+            key_provider_calls,
+            blob_calls,
+            kms_calls,
+            org_key_transitions,
+            key_probes,
+        }
+    }
+}
+
+impl Metrics {
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,246 @@
+//! The service layer: Coffer's use cases, and the only place that combines the seams.
+//!
+//! Every use case follows the same steps: resolve the org and ask the pure policy whether the
+//! actor may act (another org's object becomes *not found*), check the org is active for secret
+//! reads and writes, do the work in the documented order (blob before catalog row, audit event
+//! in the same transaction as the change), and return records. HTTP, the CLI and tests all drive
+//! the app through here, so the rules live in one place.
+
+mod access;
+mod audit_log;
+mod byok;
+mod byok_enable;
+mod byok_setup;
+mod error;
+mod key_health;
+pub mod key_routing;
+mod orgs;
+mod secrets;
+pub mod tokens;
+
+pub use byok::{ByokParts, KeysView, SetKeys};
+pub use error::{Error, Result};
+pub use key_health::ProbeSummary;
+pub use orgs::Bootstrapped;
+pub use secrets::{PutSecret, Revealed, unavailable_reason};
+
+use crate::audit::AuditDraft;
+use crate::blob::BlobStore;
+use crate::catalog::{Catalog, OrgRecord};
+use crate::domain::policy::{Action, Actor, Decision, Resource, authorize};
+use crate::domain::*;
+use crate::keys::{KeyContext, KeyError, Keyring, KeyringError};
+use crate::metrics::Metrics;
+use coffer_envelope::OrgKey;
+use std::sync::Arc;
+
+/// Tunables of the use cases (from `coffer.toml`).
+#[derive(Clone, Debug)]
+pub struct ServiceSettings {
+    /// Largest secret value accepted, in bytes.
+    pub max_secret_bytes: usize,
+    /// Data keys one org-key version may wrap before it must be rotated (below 2^32).
+    pub max_encryptions_per_key: u64,
+}
+
+/// The application: seams plus settings.
+pub struct Coffer {
+    catalog: Arc<dyn Catalog>,
+    blobs: Arc<dyn BlobStore>,
+    keyring: Keyring,
+    metrics: Arc<Metrics>,
+    settings: ServiceSettings,
+    write_locks: WriteLocks,
+    byok: Option<ByokParts>,
+}
+
+/// Striped locks that queue this node's writers of the same secret, so they take turns instead
+/// of racing each other into check-and-set conflicts (which stay the guard across nodes).
+struct WriteLocks(Vec<tokio::sync::Mutex<()>>);
+
+impl WriteLocks {
+    fn new() -> Self {
+        Self((0..1024).map(|_| tokio::sync::Mutex::new(())).collect())
+    }
+
+    async fn lock(&self, key: impl std::hash::Hash) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let stripe =
+            BuildHasherDefault::<DefaultHasher>::default().hash_one(key) as usize % self.0.len();
+        self.0[stripe].lock().await
+    }
+}
+
+impl Coffer {
+    /// Assembles the app from its seams.
+    pub fn new(
+        catalog: Arc<dyn Catalog>,
+        blobs: Arc<dyn BlobStore>,
+        keyring: Keyring,
+        metrics: Arc<Metrics>,
+        settings: ServiceSettings,
+    ) -> Self {
+        Self {
+            catalog,
+            blobs,
+            keyring,
+            metrics,
+            settings,
+            write_locks: WriteLocks::new(),
+            byok: None,
+        }
+    }
+
+    /// Enables the BYOK use cases: per-org providers (the same router the keyring was built
+    /// with), the configured locations and Coffer's AWS principal. Without it, orgs may only use
+    /// the `eu`/`us` default locations and the BYOK endpoints answer that BYOK is not configured.
+    pub fn with_byok(mut self, parts: ByokParts) -> Self {
+        self.byok = Some(parts);
+        self
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The catalog (the readiness probe and the sweeper use it).
+    pub fn catalog(&self) -> &Arc<dyn Catalog> {
+        &self.catalog
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ServiceSettings {
+        &self.settings
+    }
+
+    /// Resolves `slug` and checks `action` on it, turning another org into *not found*.
+    async fn org_for(&self, actor: &Actor, slug: &OrgSlug, action: Action) -> Result<OrgRecord> {
+        let not_found = || format!("org `{slug}` not found");
+        let org = self
+            .catalog
+            .org_by_slug(slug)
+            .await
+            .map_err(|e| Error::catalog(e, not_found))?;
+        match authorize(actor, action, Resource::Org(org.id)) {
+            Decision::Allow => Ok(org),
+            Decision::NotFound => Err(Error::NotFound(not_found())),
+            Decision::Forbidden => Err(forbidden(actor, action, slug.as_str())),
+        }
+    }
+
+    /// Like [`Coffer::org_for`], and the org must be active (secret reads and writes).
+    async fn active_org_for(
+        &self,
+        actor: &Actor,
+        slug: &OrgSlug,
+        action: Action,
+    ) -> Result<OrgRecord> {
+        let org = self.org_for(actor, slug, action).await?;
+        if org.status == OrgStatus::Suspended {
+            let why = org
+                .suspended_reason
+                .as_deref()
+                .unwrap_or("no reason recorded");
+            return Err(Error::Suspended(format!(
+                "org `{slug}` is suspended ({why}); secrets cannot be read or written until its key access is restored"
+            )));
+        }
+        Ok(org)
+    }
+
+    /// The org key for `version`, from the keyring cache or unwrapped via the provider.
+    async fn org_key(&self, org: OrgId, version: u32) -> Result<Arc<OrgKey>> {
+        let ctx = KeyContext {
+            org,
+            key_version: version,
+        };
+        let catalog = self.catalog.clone();
+        let load = || async move {
+            catalog
+                .org_key_wraps(org, version)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let result = self.keyring.get(ctx, load).await;
+        if let Err(KeyringError::Key(KeyError::Denied { key_ref, reason })) = &result {
+            self.suspend_for_denial(org, key_ref, reason).await;
+        }
+        result.map_err(|e| match e {
+            KeyringError::Load(m) => Error::Internal(format!("loading org key {version}: {m}")),
+            KeyringError::Key(KeyError::Unavailable(m)) => {
+                tracing::warn!(%org, error = %m, "key provider unavailable");
+                Error::Unavailable("the key provider is unavailable; retry shortly".into())
+            }
+            KeyringError::Key(KeyError::Denied { key_ref, reason }) => Error::Suspended(format!(
+                "the org is suspended: its key {key_ref} refused access ({reason}); secrets \
+                 cannot be read or written until access is restored"
+            )),
+            KeyringError::Key(other) => {
+                Error::Integrity(format!("org key {version} could not be unwrapped: {other}"))
+            }
+        })
+    }
+}
+
+fn action_words(action: Action) -> &'static str {
+    match action {
+        Action::CreateOrg => "create orgs",
+        Action::ListAllOrgs => "list every org",
+        Action::ReadOrg => "read this org",
+        Action::RotateOrgKey => "rotate the org key",
+        Action::GrantRole(Role::Owner) => "grant the owner role",
+        Action::GrantRole(_) => "manage users",
+        Action::ListMembers => "list users",
+        Action::CreateToken { .. } => "create tokens for other users",
+        Action::ListTokens => "list tokens",
+        Action::RevokeToken { .. } => "revoke other users' tokens",
+        Action::ReadSecretMetadata => "list secrets",
+        Action::RevealSecret => "reveal secrets",
+        Action::WriteSecret => "write secrets",
+        Action::DeleteSecret => "delete or restore secrets",
+        Action::DestroySecret => "destroy secrets",
+        Action::ReadAudit => "read the audit trail",
+        Action::ReadKeySettings => "see the org's key settings",
+        Action::ManageKeys => "change the org's key provider",
+    }
+}
+
+fn forbidden(actor: &Actor, action: Action, org: &str) -> Error {
+    let role = serde_json::to_value(actor.role)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let who = if matches!(action, Action::CreateOrg | Action::ListAllOrgs) {
+        "only the operator can".to_owned()
+    } else {
+        format!("your role `{role}` in org `{org}` cannot")
+    };
+    Error::Forbidden(format!(
+        "{who} {}; ask an owner for a role that can",
+        action_words(action)
+    ))
+}
+
+/// An audit event by `actor` in `org`.
+fn event(
+    actor: &Actor,
+    org: OrgId,
+    action: &'static str,
+    target: impl Into<String>,
+    details: serde_json::Value,
+) -> AuditDraft {
+    AuditDraft::new(
+        org,
+        Some(actor.user),
+        actor.name.as_str(),
+        action,
+        target,
+        details,
+    )
+}

@@ -1,0 +1,204 @@
+//! Org use cases: bootstrap of an empty deployment, create, list, show, and org-key rotation.
+
+use super::*;
+use crate::catalog::{CatalogError, NewOrg, NewUser, TokenRecord};
+use zeroize::Zeroizing;
+
+/// What an empty deployment gets on first start.
+pub struct Bootstrapped {
+    /// The operator's token (shown once).
+    pub token: Zeroizing<String>,
+}
+
+impl Coffer {
+    /// On an empty catalog: creates org `default` (location `local`), the operator user `admin`
+    /// as its owner, and an owner token. Returns the token, or `None` if the catalog already had
+    /// an org. Safe when several nodes start at once: exactly one creates.
+    pub async fn bootstrap(&self) -> Result<Option<Bootstrapped>> {
+        if !self
+            .catalog
+            .list_orgs()
+            .await
+            .map_err(|e| Error::catalog(e, || "orgs".into()))?
+            .is_empty()
+        {
+            return Ok(None);
+        }
+        let org_id = OrgId::new();
+        let wraps = self.new_org_key(org_id, 1).await?;
+        let now = Timestamp::now();
+        let user = NewUser {
+            id: UserId::new(),
+            name: UserName::parse("admin")?,
+            operator: true,
+            created_at: now,
+        };
+        let token = tokens::generate();
+        let record = TokenRecord {
+            id: TokenId::new(),
+            hash: tokens::hash(&token),
+            user: user.id,
+            user_name: user.name.clone(),
+            org: org_id,
+            name: "bootstrap".into(),
+            created_at: now,
+            expires_at: None,
+            revoked_at: None,
+        };
+        let by = |action, target: &str| {
+            AuditDraft::new(
+                org_id,
+                Some(user.id),
+                "admin",
+                action,
+                target,
+                serde_json::json!({}),
+            )
+        };
+        let audit = vec![
+            by("org.create", "default"),
+            by("user.add", "admin"),
+            by("token.create", "admin/bootstrap"),
+        ];
+        let org = NewOrg {
+            id: org_id,
+            slug: OrgSlug::parse("default")?,
+            name: "Default".into(),
+            location: Location::local(),
+            created_at: now,
+            key_wraps: wraps,
+        };
+        let created = self
+            .catalog
+            .bootstrap(org, user, record, audit)
+            .await
+            .map_err(|e| Error::catalog(e, || "bootstrap".into()))?;
+        Ok(created.then_some(Bootstrapped { token }))
+    }
+
+    async fn new_org_key(&self, org: OrgId, version: u32) -> Result<Vec<crate::keys::OrgKeyWrap>> {
+        self.keyring
+            .create(KeyContext {
+                org,
+                key_version: version,
+            })
+            .await
+            .map_err(|e| match e {
+                KeyringError::Key(KeyError::Unavailable(m)) => {
+                    tracing::warn!(%org, error = %m, "key provider unavailable");
+                    Error::Unavailable("the key provider is unavailable; retry shortly".into())
+                }
+                KeyringError::Key(KeyError::Denied { key_ref, reason }) => Error::Suspended(format!(
+                    "the org's key {key_ref} refused access ({reason}); a new org key cannot be wrapped"
+                )),
+                other => Error::Internal(format!("wrapping a new org key: {other}")),
+            })
+    }
+
+    /// Creates an org (operator only).
+    pub async fn create_org(
+        &self,
+        actor: &Actor,
+        slug: OrgSlug,
+        name: Option<String>,
+        location: Location,
+    ) -> Result<OrgRecord> {
+        if authorize(actor, Action::CreateOrg, Resource::Deployment) != Decision::Allow {
+            return Err(forbidden(actor, Action::CreateOrg, ""));
+        }
+        if !location.is_local() && !self.locations().contains_key(&location) {
+            let known: Vec<String> = self.locations().keys().map(|l| l.to_string()).collect();
+            return Err(Error::InvalidInput(format!(
+                "unknown location `{location}`; this deployment offers: local, {}",
+                known.join(", ")
+            )));
+        }
+        let name = name.unwrap_or_else(|| slug.to_string());
+        if name.trim().is_empty() || name.len() > 200 {
+            return Err(Error::InvalidInput(
+                "org name must be 1 to 200 characters".into(),
+            ));
+        }
+        let id = OrgId::new();
+        let wraps = self.new_org_key(id, 1).await?;
+        let details = serde_json::json!({"location": location, "name": name});
+        let audit = event(actor, id, "org.create", slug.as_str(), details);
+        let org = NewOrg {
+            id,
+            slug: slug.clone(),
+            name,
+            location,
+            created_at: Timestamp::now(),
+            key_wraps: wraps,
+        };
+        self.catalog
+            .create_org(org, audit)
+            .await
+            .map_err(|e| match e {
+                CatalogError::AlreadyExists => Error::AlreadyExists(format!(
+                    "an org with slug `{slug}` already exists; pick another slug"
+                )),
+                other => Error::catalog(other, || format!("org `{slug}`")),
+            })
+    }
+
+    /// Orgs the actor may see: all for the operator, else the token's org.
+    pub async fn list_orgs(&self, actor: &Actor) -> Result<Vec<OrgRecord>> {
+        if authorize(actor, Action::ListAllOrgs, Resource::Deployment) == Decision::Allow {
+            return self
+                .catalog
+                .list_orgs()
+                .await
+                .map_err(|e| Error::catalog(e, || "orgs".into()));
+        }
+        let own = self
+            .catalog
+            .org_by_id(actor.org)
+            .await
+            .map_err(|e| Error::catalog(e, || "org".into()))?;
+        Ok(vec![own])
+    }
+
+    /// One org.
+    pub async fn org(&self, actor: &Actor, slug: &OrgSlug) -> Result<OrgRecord> {
+        self.org_for(actor, slug, Action::ReadOrg).await
+    }
+
+    /// Rotates the org key: new writes use the new version; old versions still decrypt.
+    /// Returns (new, previous).
+    pub async fn rotate_org_key(&self, actor: &Actor, slug: &OrgSlug) -> Result<(u32, u32)> {
+        let org = self
+            .active_org_for(actor, slug, Action::RotateOrgKey)
+            .await?;
+        self.rotate(actor, &org, "requested").await
+    }
+
+    /// Rotation forced by the encryption counter (NIST SP 800-38D's 2^32 bound on random nonces).
+    pub(super) async fn rotate_exhausted_key(&self, actor: &Actor, org: &OrgRecord) -> Result<()> {
+        tracing::info!(org = %org.slug, version = org.key_version, "org key reached its encryption limit; rotating");
+        self.rotate(actor, org, "encryption limit reached")
+            .await
+            .map(drop)
+    }
+
+    async fn rotate(&self, actor: &Actor, org: &OrgRecord, reason: &str) -> Result<(u32, u32)> {
+        let (previous, next) = (org.key_version, org.key_version + 1);
+        let wraps = self.new_org_key(org.id, next).await?;
+        let details = serde_json::json!({"from": previous, "to": next, "reason": reason});
+        match self
+            .catalog
+            .add_org_key(
+                org.id,
+                next,
+                wraps,
+                event(actor, org.id, "org.rotate_key", org.slug.as_str(), details),
+            )
+            .await
+        {
+            Ok(()) => Ok((next, previous)),
+            // Someone rotated first: their version is current, which is what we wanted.
+            Err(CatalogError::Conflict { current }) => Ok((current, previous)),
+            Err(e) => Err(Error::catalog(e, || format!("org `{}`", org.slug))),
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! Secret use cases: write a version, reveal, list, history, delete, restore, destroy.
+//!
+//! Write order: seal with a fresh data key → put the envelope blob (create-if-absent, durable)
+//! → append the version row and its audit event in one catalog transaction. A crash between the
+//! two leaves an orphan blob that the sweeper removes, never a row pointing at nothing. Reveal
+//! order: check availability → read and open the envelope (integrity, binding and key commitment
+//! checked before any plaintext exists) → count the view and commit its audit event → only then
+//! return the value.
+
+use super::*;
+use crate::blob::{BlobError, BlobKey};
+use crate::catalog::{CatalogError, NewVersion, SecretFilter, SecretRecord, VersionRecord};
+use bytes::Bytes;
+use coffer_envelope::{Binding, Plaintext};
+
+/// Attempts at a write without an explicit expected version before giving up on a hot secret.
+const WRITE_ATTEMPTS: usize = 5;
+
+/// A request to write a new version.
+pub struct PutSecret {
+    /// Where.
+    pub scope: Scope,
+    /// Name.
+    pub name: SecretName,
+    /// The value (zeroized on drop; never logged).
+    pub value: Plaintext,
+    /// Kind (defaults to the existing kind, or `password`).
+    pub kind: Option<SecretKind>,
+    /// Check-and-set on the current version (0: must not exist).
+    pub expect_version: Option<u32>,
+    /// Expiry.
+    pub expires_at: Option<Timestamp>,
+    /// View limit.
+    pub view_limit: Option<u32>,
+}
+
+/// A revealed value with the metadata after the reveal was counted.
+pub struct Revealed {
+    /// Metadata.
+    pub secret: SecretRecord,
+    /// The version revealed.
+    pub version: u32,
+    /// The value.
+    pub value: Plaintext,
+}
+
+fn label(scope: &Scope, name: &SecretName) -> String {
+    format!("{scope}/{name}")
+}
+
+fn binding(org: OrgId, secret: SecretId, version: u32, key_version: u32) -> Binding {
+    Binding {
+        org: org.to_bytes(),
+        secret: secret.to_bytes(),
+        version,
+        key_version,
+    }
+}
+
+/// Why a secret cannot be revealed now, if it cannot.
+pub fn unavailable_reason(s: &SecretRecord, now: Timestamp) -> Option<String> {
+    if let Some(at) = s.deleted_at {
+        return Some(format!("deleted at {at}; restore it to use it again"));
+    }
+    if let Some(at) = s.expires_at.filter(|at| *at <= now) {
+        return Some(format!("expired at {at}"));
+    }
+    match s.view_limit {
+        Some(limit) if s.views >= limit => {
+            Some(format!("its view limit of {limit} has been reached"))
+        }
+        _ => None,
+    }
+}
+
+fn check_value(kind: SecretKind, value: &[u8], max: usize) -> Result<()> {
+    if value.len() > max {
+        return Err(Error::TooLarge(format!(
+            "the value is {} bytes; the limit is {max} bytes",
+            value.len()
+        )));
+    }
+    match kind {
+        SecretKind::Password | SecretKind::Note if std::str::from_utf8(value).is_err() => {
+            Err(Error::InvalidInput(
+                "a password or note must be UTF-8 text; store binary data with kind `file`".into(),
+            ))
+        }
+        SecretKind::Kv => {
+            let parsed: Result<std::collections::BTreeMap<String, String>, _> =
+                serde_json::from_slice(value);
+            // The parse error is not echoed: it could quote part of the value.
+            parsed.map(drop).map_err(|_| {
+                Error::InvalidInput("a kv secret must be a JSON object of string keys to string values, e.g. {\"user\":\"u\",\"pass\":\"p\"}".into())
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Coffer {
+    async fn lookup(
+        &self,
+        org: &OrgRecord,
+        scope: &Scope,
+        name: &SecretName,
+    ) -> Result<SecretRecord> {
+        self.catalog.secret(org.id, scope, name).await.map_err(|e| {
+            Error::catalog(e, || {
+                format!("no secret `{}` in org `{}`", label(scope, name), org.slug)
+            })
+        })
+    }
+
+    /// Writes a new version (creating the secret if needed).
+    pub async fn put_secret(
+        &self,
+        actor: &Actor,
+        slug: &OrgSlug,
+        req: PutSecret,
+    ) -> Result<(SecretRecord, bool)> {
+        let mut org = self
+            .active_org_for(actor, slug, Action::WriteSecret)
+            .await?;
+        let now = Timestamp::now();
+        if req.expires_at.is_some_and(|t| t <= now) {
+            return Err(Error::InvalidInput(
+                "expires_at is in the past; give a future time".into(),
+            ));
+        }
+        if req.view_limit == Some(0) {
+            return Err(Error::InvalidInput("view_limit must be at least 1".into()));
+        }
+        let what = label(&req.scope, &req.name);
+        let _turn = self.write_locks.lock((org.id, &req.scope, &req.name)).await;
+        for _ in 0..WRITE_ATTEMPTS {
+            let existing = match self.catalog.secret(org.id, &req.scope, &req.name).await {
+                Ok(s) => Some(s),
+                Err(CatalogError::NotFound) => None,
+                Err(e) => return Err(Error::catalog(e, || what.clone())),
+            };
+            let current = existing.as_ref().map_or(0, |s| s.version);
+            if let Some(expected) = req.expect_version.filter(|e| *e != current) {
+                return Err(conflict(&what, expected, current));
+            }
+            if existing.as_ref().is_some_and(|s| s.deleted_at.is_some()) {
+                return Err(Error::SecretDeleted(format!(
+                    "`{what}` is deleted; restore it before writing a new version"
+                )));
+            }
+            let kind = req
+                .kind
+                .or(existing.as_ref().map(|s| s.kind))
+                .unwrap_or(SecretKind::Password);
+            check_value(kind, req.value.as_bytes(), self.settings.max_secret_bytes)?;
+            let (id, version) = existing
+                .as_ref()
+                .map_or((SecretId::new(), 1), |s| (s.id, s.version + 1));
+            let key = self.org_key(org.id, org.key_version).await?;
+            let sealed = coffer_envelope::seal(
+                &key,
+                &binding(org.id, id, version, org.key_version),
+                req.value.as_bytes(),
+            )
+            .map_err(|e| Error::Internal(format!("sealing: {e}")))?;
+            let blob_key = BlobKey::for_write(org.id, id, version);
+            match self
+                .blobs
+                .put_if_absent(&blob_key, Bytes::from(sealed.bytes))
+                .await
+            {
+                Ok(()) => {}
+                Err(BlobError::AlreadyExists) => continue, // only if two attempts drew one random key
+                Err(e) => return Err(blob_error(e)),
+            }
+            let new = NewVersion {
+                org: org.id,
+                secret: id,
+                scope: req.scope.clone(),
+                name: req.name.clone(),
+                kind,
+                version,
+                key_version: org.key_version,
+                max_encryptions: self.settings.max_encryptions_per_key,
+                blob_key: blob_key.clone(),
+                wrapped_key: sealed.wrapped_key.to_bytes().to_vec(),
+                size: req.value.as_bytes().len() as u64,
+                at: now,
+                by: actor.name.to_string(),
+                expires_at: req.expires_at,
+                view_limit: req.view_limit,
+            };
+            let details = serde_json::json!({"version": version, "kind": kind, "key_version": org.key_version});
+            match self
+                .catalog
+                .put_version(new, event(actor, org.id, "secret.write", &what, details))
+                .await
+            {
+                Ok(s) => return Ok((s, version == 1)),
+                Err(e) => {
+                    self.discard_blob(&blob_key).await;
+                    match e {
+                        CatalogError::Conflict { current } => match req.expect_version {
+                            Some(expected) => return Err(conflict(&what, expected, current)),
+                            None => continue,
+                        },
+                        CatalogError::KeyExhausted => {
+                            self.rotate_exhausted_key(actor, &org).await?;
+                            org = self
+                                .active_org_for(actor, slug, Action::WriteSecret)
+                                .await?;
+                        }
+                        CatalogError::Deleted => {
+                            return Err(Error::SecretDeleted(format!(
+                                "`{what}` is deleted; restore it before writing a new version"
+                            )));
+                        }
+                        other => return Err(Error::catalog(other, || what.clone())),
+                    }
+                }
+            }
+        }
+        Err(Error::Unavailable(format!(
+            "`{what}` is being written by others right now; retry"
+        )))
+    }
+
+    /// Removes a blob no row will point at (best effort; the sweeper catches what this misses).
+    async fn discard_blob(&self, key: &BlobKey) {
+        if let Err(e) = self.blobs.delete(key).await {
+            tracing::warn!(blob = %key, error = %e, "could not remove an unreferenced blob; the sweeper will");
+        }
+    }
+
+    /// Reveals the current (or a given) version, counting the view and auditing it first.
+    pub async fn reveal_secret(
+        &self,
+        actor: &Actor,
+        slug: &OrgSlug,
+        scope: &Scope,
+        name: &SecretName,
+        version: Option<u32>,
+    ) -> Result<Revealed> {
+        let org = self
+            .active_org_for(actor, slug, Action::RevealSecret)
+            .await?;
+        let what = label(scope, name);
+        let secret = self.lookup(&org, scope, name).await?;
+        if let Some(why) = unavailable_reason(&secret, Timestamp::now()) {
+            return Err(Error::Gone(format!("`{what}` cannot be revealed: {why}")));
+        }
+        let n = version.unwrap_or(secret.version);
+        let v = self.catalog.version(secret.id, n).await.map_err(|e| {
+            Error::catalog(e, || {
+                format!(
+                    "`{what}` has no version {n}; the latest is {}",
+                    secret.version
+                )
+            })
+        })?;
+        let value = self.open_version(&org, &v).await?;
+        let details = serde_json::json!({"version": n});
+        let secret = self
+            .catalog
+            .record_view(
+                secret.id,
+                event(actor, org.id, "secret.reveal", &what, details),
+            )
+            .await
+            .map_err(|e| match e {
+                CatalogError::ViewLimitReached => Error::Gone(format!(
+                    "`{what}` cannot be revealed: its view limit has been reached"
+                )),
+                other => Error::catalog(other, || format!("no secret `{what}`")),
+            })?;
+        Ok(Revealed {
+            secret,
+            version: n,
+            value,
+        })
+    }
+
+    async fn open_version(&self, org: &OrgRecord, v: &VersionRecord) -> Result<Plaintext> {
+        let bytes = self.blobs.get(&v.blob_key).await.map_err(|e| match e {
+            BlobError::NotFound => Error::Integrity(format!(
+                "the envelope of version {} is missing from storage",
+                v.version
+            )),
+            other => blob_error(other),
+        })?;
+        let max = self.settings.max_secret_bytes + coffer_envelope::OVERHEAD;
+        let tampered = || {
+            Error::Integrity(format!(
+                "version {} failed its integrity check: the stored envelope was tampered with or corrupted",
+                v.version
+            ))
+        };
+        let envelope = coffer_envelope::parse(&bytes, max).map_err(|_| tampered())?;
+        if envelope.wrapped_key.to_bytes()[..] != v.wrapped_key[..] {
+            return Err(tampered());
+        }
+        let key = self.org_key(org.id, v.key_version).await?;
+        coffer_envelope::open(
+            &key,
+            &binding(org.id, v.secret, v.version, v.key_version),
+            &bytes,
+            max,
+        )
+        .map_err(|_| tampered())
+    }
+
+    /// Secrets of the org matching `filter` (metadata only).
+    pub async fn list_secrets(
+        &self,
+        actor: &Actor,
+        slug: &OrgSlug,
+        mut filter: SecretFilter,
+    ) -> Result<Vec<SecretRecord>> {
+        let org = self
+            .org_for(actor, slug, Action::ReadSecretMetadata)
+            .await?;
+        filter.limit = filter.limit.clamp(1, 10_000);
+        self.catalog
+            .list_secrets(org.id, &filter)
+            .await
+            .map_err(|e| Error::catalog(e, || "secrets".into()))
+    }
+
+    /// One secret's metadata.
+    pub async fn secret(
+        &self,
+        actor: &Actor,
+        slug: &OrgSlug,
+        scope: &Scope,
+        name: &SecretName,
+    ) -> Result<SecretRecord> {
+        let org = self
+            .org_for(actor, slug, Action::ReadSecretMetadata)
+            .await?;
+        self.lookup(&org, scope, name).await
+    }
+
+    /// A secret and its versions, newest first.
+    pub async fn history(
+        &self,
+        actor: &Actor,
+        slug: &OrgSlug,
+        scope: &Scope,
+        name: &SecretName,
+    ) -> Result<(SecretRecord, Vec<VersionRecord>)> {
+        let org = self
+            .org_for(actor, slug, Action::ReadSecretMetadata)
+            .await?;
+        let s = self.lookup(&org, scope, name).await?;
+        let versions = self
+            .catalog
+            .versions(s.id)
+            .await
+            .map_err(|e| Error::catalog(e, || label(scope, name)))?;
+        Ok((s, versions))
+    }
+
+    /// Soft-deletes (`delete = true`) or restores a secret.
+    pub async fn set_deleted(
+        &self,
+        actor: &Actor,
+        slug: &OrgSlug,
+        scope: &Scope,
+        name: &SecretName,
+        delete: bool,
+    ) -> Result<SecretRecord> {
+        let org = self
+            .active_org_for(actor, slug, Action::DeleteSecret)
+            .await?;
+        let what = label(scope, name);
+        let s = self.lookup(&org, scope, name).await?;
+        let (at, action) = if delete {
+            (Some(Timestamp::now()), "secret.delete")
+        } else {
+            (None, "secret.restore")
+        };
+        self.catalog
+            .set_deleted(
+                s.id,
+                at,
+                event(actor, org.id, action, &what, serde_json::json!({})),
+            )
+            .await
+            .map_err(|e| Error::catalog(e, || format!("no secret `{what}`")))
+    }
+
+    /// Destroys a secret: forgets every version's wrapped data key and deletes its blobs.
+    pub async fn destroy_secret(
+        &self,
+        actor: &Actor,
+        slug: &OrgSlug,
+        scope: &Scope,
+        name: &SecretName,
+    ) -> Result<()> {
+        let org = self
+            .active_org_for(actor, slug, Action::DestroySecret)
+            .await?;
+        let what = label(scope, name);
+        let s = self.lookup(&org, scope, name).await?;
+        let details = serde_json::json!({"versions": s.version});
+        let keys = self
+            .catalog
+            .destroy(s.id, event(actor, org.id, "secret.destroy", &what, details))
+            .await
+            .map_err(|e| Error::catalog(e, || format!("no secret `{what}`")))?;
+        for key in keys {
+            self.discard_blob(&key).await;
+        }
+        Ok(())
+    }
+}
+
+fn conflict(what: &str, expected: u32, current: u32) -> Error {
+    let now = if current == 0 {
+        "it does not exist yet".to_owned()
+    } else {
+        format!("the current version is {current}")
+    };
+    Error::VersionConflict {
+        current,
+        message: format!(
+            "`{what}`: expected version {expected} but {now}; re-read it and retry with --expect-version {current}"
+        ),
+    }
+}
+
+fn blob_error(e: BlobError) -> Error {
+    match e {
+        BlobError::Unavailable(m) => {
+            tracing::error!(error = %m, "blob store unavailable");
+            Error::Unavailable("secret storage is unavailable; retry shortly".into())
+        }
+        other => Error::Internal(format!("blob store: {other}")),
+    }
+}

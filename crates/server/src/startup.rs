@@ -1,0 +1,293 @@
+//! Startup: check the data directory, open each seam from config, bootstrap an empty
+//! deployment, bind, serve until SIGINT/SIGTERM. [`RunningApp::start`] is the same path the
+//! binary takes, exposed so tests and the benchmark run the real app on port 0.
+
+use crate::blob::{BlobError, MeteredBlobStore, open_blob_store};
+use crate::catalog::{Catalog, CatalogError, open_catalog};
+use crate::config::Config;
+use crate::http::{AppState, router};
+use crate::keys::{KeyContext, KeyError, KeyProvider, Keyring, OpenKeyError, open_key_provider};
+use crate::metrics::Metrics;
+use crate::service::key_routing::OrgKeyProviders;
+use crate::service::{ByokParts, Coffer, ServiceSettings};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use zeroize::Zeroizing;
+
+/// Why the server could not start. Each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The data directory is unusable.
+    #[error("data directory {path}: {message}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The key provider could not be opened.
+    #[error(transparent)]
+    Keys(#[from] OpenKeyError),
+    /// The catalog could not be opened. (Not a `source`: the message already carries it, and
+    /// `coffer serve` prints the whole chain.)
+    #[error("cannot open the catalog: {0}")]
+    Catalog(CatalogError),
+    /// The blob store could not be opened.
+    #[error("cannot open the blob store: {0}")]
+    Blobs(BlobError),
+    /// Bootstrapping an empty deployment failed.
+    #[error("cannot create the default org: {0}")]
+    Bootstrap(crate::service::Error),
+    /// This node's root key is not the one the catalog's org keys were wrapped with.
+    #[error(
+        "the master key {path} cannot unwrap the key of org `{org}` in the catalog: every node of a deployment must use the same master key file; copy it from a running node (keys.master_key_file, docs/deployment.md)"
+    )]
+    ForeignRootKey {
+        /// The master key file.
+        path: String,
+        /// The org whose key it failed to unwrap.
+        org: String,
+    },
+    /// The listen address could not be bound.
+    #[error(
+        "cannot listen on {addr}: {source} (is another coffer running? pick another address with --listen)"
+    )]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl From<CatalogError> for StartupError {
+    fn from(e: CatalogError) -> Self {
+        StartupError::Catalog(e)
+    }
+}
+
+impl From<BlobError> for StartupError {
+    fn from(e: BlobError) -> Self {
+        StartupError::Blobs(e)
+    }
+}
+
+fn check_data_dir(dir: &Path) -> Result<(), StartupError> {
+    let err = |message: String| StartupError::DataDir {
+        path: dir.display().to_string(),
+        message,
+    };
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| err(format!("cannot create it: {e}")))?;
+    }
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| err(e.to_string()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(err(format!(
+            "it is accessible by group or others (mode {:o}); run `chmod 700 {}` and start again",
+            mode & 0o777,
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+fn write_admin_token(dir: &Path, token: &str) -> std::io::Result<()> {
+    let path = dir.join("admin.token");
+    let _ = std::fs::remove_file(&path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    f.write_all(token.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
+}
+
+/// Refuses to serve with a root key that cannot unwrap the org keys already in the catalog —
+/// on a deployment of several nodes, a node given its own master key instead of the shared one,
+/// which would otherwise fail every read of data other nodes wrote. The first org with a wrap
+/// from this provider decides; a provider that is merely unreachable does not block start-up.
+async fn check_root_key(
+    provider: &dyn KeyProvider,
+    catalog: &dyn Catalog,
+    key_file: &Path,
+) -> Result<(), StartupError> {
+    for org in catalog.list_orgs().await? {
+        let wraps = catalog.org_key_wraps(org.id, org.key_version).await?;
+        if !wraps.iter().any(|w| w.provider == provider.name()) {
+            continue;
+        }
+        let ctx = KeyContext {
+            org: org.id,
+            key_version: org.key_version,
+        };
+        return match provider.unwrap(ctx, &wraps).await {
+            Err(KeyError::Integrity) => Err(StartupError::ForeignRootKey {
+                path: key_file.display().to_string(),
+                org: org.slug.to_string(),
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check the root key against the catalog");
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+        };
+    }
+    Ok(())
+}
+
+/// A running server.
+pub struct RunningApp {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The operator token, if this start bootstrapped an empty deployment.
+    pub admin_token: Option<Zeroizing<String>>,
+    state: Arc<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningApp {
+    /// Opens everything from `config`, bootstraps if empty, binds and starts serving.
+    pub async fn start(config: &Config) -> Result<Self, StartupError> {
+        let dir = &config.data_dir;
+        check_data_dir(dir)?;
+        let metrics = Arc::new(Metrics::default());
+        let key_file = config.master_key_path();
+        let provider = open_key_provider(&config.keys.provider, &key_file)?;
+        let catalog = open_catalog(&config.catalog, dir).await?;
+        let blobs = Arc::new(MeteredBlobStore::new(
+            open_blob_store(&config.blobs, dir).await?,
+            metrics.clone(),
+        ));
+        // Per-org root keys: the deployment's provider for local orgs, their own KMS keys for
+        // BYOK orgs (AWS access only where BYOK is configured).
+        let byok_aws = config
+            .byok
+            .principal_arn
+            .as_ref()
+            .map(|_| config.byok.aws.clone());
+        let providers = Arc::new(OrgKeyProviders::new(
+            provider.clone(),
+            catalog.clone(),
+            byok_aws,
+            metrics.clone(),
+        ));
+        let keyring = Keyring::routed(
+            providers.clone(),
+            config.keys.key_cache_ttl,
+            metrics.clone(),
+        );
+        let settings = ServiceSettings {
+            max_secret_bytes: config.limits.max_secret_bytes,
+            max_encryptions_per_key: config.keys.max_encryptions_per_key,
+        };
+        let coffer = Coffer::new(catalog, blobs, keyring, metrics, settings).with_byok(ByokParts {
+            providers,
+            locations: config.locations.clone(),
+            principal_arn: config.byok.principal_arn.clone(),
+        });
+        let admin_token = coffer
+            .bootstrap()
+            .await
+            .map_err(StartupError::Bootstrap)?
+            .map(|b| b.token);
+        // After bootstrap: a node that lost the bootstrap race checks the winner's org key too.
+        check_root_key(provider.as_ref(), coffer.catalog().as_ref(), &key_file).await?;
+        if let Some(token) = &admin_token {
+            write_admin_token(dir, token).map_err(|e| StartupError::DataDir {
+                path: dir.display().to_string(),
+                message: format!("cannot write admin.token: {e}"),
+            })?;
+        }
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.listen.clone(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: config.listen.clone(),
+            source,
+        })?;
+        let state = Arc::new(AppState {
+            coffer,
+            max_body_bytes: config.max_body_bytes(),
+        });
+        crate::sweeper::spawn(state.clone(), config.sweeper.clone());
+        crate::key_prober::spawn(state.clone(), config.keys.probe_interval);
+        let app = router(state.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "server stopped with an error");
+            }
+        });
+        Ok(Self {
+            addr,
+            admin_token,
+            state,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// The application (for tests that inspect state directly).
+    pub fn coffer(&self) -> &Coffer {
+        &self.state.coffer
+    }
+
+    /// Stops accepting connections, finishes in-flight requests, and returns.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// `coffer serve`: starts, prints the bootstrap token (once) and the address, serves until
+/// SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> Result<(), StartupError> {
+    let app = RunningApp::start(&config).await?;
+    if let Some(token) = &app.admin_token {
+        println!("coffer: created org `default` (location local) and operator user `admin`");
+        println!(
+            "coffer: admin token (shown once; also in {}): {}",
+            config.data_dir.join("admin.token").display(),
+            token.as_str()
+        );
+    }
+    println!("coffer: listening on http://{}", app.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    app.stop().await;
+    Ok(())
+}

@@ -1,0 +1,307 @@
+//! Tokens, roles and tenant isolation over HTTP.
+
+use crate::helpers::*;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn another_orgs_token_cannot_see_list_or_count_secrets() {
+    let app = spawn_app().await;
+    app.put_secret("OPS-1", "db", b"default's secret").await;
+    let beta = app.org_with_owner("beta", "bob").await;
+    let r = app.reveal_as(&beta, "default", "OPS-1", "db").await;
+    assert_eq!(r.status, 404);
+    let r = app
+        .call(&beta, Method::GET, "/api/v1/orgs/default/secrets", None)
+        .await;
+    assert_eq!(
+        r.status, 404,
+        "listing another org looks like a missing org"
+    );
+    let missing = app
+        .call(&beta, Method::GET, "/api/v1/orgs/no-such-org/secrets", None)
+        .await;
+    assert_eq!(
+        r.message().replace("default", "X"),
+        missing.message().replace("no-such-org", "X"),
+        "indistinguishable from a missing org"
+    );
+    let r = app
+        .call(
+            &beta,
+            Method::GET,
+            "/api/v1/orgs/default/secrets/OPS-1/db",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let r = app
+        .put_secret_as(&beta, "default", "OPS-1", "db", b"overwrite", json!({}))
+        .await;
+    assert_eq!(r.status, 404);
+    // bob's own org works, and the same scope/name there is a different secret.
+    assert_eq!(
+        app.put_secret_as(&beta, "beta", "OPS-1", "db", b"beta's", json!({}))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(app.reveal("OPS-1", "db").await, b"default's secret");
+    let r = app.call(&beta, Method::GET, "/api/v1/orgs", None).await;
+    let slugs: Vec<_> = r.body["orgs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["slug"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(slugs, ["beta"], "non-operators see only their own org");
+}
+
+#[tokio::test]
+async fn operator_manages_other_orgs_but_cannot_read_their_secrets() {
+    let app = spawn_app().await;
+    let beta = app.org_with_owner("beta", "bob").await;
+    app.put_secret_as(&beta, "beta", "OPS-1", "db", b"x", json!({}))
+        .await;
+    assert_eq!(
+        app.reveal_as(&app.token, "beta", "OPS-1", "db")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(app.get("/api/v1/orgs/beta/audit").await.status, 404);
+    assert_eq!(app.get("/api/v1/orgs/beta/users").await.status, 200);
+    let r = app
+        .call(
+            &beta,
+            Method::POST,
+            "/api/v1/orgs",
+            Some(json!({"slug": "gamma"})),
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "forbidden"));
+    assert!(r.message().contains("operator"), "{}", r.message());
+    let r = app.post("/api/v1/orgs", json!({"slug": "beta"})).await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, "already_exists"));
+}
+
+#[tokio::test]
+async fn roles_are_enforced_with_clear_messages() {
+    let app = spawn_app().await;
+    let add = |name: &'static str, role: &'static str| {
+        app.post(
+            "/api/v1/orgs/default/users",
+            json!({"name": name, "role": role}),
+        )
+    };
+    assert_eq!(add("carol", "auditor").await.status, 201);
+    assert_eq!(add("dave", "member").await.status, 201);
+    let mut tokens = Vec::new();
+    for user in ["carol", "dave"] {
+        let r = app
+            .post("/api/v1/orgs/default/tokens", json!({"user": user}))
+            .await;
+        tokens.push(r.body["token"].as_str().unwrap().to_owned());
+    }
+    let (auditor, member) = (&tokens[0], &tokens[1]);
+    assert_eq!(
+        app.put_secret_as(member, "default", "OPS-1", "db", b"v", json!({}))
+            .await
+            .status,
+        201
+    );
+    let r = app.reveal_as(auditor, "default", "OPS-1", "db").await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "forbidden"));
+    assert!(r.message().contains("auditor"), "{}", r.message());
+    assert_eq!(
+        app.call(auditor, Method::GET, "/api/v1/orgs/default/secrets", None)
+            .await
+            .status,
+        200,
+        "auditors see metadata"
+    );
+    assert_eq!(
+        app.call(
+            auditor,
+            Method::GET,
+            "/api/v1/orgs/default/audit/verify",
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        app.call(member, Method::GET, "/api/v1/orgs/default/audit", None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        app.call(
+            member,
+            Method::POST,
+            "/api/v1/orgs/default/secrets/OPS-1/db/destroy",
+            None
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(
+        app.call(
+            member,
+            Method::POST,
+            "/api/v1/orgs/default/keys/rotate",
+            None
+        )
+        .await
+        .status,
+        403
+    );
+    let r = app
+        .call(
+            member,
+            Method::POST,
+            "/api/v1/orgs/default/users",
+            Some(json!({"name": "eve", "role": "owner"})),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = app
+        .call(
+            member,
+            Method::POST,
+            "/api/v1/orgs/default/tokens",
+            Some(json!({"name": "mine"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "anyone may create a token for themselves");
+}
+
+#[tokio::test]
+async fn revoked_expired_and_unknown_tokens_are_401_and_audited() {
+    let app = spawn_app().await;
+    let r = app
+        .post("/api/v1/orgs/default/tokens", json!({"name": "ci"}))
+        .await;
+    let (token, id) = (
+        r.body["token"].as_str().unwrap().to_owned(),
+        r.body["info"]["id"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(
+        app.call(&token, Method::GET, "/api/v1/whoami", None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.call(
+            &app.token,
+            Method::DELETE,
+            &format!("/api/v1/orgs/default/tokens/{id}"),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    let r = app.call(&token, Method::GET, "/api/v1/whoami", None).await;
+    assert_eq!((r.status.as_u16(), r.code()), (401, "unauthenticated"));
+    assert!(r.message().contains("revoked"), "{}", r.message());
+
+    let r = app
+        .post(
+            "/api/v1/orgs/default/tokens",
+            json!({"name": "short", "expires_in_seconds": 1}),
+        )
+        .await;
+    let short = r.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.call(&short, Method::GET, "/api/v1/whoami", None)
+            .await
+            .status,
+        200
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = app.call(&short, Method::GET, "/api/v1/whoami", None).await;
+    assert_eq!(r.status, 401);
+    assert!(r.message().contains("expired"), "{}", r.message());
+
+    let unknown = format!("coffer_{}", "A".repeat(43));
+    assert_eq!(
+        app.call(&unknown, Method::GET, "/api/v1/whoami", None)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        app.call("garbage", Method::GET, "/api/v1/whoami", None)
+            .await
+            .status,
+        401
+    );
+    let r = reqwest::get(format!("{}/api/v1/whoami", app.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Without a known token, the failure is audited in the org the request was aimed at.
+    let r = app
+        .call(&unknown, Method::GET, "/api/v1/orgs/default/secrets", None)
+        .await;
+    assert_eq!(r.status, 401);
+    let r = reqwest::get(format!("{}/api/v1/orgs/default/secrets", app.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app
+        .call(
+            &unknown,
+            Method::GET,
+            "/api/v1/orgs/no-such-org/secrets",
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.status, 401,
+        "an unknown org changes nothing for the caller"
+    );
+
+    let events = app
+        .get("/api/v1/orgs/default/audit?action=auth.failed")
+        .await;
+    let reasons: Vec<_> = events.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["details"]["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["revoked", "expired", "unknown_token", "missing_token"]
+    );
+    let all = serde_json::to_string(&app.get("/api/v1/orgs/default/audit?limit=1000").await.body)
+        .unwrap();
+    assert!(
+        !all.contains(&token) && !all.contains(&short),
+        "raw tokens never reach the audit trail"
+    );
+}
+
+#[tokio::test]
+async fn token_listing_never_shows_values() {
+    let app = spawn_app().await;
+    let r = app.get("/api/v1/orgs/default/tokens").await;
+    let text = r.body.to_string();
+    assert!(text.contains("bootstrap"));
+    assert!(!text.contains(&app.token));
+    let who = app.get("/api/v1/whoami").await;
+    assert_eq!(
+        (
+            who.body["user"].as_str(),
+            who.body["org"].as_str(),
+            who.body["operator"].as_bool()
+        ),
+        (Some("admin"), Some("default"), Some(true))
+    );
+}

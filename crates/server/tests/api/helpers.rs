@@ -1,0 +1,199 @@
+//! Test harness: one isolated app per test (temp data dir, port 0) and a small JSON client.
+
+pub use base64::Engine;
+use coffer_server::config::{Config, Overrides};
+use coffer_server::startup::RunningApp;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+pub struct TestApp {
+    pub app: RunningApp,
+    pub base: String,
+    pub token: String,
+    pub dir: tempfile::TempDir,
+    client: reqwest::Client,
+}
+
+/// A response: status and JSON body (or `Null`).
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+/// Starts an app whose config `tweak` may adjust.
+pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::load(
+        None,
+        Overrides {
+            data_dir: Some(dir.path().join("data")),
+            listen: Some("127.0.0.1:0".into()),
+        },
+    )
+    .unwrap();
+    tweak(&mut config);
+    let app = RunningApp::start(&config).await.expect("app starts");
+    let token = app
+        .admin_token
+        .as_ref()
+        .expect("fresh data dir bootstraps")
+        .to_string();
+    let base = format!("http://{}", app.addr);
+    TestApp {
+        app,
+        base,
+        token,
+        dir,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub async fn call(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("request sent");
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        Resp {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call(&self.token, Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.call(&self.token, Method::POST, path, Some(body)).await
+    }
+
+    /// Writes `value` to `default/{scope}/{name}` with extra request fields.
+    pub async fn put_secret_as(
+        &self,
+        token: &str,
+        org: &str,
+        scope: &str,
+        name: &str,
+        value: &[u8],
+        extra: Value,
+    ) -> Resp {
+        let mut body = json!({"value": B64.encode(value)});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        self.call(
+            token,
+            Method::PUT,
+            &format!("/api/v1/orgs/{org}/secrets/{scope}/{name}"),
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn put_secret(&self, scope: &str, name: &str, value: &[u8]) -> Resp {
+        self.put_secret_as(&self.token, "default", scope, name, value, json!({}))
+            .await
+    }
+
+    /// Reveals and decodes; panics unless 200.
+    pub async fn reveal_as(&self, token: &str, org: &str, scope: &str, name: &str) -> Resp {
+        self.call(
+            token,
+            Method::POST,
+            &format!("/api/v1/orgs/{org}/secrets/{scope}/{name}/reveal"),
+            None,
+        )
+        .await
+    }
+
+    pub async fn reveal(&self, scope: &str, name: &str) -> Vec<u8> {
+        let r = self.reveal_as(&self.token, "default", scope, name).await;
+        assert_eq!(r.status, 200, "reveal failed: {}", r.body);
+        B64.decode(r.body["value"].as_str().unwrap()).unwrap()
+    }
+
+    /// Creates org `slug`, an owner `user` in it, and returns that user's token.
+    pub async fn org_with_owner(&self, slug: &str, user: &str) -> String {
+        assert_eq!(
+            self.post("/api/v1/orgs", json!({"slug": slug}))
+                .await
+                .status,
+            201
+        );
+        let r = self
+            .post(
+                &format!("/api/v1/orgs/{slug}/users"),
+                json!({"name": user, "role": "owner"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = self
+            .post(
+                &format!("/api/v1/orgs/{slug}/tokens"),
+                json!({"user": user}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A counter's value from /metrics, summed over label sets containing every `labels` pair.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| {
+                l.starts_with(name)
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -1,0 +1,10 @@
+//! Black-box tests of the HTTP API: each test starts the real app on port 0 with its own data
+//! directory and talks to it over HTTP, like any client would.
+
+mod access;
+mod audit;
+mod bad_input;
+mod helpers;
+mod keys;
+mod secrets;
+mod startup;

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The one command that runs every Coffer test: formatting, lints, and the whole workspace's
+# tests against real peers. It installs what the tests need on a fresh machine first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+# The envelope crate's WebCrypto cross-check runs the vectors through Node's WebCrypto.
+if ! command -v node >/dev/null 2>&1; then
+  say "installing Node.js (for the WebCrypto cross-check of the envelope vectors)"
+  apt-get update -qq && apt-get install -y -qq nodejs >/dev/null
+fi
+
+# The AWS backends' tests (crates/server/tests/s3.rs, kms.rs) run against a real moto server
+# (S3, KMS, STS, IAM). Pinned: the tests assert moto's verified behaviours (docs/aws.md).
+MOTO_VERSION=5.2.5
+if ! .venv-test/bin/python -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null \
+   || [ ! -x .venv-test/bin/moto_server ]; then
+  say "installing moto $MOTO_VERSION into .venv-test (S3/KMS/STS test server)"
+  python3 -m venv .venv-test
+  .venv-test/bin/pip install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+export COFFER_MOTO_SERVER="$PWD/.venv-test/bin/moto_server"
+
+# The PostgreSQL catalog's tests and the multi-node tests (crates/coffer/tests/multinode.rs) run
+# against the real server on 127.0.0.1:5432 (user postgres, trust auth), or COFFER_TEST_PG_URL.
+# They never skip: without the server, fail here, before building, saying how to start it.
+PG_URL="${COFFER_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+PG_SHOWN=$(printf %s "$PG_URL" | sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#')
+say "PostgreSQL at $PG_SHOWN"
+if command -v psql >/dev/null 2>&1; then
+  pg_up() { psql "$PG_URL" -XqtAc 'SELECT 1' >/dev/null; }
+else
+  pg_up() { pg_isready -q -d "$PG_URL"; }
+fi
+if ! pg_up; then
+  echo "error: PostgreSQL is not reachable at $PG_SHOWN; the catalog and multi-node tests need it." >&2
+  echo "  start it:  pg_ctlcluster --skip-systemctl-redirect 15 main start" >&2
+  echo "  or set COFFER_TEST_PG_URL to a server whose user may CREATE DATABASE" >&2
+  exit 1
+fi
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "cargo test --workspace"
+cargo test --workspace --locked

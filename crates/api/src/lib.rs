@@ -12,12 +12,16 @@ mod audit;
 mod keys;
 mod orgs;
 mod secrets;
+mod storage;
+mod uploads;
 mod users;
 
 pub use audit::*;
 pub use keys::*;
 pub use orgs::*;
 pub use secrets::*;
+pub use storage::*;
+pub use uploads::*;
 pub use users::*;
 
 use serde::{Deserialize, Serialize};

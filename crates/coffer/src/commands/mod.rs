@@ -8,6 +8,7 @@ mod run;
 mod secret;
 mod secret_value;
 mod serve;
+mod storage;
 mod token;
 mod user;
 

@@ -60,6 +60,8 @@ pub struct Coffer {
     settings: ServiceSettings,
     write_locks: WriteLocks,
     byok: Option<ByokParts>,
+    /// Set when the node is stopping: background passes end at the next envelope.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// Striped locks that queue this node's writers of the same secret, so they take turns instead
@@ -96,6 +98,7 @@ impl Coffer {
             settings,
             write_locks: WriteLocks::new(),
             byok: None,
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -113,6 +116,16 @@ impl Coffer {
         let default = self.stores.default_store().clone();
         self.stores = Stores::new(default, settings, self.metrics.clone());
         self
+    }
+
+    /// Asks background work (storage migration passes) to stop at the next step.
+    pub fn begin_shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The metrics registry.

@@ -28,7 +28,10 @@ impl Coffer {
         }
         let v = self.catalog.version(secret.id, n).await.map_err(|e| {
             Error::catalog(e, || {
-                format!("`{what}` has no version {n}; the latest is {}", secret.version)
+                format!(
+                    "`{what}` has no version {n}; the latest is {}",
+                    secret.version
+                )
             })
         })?;
         let Some(storage) = v.storage else {

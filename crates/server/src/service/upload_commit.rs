@@ -99,9 +99,7 @@ impl Coffer {
                     self.abandon(&u).await;
                 }
                 Err(match e {
-                    CatalogError::Conflict { current } => {
-                        conflict(&what, u.version - 1, current)
-                    }
+                    CatalogError::Conflict { current } => conflict(&what, u.version - 1, current),
                     CatalogError::Deleted => Error::SecretDeleted(format!(
                         "`{what}` is deleted; restore it before writing a new version"
                     )),
@@ -161,7 +159,9 @@ impl Coffer {
         let Ok(value) = coffer_envelope::open(&key, &expected, bytes, max) else {
             return Ok(Err("the envelope failed its integrity check (tampered, corrupted, or sealed with another data key)".into()));
         };
-        Ok(check_value(u.kind, value.as_bytes(), self.settings.max_secret_bytes)
-            .map_err(|e| e.to_string()))
+        Ok(
+            check_value(u.kind, value.as_bytes(), self.settings.max_secret_bytes)
+                .map_err(|e| e.to_string()),
+        )
     }
 }

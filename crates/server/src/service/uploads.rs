@@ -130,7 +130,11 @@ impl Coffer {
                 (url.map_err(blob_error)?, true)
             }
             None => (
-                format!("{}/orgs/{}/uploads/{id}/envelope", coffer_api::API_PREFIX, org.slug),
+                format!(
+                    "{}/orgs/{}/uploads/{id}/envelope",
+                    coffer_api::API_PREFIX,
+                    org.slug
+                ),
                 false,
             ),
         };
@@ -170,9 +174,10 @@ impl Coffer {
 
     /// A grant of `org` that has not expired (an expired one is cleaned up: 410).
     pub(super) async fn live_upload(&self, org: &OrgRecord, id: UploadId) -> Result<PendingUpload> {
-        let u = self.catalog.upload(org.id, id).await.map_err(|e| {
-            Error::catalog(e, || format!("no upload {id} in org `{}`", org.slug))
-        })?;
+        let u =
+            self.catalog.upload(org.id, id).await.map_err(|e| {
+                Error::catalog(e, || format!("no upload {id} in org `{}`", org.slug))
+            })?;
         if u.expires_at <= Timestamp::now() {
             self.abandon(&u).await;
             return Err(Error::UploadExpired(format!(
@@ -224,7 +229,12 @@ impl Coffer {
                 u.size
             )));
         }
-        match self.stores.default_store().put_if_absent(&u.blob_key, bytes).await {
+        match self
+            .stores
+            .default_store()
+            .put_if_absent(&u.blob_key, bytes)
+            .await
+        {
             Ok(()) => Ok(()),
             Err(BlobError::AlreadyExists) => Err(Error::Conflict {
                 code: "upload_exists",

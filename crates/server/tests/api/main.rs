@@ -8,3 +8,6 @@ mod helpers;
 mod keys;
 mod secrets;
 mod startup;
+#[path = "../support/mod.rs"]
+mod support;
+mod uploads;

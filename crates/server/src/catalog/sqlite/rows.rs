@@ -17,7 +17,11 @@ pub(super) fn uuid_at(row: &Row, col: usize) -> rusqlite::Result<Uuid> {
     Ok(Uuid::from_bytes(b))
 }
 
-pub(super) fn parse_at<T>(row: &Row, col: usize, f: impl FnOnce(&str) -> Option<T>) -> rusqlite::Result<T> {
+pub(super) fn parse_at<T>(
+    row: &Row,
+    col: usize,
+    f: impl FnOnce(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
     let s: String = row.get(col)?;
     f(&s).ok_or_else(|| bad(col, format!("unexpected value {s:?}")))
 }

@@ -78,9 +78,7 @@ fn create(c: &Connection, u: &PendingUpload, audit: &AuditDraft) -> R<()> {
 #[async_trait]
 impl UploadCatalog for SqliteCatalog {
     async fn create_upload(&self, upload: PendingUpload, audit: AuditDraft) -> R<()> {
-        self.writer
-            .write(move |c| create(c, &upload, &audit))
-            .await
+        self.writer.write(move |c| create(c, &upload, &audit)).await
     }
     async fn upload(&self, org: OrgId, id: UploadId) -> R<PendingUpload> {
         self.read(move |c| {

@@ -232,6 +232,26 @@ async fn tampered_swapped_and_misdeclared_uploads_are_refused_and_leave_nothing(
         "{left:?}"
     );
 
+    // The server opens the envelope and holds the value to its kind's rules.
+    let g4 = grant(
+        &app,
+        &t,
+        "default",
+        "OPS-2/e",
+        json!({"size": 2, "kind": "password"}),
+    )
+    .await;
+    let binary = seal(&g4, &[0xff, 0xfe], None);
+    assert!(upload(&app, &t, &g4, binary.clone()).await.is_success());
+    let r = commit(&app, &t, "default", &g4, &sha256_hex(&binary)).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (400, "upload_rejected"),
+        "{}",
+        r.body
+    );
+    assert!(r.message().contains("UTF-8"), "{}", r.message());
+
     // Wrong size at upload; another org's upload id is not found.
     let g3 = grant(&app, &t, "default", "OPS-2/d", json!({"size": 5})).await;
     assert_eq!(upload(&app, &t, &g3, seal(&g3, b"valu", None)).await, 400);

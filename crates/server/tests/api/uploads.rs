@@ -380,3 +380,48 @@ async fn presigned_uploads_go_straight_to_the_org_bucket_and_envelope_urls_serve
     let r = app.get("/api/v1/orgs/default/secrets/OPS-3/other").await;
     assert_eq!(r.status, 404, "{}", r.body);
 }
+
+#[tokio::test]
+async fn an_expired_grant_is_gone_with_a_clear_message() {
+    let app = spawn_with(|c| c.storage.presign_ttl = std::time::Duration::from_secs(1)).await;
+    let t = app.token.clone();
+    let g = grant(&app, &t, "default", "OPS-4/late", json!({"size": 5})).await;
+    let sealed = seal(&g, b"value", None);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(upload(&app, &t, &g, sealed.clone()).await, 410);
+    let g = grant(&app, &t, "default", "OPS-4/late", json!({"size": 5})).await;
+    let sealed = seal(&g, b"value", None);
+    assert!(upload(&app, &t, &g, sealed.clone()).await.is_success());
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let r = commit(&app, &t, "default", &g, &sha256_hex(&sealed)).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (410, "upload_expired"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.message().contains("start a new upload"),
+        "{}",
+        r.message()
+    );
+    // Expired grants are cleaned up: the grant and its object are gone, nothing is visible.
+    let r = commit(&app, &t, "default", &g, &sha256_hex(&sealed)).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(
+        app.get("/api/v1/orgs/default/secrets/OPS-4/late")
+            .await
+            .status,
+        404
+    );
+    let blobs = app.data_dir().join("blobs");
+    let left = if blobs.exists() {
+        files_under(&blobs)
+    } else {
+        vec![]
+    };
+    assert!(
+        left.iter().all(|p| !p.to_string_lossy().ends_with(".cfr")),
+        "{left:?}"
+    );
+}

@@ -11,3 +11,5 @@ mod startup;
 #[path = "../support/mod.rs"]
 mod support;
 mod uploads;
+mod uploads_bucket;
+mod uploads_refused;

@@ -38,7 +38,7 @@ impl Coffer {
                     "`sha256` must be 64 hex digits: the SHA-256 of the uploaded envelope".into(),
                 )
             })?;
-        let u = self.live_upload(&org, id).await?;
+        let u = self.live_upload(actor, &org, id).await?;
         let what = label(&u.scope, &u.name);
         let store = self.stores.get(self.catalog.as_ref(), u.storage).await?;
         let bytes = match store.get(&u.blob_key).await {

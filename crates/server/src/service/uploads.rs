@@ -172,12 +172,23 @@ impl Coffer {
         })
     }
 
-    /// A grant of `org` that has not expired (an expired one is cleaned up: 410).
-    pub(super) async fn live_upload(&self, org: &OrgRecord, id: UploadId) -> Result<PendingUpload> {
-        let u =
-            self.catalog.upload(org.id, id).await.map_err(|e| {
-                Error::catalog(e, || format!("no upload {id} in org `{}`", org.slug))
-            })?;
+    /// A grant of `org` to `actor` that has not expired (an expired one is cleaned up: 410).
+    /// A grant belongs to the user who asked for it: to anyone else it is not found.
+    pub(super) async fn live_upload(
+        &self,
+        actor: &Actor,
+        org: &OrgRecord,
+        id: UploadId,
+    ) -> Result<PendingUpload> {
+        let not_found = || format!("no upload {id} of yours in org `{}`", org.slug);
+        let u = self
+            .catalog
+            .upload(org.id, id)
+            .await
+            .map_err(|e| Error::catalog(e, not_found))?;
+        if u.created_by != actor.name.as_str() {
+            return Err(Error::NotFound(not_found()));
+        }
         if u.expires_at <= Timestamp::now() {
             self.abandon(&u).await;
             return Err(Error::UploadExpired(format!(
@@ -212,7 +223,7 @@ impl Coffer {
         let org = self
             .active_org_for(actor, slug, Action::WriteSecret)
             .await?;
-        let u = self.live_upload(&org, id).await?;
+        let u = self.live_upload(actor, &org, id).await?;
         if u.storage.is_some() {
             return Err(Error::Conflict {
                 code: "upload_presigned",

@@ -124,8 +124,27 @@ async fn tampered_swapped_and_misdeclared_uploads_are_refused_and_leave_nothing(
             404
         );
     }
-    // The owner can still finish it.
+    // Nor is a grant usable by another member of the same org.
+    let r = app
+        .post(
+            "/api/v1/orgs/default/users",
+            json!({"name": "carol", "role": "owner"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = app
+        .post("/api/v1/orgs/default/tokens", json!({"user": "carol"}))
+        .await;
+    let carol = r.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        commit(&app, &carol, "default", &g3, &sha256_hex(b"x"))
+            .await
+            .status,
+        404
+    );
     let ok = seal(&g3, b"value", None);
+    assert_eq!(upload(&app, &carol, &g3, ok.clone()).await, 404);
+    // The owner can still finish it.
     assert!(upload(&app, &t, &g3, ok.clone()).await.is_success());
     assert_eq!(
         commit(&app, &t, "default", &g3, &sha256_hex(&ok))

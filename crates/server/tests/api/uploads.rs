@@ -151,6 +151,21 @@ async fn a_client_sealed_upload_on_the_default_store_is_revealed_by_the_normal_a
     assert_eq!(audited(&app, "secret.upload_create").await, 2);
     assert_eq!(audited(&app, "secret.upload_commit").await, 2);
 
+    // The endpoints are in the OpenAPI document.
+    let doc = app.get("/api/v1/openapi.json").await.body;
+    for (path, method) in [
+        ("/api/v1/orgs/{org}/secrets/{scope}/{name}/uploads", "post"),
+        ("/api/v1/orgs/{org}/uploads/{id}/envelope", "put"),
+        ("/api/v1/orgs/{org}/uploads/{id}/commit", "post"),
+        (
+            "/api/v1/orgs/{org}/secrets/{scope}/{name}/versions/{n}/envelope-url",
+            "post",
+        ),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{path} {method}");
+    }
+    assert!(doc["components"]["schemas"]["UploadGrant"].is_object());
+
     // The default store has no presigned URLs.
     let r = app
         .post(

@@ -6,6 +6,7 @@ mod keys;
 mod org;
 mod run;
 mod secret;
+mod secret_upload;
 mod secret_value;
 mod serve;
 mod storage;

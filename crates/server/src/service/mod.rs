@@ -11,6 +11,7 @@ mod audit_log;
 mod byok;
 mod byok_enable;
 mod byok_setup;
+mod envelope_url;
 mod error;
 mod key_health;
 pub mod key_routing;
@@ -22,6 +23,8 @@ mod storage_probe;
 mod storage_setup;
 mod stores;
 pub mod tokens;
+mod upload_commit;
+mod uploads;
 
 pub use byok::{ByokParts, KeysView, SetKeys};
 pub use error::{Error, Result};
@@ -31,6 +34,7 @@ pub use secrets::{PutSecret, Revealed, unavailable_reason};
 pub use storage::{SetStorage, StorageState};
 pub use storage_migration::spawn as spawn_storage_migration;
 pub use stores::{StorageSettings, Stores};
+pub use uploads::{Grant, NewUpload};
 
 use crate::audit::AuditDraft;
 use crate::blob::BlobStore;

@@ -13,6 +13,7 @@ mod byok_reads;
 mod reads;
 mod rows;
 mod storage;
+mod uploads;
 mod writer;
 mod writes;
 
@@ -32,6 +33,11 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         3,
         include_str!("../../../migrations/sqlite/0003_storage.sql"),
+    ),
+    // 4 is reserved for another change; the runner applies versions above the newest applied.
+    (
+        5,
+        include_str!("../../../migrations/sqlite/0005_uploads.sql"),
     ),
 ];
 

@@ -253,7 +253,10 @@ mod tests {
             super::with_database("postgres://u:p@h/db?sslmode=disable", "x"),
             "postgres://u:p@h/x?sslmode=disable"
         );
-        assert_eq!(super::redact("postgres://u:p@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            super::redact("postgres://u:p@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(super::redact(s), s);
     }
 }

@@ -293,7 +293,8 @@ impl Catalog for SqliteCatalog {
     }
     async fn authenticate(&self, hash: &[u8; 32]) -> Result<Option<Principal>> {
         let hash = *hash;
-        self.point_read(move |c| reads::authenticate(c, &hash)).await
+        self.point_read(move |c| reads::authenticate(c, &hash))
+            .await
     }
     async fn list_tokens(&self, org: OrgId) -> Result<Vec<TokenRecord>> {
         self.read(move |c| reads::list_tokens(c, org)).await
@@ -323,7 +324,8 @@ impl Catalog for SqliteCatalog {
             .await
     }
     async fn version(&self, secret: SecretId, version: u32) -> Result<VersionRecord> {
-        self.point_read(move |c| reads::version(c, secret, version)).await
+        self.point_read(move |c| reads::version(c, secret, version))
+            .await
     }
     async fn versions(&self, secret: SecretId) -> Result<Vec<VersionRecord>> {
         self.read(move |c| reads::versions(c, secret)).await

@@ -2,7 +2,8 @@
 //! (1,000 secrets; `--quick` the same) and a large one (1,000,000; `--quick` 100,000), on an app
 //! of its own. The small catalog is written through the API (real envelopes and blobs); the app
 //! is then stopped, filler rows are bulk-inserted into its SQLite file (`seed`), the app is
-//! restarted on the same data directory, and the same real secrets are revealed again.
+//! restarted on the same data directory, and the same real secrets are revealed again. With
+//! `--catalog postgres://…` the app has its own database and the filler goes there (`pg`).
 
 use crate::app::{self, App};
 use crate::machine::{memory_mb, reset_peak_rss};
@@ -10,7 +11,7 @@ use crate::report::{CatalogSize, Memory, Scenario};
 use crate::run::{
     LIST_SECRETS, Plan, list_issue, measure, progress, reveal_round_robin, seconds_since,
 };
-use crate::seed;
+use crate::s3::Bucket;
 use anyhow::{Result, ensure};
 use std::path::Path;
 use std::time::Instant;
@@ -81,12 +82,19 @@ async fn verify_audit(app: &App) -> Result<u64> {
 }
 
 /// Measures at `plan.catalog_sizes` under `root/catalog-size`.
-pub async fn run(plan: &Plan, server: &Handle, root: &Path, baseline_rps: f64) -> Result<Memory> {
+pub async fn run(
+    plan: &Plan,
+    server: &Handle,
+    root: &Path,
+    bucket: Option<&Bucket>,
+    baseline_rps: f64,
+) -> Result<Memory> {
     let (small, large) = plan.catalog_sizes;
     let peak_rss_before_mb = memory_mb("VmHWM");
-    let data = root.join("catalog-size");
-    let db = data.join("catalog.db");
-    let config = app::config(data)?;
+    let mut config = app::config(root.join("catalog-size"))?;
+    let stores = (plan.backends)
+        .stores(&mut config, bucket, "catalog-size")
+        .await?;
     let app = App::start(server, &config, None).await?;
     let api = app.api()?;
     let revealable = small - LIST_SECRETS;
@@ -112,7 +120,7 @@ pub async fn run(plan: &Plan, server: &Handle, root: &Path, baseline_rps: f64) -
         plan,
         &app,
         revealable,
-        seed::count_secrets(&db)?,
+        stores.count_secrets().await?,
         baseline_rps,
     )
     .await?;
@@ -125,8 +133,7 @@ pub async fn run(plan: &Plan, server: &Handle, root: &Path, baseline_rps: f64) -
     ));
     let started = Instant::now();
     reset_peak_rss();
-    let (file, filler) = (db.clone(), large - small);
-    tokio::task::spawn_blocking(move || seed::fill(&file, filler)).await??;
+    stores.fill(large - small).await?;
     let seed_seconds = seconds_since(started);
     let peak_rss_seed_mb = memory_mb("VmHWM");
 
@@ -136,11 +143,12 @@ pub async fn run(plan: &Plan, server: &Handle, root: &Path, baseline_rps: f64) -
         plan,
         &app,
         revealable,
-        seed::count_secrets(&db)?,
+        stores.count_secrets().await?,
         baseline_rps,
     )
     .await?;
     app.stop().await?;
+    drop(stores);
     let peaks = [
         first.peak_rss_reveal_mb,
         first.peak_rss_list_mb,

@@ -7,10 +7,14 @@
 //! Two tokio runtimes share the machine: the servers' (like `coffer serve`: multi-threaded, one
 //! worker per CPU) and the load generator's. Build with `--release`; a debug build's figures
 //! mean nothing (the report says which build produced it).
+//!
+//! `--catalog postgres://…` and `--s3-endpoint URL` run the same scenarios on a PostgreSQL
+//! catalog and on blobs in an S3-compatible store (`backend`).
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod app;
+mod backend;
 mod baseline;
 mod catalog;
 mod cpu;
@@ -18,8 +22,10 @@ mod fsync;
 mod http;
 mod load;
 mod machine;
+mod pg;
 mod report;
 mod run;
+mod s3;
 mod seed;
 mod table;
 
@@ -53,6 +59,16 @@ struct Args {
     /// Catalog sizes compared, SMALL,LARGE [default: 1000,1000000; 1000,100000 with --quick].
     #[arg(long, value_parser = parse_sizes)]
     catalog_sizes: Option<(u64, u64)>,
+    /// Catalog on this PostgreSQL server instead of the embedded SQLite, e.g.
+    /// `postgres://postgres@127.0.0.1:5432`: the bench creates a database of its own for each
+    /// app there and drops it at the end (the user must be allowed to CREATE DATABASE).
+    #[arg(long, value_name = "postgres://…")]
+    catalog: Option<String>,
+    /// Blobs in a fresh bucket on this S3-compatible endpoint (e.g. a moto server,
+    /// `http://127.0.0.1:5000`) instead of files. Credentials: `AWS_ACCESS_KEY_ID` /
+    /// `AWS_SECRET_ACCESS_KEY` if set, else dummy keys (enough for moto).
+    #[arg(long, value_name = "URL")]
+    s3_endpoint: Option<String>,
 }
 
 fn parse_sizes(s: &str) -> Result<(u64, u64), String> {
@@ -89,7 +105,13 @@ impl Args {
         if duration < Duration::from_millis(50) {
             bail!("--duration must be at least 50ms");
         }
+        let backends = backend::Backends {
+            postgres: self.catalog.clone(),
+            s3_endpoint: self.s3_endpoint.clone(),
+        };
+        backends.check()?;
         Ok(run::Plan {
+            backends,
             connections: self.connections,
             duration,
             quick: self.quick,
@@ -110,9 +132,25 @@ impl Args {
     }
 }
 
+/// The app's S3 blob store takes its credentials from the AWS default chain: give it moto's
+/// dummy keys unless the caller set real ones.
+#[allow(unsafe_code)]
+fn dummy_aws_credentials() {
+    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        if std::env::var_os(var).is_none() {
+            // SAFETY: called first thing in `main`, before any other thread exists, so nothing
+            // can read the environment concurrently.
+            unsafe { std::env::set_var(var, s3::DUMMY_KEY) };
+        }
+    }
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     let plan = args.plan()?;
+    if plan.backends.s3_endpoint.is_some() {
+        dummy_aws_credentials();
+    }
     let servers = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("server")

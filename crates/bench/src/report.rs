@@ -25,6 +25,10 @@ pub struct Report {
 /// How the run was configured.
 #[derive(Serialize)]
 pub struct Settings {
+    /// `sqlite`, or `postgres (URL without password)`.
+    pub catalog: String,
+    /// `fs`, or `s3 (endpoint, bucket)`.
+    pub blobs: String,
     /// `full` or `quick`.
     pub mode: &'static str,
     /// Keep-alive connections.

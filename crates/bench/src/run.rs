@@ -16,6 +16,8 @@ use tokio::runtime::Handle;
 
 /// What to run, resolved from the command line.
 pub struct Plan {
+    /// Catalog and blob backends.
+    pub backends: crate::backend::Backends,
     /// Keep-alive connections.
     pub connections: usize,
     /// Measuring time per scenario.
@@ -99,6 +101,13 @@ pub async fn run(plan: &Plan, server: Handle) -> Result<Report> {
     let fsync =
         tokio::task::spawn_blocking(move || crate::fsync::measure(&probe_dir, rounds)).await??;
 
+    let bucket = plan.backends.bucket().await?;
+    let backends = plan.backends.describe(bucket.as_ref());
+    progress(&format!(
+        "catalog {}, blobs {}",
+        backends.catalog, backends.blobs
+    ));
+
     progress("baseline (trivial hyper handler)");
     let base = server.spawn(baseline::start()).await??;
     let plain: MakeRequest = Arc::new(|_, _| http::plain_get());
@@ -107,7 +116,10 @@ pub async fn run(plan: &Plan, server: Handle) -> Result<Report> {
     let baseline_rps = base_out.rps();
     let mut scenarios = vec![Scenario::new("baseline", &base_out, baseline_rps)];
 
-    let config = app::config(root.path().join("main"))?;
+    let mut config = app::config(root.path().join("main"))?;
+    let stores = (plan.backends)
+        .stores(&mut config, bucket.as_ref(), "main")
+        .await?;
     let app = App::start(&server, &config, None).await?;
     let api = app.api()?;
     progress(&format!(
@@ -173,10 +185,13 @@ pub async fn run(plan: &Plan, server: Handle) -> Result<Report> {
 
     let key_provider_calls = key_calls(plan, &app, &api, config.keys.key_cache_ttl).await?;
     app.stop().await?;
+    drop(stores);
 
-    let memory = catalog::run(plan, &server, root.path(), baseline_rps).await?;
+    let memory = catalog::run(plan, &server, root.path(), bucket.as_ref(), baseline_rps).await?;
     let machine = machine::describe(date, fsync, crate::cpu::over_run(&cpu_start));
     let settings = Settings {
+        catalog: backends.catalog,
+        blobs: backends.blobs,
         mode: if plan.quick { "quick" } else { "full" },
         connections: plan.connections,
         duration_ms: plan.duration.as_millis() as u64,

@@ -15,10 +15,10 @@ use std::path::Path;
 use uuid::Uuid;
 
 /// Secrets per filler issue.
-const PER_ISSUE: u64 = 1000;
+pub const PER_ISSUE: u64 = 1000;
 
 /// 60 arbitrary bytes, the size of a real wrapped data key.
-fn wrapped_key(seed: u64) -> Vec<u8> {
+pub fn wrapped_key(seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1;
     (0..60)
         .map(|_| {

@@ -39,6 +39,7 @@ impl Report {
         let st = &self.settings;
         let mut out = format!(
             "coffer-bench ({} run, {} build) {} | {} CPUs: {} | kernel {}\n\
+             catalog {}, blobs {}\n\
              {} keep-alive connections, {} ms per scenario; load generator and server share the CPUs\n\n",
             st.mode,
             st.build,
@@ -46,6 +47,8 @@ impl Report {
             m.nproc,
             m.cpu_model,
             m.kernel,
+            st.catalog,
+            st.blobs,
             st.connections,
             st.duration_ms
         );

@@ -160,6 +160,31 @@ impl SqliteCatalog {
         })
     }
 
+    /// A point read (one indexed lookup, microseconds from the page cache) on the calling
+    /// task's thread with a pooled connection. Handing such a read to another thread costs
+    /// more than the read itself: with `spawn_blocking` the hand-offs were most of a reveal's
+    /// wall time (docs/performance.md). Scans (lists, audit events) go through [`Self::read`].
+    async fn point_read<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&Connection) -> Result<T>,
+    {
+        let pool = &self.readers;
+        let _permit = pool
+            .permits
+            .acquire()
+            .await
+            .expect("the reader semaphore is never closed");
+        let conn = pool.idle.lock().expect("reader pool poisoned").pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => pool.open_conn()?,
+        };
+        let result = f(&conn);
+        pool.idle.lock().expect("reader pool poisoned").push(conn);
+        result
+    }
+
+    /// A read that may take a while, on tokio's blocking pool.
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -215,10 +240,10 @@ impl Catalog for SqliteCatalog {
     }
     async fn org_by_slug(&self, slug: &OrgSlug) -> Result<OrgRecord> {
         let slug = slug.clone();
-        self.read(move |c| reads::org_by_slug(c, &slug)).await
+        self.point_read(move |c| reads::org_by_slug(c, &slug)).await
     }
     async fn org_by_id(&self, id: OrgId) -> Result<OrgRecord> {
-        self.read(move |c| reads::org_by_id(c, id)).await
+        self.point_read(move |c| reads::org_by_id(c, id)).await
     }
     async fn list_orgs(&self) -> Result<Vec<OrgRecord>> {
         self.read(reads::list_orgs).await
@@ -278,13 +303,14 @@ impl Catalog for SqliteCatalog {
     }
     async fn authenticate(&self, hash: &[u8; 32]) -> Result<Option<Principal>> {
         let hash = *hash;
-        self.read(move |c| reads::authenticate(c, &hash)).await
+        self.point_read(move |c| reads::authenticate(c, &hash))
+            .await
     }
     async fn list_tokens(&self, org: OrgId) -> Result<Vec<TokenRecord>> {
         self.read(move |c| reads::list_tokens(c, org)).await
     }
     async fn token(&self, org: OrgId, id: TokenId) -> Result<TokenRecord> {
-        self.read(move |c| reads::token(c, org, id)).await
+        self.point_read(move |c| reads::token(c, org, id)).await
     }
     async fn revoke_token(
         &self,
@@ -299,7 +325,7 @@ impl Catalog for SqliteCatalog {
     }
     async fn secret(&self, org: OrgId, scope: &Scope, name: &SecretName) -> Result<SecretRecord> {
         let (scope, name) = (scope.clone(), name.clone());
-        self.read(move |c| reads::secret(c, org, &scope, &name))
+        self.point_read(move |c| reads::secret(c, org, &scope, &name))
             .await
     }
     async fn list_secrets(&self, org: OrgId, filter: &SecretFilter) -> Result<Vec<SecretRecord>> {
@@ -308,7 +334,8 @@ impl Catalog for SqliteCatalog {
             .await
     }
     async fn version(&self, secret: SecretId, version: u32) -> Result<VersionRecord> {
-        self.read(move |c| reads::version(c, secret, version)).await
+        self.point_read(move |c| reads::version(c, secret, version))
+            .await
     }
     async fn versions(&self, secret: SecretId) -> Result<Vec<VersionRecord>> {
         self.read(move |c| reads::versions(c, secret)).await

@@ -100,6 +100,7 @@ impl Backends {
                 endpoint: Some(b.endpoint.clone()),
                 prefix: Some(name.into()),
                 force_path_style: true,
+                credentials: s3::credentials(),
             };
         }
         Ok(Stores {

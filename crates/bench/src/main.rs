@@ -11,7 +11,7 @@
 //! `--catalog postgres://…` and `--s3-endpoint URL` run the same scenarios on a PostgreSQL
 //! catalog and on blobs in an S3-compatible store (`backend`).
 
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 mod app;
 mod backend;
@@ -132,25 +132,9 @@ impl Args {
     }
 }
 
-/// The app's S3 blob store takes its credentials from the AWS default chain: give it moto's
-/// dummy keys unless the caller set real ones.
-#[allow(unsafe_code)]
-fn dummy_aws_credentials() {
-    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-        if std::env::var_os(var).is_none() {
-            // SAFETY: called first thing in `main`, before any other thread exists, so nothing
-            // can read the environment concurrently.
-            unsafe { std::env::set_var(var, s3::DUMMY_KEY) };
-        }
-    }
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
     let plan = args.plan()?;
-    if plan.backends.s3_endpoint.is_some() {
-        dummy_aws_credentials();
-    }
     let servers = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("server")

@@ -1,8 +1,7 @@
 //! `--s3-endpoint URL`: blobs in a bucket on an S3-compatible server (the moto server in our
 //! runs). The bench creates a fresh bucket there with static dummy credentials; each app of the
-//! run gets its own key prefix in it. The app's `[blobs] kind = "s3"` reads credentials from the
-//! AWS default chain, so `main` puts the same dummy keys into the environment before any thread
-//! starts, unless the caller set real ones.
+//! run gets its own key prefix in it, and the same static credentials in its `[blobs]` settings
+//! (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` if set, else dummy keys moto accepts).
 
 use anyhow::{Context, Result};
 use coffer_server::aws::{AwsCredentials, AwsSettings, SecretString};
@@ -22,17 +21,22 @@ pub struct Bucket {
     pub name: String,
 }
 
-fn settings(endpoint: &str) -> AwsSettings {
+/// Static keys from the environment, or dummy ones.
+pub fn credentials() -> AwsCredentials {
     let var = |k: &str| std::env::var(k).unwrap_or_else(|_| DUMMY_KEY.into());
+    AwsCredentials::Static {
+        access_key_id: var("AWS_ACCESS_KEY_ID"),
+        secret_access_key: SecretString::new(var("AWS_SECRET_ACCESS_KEY")),
+        session_token: None,
+    }
+}
+
+fn settings(endpoint: &str) -> AwsSettings {
     AwsSettings {
         region: Some(REGION.into()),
         endpoint: Some(endpoint.to_owned()),
         force_path_style: true,
-        credentials: AwsCredentials::Static {
-            access_key_id: var("AWS_ACCESS_KEY_ID"),
-            secret_access_key: SecretString::new(var("AWS_SECRET_ACCESS_KEY")),
-            session_token: None,
-        },
+        credentials: credentials(),
         connect_timeout: Duration::from_secs(5),
         operation_timeout: Duration::from_secs(30),
         max_attempts: 3,

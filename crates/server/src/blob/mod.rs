@@ -90,7 +90,7 @@ pub enum BlobSettings {
     },
     /// Process memory; for tests and benchmarks only (lost on exit).
     Memory,
-    /// An S3 bucket (or S3-compatible store); credentials come from the AWS default chain.
+    /// An S3 bucket (or S3-compatible store).
     S3 {
         /// Bucket name.
         bucket: String,
@@ -105,6 +105,11 @@ pub enum BlobSettings {
         /// Path-style addressing, needed by most S3-compatible stores.
         #[serde(default)]
         force_path_style: bool,
+        /// Credentials: the AWS default chain (default), static keys, or an assumed role
+        /// (`kind = "default-chain" | "static" | "assume-role"`, as under `byok.aws`). Never
+        /// serialized.
+        #[serde(default, skip_serializing)]
+        credentials: crate::aws::AwsCredentials,
     },
 }
 
@@ -131,6 +136,7 @@ pub async fn open_blob_store(
             endpoint,
             prefix,
             force_path_style,
+            credentials,
         } => {
             if let Some(url) = endpoint {
                 // The operator's own config may name any host, but never a metadata address.
@@ -140,6 +146,7 @@ pub async fn open_blob_store(
                 region: Some(region.clone()),
                 endpoint: endpoint.clone(),
                 force_path_style: *force_path_style,
+                credentials: credentials.clone(),
                 ..Default::default()
             };
             Arc::new(S3BlobStore::open(&aws, bucket.clone(), prefix.as_deref()).await?)

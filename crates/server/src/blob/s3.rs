@@ -302,6 +302,22 @@ mod tests {
         ));
         let s = parse(
             "kind = \"s3\"\nbucket = \"b\"\nregion = \"eu-west-1\"\n\
+             [credentials]\nkind = \"static\"\naccess_key_id = \"AKIDEXAMPLE\"\n\
+             secret_access_key = \"wJalrXUtnFEMI\"\n",
+        );
+        match &s {
+            BlobSettings::S3 {
+                credentials: crate::aws::AwsCredentials::Static { access_key_id, .. },
+                ..
+            } => assert_eq!(access_key_id, "AKIDEXAMPLE"),
+            other => panic!("static credentials expected: {other:?}"),
+        }
+        assert!(
+            !format!("{s:?}").contains("wJalrXUtnFEMI"),
+            "the secret key is redacted"
+        );
+        let s = parse(
+            "kind = \"s3\"\nbucket = \"b\"\nregion = \"eu-west-1\"\n\
              endpoint = \"http://169.254.169.254\"\nforce_path_style = true\n",
         );
         let err = open_blob_store(&s, std::path::Path::new("/nonexistent"))

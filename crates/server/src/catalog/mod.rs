@@ -11,12 +11,15 @@ mod byok;
 pub mod conformance;
 pub mod conformance_byok;
 mod conformance_health;
+pub mod conformance_web;
 mod model;
 pub mod postgres;
 pub mod sqlite;
+mod web;
 
 pub use byok::*;
 pub use model::*;
+pub use web::*;
 
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::blob::BlobKey;
@@ -67,7 +70,7 @@ pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 /// The catalog. See each method for its contract; [`conformance::run_all`] checks them all.
 /// The per-org key settings (BYOK) are the [`ByokCatalog`] part of the same seam.
 #[async_trait]
-pub trait Catalog: ByokCatalog + Send + Sync + 'static {
+pub trait Catalog: ByokCatalog + WebCatalog + Send + Sync + 'static {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

@@ -19,6 +19,7 @@ mod reads;
 mod rows;
 mod secret_writes;
 mod tx;
+mod web;
 mod writes;
 
 pub use open::redact;

@@ -12,6 +12,7 @@ mod byok;
 mod byok_reads;
 mod reads;
 mod rows;
+mod web;
 mod writer;
 mod writes;
 
@@ -29,6 +30,7 @@ use writer::Writer;
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../../migrations/sqlite/0002_byok.sql")),
+    (4, include_str!("../../../migrations/sqlite/0004_web.sql")),
 ];
 
 pub(super) fn map_err(err: rusqlite::Error) -> CatalogError {

@@ -13,6 +13,7 @@ mod keys;
 mod openapi;
 mod orgs;
 mod secrets;
+pub mod web;
 
 use crate::service::Coffer;
 use axum::Router;
@@ -95,11 +96,13 @@ pub fn router(state: Arc<AppState>) -> Router {
                 "no such endpoint; see /api/v1/openapi.json",
             )
         })
+        .merge(web::router())
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             guard_and_measure,
         ))
+        .layer(middleware::from_fn(web::security_headers))
         .with_state(state)
 }
 

@@ -17,6 +17,9 @@ pub mod key_routing;
 mod orgs;
 mod secrets;
 pub mod tokens;
+pub mod web;
+pub mod web_guard;
+pub mod web_search;
 
 pub use byok::{ByokParts, KeysView, SetKeys};
 pub use error::{Error, Result};

@@ -1,0 +1,169 @@
+//! The web UI, served by `coffer serve` itself: the HTML shell for every page route, the static
+//! ES modules and CSS embedded in the binary ([`assets`]), and the endpoints only the UI needs
+//! (sign-in/out, the session, passwords, search, filtered audit) in [`auth`] and [`find`].
+//!
+//! Security headers go on every response of the server ([`security_headers`]): a strict
+//! Content-Security-Policy (no inline script or style, nothing from other origins, no framing),
+//! `nosniff`, no referrer. Browser requests authenticate with the session cookie; the API's
+//! `Caller` extractor accepts it through [`session_caller`], which also demands the CSRF header
+//! on every request that may change something. docs/web-ui.md has the threat model.
+
+mod assets;
+mod auth;
+mod find;
+
+use super::AppState;
+use super::error::error_response;
+use crate::domain::policy::Actor;
+use crate::service::web::csrf_matches;
+use crate::service::web_guard::SignInGuard;
+use axum::extract::Request;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Extension, Router};
+use std::sync::Arc;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "coffer_session";
+/// Header carrying the CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The Content-Security-Policy of every response.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+connect-src 'self' https:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Page routes (each answers the HTML shell; the ES modules pick the page from the path).
+const PAGES: &[&str] = &[
+    "/",
+    "/login",
+    "/orgs/{org}",
+    "/orgs/{org}/issues/{key}",
+    "/orgs/{org}/admin/storage",
+    "/orgs/{org}/admin/keys",
+    "/orgs/{org}/admin/audit",
+    "/admin/byok",
+];
+
+/// The UI's routes, to merge into the server's router.
+pub fn router() -> Router<Arc<AppState>> {
+    let mut r = Router::new();
+    for page in PAGES {
+        r = r.route(page, get(assets::shell));
+    }
+    r.route("/static/{*file}", get(assets::file))
+        .route(
+            "/api/v1/session",
+            get(auth::current)
+                .post(auth::sign_in)
+                .delete(auth::sign_out),
+        )
+        .route(
+            "/api/v1/orgs/{org}/users/{name}/password",
+            put(auth::set_password),
+        )
+        .route("/api/v1/orgs/{org}/search", get(find::search))
+        .route("/api/v1/orgs/{org}/audit/search", get(find::audit))
+        .layer(Extension(Arc::new(SignInGuard::new())))
+}
+
+/// Adds the security headers to every response.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    res
+}
+
+/// The session cookie's value, if the request carries one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether the request came over TLS (directly, or through a proxy that says so).
+pub fn over_tls(headers: &HeaderMap, uri_scheme: Option<&str>) -> bool {
+    uri_scheme == Some("https")
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').next().map(str::trim) == Some("https"))
+}
+
+fn refuse(code: &str, message: &str) -> Response {
+    error_response(StatusCode::FORBIDDEN, code, message)
+}
+
+/// A request from another site: its `Origin` (when the browser sends one) is not this host.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, h)| h);
+    origin == "null" || origin_host != host
+}
+
+/// The `Caller` of a request that presents a session cookie (and no bearer token): the session
+/// must be live, and anything but GET/HEAD must carry the session's CSRF token and must not come
+/// from another origin.
+pub async fn session_caller(
+    parts: &Parts,
+    state: &Arc<AppState>,
+    value: &str,
+) -> Result<Actor, Response> {
+    if !matches!(parts.method, Method::GET | Method::HEAD) {
+        if cross_site(&parts.headers) {
+            return Err(refuse(
+                "cross_site_request",
+                "this request came from another site and was refused; use Coffer's own pages",
+            ));
+        }
+        let presented = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if presented.is_empty() {
+            return Err(refuse(
+                "csrf_token_missing",
+                "the X-CSRF-Token header is missing; reload the page and try again (requests that change something must come from Coffer's own pages)",
+            ));
+        }
+        if !csrf_matches(value, presented) {
+            return Err(refuse(
+                "csrf_token_invalid",
+                "the X-CSRF-Token header does not belong to this session; reload the page and try again",
+            ));
+        }
+    }
+    state
+        .coffer
+        .authenticate_session(value)
+        .await
+        .map_err(|e| super::error::ApiError(e).into_response())
+}

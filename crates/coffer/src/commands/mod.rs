@@ -10,6 +10,7 @@ mod secret_value;
 mod serve;
 mod token;
 mod user;
+mod user_passwd;
 
 use crate::cli::{Cli, Command};
 use crate::client::{ApiToken, Client};

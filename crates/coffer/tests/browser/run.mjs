@@ -1,0 +1,213 @@
+// Drives Debian's chromium (headless, through playwright-core) through Coffer's web UI as a
+// person would, against a real `coffer serve` and moto that crates/coffer/tests/browser.rs
+// started. Every step asserts what the page shows; every page is saved as a screenshot in
+// $ARTIFACTS. Exits non-zero (with the failing step) on the first failure.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { strict as assert } from 'node:assert';
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set (run through crates/coffer/tests/browser.rs)`);
+  return v;
+};
+const BASE = env('COFFER_URL');
+const ARTIFACTS = env('ARTIFACTS');
+const SCENARIOS = env('SCENARIOS').split(',');
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const browser = await chromium.launch({ executablePath: env('CHROMIUM'), args: ['--no-sandbox'] });
+const context = await browser.newContext({ baseURL: BASE });
+await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
+const page = await context.newPage();
+const problems = [];
+page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(m.text()); });
+page.on('pageerror', (e) => problems.push(String(e)));
+page.setDefaultTimeout(15_000);
+
+let step = 'start';
+const shot = (name) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+const text = (sel) => page.locator(sel).innerText();
+
+async function signIn(org, user, password, expectPath) {
+  await page.fill('#org', org);
+  await page.fill('#user', user);
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  if (expectPath) await page.waitForURL((u) => u.pathname === expectPath);
+}
+
+async function kms(action, body) {
+  const region = body.KeyId.split(':')[3];
+  const res = await fetch(`${env('MOTO_URL')}/`, {
+    method: 'POST',
+    headers: {
+      Authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${region}/kms/aws4_request, SignedHeaders=host, Signature=00`,
+      'X-Amz-Target': `TrentService.${action}`,
+      'Content-Type': 'application/x-amz-json-1.1',
+    },
+    body: JSON.stringify({ KeyId: body.KeyId.split('/').pop() }),
+  });
+  assert.ok(res.ok, `moto ${action}: ${res.status}`);
+}
+
+const scenarios = {
+  async core() {
+    const org = env('ORG');
+    step = 'redirect to sign-in';
+    await page.goto('/orgs/' + org + '/issues/OPS-7');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await shot('01-login');
+    step = 'wrong password is refused with the server sentence';
+    await signIn(org, env('USER'), 'not the password at all', null);
+    await page.waitForSelector('#login-result .msg-error');
+    assert.match(await text('#login-result'), /wrong org, user name or password/);
+    step = 'sign in';
+    await signIn(org, env('USER'), env('PASSWORD'), '/orgs/' + org + '/issues/OPS-7');
+    const row = page.locator('tr[data-secret="cli-secret"]');
+    await row.waitFor();
+    assert.match(await row.innerText(), /password[\s\S]*v2[\s\S]*alice/);
+    await shot('02-issue');
+
+    step = 'reveal and copy';
+    await row.getByRole('button', { name: 'Reveal', exact: true }).click();
+    const value = page.locator('[data-testid=revealed-value]');
+    await value.waitFor();
+    assert.equal(await value.innerText(), 'from-the-cli-2');
+    await page.getByRole('button', { name: 'Copy', exact: true }).click();
+    await page.getByText('Copied. The clipboard is cleared in 30 seconds.').waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), 'from-the-cli-2');
+    await shot('03-revealed');
+    step = 'the value hides and the clipboard clears after 30 s';
+    await page.getByText('Hidden again.', { exact: true }).waitFor({ timeout: 40_000 });
+    await page.getByText('Clipboard cleared.').waitFor({ timeout: 10_000 });
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), '');
+    assert.equal(await value.count(), 0);
+
+    step = 'history and an older version';
+    await row.getByRole('button', { name: 'History' }).click();
+    await page.locator('table.history').waitFor();
+    assert.match(await text('table.history'), /v2[\s\S]*v1/);
+    await page.getByRole('button', { name: 'Reveal v1' }).click();
+    await page.locator('[data-testid=revealed-value]').waitFor();
+    assert.equal(await page.locator('[data-testid=revealed-value]').innerText(), 'from-the-cli-1');
+    await shot('04-history');
+
+    step = 'delete and restore';
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await page.locator('tr[data-secret="cli-secret"]').waitFor({ state: 'detached' });
+    await page.check('#show-deleted');
+    const gone = page.locator('tr[data-secret="cli-secret"].deleted');
+    await gone.waitFor();
+    await gone.getByRole('button', { name: 'Restore' }).click();
+    await page.locator('tr[data-secret="cli-secret"]:not(.deleted)').waitFor();
+
+    step = 'search across issues and projects';
+    await page.fill('#search', 'cli');
+    await page.click('form.search button');
+    await page.locator('#search-results a', { hasText: 'OPS-7' }).first().waitFor();
+    await shot('05-search');
+
+    step = 'a request without the CSRF header is refused';
+    const refused = await page.evaluate(async (o) => {
+      const r = await fetch(`/api/v1/orgs/${o}/secrets/OPS-7/cli-secret`, { method: 'DELETE' });
+      return { status: r.status, body: await r.json() };
+    }, org);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error.code, 'csrf_token_missing');
+    await page.evaluate((o) => {
+      const f = document.createElement('form');
+      f.method = 'post';
+      f.action = `/api/v1/orgs/${o}/secrets/OPS-7/cli-secret/destroy`;
+      document.body.append(f);
+      f.submit();
+    }, org);
+    await page.waitForURL((u) => u.pathname.endsWith('/destroy'));
+    assert.match(await page.locator('body').innerText(), /csrf_token_missing/);
+    await shot('06-csrf-refused');
+    await page.goto('/orgs/' + org + '/issues/OPS-7');
+    await page.locator('tr[data-secret="cli-secret"]:not(.deleted)').waitFor();
+
+    step = 'audit: filters and chain verification';
+    await page.goto('/orgs/' + org + '/admin/audit');
+    await page.locator('#verify .msg-ok').waitFor();
+    assert.match(await text('#verify'), /audit chain intact/);
+    await page.fill('#issue', 'ops-7');
+    await page.fill('#action', 'secret.reveal');
+    await page.click('#audit-filters button');
+    await page.locator('table.audit tbody tr').nth(1).waitFor();
+    const rows = await page.locator('table.audit tbody tr').allInnerTexts();
+    assert.ok(rows.length >= 2 && rows.every((r) => /secret\.reveal/.test(r) && /OPS-7/.test(r)), rows.join('\n'));
+    await shot('07-audit');
+
+    step = 'keys: setup documents and enabling BYOK';
+    await page.goto('/orgs/' + org + '/admin/keys');
+    await page.locator('#byok-form').waitFor();
+    assert.match(await text('main'), /Trust policy[\s\S]*sts:ExternalId/);
+    await page.fill('#role-arn', env('ROLE_ARN'));
+    const keys = env('KEY_ARNS').split(',');
+    await page.fill('#key-eu-central-1', keys[0]);
+    await page.fill('#key-eu-west-1', keys[1]);
+    await shot('08-keys-setup');
+    await page.click('#byok-form button[type=submit]');
+    await page.locator('#key-status').waitFor({ timeout: 30_000 });
+    assert.match(await text('#key-status'), /eu-central-1[\s\S]*eu-west-1/);
+    await shot('09-keys-byok');
+
+    step = 'a disabled key suspends the org: banner on every page';
+    await kms('DisableKey', { KeyId: keys[0] });
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      await page.goto('/orgs/' + org + '/issues/OPS-7');
+      await page.locator('#main table, #main .msg').first().waitFor();
+      if (await page.locator('#banner').isVisible()) break;
+      assert.ok(Date.now() < deadline, 'the org was not suspended within 20 s of disabling its key');
+      await page.waitForTimeout(500);
+    }
+    assert.match(await text('#banner'), /suspended[\s\S]*Why:[\s\S]*To restore/);
+    await page.locator('tr[data-secret="cli-secret"]').getByRole('button', { name: 'Reveal', exact: true }).click();
+    await page.locator('.row-out .msg-error').waitFor();
+    assert.match(await text('.row-out .msg-error'), /suspended/);
+    await shot('10-suspended-banner');
+    await page.goto('/orgs/' + org + '/admin/keys');
+    await page.locator('#banner').waitFor();
+    await shot('11-keys-suspended');
+    step = 'the key is enabled again: the banner goes';
+    await kms('EnableKey', { KeyId: keys[0] });
+    const back = Date.now() + 20_000;
+    for (;;) {
+      await page.goto('/orgs/' + org + '/admin/keys');
+      await page.locator('#key-status').waitFor();
+      if (!(await page.locator('#banner').isVisible())) break;
+      assert.ok(Date.now() < back, 'the org was not restored within 20 s');
+      await page.waitForTimeout(500);
+    }
+
+    step = 'sign out, operator BYOK overview';
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL((u) => u.pathname === '/login');
+    await page.goto('/admin/byok');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn('default', 'admin', env('ADMIN_PASSWORD'), '/admin/byok');
+    await page.locator('#byok-orgs tbody tr', { hasText: org }).waitFor();
+    assert.match(await text('#byok-orgs'), /eu-central-1: enabled/);
+    await shot('12-byok-overview');
+  },
+};
+
+try {
+  for (const name of SCENARIOS) {
+    if (!scenarios[name]) throw new Error(`unknown scenario ${name}`);
+    await scenarios[name]();
+  }
+  const csp = problems.filter((p) => /Content Security Policy|Refused to/.test(p));
+  assert.deepEqual(csp, [], 'the pages broke their own Content-Security-Policy');
+  assert.deepEqual(problems, [], 'the pages logged errors');
+  console.log(`browser scenarios passed: ${SCENARIOS.join(', ')}`);
+} catch (e) {
+  console.error(`FAILED at step "${step}": ${e.stack || e}`);
+  await shot('failure').catch(() => {});
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -13,6 +13,7 @@
 #[path = "../../server/tests/support/moto.rs"]
 #[allow(dead_code)]
 mod moto;
+#[allow(dead_code)]
 mod support;
 
 use moto::{Moto, unique};

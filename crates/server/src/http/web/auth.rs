@@ -98,11 +98,13 @@ pub async fn sign_in(
     headers: HeaderMap,
     Body(req): Body<api::SignInRequest>,
 ) -> Response {
-    if cross_site(&headers) {
+    if let Some(origin) = cross_site(&headers) {
         return error_response(
             StatusCode::FORBIDDEN,
             "cross_site_request",
-            "sign-in from another site was refused; open Coffer's own /login page",
+            format!(
+                "sign-in from another site ({origin}) was refused; open Coffer's own /login page"
+            ),
         );
     }
     let from = source(&headers, peer);

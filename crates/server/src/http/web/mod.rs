@@ -4,7 +4,7 @@
 //!
 //! Security headers go on every response of the server ([`security_headers`]): a strict
 //! Content-Security-Policy (no inline script or style, nothing from other origins, no framing),
-//! `nosniff`, no referrer. Browser requests authenticate with the session cookie; the API's
+//! `nosniff`, no referrer to other sites. Browser requests authenticate with the session cookie; the API's
 //! `Caller` extractor accepts it through [`session_caller`], which also demands the CSRF header
 //! on every request that may change something. docs/web-ui.md has the threat model.
 
@@ -118,14 +118,22 @@ fn refuse(code: &str, message: &str) -> Response {
     error_response(StatusCode::FORBIDDEN, code, message)
 }
 
-/// A request from another site: its `Origin` (when the browser sends one) is not this host.
-fn cross_site(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
+/// A request from another site, by the browser's own word: `Sec-Fetch-Site` (sent by current
+/// browsers) other than `same-origin`/`none`, or else an `Origin` that is not this host.
+/// Returns what gave it away. (Chromium sends `Origin: null` on some same-origin form posts,
+/// so when `Sec-Fetch-Site` says same-origin that is what counts.)
+fn cross_site(headers: &HeaderMap) -> Option<String> {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return (!matches!(site, "same-origin" | "none"))
+            .then(|| format!("Sec-Fetch-Site: {site}"));
+    }
+    let origin = headers
+        .get(header::ORIGIN)?
+        .to_str()
+        .unwrap_or("(not text)");
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let origin_host = origin.split_once("://").map(|(_, h)| h);
-    origin == "null" || origin_host != host
+    (origin == "null" || origin_host != host).then(|| origin.to_owned())
 }
 
 /// The `Caller` of a request that presents a session cookie (and no bearer token): the session
@@ -137,10 +145,12 @@ pub async fn session_caller(
     value: &str,
 ) -> Result<Actor, Response> {
     if !matches!(parts.method, Method::GET | Method::HEAD) {
-        if cross_site(&parts.headers) {
+        if let Some(origin) = cross_site(&parts.headers) {
             return Err(refuse(
                 "cross_site_request",
-                "this request came from another site and was refused; use Coffer's own pages",
+                &format!(
+                    "this request came from another site ({origin}) and was refused; use Coffer's own pages"
+                ),
             ));
         }
         let presented = parts

@@ -25,10 +25,17 @@ function revealed(value, version, into) {
   const box = h('div', { class: 'revealed' },
     h('span', { class: 'muted small' }, `version ${version}: `), code, ' ',
     h('button', { type: 'button', class: 'secondary', onclick: () => copyText(value, status).catch((e) => { status.textContent = `Could not copy: ${e.message}`; }) }, 'Copy'),
-    ' ', h('button', { type: 'button', class: 'link', onclick: () => box.remove() }, 'Hide'), ' ', status,
+    ' ', h('button', { type: 'button', class: 'link', onclick: () => box.remove() }, 'Hide'),
     h('div', { class: 'muted small' }, 'Hidden again in 30 seconds. This reveal is in the audit trail.'));
-  fill(into, box);
-  setTimeout(() => { if (box.isConnected) { box.remove(); into.append(h('span', { class: 'muted small' }, 'Hidden again.')); } }, HIDE_AFTER_MS);
+  // The copy status lives outside the value's box: it still reports the clipboard being
+  // cleared after the value is hidden.
+  fill(into, box, status);
+  setTimeout(() => {
+    if (box.isConnected) {
+      box.remove();
+      into.prepend(h('div', { class: 'muted small' }, 'Hidden again.'));
+    }
+  }, HIDE_AFTER_MS);
 }
 
 export function secretRow(org, s, refresh) {

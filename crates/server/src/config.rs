@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod byok;
+mod storage;
 
 pub use byok::{ByokConfig, Locations, default_locations};
+pub use storage::StorageConfig;
 
 /// Everything `coffer serve` needs.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -46,6 +48,9 @@ pub struct Config {
     /// BYOK: Coffer's AWS principal and how it reaches AWS.
     #[serde(default)]
     pub byok: ByokConfig,
+    /// Per-org buckets: how Coffer reaches them, and migrations between stores.
+    #[serde(default)]
+    pub storage: StorageConfig,
 }
 
 /// Size caps, enforced before any work.
@@ -155,6 +160,7 @@ impl Default for Config {
             sweeper: SweeperConfig::default(),
             locations: default_locations(),
             byok: ByokConfig::default(),
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -236,7 +242,32 @@ impl Config {
                 "limits.max_secret_bytes must be between 1 and 64 MiB".into(),
             ));
         }
+        if self.storage.presign_ttl < Duration::from_secs(10)
+            || self.storage.presign_ttl > Duration::from_secs(3600)
+        {
+            return Err(ConfigError::OutOfRange(
+                "storage.presign_ttl must be between 10s and 1h".into(),
+            ));
+        }
+        if let Some(origin) = &self.storage.public_origin {
+            let ok = url::Url::parse(origin).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https") && u.path() == "/" && u.query().is_none()
+            });
+            if !ok {
+                return Err(ConfigError::OutOfRange(format!(
+                    "storage.public_origin {origin:?} must be an origin like https://coffer.example.com (scheme, host, optional port)"
+                )));
+            }
+        }
         byok::check(self)
+    }
+
+    /// The origin browsers load Coffer from (`storage.public_origin`, else `http://` + listen).
+    pub fn public_origin(&self) -> String {
+        match &self.storage.public_origin {
+            Some(o) => o.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
     }
 
     /// The `local` provider's master key file: `keys.master_key_file`, else

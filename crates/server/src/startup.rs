@@ -9,7 +9,7 @@ use crate::http::{AppState, router};
 use crate::keys::{KeyContext, KeyError, KeyProvider, Keyring, OpenKeyError, open_key_provider};
 use crate::metrics::Metrics;
 use crate::service::key_routing::OrgKeyProviders;
-use crate::service::{ByokParts, Coffer, ServiceSettings};
+use crate::service::{ByokParts, Coffer, ServiceSettings, StorageSettings};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -194,11 +194,21 @@ impl RunningApp {
             max_secret_bytes: config.limits.max_secret_bytes,
             max_encryptions_per_key: config.keys.max_encryptions_per_key,
         };
-        let coffer = Coffer::new(catalog, blobs, keyring, metrics, settings).with_byok(ByokParts {
-            providers,
-            locations: config.locations.clone(),
+        let storage = StorageSettings {
+            aws: config.storage.aws.clone(),
+            allow_custom_endpoints: config.storage.allow_custom_endpoints,
+            public_origin: config.public_origin(),
+            presign_ttl: config.storage.presign_ttl,
             principal_arn: config.byok.principal_arn.clone(),
-        });
+            locations: config.locations.clone(),
+        };
+        let coffer = Coffer::new(catalog, blobs, keyring, metrics, settings)
+            .with_byok(ByokParts {
+                providers,
+                locations: config.locations.clone(),
+                principal_arn: config.byok.principal_arn.clone(),
+            })
+            .with_storage(storage);
         let admin_token = coffer
             .bootstrap()
             .await
@@ -228,6 +238,11 @@ impl RunningApp {
         });
         crate::sweeper::spawn(state.clone(), config.sweeper.clone());
         crate::key_prober::spawn(state.clone(), config.keys.probe_interval);
+        crate::service::spawn_storage_migration(
+            state.clone(),
+            config.storage.migration_interval,
+            config.storage.migration_rate,
+        );
         let app = router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -76,8 +76,53 @@ impl S3BlobStore {
         &self.bucket
     }
 
-    fn object_key(&self, key: &BlobKey) -> String {
+    /// The object key of `key` (with the prefix).
+    pub fn object_key(&self, key: &BlobKey) -> String {
         format!("{}{}", self.prefix, key.as_str())
+    }
+
+    /// The SDK client (bucket-level checks and presigning use it directly).
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        &self.client
+    }
+
+    /// A presigned `GET` of `key`, valid for `ttl`.
+    pub async fn presign_get(
+        &self,
+        key: &BlobKey,
+        ttl: std::time::Duration,
+    ) -> Result<String, BlobError> {
+        let config = presigning(ttl)?;
+        let object = self.object_key(key);
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&object)
+            .presigned(config)
+            .await
+            .map_err(|e| self.error("s3:GetObject", Some(&object), &e))?;
+        Ok(req.uri().to_owned())
+    }
+
+    /// A presigned `PUT` of `key` (`Content-Type: application/octet-stream`), valid for `ttl`.
+    pub async fn presign_put(
+        &self,
+        key: &BlobKey,
+        ttl: std::time::Duration,
+    ) -> Result<String, BlobError> {
+        let config = presigning(ttl)?;
+        let object = self.object_key(key);
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&object)
+            .content_type("application/octet-stream")
+            .presigned(config)
+            .await
+            .map_err(|e| self.error("s3:PutObject", Some(&object), &e))?;
+        Ok(req.uri().to_owned())
     }
 
     /// Maps an SDK error for `action` (e.g. `s3:GetObject`) on `object` (key, or `None` for the
@@ -121,6 +166,13 @@ impl S3BlobStore {
             Failure::Invalid(m) => BlobError::Refused(format!("{action} on {resource}: {m}")),
         }
     }
+}
+
+fn presigning(
+    ttl: std::time::Duration,
+) -> Result<aws_sdk_s3::presigning::PresigningConfig, BlobError> {
+    aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl)
+        .map_err(|e| BlobError::Refused(format!("presigning: {e}")))
 }
 
 #[async_trait]

@@ -20,7 +20,7 @@ fn event(org: OrgId, action: &'static str) -> AuditDraft {
     AuditDraft::new(org, None, "tester", action, "t", serde_json::json!({}))
 }
 
-fn new_org(slug: &str) -> NewOrg {
+pub(super) fn new_org(slug: &str) -> NewOrg {
     NewOrg {
         id: OrgId::new(),
         slug: OrgSlug::parse(slug).unwrap(),
@@ -54,7 +54,7 @@ fn token(org: OrgId, user: UserId, byte: u8) -> TokenRecord {
     }
 }
 
-fn version(org: OrgId, secret: SecretId, scope: &str, name: &str, v: u32) -> NewVersion {
+pub(super) fn version(org: OrgId, secret: SecretId, scope: &str, name: &str, v: u32) -> NewVersion {
     NewVersion {
         org,
         secret,
@@ -65,6 +65,7 @@ fn version(org: OrgId, secret: SecretId, scope: &str, name: &str, v: u32) -> New
         key_version: 1,
         max_encryptions: u64::MAX >> 1,
         blob_key: BlobKey::for_version(org, secret, v),
+        storage: None,
         wrapped_key: vec![1; 60],
         size: 10,
         at: Timestamp::now(),
@@ -86,6 +87,7 @@ pub async fn run_all(catalog: &dyn Catalog) {
     listing(catalog, org).await;
     audit_chain_verifies(catalog, org).await;
     super::conformance_byok::run_all(catalog).await;
+    super::conformance_storage::run_all(catalog).await;
 }
 
 async fn bootstrap_happens_once(c: &dyn Catalog) -> OrgId {
@@ -296,7 +298,15 @@ async fn secret_versions(c: &dyn Catalog, org: OrgId) {
             .collect::<Vec<_>>(),
         [2, 1]
     );
-    assert!(c.blob_referenced(&v1.blob_key).await.unwrap());
+    assert!(c.blob_referenced(&v1.stored_blob()).await.unwrap());
+    let elsewhere = StoredBlob {
+        storage: Some(StorageId::new()),
+        key: v1.blob_key.clone(),
+    };
+    assert!(
+        !c.blob_referenced(&elsewhere).await.unwrap(),
+        "the same key in another store is not this version's envelope"
+    );
     let scope = Scope::parse("OPS-1").unwrap();
     let name = SecretName::parse("db").unwrap();
     c.set_deleted(id, Some(Timestamp::now()), event(org, "secret.delete"))
@@ -321,7 +331,7 @@ async fn secret_versions(c: &dyn Catalog, org: OrgId) {
     let keys = c.destroy(id, event(org, "secret.destroy")).await.unwrap();
     assert_eq!(keys.len(), 2);
     assert!(
-        !c.blob_referenced(&v1.blob_key).await.unwrap(),
+        !c.blob_referenced(&v1.stored_blob()).await.unwrap(),
         "destroyed versions are forgotten"
     );
     assert_eq!(

@@ -11,18 +11,20 @@ mod byok;
 pub mod conformance;
 pub mod conformance_byok;
 mod conformance_health;
+pub mod conformance_storage;
 pub mod conformance_web;
 mod model;
 pub mod postgres;
 pub mod sqlite;
+mod storage;
 mod web;
 
 pub use byok::*;
 pub use model::*;
+pub use storage::*;
 pub use web::*;
 
 use crate::audit::{AuditDraft, AuditRecord};
-use crate::blob::BlobKey;
 use crate::domain::*;
 use crate::keys::OrgKeyWrap;
 use async_trait::async_trait;
@@ -68,9 +70,10 @@ pub enum CatalogError {
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 
 /// The catalog. See each method for its contract; [`conformance::run_all`] checks them all.
-/// The per-org key settings (BYOK) are the [`ByokCatalog`] part of the same seam.
+/// The per-org key settings (BYOK) are the [`ByokCatalog`] part of the same seam, and per-org
+/// storage the [`StorageCatalog`] part.
 #[async_trait]
-pub trait Catalog: ByokCatalog + WebCatalog + Send + Sync + 'static {
+pub trait Catalog: ByokCatalog + StorageCatalog + WebCatalog + Send + Sync + 'static {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 
@@ -169,10 +172,11 @@ pub trait Catalog: ByokCatalog + WebCatalog + Send + Sync + 'static {
         audit: AuditDraft,
     ) -> Result<SecretRecord>;
     /// Destroys a secret: forgets its versions and wrapped data keys, frees its name, and
-    /// returns the blob keys to delete.
-    async fn destroy(&self, secret: SecretId, audit: AuditDraft) -> Result<Vec<BlobKey>>;
-    /// Whether any version points at `key` (the orphan sweeper asks).
-    async fn blob_referenced(&self, key: &BlobKey) -> Result<bool>;
+    /// returns the blobs to delete.
+    async fn destroy(&self, secret: SecretId, audit: AuditDraft) -> Result<Vec<StoredBlob>>;
+    /// Whether any version points at `blob` — that key *in that store* (the orphan sweeper asks;
+    /// a copy left behind in the old store by an interrupted migration is not referenced).
+    async fn blob_referenced(&self, blob: &StoredBlob) -> Result<bool>;
 
     /// Appends an event on its own (reveals without a view limit, failed sign-ins).
     async fn append_audit(&self, audit: AuditDraft) -> Result<()>;

@@ -24,6 +24,8 @@ pub struct OrgRecord {
     pub key_version: u32,
     /// Creation time.
     pub created_at: Timestamp,
+    /// Where new envelopes go (`None`: the deployment's default store).
+    pub storage: Option<StorageId>,
 }
 
 /// A user (global; roles are per org).
@@ -124,8 +126,10 @@ pub struct VersionRecord {
     pub version: u32,
     /// Org-key version wrapping its data key.
     pub key_version: u32,
-    /// Where its envelope is.
+    /// The envelope's key in its store.
     pub blob_key: BlobKey,
+    /// The store holding it (`None`: the deployment's default store).
+    pub storage: Option<StorageId>,
     /// The wrapped data key (also in the envelope header; must match it).
     pub wrapped_key: Vec<u8>,
     /// Plaintext size.
@@ -134,6 +138,25 @@ pub struct VersionRecord {
     pub created_at: Timestamp,
     /// Writer's name.
     pub created_by: String,
+}
+
+/// Where one envelope is: a store and its key there.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StoredBlob {
+    /// The store (`None`: the deployment's default store).
+    pub storage: Option<StorageId>,
+    /// The key in that store.
+    pub key: BlobKey,
+}
+
+impl VersionRecord {
+    /// Where this version's envelope is.
+    pub fn stored_blob(&self) -> StoredBlob {
+        StoredBlob {
+            storage: self.storage,
+            key: self.blob_key.clone(),
+        }
+    }
 }
 
 /// A new org with its first org-key version (1).
@@ -187,6 +210,8 @@ pub struct NewVersion {
     pub max_encryptions: u64,
     /// Blob with the envelope (already durable).
     pub blob_key: BlobKey,
+    /// The store the blob is in (`None`: the deployment's default store).
+    pub storage: Option<StorageId>,
     /// Wrapped data key.
     pub wrapped_key: Vec<u8>,
     /// Plaintext size.

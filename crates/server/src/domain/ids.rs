@@ -63,6 +63,11 @@ id_type!(
     UserId
 );
 id_type!(
+    /// A saved storage location of an org (its own bucket); `None` where one is optional means
+    /// the deployment's default blob store.
+    StorageId
+);
+id_type!(
     /// An API token (its value is never stored, only its SHA-256).
     TokenId
 );

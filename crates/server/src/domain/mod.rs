@@ -8,12 +8,14 @@ mod ids;
 mod names;
 pub mod policy;
 mod scope;
+mod storage;
 mod time;
 
 pub use aws::{AwsRegion, ExternalId, KmsKeyArn, RoleArn};
-pub use ids::{OrgId, SecretId, TokenId, UserId};
+pub use ids::{OrgId, SecretId, StorageId, TokenId, UserId};
 pub use names::{OrgSlug, SecretName, UserName};
 pub use scope::{IssueKey, ProjectKey, Scope};
+pub use storage::{BucketName, KeyPrefix};
 pub use time::Timestamp;
 
 pub use coffer_api::{Location, OrgStatus, Role, SecretKind};

@@ -70,6 +70,10 @@ pub enum Action {
     ReadKeySettings,
     /// Change who holds the org's root keys (enable BYOK: irreversible, so owners only).
     ManageKeys,
+    /// See the org's storage settings and migration progress.
+    ReadStorage,
+    /// Point the org at another bucket (or back to the default store).
+    ManageStorage,
 }
 
 /// What the action applies to.
@@ -100,9 +104,9 @@ fn required_role(action: Action) -> Option<Role> {
         CreateToken { for_self: true } | RevokeToken { own: true } => Role::Auditor,
         RevealSecret | WriteSecret | DeleteSecret => Role::Member,
         ReadAudit => return None, // auditors, admins and owners, but not members: see below
-        DestroySecret | ListMembers | ListTokens | ReadKeySettings => Role::Admin,
+        DestroySecret | ListMembers | ListTokens | ReadKeySettings | ReadStorage => Role::Admin,
         CreateToken { for_self: false } | RevokeToken { own: false } => Role::Admin,
-        GrantRole(Role::Owner) | RotateOrgKey | ManageKeys => Role::Owner,
+        GrantRole(Role::Owner) | RotateOrgKey | ManageKeys | ManageStorage => Role::Owner,
         GrantRole(_) => Role::Admin,
         CreateOrg | ListAllOrgs => return None,
     })
@@ -184,6 +188,8 @@ mod tests {
         (RotateOrgKey, [F, F, F, A]),
         (ReadKeySettings, [F, F, A, A]),
         (ManageKeys, [F, F, F, A]),
+        (ReadStorage, [F, F, A, A]),
+        (ManageStorage, [F, F, F, A]),
     ];
 
     const ROLES: [Role; 4] = [Role::Auditor, Role::Member, Role::Admin, Role::Owner];

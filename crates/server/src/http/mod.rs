@@ -13,6 +13,7 @@ mod keys;
 mod openapi;
 mod orgs;
 mod secrets;
+mod storage;
 pub mod web;
 
 use crate::service::Coffer;
@@ -48,6 +49,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/orgs/{org}/keys/setup", get(keys::setup))
         .route("/orgs/{org}/keys/check", post(keys::check))
         .route("/admin/byok", get(keys::admin_list))
+        .route(
+            "/orgs/{org}/storage",
+            get(storage::show).put(storage::set).delete(storage::reset),
+        )
+        .route("/orgs/{org}/storage/setup", get(storage::setup))
         .route(
             "/orgs/{org}/users",
             post(orgs::add_user).get(orgs::list_users),

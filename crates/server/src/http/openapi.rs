@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document at `/api/v1/openapi.json`, generated from the handlers' annotations
 //! and the wire types, so it cannot drift from the code.
 
-use super::{audit, keys, orgs, secrets};
+use super::{audit, keys, orgs, secrets, storage};
 use axum::Json;
 use utoipa::OpenApi;
 
@@ -23,6 +23,10 @@ use utoipa::OpenApi;
         keys::disable,
         keys::check,
         keys::admin_list,
+        storage::show,
+        storage::set,
+        storage::reset,
+        storage::setup,
         orgs::add_user,
         orgs::list_users,
         orgs::create_token,

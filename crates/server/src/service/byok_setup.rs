@@ -154,6 +154,7 @@ mod tests {
             suspended_reason: None,
             key_version: 1,
             created_at: Timestamp::now(),
+            storage: None,
         };
         let regions = [
             AwsRegion::parse("eu-central-1").unwrap(),

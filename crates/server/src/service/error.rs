@@ -6,7 +6,7 @@ use crate::catalog::CatalogError;
 use crate::domain::ParseError;
 
 /// Why a use case failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// The request was malformed (bad issue key, name, value shape).
     #[error("{0}")]

@@ -16,6 +16,11 @@ mod key_health;
 pub mod key_routing;
 mod orgs;
 mod secrets;
+mod storage;
+mod storage_migration;
+mod storage_probe;
+mod storage_setup;
+mod stores;
 pub mod tokens;
 pub mod web;
 pub mod web_guard;
@@ -26,6 +31,9 @@ pub use error::{Error, Result};
 pub use key_health::ProbeSummary;
 pub use orgs::Bootstrapped;
 pub use secrets::{PutSecret, Revealed, unavailable_reason};
+pub use storage::{SetStorage, StorageState};
+pub use storage_migration::spawn as spawn_storage_migration;
+pub use stores::{StorageSettings, Stores};
 
 use crate::audit::AuditDraft;
 use crate::blob::BlobStore;
@@ -49,7 +57,7 @@ pub struct ServiceSettings {
 /// The application: seams plus settings.
 pub struct Coffer {
     catalog: Arc<dyn Catalog>,
-    blobs: Arc<dyn BlobStore>,
+    stores: Stores,
     keyring: Keyring,
     metrics: Arc<Metrics>,
     settings: ServiceSettings,
@@ -85,7 +93,7 @@ impl Coffer {
     ) -> Self {
         Self {
             catalog,
-            blobs,
+            stores: Stores::new(blobs, StorageSettings::default(), metrics.clone()),
             keyring,
             metrics,
             settings,
@@ -102,6 +110,14 @@ impl Coffer {
         self
     }
 
+    /// Enables per-org buckets with these settings (without it, orgs may still save a bucket
+    /// at AWS's endpoints with the SDK's default credentials).
+    pub fn with_storage(mut self, settings: StorageSettings) -> Self {
+        let default = self.stores.default_store().clone();
+        self.stores = Stores::new(default, settings, self.metrics.clone());
+        self
+    }
+
     /// The metrics registry.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
@@ -112,9 +128,14 @@ impl Coffer {
         &self.catalog
     }
 
-    /// The blob store.
+    /// The deployment's default blob store.
     pub fn blobs(&self) -> &Arc<dyn BlobStore> {
-        &self.blobs
+        self.stores.default_store()
+    }
+
+    /// Every store envelopes may be in.
+    pub fn stores(&self) -> &Stores {
+        &self.stores
     }
 
     /// The settings.
@@ -211,6 +232,8 @@ fn action_words(action: Action) -> &'static str {
         Action::ReadAudit => "read the audit trail",
         Action::ReadKeySettings => "see the org's key settings",
         Action::ManageKeys => "change the org's key provider",
+        Action::ReadStorage => "see the org's storage settings",
+        Action::ManageStorage => "change where the org's secrets are stored",
     }
 }
 

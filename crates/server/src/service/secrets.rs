@@ -9,7 +9,9 @@
 
 use super::*;
 use crate::blob::{BlobError, BlobKey};
-use crate::catalog::{CatalogError, NewVersion, SecretFilter, SecretRecord, VersionRecord};
+use crate::catalog::{
+    CatalogError, NewVersion, SecretFilter, SecretRecord, StoredBlob, VersionRecord,
+};
 use bytes::Bytes;
 use coffer_envelope::{Binding, Plaintext};
 
@@ -164,8 +166,8 @@ impl Coffer {
             )
             .map_err(|e| Error::Internal(format!("sealing: {e}")))?;
             let blob_key = BlobKey::for_write(org.id, id, version);
-            match self
-                .blobs
+            let store = self.stores.get(self.catalog.as_ref(), org.storage).await?;
+            match store
                 .put_if_absent(&blob_key, Bytes::from(sealed.bytes))
                 .await
             {
@@ -183,6 +185,7 @@ impl Coffer {
                 key_version: org.key_version,
                 max_encryptions: self.settings.max_encryptions_per_key,
                 blob_key: blob_key.clone(),
+                storage: org.storage,
                 wrapped_key: sealed.wrapped_key.to_bytes().to_vec(),
                 size: req.value.as_bytes().len() as u64,
                 at: now,
@@ -198,7 +201,11 @@ impl Coffer {
             {
                 Ok(s) => return Ok((s, version == 1)),
                 Err(e) => {
-                    self.discard_blob(&blob_key).await;
+                    let blob = StoredBlob {
+                        storage: org.storage,
+                        key: blob_key,
+                    };
+                    self.discard_blob(&blob).await;
                     match e {
                         CatalogError::Conflict { current } => match req.expect_version {
                             Some(expected) => return Err(conflict(&what, expected, current)),
@@ -226,9 +233,13 @@ impl Coffer {
     }
 
     /// Removes a blob no row will point at (best effort; the sweeper catches what this misses).
-    async fn discard_blob(&self, key: &BlobKey) {
-        if let Err(e) = self.blobs.delete(key).await {
-            tracing::warn!(blob = %key, error = %e, "could not remove an unreferenced blob; the sweeper will");
+    pub(super) async fn discard_blob(&self, blob: &StoredBlob) {
+        let deleted = match self.stores.get(self.catalog.as_ref(), blob.storage).await {
+            Ok(store) => store.delete(&blob.key).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = deleted {
+            tracing::warn!(blob = %blob.key, error = %e, "could not remove an unreferenced blob; the sweeper will");
         }
     }
 
@@ -280,14 +291,39 @@ impl Coffer {
         })
     }
 
-    async fn open_version(&self, org: &OrgRecord, v: &VersionRecord) -> Result<Plaintext> {
-        let bytes = self.blobs.get(&v.blob_key).await.map_err(|e| match e {
-            BlobError::NotFound => Error::Integrity(format!(
+    /// The envelope of `v`. If it is gone from the store the row named, a storage migration may
+    /// have moved it since the row was read: the row is read again and, if it moved, the new
+    /// store is asked.
+    async fn envelope(&self, v: &VersionRecord) -> Result<Bytes> {
+        let missing = || {
+            Error::Integrity(format!(
                 "the envelope of version {} is missing from storage",
                 v.version
-            )),
+            ))
+        };
+        let store = self.stores.get(self.catalog.as_ref(), v.storage).await?;
+        match store.get(&v.blob_key).await {
+            Ok(bytes) => return Ok(bytes),
+            Err(BlobError::NotFound) => {}
+            Err(other) => return Err(blob_error(other)),
+        }
+        let now = self
+            .catalog
+            .version(v.secret, v.version)
+            .await
+            .map_err(|e| Error::catalog(e, || format!("version {}", v.version)))?;
+        if now.storage == v.storage {
+            return Err(missing());
+        }
+        let store = self.stores.get(self.catalog.as_ref(), now.storage).await?;
+        store.get(&now.blob_key).await.map_err(|e| match e {
+            BlobError::NotFound => missing(),
             other => blob_error(other),
-        })?;
+        })
+    }
+
+    async fn open_version(&self, org: &OrgRecord, v: &VersionRecord) -> Result<Plaintext> {
+        let bytes = self.envelope(v).await?;
         let max = self.settings.max_secret_bytes + coffer_envelope::OVERHEAD;
         let tampered = || {
             Error::Integrity(format!(
@@ -408,8 +444,8 @@ impl Coffer {
             .destroy(s.id, event(actor, org.id, "secret.destroy", &what, details))
             .await
             .map_err(|e| Error::catalog(e, || format!("no secret `{what}`")))?;
-        for key in keys {
-            self.discard_blob(&key).await;
+        for blob in keys {
+            self.discard_blob(&blob).await;
         }
         Ok(())
     }
@@ -435,6 +471,10 @@ fn blob_error(e: BlobError) -> Error {
             tracing::error!(error = %m, "blob store unavailable");
             Error::Unavailable("secret storage is unavailable; retry shortly".into())
         }
+        BlobError::Refused(m) => Error::Unavailable(format!(
+            "secret storage refused the request ({m}); if the org uses its own bucket, an org \
+             admin must restore Coffer's access (see `coffer org storage setup`)"
+        )),
         other => Error::Internal(format!("blob store: {other}")),
     }
 }

@@ -18,6 +18,7 @@ mod open;
 mod reads;
 mod rows;
 mod secret_writes;
+mod storage;
 mod tx;
 mod web;
 mod writes;
@@ -25,7 +26,6 @@ mod writes;
 pub use open::redact;
 
 use crate::audit::{AuditDraft, AuditRecord};
-use crate::blob::BlobKey;
 use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
 use async_trait::async_trait;
@@ -190,11 +190,11 @@ impl Catalog for PostgresCatalog {
         in_tx!(self, |c| secret_writes::set_deleted(c, secret, at, &audit)
             .await)
     }
-    async fn destroy(&self, secret: SecretId, audit: AuditDraft) -> Result<Vec<BlobKey>> {
+    async fn destroy(&self, secret: SecretId, audit: AuditDraft) -> Result<Vec<StoredBlob>> {
         in_tx!(self, |c| secret_writes::destroy(c, secret, &audit).await)
     }
-    async fn blob_referenced(&self, key: &BlobKey) -> Result<bool> {
-        self.read(async |c| reads::blob_referenced(c, key).await)
+    async fn blob_referenced(&self, blob: &StoredBlob) -> Result<bool> {
+        self.read(async |c| reads::blob_referenced(c, blob).await)
             .await
     }
     async fn append_audit(&self, audit: AuditDraft) -> Result<()> {

@@ -26,6 +26,10 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../../migrations/postgres/0002_byok.sql"),
     ),
+    (
+        3,
+        include_str!("../../../migrations/postgres/0003_storage.sql"),
+    ),
     (4, include_str!("../../../migrations/postgres/0004_web.sql")),
 ];
 /// Advisory-lock key serializing migrations across processes ("coffer" + 0).

@@ -8,7 +8,6 @@
 use super::Q;
 use super::rows::{self, audit_cols, org_cols, secret_cols, token_cols, user_cols, version_cols};
 use crate::audit::AuditRecord;
-use crate::blob::BlobKey;
 use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
 use sqlx::PgConnection;
@@ -260,12 +259,15 @@ pub(super) async fn versions(c: &mut PgConnection, secret: SecretId) -> Q<Vec<Ve
     Ok(rows::all(&list, rows::version)?)
 }
 
-pub(super) async fn blob_referenced(c: &mut PgConnection, key: &BlobKey) -> Q<bool> {
-    let found =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM secret_versions WHERE blob_key = $1)")
-            .bind(key.as_str())
-            .fetch_one(c)
-            .await?;
+pub(super) async fn blob_referenced(c: &mut PgConnection, blob: &StoredBlob) -> Q<bool> {
+    let found = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM secret_versions \
+         WHERE blob_key = $1 AND storage_id IS NOT DISTINCT FROM $2)",
+    )
+    .bind(blob.key.as_str())
+    .bind(blob.storage.map(|s| s.as_uuid()))
+    .fetch_one(c)
+    .await?;
     Ok(found)
 }
 

@@ -74,7 +74,7 @@ fn enum_parse<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
 
 macro_rules! org_cols {
     () => {
-        "id, slug, name, location, status, suspended_reason, key_version, created_at"
+        "id, slug, name, location, status, suspended_reason, key_version, created_at, storage_id"
     };
 }
 macro_rules! user_cols {
@@ -95,7 +95,8 @@ macro_rules! secret_cols {
 }
 macro_rules! version_cols {
     () => {
-        "secret_id, version, key_version, blob_key, wrapped_key, size, created_at, created_by"
+        "secret_id, version, key_version, blob_key, wrapped_key, size, created_at, created_by, \
+         storage_id"
     };
 }
 macro_rules! audit_cols {
@@ -115,6 +116,7 @@ pub(super) fn org(row: &PgRow) -> C<OrgRecord> {
         suspended_reason: get(row, 5)?,
         key_version: u32_at(row, 6)?,
         created_at: ts(row, 7)?,
+        storage: get::<Option<uuid::Uuid>>(row, 8)?.map(StorageId::from_uuid),
     })
 }
 
@@ -173,6 +175,7 @@ pub(super) fn version(row: &PgRow) -> C<VersionRecord> {
         version: u32_at(row, 1)?,
         key_version: u32_at(row, 2)?,
         blob_key: parse(row, 3, BlobKey::parse)?,
+        storage: get::<Option<uuid::Uuid>>(row, 8)?.map(StorageId::from_uuid),
         wrapped_key: get(row, 4)?,
         size: u64_at(row, 5)?,
         created_at: ts(row, 6)?,

@@ -68,8 +68,8 @@ pub(super) async fn put_version(
         return Err(CatalogError::KeyExhausted.into()); // rolls back the secret change too
     }
     sqlx::query(
-        "INSERT INTO secret_versions (secret_id, version, key_version, blob_key, wrapped_key, size, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO secret_versions (secret_id, version, key_version, blob_key, wrapped_key, size, created_at, created_by, storage_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(v.secret.as_uuid())
     .bind(i64::from(v.version))
@@ -79,6 +79,16 @@ pub(super) async fn put_version(
     .bind(big(v.size))
     .bind(v.at.millis())
     .bind(&v.by)
+    .bind(v.storage.map(|s| s.as_uuid()))
+    .execute(&mut *c)
+    .await?;
+    // A write that raced a storage change landed outside the org's storage: the migration
+    // must pick it up, so it may not be finished yet.
+    sqlx::query(
+        "UPDATE orgs SET storage_migrating = true WHERE id = $1 AND storage_id IS DISTINCT FROM $2",
+    )
+    .bind(v.org.as_uuid())
+    .bind(v.storage.map(|s| s.as_uuid()))
     .execute(&mut *c)
     .await?;
     append_audit(c, audit).await?;
@@ -154,7 +164,7 @@ pub(super) async fn destroy(
     c: &mut PgConnection,
     secret: SecretId,
     audit: &AuditDraft,
-) -> Q<Vec<BlobKey>> {
+) -> Q<Vec<StoredBlob>> {
     let n = sqlx::query("UPDATE secrets SET destroyed = true WHERE id = $1 AND NOT destroyed")
         .bind(secret.as_uuid())
         .execute(&mut *c)
@@ -163,16 +173,18 @@ pub(super) async fn destroy(
     if n == 0 {
         return Err(CatalogError::NotFound.into());
     }
-    let gone =
-        sqlx::query("DELETE FROM secret_versions WHERE secret_id = $1 RETURNING version, blob_key")
-            .bind(secret.as_uuid())
-            .fetch_all(&mut *c)
-            .await?;
-    let mut keys: Vec<(i64, BlobKey)> = rows::all(&gone, |r| {
+    let gone = sqlx::query(
+        "DELETE FROM secret_versions WHERE secret_id = $1 RETURNING version, blob_key, storage_id",
+    )
+    .bind(secret.as_uuid())
+    .fetch_all(&mut *c)
+    .await?;
+    let mut keys: Vec<(i64, StoredBlob)> = rows::all(&gone, |r| {
         let key: String = rows::get(r, 1)?;
         let key = BlobKey::parse(&key)
             .ok_or_else(|| CatalogError::Corrupt(format!("blob key {key:?}")))?;
-        Ok((rows::get(r, 0)?, key))
+        let storage = rows::get::<Option<uuid::Uuid>>(r, 2)?.map(StorageId::from_uuid);
+        Ok((rows::get(r, 0)?, StoredBlob { storage, key }))
     })?;
     keys.sort_by_key(|k| std::cmp::Reverse(k.0)); // newest first, as `versions` lists them
     append_audit(c, audit).await?;

@@ -12,12 +12,12 @@ mod byok;
 mod byok_reads;
 mod reads;
 mod rows;
+mod storage;
 mod web;
 mod writer;
 mod writes;
 
 use crate::audit::{AuditDraft, AuditRecord};
-use crate::blob::BlobKey;
 use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
 use async_trait::async_trait;
@@ -30,6 +30,10 @@ use writer::Writer;
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../../migrations/sqlite/0002_byok.sql")),
+    (
+        3,
+        include_str!("../../../migrations/sqlite/0003_storage.sql"),
+    ),
     (4, include_str!("../../../migrations/sqlite/0004_web.sql")),
 ];
 
@@ -325,14 +329,14 @@ impl Catalog for SqliteCatalog {
             .write(move |c| writes::set_deleted(c, secret, at, &audit))
             .await
     }
-    async fn destroy(&self, secret: SecretId, audit: AuditDraft) -> Result<Vec<BlobKey>> {
+    async fn destroy(&self, secret: SecretId, audit: AuditDraft) -> Result<Vec<StoredBlob>> {
         self.writer
             .write(move |c| writes::destroy(c, secret, &audit))
             .await
     }
-    async fn blob_referenced(&self, key: &BlobKey) -> Result<bool> {
-        let key = key.clone();
-        self.read(move |c| reads::blob_referenced(c, &key)).await
+    async fn blob_referenced(&self, blob: &StoredBlob) -> Result<bool> {
+        let blob = blob.clone();
+        self.read(move |c| reads::blob_referenced(c, &blob)).await
     }
     async fn append_audit(&self, audit: AuditDraft) -> Result<()> {
         self.writer

@@ -4,7 +4,6 @@
 
 use super::rows;
 use crate::audit::AuditRecord;
-use crate::blob::BlobKey;
 use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -223,10 +222,10 @@ pub(super) fn versions(conn: &Connection, secret: SecretId) -> R<Vec<VersionReco
         .map_err(e)
 }
 
-pub(super) fn blob_referenced(conn: &Connection, key: &BlobKey) -> R<bool> {
+pub(super) fn blob_referenced(conn: &Connection, blob: &StoredBlob) -> R<bool> {
     conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM secret_versions WHERE blob_key = ?1)",
-        [key.as_str()],
+        "SELECT EXISTS (SELECT 1 FROM secret_versions WHERE blob_key = ?1 AND storage_id IS ?2)",
+        rusqlite::params![blob.key.as_str(), blob.storage.map(|s| s.to_bytes())],
         |r| r.get(0),
     )
     .map_err(e)

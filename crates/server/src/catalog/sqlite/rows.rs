@@ -39,7 +39,7 @@ fn opt_ts(row: &Row, col: usize) -> rusqlite::Result<Option<Timestamp>> {
 }
 
 pub(super) const ORG_COLS: &str =
-    "id, slug, name, location, status, suspended_reason, key_version, created_at";
+    "id, slug, name, location, status, suspended_reason, key_version, created_at, storage_id";
 
 pub(super) fn org(row: &Row) -> rusqlite::Result<OrgRecord> {
     Ok(OrgRecord {
@@ -51,7 +51,12 @@ pub(super) fn org(row: &Row) -> rusqlite::Result<OrgRecord> {
         suspended_reason: row.get(5)?,
         key_version: row.get(6)?,
         created_at: Timestamp::from_millis(row.get(7)?),
+        storage: opt_uuid_at(row, 8)?.map(StorageId::from_uuid),
     })
+}
+
+pub(super) fn opt_uuid_at(row: &Row, col: usize) -> rusqlite::Result<Option<Uuid>> {
+    Ok(row.get::<_, Option<[u8; 16]>>(col)?.map(Uuid::from_bytes))
 }
 
 pub(super) const USER_COLS: &str = "u.id, u.name, u.operator, u.created_at";
@@ -110,8 +115,7 @@ pub(super) fn secret(row: &Row) -> rusqlite::Result<SecretRecord> {
     })
 }
 
-pub(super) const VERSION_COLS: &str =
-    "secret_id, version, key_version, blob_key, wrapped_key, size, created_at, created_by";
+pub(super) const VERSION_COLS: &str = "secret_id, version, key_version, blob_key, wrapped_key, size, created_at, created_by, storage_id";
 
 pub(super) fn version(row: &Row) -> rusqlite::Result<VersionRecord> {
     Ok(VersionRecord {
@@ -123,6 +127,7 @@ pub(super) fn version(row: &Row) -> rusqlite::Result<VersionRecord> {
         size: row.get::<_, i64>(5)? as u64,
         created_at: Timestamp::from_millis(row.get(6)?),
         created_by: row.get(7)?,
+        storage: opt_uuid_at(row, 8)?.map(StorageId::from_uuid),
     })
 }
 

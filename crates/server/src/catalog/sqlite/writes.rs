@@ -4,7 +4,6 @@
 
 use super::rows;
 use crate::audit::{self, AuditDraft};
-use crate::blob::BlobKey;
 use crate::catalog::*;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -281,12 +280,19 @@ pub(super) fn put_version(
         return Err(CatalogError::KeyExhausted);
     }
     conn.prepare_cached(
-        "INSERT INTO secret_versions (secret_id, version, key_version, blob_key, wrapped_key, size, created_at, created_by) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO secret_versions (secret_id, version, key_version, blob_key, wrapped_key, size, created_at, created_by, storage_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .and_then(|mut s| {
-        s.execute(params![v.secret.to_bytes(), v.version, v.key_version, v.blob_key.as_str(), v.wrapped_key, v.size as i64, v.at.millis(), v.by])
+        s.execute(params![v.secret.to_bytes(), v.version, v.key_version, v.blob_key.as_str(), v.wrapped_key, v.size as i64, v.at.millis(), v.by, v.storage.map(|s| s.to_bytes())])
     })
+    .map_err(e)?;
+    // A write that raced a storage change landed outside the org's storage: the migration
+    // must pick it up, so it may not be finished yet.
+    conn.prepare_cached(
+        "UPDATE orgs SET storage_migrating = 1 WHERE id = ?1 AND storage_id IS NOT ?2",
+    )
+    .and_then(|mut s| s.execute(params![v.org.to_bytes(), v.storage.map(|s| s.to_bytes())]))
     .map_err(e)?;
     append_audit(conn, audit)?;
     super::reads::secret_by_id(conn, v.secret)
@@ -330,10 +336,14 @@ pub(super) fn set_deleted(
     super::reads::secret_by_id(conn, secret)
 }
 
-pub(super) fn destroy(conn: &Connection, secret: SecretId, audit: &AuditDraft) -> R<Vec<BlobKey>> {
+pub(super) fn destroy(
+    conn: &Connection,
+    secret: SecretId,
+    audit: &AuditDraft,
+) -> R<Vec<StoredBlob>> {
     let keys = super::reads::versions(conn, secret)?
-        .into_iter()
-        .map(|v| v.blob_key)
+        .iter()
+        .map(VersionRecord::stored_blob)
         .collect();
     let n = conn
         .execute(

@@ -3,7 +3,8 @@
 //! drives Debian's chromium headless through playwright-core — sign in, issue page, reveal and
 //! copy, history, delete/restore, search, a CSRF-less post refused, audit filters, enabling BYOK
 //! in the keys page and the suspension banner after the key is disabled in moto, the operator's
-//! BYOK overview. Screenshots of every page land in `target/browser-artifacts/`.
+//! BYOK overview, and the storage form against moto buckets (the validation sentence, a residency
+//! mismatch refused). Screenshots of every page land in `target/browser-artifacts/`.
 //!
 //! Never skipped: without chromium (`apt-get install -y chromium`, which scripts/test.sh does)
 //! or node the test fails saying so. `npm ci` installs playwright-core from the lockfile when
@@ -95,6 +96,28 @@ async fn kms(moto: &Moto, region: &str, action: &str, body: Value) -> Value {
     resp.json().await.unwrap_or(Value::Null)
 }
 
+/// Creates `bucket` in `region` on moto (which accepts unsigned requests).
+async fn create_bucket(moto: &Moto, bucket: &str, region: &str) {
+    let body = if region == "us-east-1" {
+        String::new()
+    } else {
+        format!(
+            "<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
+        )
+    };
+    let r = reqwest::Client::new()
+        .put(format!("{}/{bucket}", moto.endpoint()))
+        .body(body)
+        .send()
+        .await
+        .expect("S3 request to moto");
+    assert!(
+        r.status().is_success(),
+        "CreateBucket {bucket}: {}",
+        r.status()
+    );
+}
+
 fn server_for(moto: &Moto) -> Server {
     Server::start_with_env(&[
         (
@@ -105,6 +128,13 @@ fn server_for(moto: &Moto) -> Server {
         ("COFFER_BYOK__AWS__CREDENTIALS__KIND", "static"),
         ("COFFER_BYOK__AWS__CREDENTIALS__ACCESS_KEY_ID", "test"),
         ("COFFER_BYOK__AWS__CREDENTIALS__SECRET_ACCESS_KEY", "test"),
+        ("COFFER_STORAGE__AWS__ENDPOINT", moto.endpoint()),
+        ("COFFER_STORAGE__AWS__CREDENTIALS__KIND", "static"),
+        ("COFFER_STORAGE__AWS__CREDENTIALS__ACCESS_KEY_ID", "test"),
+        (
+            "COFFER_STORAGE__AWS__CREDENTIALS__SECRET_ACCESS_KEY",
+            "test",
+        ),
         ("COFFER_KEYS__KEY_CACHE_TTL", "300ms"),
         ("COFFER_KEYS__PROBE_INTERVAL", "200ms"),
     ])
@@ -185,9 +215,12 @@ fn a_person_uses_the_web_ui_in_chromium() {
         })
         .collect();
     let role = rt.block_on(moto.create_role(&unique("acme-web"), "{}"));
+    let (bucket_eu, bucket_us) = (unique("acme-eu"), unique("acme-us"));
+    rt.block_on(create_bucket(&moto, &bucket_eu, "eu-central-1"));
+    rt.block_on(create_bucket(&moto, &bucket_us, "us-east-1"));
     run_browser(
         &s,
-        "core",
+        "core,storage",
         "core",
         &[
             ("ORG", "acme"),
@@ -197,6 +230,8 @@ fn a_person_uses_the_web_ui_in_chromium() {
             ("MOTO_URL", moto.endpoint()),
             ("ROLE_ARN", &role),
             ("KEY_ARNS", &keys.join(",")),
+            ("BUCKET_EU", &bucket_eu),
+            ("BUCKET_US", &bucket_us),
         ],
     );
     // What the browser did is what the CLI sees.

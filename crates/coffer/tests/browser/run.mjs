@@ -193,6 +193,48 @@ const scenarios = {
     assert.match(await text('#byok-orgs'), /eu-central-1: enabled/);
     await shot('12-byok-overview');
   },
+  async storage() {
+    const org = env('ORG');
+    step = 'storage: sign in as the org owner';
+    await page.context().clearCookies();
+    await page.goto('/orgs/' + org + '/admin/storage');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn(org, env('USER'), env('PASSWORD'), '/orgs/' + org + '/admin/storage');
+    step = 'storage: the form, limited to the residency location';
+    await page.locator('#storage-form').waitFor();
+    assert.equal(await page.isChecked('#custom'), false);
+    assert.ok(await page.locator('#bucket-fields').isHidden(), 'bucket fields hidden until the box is checked');
+    await page.check('#custom');
+    const regions = await page.locator('#region option').allInnerTexts();
+    assert.deepEqual(regions, ['eu-central-1', 'eu-west-1']);
+    await shot('13-storage-form');
+
+    step = 'storage: a bucket outside the residency location is refused with the fix';
+    await page.fill('#bucket', env('BUCKET_US'));
+    await page.selectOption('#region', 'eu-central-1');
+    await page.click('#storage-form button[type=submit]');
+    await page.locator('#storage-result .msg-error').waitFor({ timeout: 30_000 });
+    const refusal = await text('#storage-result');
+    assert.match(refusal, /us-east-1/);
+    assert.match(refusal, /residency/);
+    await shot('14-storage-residency-refused');
+
+    step = 'storage: setup documents and the validation sentence';
+    await page.fill('#bucket', env('BUCKET_EU'));
+    await page.locator('#bucket').dispatchEvent('change');
+    await page.locator('#storage-docs h2', { hasText: env('BUCKET_EU') }).waitFor();
+    assert.match(await text('#storage-docs'), new RegExp(`arn:aws:s3:::${env('BUCKET_EU')}/\\*`));
+    assert.match(await text('#storage-docs'), /CORS configuration/);
+    await page.selectOption('#region', 'eu-central-1');
+    await page.click('#storage-form button[type=submit]');
+    await page.locator('#storage-result .msg-ok').waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('#storage-result .msg-ok').first().innerText(), 'Your custom S3 settings have been saved and validated.');
+    assert.match(await text('#storage-result table.checks'), /put[\s\S]*ok[\s\S]*confirm_gone/);
+    await page.locator('#migration').waitFor();
+    assert.match(await text('#migration'), /versions in place/);
+    assert.match(await text('#storage-now'), new RegExp(`bucket ${env('BUCKET_EU')} in eu-central-1`));
+    await shot('15-storage-saved');
+  },
 };
 
 try {

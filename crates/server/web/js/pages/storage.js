@@ -37,6 +37,10 @@ export async function render(main, { org }) {
     fill(main, h('h1', {}, 'Storage'), message('error', e.message));
     return;
   }
+  const current = h('p', { id: 'storage-now' });
+  const showCurrent = () => fill(current, view.kind === 'custom'
+    ? `Now: bucket ${view.bucket} in ${view.region}, saved ${when(view.saved_at)} by ${view.saved_by ?? '—'}.`
+    : 'Now: Coffer’s default storage.');
   const custom = h('input', { type: 'checkbox', id: 'custom', checked: view.kind === 'custom' });
   const bucket = h('input', { id: 'bucket', name: 'bucket', value: view.bucket ?? '', placeholder: 'my-team-secrets', autocomplete: 'off' });
   const regions = view.allowed_regions.length ? view.allowed_regions : ALL_REGIONS;
@@ -83,6 +87,7 @@ export async function render(main, { org }) {
           view = await api('GET', base);
         }
         fill(migration, progress(view.migration));
+        showCurrent();
       } catch (e) {
         fill(result, message('error', e.message));
       } finally {
@@ -95,10 +100,8 @@ export async function render(main, { org }) {
   fields,
   view.allowed_regions.length ? h('p', { class: 'muted small' }, `Regions are limited to this org’s residency location: ${view.allowed_regions.join(', ')}.`) : null,
   save, result);
-  const current = view.kind === 'custom'
-    ? h('p', {}, `Now: bucket ${view.bucket} in ${view.region}, saved ${when(view.saved_at)} by ${view.saved_by ?? '—'}.`)
-    : h('p', {}, 'Now: Coffer’s default storage.');
   fill(main, form, current, migration, docs);
+  showCurrent();
   fill(migration, progress(view.migration));
   await loadDocs();
   const poll = setInterval(async () => {

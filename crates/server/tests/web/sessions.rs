@@ -117,7 +117,7 @@ async fn changes_need_the_sessions_csrf_token_and_the_same_origin() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "login CSRF is refused");
     assert_eq!(
-        app.get(&format!("{path}")).await.body["state"],
+        app.get(path).await.body["state"],
         "active",
         "nothing was deleted"
     );

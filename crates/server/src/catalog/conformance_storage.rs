@@ -7,6 +7,23 @@
 use super::conformance::{new_org, version};
 use super::conformance_byok::{event, region};
 use super::*;
+use crate::blob::BlobKey;
+
+/// Version `v` of `secret`'s envelope, copied to `to` under a fresh key.
+fn copy_of(secret: SecretId, v: u32, to: Option<StorageId>) -> StoredBlob {
+    StoredBlob {
+        storage: to,
+        key: BlobKey::parse(&format!(
+            "orgs/x/secrets/{secret}/v{v}-{}.cfr",
+            StorageId::new()
+        ))
+        .unwrap(),
+    }
+}
+
+async fn at(c: &dyn Catalog, secret: SecretId, v: u32) -> StoredBlob {
+    c.version(secret, v).await.unwrap().stored_blob()
+}
 
 fn location(org: OrgId, bucket: &str) -> StorageLocation {
     StorageLocation {
@@ -87,7 +104,11 @@ pub async fn run_all(c: &dyn Catalog) {
 
     // Racing movers of one version: exactly one wins.
     let v1 = &pending.iter().find(|v| v.version == 1).unwrap();
-    let racers = (0..4).map(|_| c.move_version(v1.secret, 1, None, Some(loc.id)));
+    let from = v1.stored_blob();
+    let copies: Vec<StoredBlob> = (0..4).map(|_| copy_of(secret, 1, Some(loc.id))).collect();
+    let racers = copies
+        .iter()
+        .map(|to| c.move_version(v1.secret, 1, &from, to));
     let won = futures::future::join_all(racers)
         .await
         .into_iter()
@@ -96,18 +117,36 @@ pub async fn run_all(c: &dyn Catalog) {
     assert_eq!(won, 1, "one check-and-set wins");
     let moved = c.version(secret, 1).await.unwrap();
     assert_eq!(moved.storage, Some(loc.id));
-    assert!(c.blob_referenced(&moved.stored_blob()).await.unwrap());
-    let old_copy = StoredBlob {
-        storage: None,
-        key: moved.blob_key.clone(),
-    };
     assert!(
-        !c.blob_referenced(&old_copy).await.unwrap(),
+        copies.contains(&moved.stored_blob()),
+        "the winner's copy is recorded"
+    );
+    assert!(c.blob_referenced(&moved.stored_blob()).await.unwrap());
+    assert!(
+        !c.blob_referenced(&from).await.unwrap(),
         "the copy left in the old store is an orphan"
     );
-    assert!(c.move_version(secret, 2, None, Some(loc.id)).await.unwrap());
+    let v2 = at(c, secret, 2).await;
+    // A copy into a store that is not the org's current one is refused (a stale mover).
     assert!(
-        !c.move_version(secret, 9, None, Some(loc.id)).await.unwrap(),
+        !c.move_version(secret, 2, &v2, &copy_of(secret, 2, None))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !c.move_version(secret, 2, &v2, &copy_of(secret, 2, Some(StorageId::new())))
+            .await
+            .unwrap()
+    );
+    assert!(
+        c.move_version(secret, 2, &v2, &copy_of(secret, 2, Some(loc.id)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !c.move_version(secret, 9, &v2, &copy_of(secret, 9, Some(loc.id)))
+            .await
+            .unwrap(),
         "a missing version does not move"
     );
 
@@ -120,7 +159,12 @@ pub async fn run_all(c: &dyn Catalog) {
             .await
             .unwrap()
     );
-    assert!(c.move_version(secret, 3, None, Some(loc.id)).await.unwrap());
+    let v3 = at(c, secret, 3).await;
+    assert!(
+        c.move_version(secret, 3, &v3, &copy_of(secret, 3, Some(loc.id)))
+            .await
+            .unwrap()
+    );
     let p = c.storage_progress(org).await.unwrap();
     assert_eq!((p.total, p.done), (3, 3));
     // Finishing for a storage the org no longer has is refused.

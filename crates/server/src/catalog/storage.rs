@@ -10,7 +10,7 @@
 //!
 //! [`conformance_storage`]: super::conformance_storage
 
-use super::{OrgRecord, Result, VersionRecord};
+use super::{OrgRecord, Result, StoredBlob, VersionRecord};
 use crate::audit::AuditDraft;
 use crate::domain::*;
 use async_trait::async_trait;
@@ -74,14 +74,17 @@ pub trait StorageCatalog: Send + Sync {
         target: Option<StorageId>,
         limit: u32,
     ) -> Result<Vec<VersionRecord>>;
-    /// Records that a version's envelope is now in `to`, only if it is still recorded in
-    /// `from` (check-and-set). False if it was not (moved by another node, or destroyed).
+    /// Records that a version's envelope is now `to` (a copy under a fresh key), only if the
+    /// row still says `from` and `to` is in the org's current storage (check-and-set). False
+    /// otherwise: moved by another node, destroyed, or the org switched storage again. Fresh
+    /// keys mean no two copies ever share a place, so deleting `from` afterwards can never
+    /// remove a copy another mover relies on.
     async fn move_version(
         &self,
         secret: SecretId,
         version: u32,
-        from: Option<StorageId>,
-        to: Option<StorageId>,
+        from: &StoredBlob,
+        to: &StoredBlob,
     ) -> Result<bool>;
     /// Clears the org's migrating flag and appends `audit`, only if its storage is still
     /// `target` and no version is elsewhere. False (nothing changed) otherwise.

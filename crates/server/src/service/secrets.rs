@@ -312,7 +312,7 @@ impl Coffer {
             .version(v.secret, v.version)
             .await
             .map_err(|e| Error::catalog(e, || format!("version {}", v.version)))?;
-        if now.storage == v.storage {
+        if now.stored_blob() == v.stored_blob() {
             return Err(missing());
         }
         let store = self.stores.get(self.catalog.as_ref(), now.storage).await?;

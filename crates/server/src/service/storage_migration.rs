@@ -1,17 +1,18 @@
 //! Moving an org's envelopes into its current storage, in the background, after the storage
 //! changed. One envelope at a time: read it from where its version row says, check it is an
-//! envelope of that version, create it in the new store (or find the identical object already
-//! there, from an interrupted earlier attempt), read the copy back and compare, then flip the
-//! row with a check-and-set — and only after the flip delete the old copy. So at every instant
-//! the row points at a verified copy; a crash anywhere leaves at worst an extra copy, which the
-//! next pass or the sweeper removes. Reads keep working throughout (a reader that raced a flip
+//! envelope of that version, create a copy in the new store under a fresh key, read the copy
+//! back and compare, then flip the row to the copy with a check-and-set (which also requires the
+//! new store to still be the org's) — and only after the flip delete the old copy. So at every
+//! instant the row points at a verified copy; a crash anywhere leaves at worst an extra copy,
+//! which the sweeper removes; and since no two copies ever share a key, a mover deleting its
+//! old copy can never remove one that another mover (or an A→B→A switch) relies on. Reads keep working throughout (a reader that raced a flip
 //! re-reads the row, see `secrets.rs`), and writes go straight to the new storage.
 //!
 //! The org's "migrating" flag lives in the catalog, so a restarted node resumes where any node
 //! left off; every node runs passes, and the check-and-set makes concurrent movers safe.
 
 use super::*;
-use crate::blob::BlobError;
+use crate::blob::{BlobError, BlobKey};
 use crate::catalog::{StoredBlob, VersionRecord};
 use crate::http::AppState;
 use std::time::Duration;
@@ -20,15 +21,19 @@ use std::time::Duration;
 const BATCH: u32 = 100;
 
 /// Starts the migration task on this node (unless `interval` is zero).
+/// It stops when the app is dropped.
 pub fn spawn(state: Arc<AppState>, interval: Duration, rate: u32) {
     if interval.is_zero() {
         return;
     }
+    let weak = Arc::downgrade(&state);
+    drop(state);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            let Some(state) = weak.upgrade() else { return };
             if let Err(e) = state.coffer.migrate_storage_once(rate).await {
                 tracing::warn!(error = %e, "storage migration pass failed; retrying next interval");
             }
@@ -82,7 +87,7 @@ impl Coffer {
             let mut progressed = false;
             let mut last_error = None;
             for v in &batch {
-                match self.move_envelope(v, target, dst.as_ref()).await {
+                match self.move_envelope(org.id, v, target, dst.as_ref()).await {
                     Ok(n) => {
                         progressed = true;
                         moved += n;
@@ -120,6 +125,7 @@ impl Coffer {
     /// there was nothing to do (moved by another node, or destroyed meanwhile).
     async fn move_envelope(
         &self,
+        org: OrgId,
         v: &VersionRecord,
         target: Option<StorageId>,
         dst: &dyn BlobStore,
@@ -149,43 +155,33 @@ impl Coffer {
                 "the stored envelope of {what} does not match its row"
             ));
         }
-        match dst.put_if_absent(&v.blob_key, bytes.clone()).await {
-            Ok(()) | Err(BlobError::AlreadyExists) => {}
-            Err(e) => return Err(format!("copying {what}: {e}")),
-        }
-        let copy = dst
-            .get(&v.blob_key)
+        let copy = StoredBlob {
+            storage: target,
+            key: BlobKey::for_write(org, v.secret, v.version),
+        };
+        dst.put_if_absent(&copy.key, bytes.clone())
             .await
-            .map_err(|e| format!("reading back the copy of {what}: {e}"))?;
-        if copy != bytes {
-            return Err(format!(
-                "the new store holds a different object under the key of {what}; left in place"
-            ));
+            .map_err(|e| format!("copying {what}: {e}"))?;
+        let back = dst.get(&copy.key).await;
+        if !back.as_ref().is_ok_and(|b| *b == bytes) {
+            self.discard_blob(&copy).await;
+            return Err(match back {
+                Err(e) => format!("reading back the copy of {what}: {e}"),
+                Ok(_) => format!("the copy of {what} read back different; not switched"),
+            });
         }
         let flipped = self
             .catalog
-            .move_version(v.secret, v.version, v.storage, target)
+            .move_version(v.secret, v.version, &v.stored_blob(), &copy)
             .await
             .map_err(|e| e.to_string())?;
+        // Whichever copy no row points at now is ours to remove (the sweeper would too).
         if flipped {
-            let old = StoredBlob {
-                storage: v.storage,
-                key: v.blob_key.clone(),
-            };
-            self.discard_blob(&old).await;
-            return Ok(1);
-        }
-        // Someone else moved it (fine), or it was destroyed meanwhile: then the copy is ours to
-        // remove (the sweeper would too).
-        if let Err(crate::catalog::CatalogError::NotFound) =
-            self.catalog.version(v.secret, v.version).await
-        {
-            let copy = StoredBlob {
-                storage: target,
-                key: v.blob_key.clone(),
-            };
+            self.discard_blob(&v.stored_blob()).await;
+            Ok(1)
+        } else {
             self.discard_blob(&copy).await;
+            Ok(0)
         }
-        Ok(0)
     }
 }

@@ -65,6 +65,19 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 impl TestApp {
+    /// Wraps an app started by the test itself (e.g. restarted on `dir`'s data).
+    #[allow(dead_code)] // used by the storage tests, which include this file too
+    pub fn attach(app: RunningApp, token: String, dir: tempfile::TempDir) -> TestApp {
+        let base = format!("http://{}", app.addr);
+        TestApp {
+            app,
+            base,
+            token,
+            dir,
+            client: reqwest::Client::new(),
+        }
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }

@@ -218,19 +218,24 @@ impl StorageCatalog for PostgresCatalog {
         &self,
         secret: SecretId,
         version: u32,
-        from: Option<StorageId>,
-        to: Option<StorageId>,
+        from: &StoredBlob,
+        to: &StoredBlob,
     ) -> Result<bool> {
         in_tx!(self, |c| {
             let q: Q<bool> = async {
                 let n = sqlx::query(
-                    "UPDATE secret_versions SET storage_id = $4 \
-                     WHERE secret_id = $1 AND version = $2 AND storage_id IS NOT DISTINCT FROM $3",
+                    "UPDATE secret_versions SET storage_id = $5, blob_key = $6 \
+                     WHERE secret_id = $1 AND version = $2 \
+                     AND storage_id IS NOT DISTINCT FROM $3 AND blob_key = $4 \
+                     AND EXISTS (SELECT 1 FROM secrets s JOIN orgs o ON o.id = s.org_id \
+                                 WHERE s.id = $1 AND o.storage_id IS NOT DISTINCT FROM $5)",
                 )
                 .bind(secret.as_uuid())
                 .bind(i64::from(version))
-                .bind(uuid(from))
-                .bind(uuid(to))
+                .bind(uuid(from.storage))
+                .bind(from.key.as_str())
+                .bind(uuid(to.storage))
+                .bind(to.key.as_str())
                 .execute(&mut *c)
                 .await?
                 .rows_affected();

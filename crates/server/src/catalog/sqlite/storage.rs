@@ -197,15 +197,25 @@ impl StorageCatalog for SqliteCatalog {
         &self,
         secret: SecretId,
         version: u32,
-        from: Option<StorageId>,
-        to: Option<StorageId>,
+        from: &StoredBlob,
+        to: &StoredBlob,
     ) -> R<bool> {
+        let (from, to) = (from.clone(), to.clone());
         self.writer
             .write(move |c| {
                 c.execute(
-                    "UPDATE secret_versions SET storage_id = ?4 \
-                     WHERE secret_id = ?1 AND version = ?2 AND storage_id IS ?3",
-                    params![secret.to_bytes(), version, id_bytes(from), id_bytes(to)],
+                    "UPDATE secret_versions SET storage_id = ?5, blob_key = ?6 \
+                     WHERE secret_id = ?1 AND version = ?2 AND storage_id IS ?3 AND blob_key = ?4 \
+                     AND EXISTS (SELECT 1 FROM secrets s JOIN orgs o ON o.id = s.org_id \
+                                 WHERE s.id = ?1 AND o.storage_id IS ?5)",
+                    params![
+                        secret.to_bytes(),
+                        version,
+                        id_bytes(from.storage),
+                        from.key.as_str(),
+                        id_bytes(to.storage),
+                        to.key.as_str()
+                    ],
                 )
                 .map(|n| n == 1)
                 .map_err(e)

@@ -1,0 +1,168 @@
+//! Moving existing envelopes into a newly saved bucket: everything arrives verified, nothing is
+//! left in the old store, reads keep working throughout, and a restart midway resumes.
+
+use super::*;
+use coffer_server::config::{Config, Overrides};
+use coffer_server::startup::RunningApp;
+
+const SECRETS: usize = 30;
+
+#[tokio::test]
+async fn existing_secrets_move_to_the_bucket_and_a_restart_midway_resumes() {
+    let moto = Moto::shared();
+    let (app, owner) = env(moto, moto.settings("eu-central-1")).await;
+    for i in 0..SECRETS {
+        let r = app
+            .put_secret_as(
+                &owner,
+                "acme",
+                "OPS-1",
+                &format!("s{i}"),
+                format!("value-{i}").as_bytes(),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let bucket = bucket_in(moto, &moto.settings("eu-central-1"), "eu-central-1").await;
+    // Slow the mover down so the restart lands midway: 20 envelopes per second.
+    let data_dir = app.data_dir();
+    let restarted_config = |listen: &str| {
+        let mut c = Config::load(
+            None,
+            Overrides {
+                data_dir: Some(data_dir.clone()),
+                listen: Some(listen.into()),
+            },
+        )
+        .unwrap();
+        c.byok.principal_arn = Some(PRINCIPAL.into());
+        c.storage.allow_custom_endpoints = true;
+        c.storage.aws = moto.settings("eu-central-1");
+        c.storage.migration_interval = std::time::Duration::from_millis(100);
+        c
+    };
+    let slow = {
+        let mut c = restarted_config("127.0.0.1:0");
+        c.storage.migration_rate = 20;
+        c
+    };
+    let TestApp {
+        app: first, dir, ..
+    } = app;
+    first.stop().await;
+    let slow_app = RunningApp::start(&slow).await.unwrap();
+    let base = format!("http://{}", slow_app.addr);
+    let client = reqwest::Client::new();
+    let call = async |method: Method, path: &str, body: Option<Value>| {
+        let mut req = client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(&owner);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        (
+            r.status().as_u16(),
+            r.json::<Value>().await.unwrap_or(Value::Null),
+        )
+    };
+    let (status, saved) = call(
+        Method::PUT,
+        "/api/v1/orgs/acme/storage",
+        Some(json!({"bucket": bucket, "region": "eu-central-1", "endpoint": moto.endpoint()})),
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    // Midway: some moved, some not; reads work for both.
+    let mut midway = None;
+    for _ in 0..100 {
+        let (_, s) = call(Method::GET, "/api/v1/orgs/acme/storage", None).await;
+        let done = s["migration"]["done"].as_u64().unwrap();
+        if done >= 3 {
+            midway = Some(done);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let midway = midway.expect("the migration started");
+    assert!(
+        midway < SECRETS as u64,
+        "stopped midway, not after: {midway}"
+    );
+    for i in [0, SECRETS - 1] {
+        let (status, r) = call(
+            Method::POST,
+            &format!("/api/v1/orgs/acme/secrets/OPS-1/s{i}/reveal"),
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(status, 200, "{r}");
+    }
+    slow_app.stop().await;
+
+    // A fresh start resumes at full speed and finishes.
+    let app = RunningApp::start(&restarted_config("127.0.0.1:0"))
+        .await
+        .unwrap();
+    let resumed = TestApp::attach(app, owner.clone(), dir);
+    let s = wait_migrated(&resumed, &owner).await;
+    assert_eq!(s["migration"]["done"].as_u64(), Some(SECRETS as u64));
+    let stored = objects(moto, &bucket).await;
+    assert_eq!(
+        stored.len(),
+        SECRETS,
+        "one envelope per secret, no leftovers"
+    );
+    let blobs = resumed.data_dir().join("blobs");
+    let left: Vec<_> = files_under(&blobs)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "cfr"))
+        .collect();
+    assert!(left.is_empty(), "old copies deleted: {left:?}");
+    for i in 0..SECRETS {
+        let r = resumed
+            .reveal_as(&owner, "acme", "OPS-1", &format!("s{i}"))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            B64.decode(r.body["value"].as_str().unwrap()).unwrap(),
+            format!("value-{i}").as_bytes()
+        );
+    }
+    let r = resumed
+        .call(
+            &owner,
+            Method::GET,
+            "/api/v1/orgs/acme/audit?action=storage.migrated",
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["events"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        r.body
+    );
+
+    // Back to the default store: everything moves home again.
+    let r = resumed
+        .call(&owner, Method::DELETE, "/api/v1/orgs/acme/storage", None)
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["kind"].as_str()),
+        (200, Some("default")),
+        "{}",
+        r.body
+    );
+    wait_migrated(&resumed, &owner).await;
+    let left = objects(moto, &bucket).await;
+    let left: Vec<&String> = left.iter().map(|(k, _)| k).collect();
+    assert!(
+        left.is_empty(),
+        "the bucket was emptied: {left:?} {}",
+        storage(&resumed, &owner).await
+    );
+    let r = resumed.reveal_as(&owner, "acme", "OPS-1", "s3").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}

@@ -56,6 +56,24 @@ async fn pages_and_files_are_served_with_a_strict_policy() {
         .await
         .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let doc: Value = reqwest::get(format!("{}/api/v1/openapi.json", app.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/session",
+        "/api/v1/orgs/{org}/users/{name}/password",
+        "/api/v1/orgs/{org}/search",
+        "/api/v1/orgs/{org}/audit/search",
+        "/api/v1/orgs/{org}/secrets",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
     let api = reqwest::get(format!("{}/api/v1/whoami", app.base))
         .await
         .unwrap();

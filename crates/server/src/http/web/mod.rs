@@ -68,6 +68,18 @@ pub fn router() -> Router<Arc<AppState>> {
         .layer(Extension(Arc::new(SignInGuard::new())))
 }
 
+/// The UI's endpoints in the OpenAPI document (merged into `/api/v1/openapi.json`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    auth::sign_in,
+    auth::current,
+    auth::sign_out,
+    auth::set_password,
+    find::search,
+    find::audit
+))]
+pub struct WebApiDoc;
+
 /// Adds the security headers to every response.
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;

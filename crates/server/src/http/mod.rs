@@ -108,7 +108,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             guard_and_measure,
         ))
-        .layer(middleware::from_fn(web::security_headers))
+        .layer(middleware::from_fn_with_state(
+            web::csp_for(&state),
+            web::security_headers,
+        ))
         .with_state(state)
 }
 

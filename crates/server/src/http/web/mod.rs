@@ -30,9 +30,36 @@ use std::sync::Arc;
 pub const SESSION_COOKIE: &str = "coffer_session";
 /// Header carrying the CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
-/// The Content-Security-Policy of every response.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-connect-src 'self' https:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/// The Content-Security-Policy of every response, for a deployment whose tenant buckets are at
+/// `storage_endpoint` (tests: moto) or AWS (`None`). Browsers `PUT` envelopes straight to
+/// presigned bucket URLs, so `connect-src` admits AWS's S3 hosts and that endpoint — and any
+/// HTTPS host only when the operator lets tenants use their own S3-compatible endpoints.
+pub fn csp(storage_endpoint: Option<&str>, custom_endpoints: bool) -> String {
+    let mut connect = vec!["'self'".to_owned(), "https://*.amazonaws.com".to_owned()];
+    if let Some(origin) = storage_endpoint
+        .and_then(|e| url::Url::parse(e).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+    {
+        connect.push(origin);
+    }
+    if custom_endpoints {
+        connect.push("https:".into());
+    }
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src {}; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; \
+         form-action 'self'",
+        connect.join(" ")
+    )
+}
+
+/// The policy of a running app (from its storage settings).
+pub fn csp_for(state: &AppState) -> HeaderValue {
+    let s = state.coffer.stores().settings();
+    HeaderValue::from_str(&csp(s.aws.endpoint.as_deref(), s.allow_custom_endpoints))
+        .expect("the policy is ASCII")
+}
 
 /// Page routes (each answers the HTML shell; the ES modules pick the page from the path).
 const PAGES: &[&str] = &[
@@ -80,14 +107,15 @@ pub fn router() -> Router<Arc<AppState>> {
 ))]
 pub struct WebApiDoc;
 
-/// Adds the security headers to every response.
-pub async fn security_headers(req: Request, next: Next) -> Response {
+/// Adds the security headers (with the policy from [`csp_for`]) to every response.
+pub async fn security_headers(
+    axum::extract::State(policy): axum::extract::State<HeaderValue>,
+    req: Request,
+    next: Next,
+) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, policy);
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -188,4 +216,30 @@ pub async fn session_caller(
         .authenticate_session(value)
         .await
         .map_err(|e| super::error::ApiError(e).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csp;
+
+    #[test]
+    fn connect_src_admits_aws_and_the_configured_endpoint_only() {
+        let aws = csp(None, false);
+        assert!(
+            aws.contains("connect-src 'self' https://*.amazonaws.com;"),
+            "{aws}"
+        );
+        let moto = csp(Some("http://127.0.0.1:5000/"), false);
+        assert!(
+            moto.contains("https://*.amazonaws.com http://127.0.0.1:5000;"),
+            "{moto}"
+        );
+        assert!(csp(None, true).contains(" https:;"));
+        for p in [aws, moto] {
+            assert!(
+                !p.contains("unsafe") && p.contains("script-src 'self';"),
+                "{p}"
+            );
+        }
+    }
 }

@@ -8,10 +8,12 @@ use uuid::Uuid;
 
 pub mod keys;
 pub mod secret;
+pub mod storage;
 
 use crate::client::ApiToken;
 pub use keys::{AdminCommand, OrgKeysCommand, SetupDocument};
 pub use secret::{KindArg, SecretCommand};
+pub use storage::OrgStorageCommand;
 
 /// Coffer: team secrets attached to issue keys (`OPS-123`), stored as ciphertext.
 ///
@@ -144,6 +146,9 @@ pub enum OrgCommand {
     /// Who holds the org's root keys: BYOK setup, enable, status, probe.
     #[command(subcommand)]
     Keys(OrgKeysCommand),
+    /// Where the org's encrypted secrets are stored: its own S3 bucket or the default store.
+    #[command(subcommand)]
+    Storage(OrgStorageCommand),
 }
 
 /// Parses a location name (`local`, `eu`, `us`, …).

@@ -165,6 +165,39 @@ impl Client {
             .await
     }
 
+    /// `PUT`s an envelope (ciphertext only) to an upload grant's `put_url`: a presigned URL,
+    /// sent without the token, or a path under `/api/v1` on this server, sent with it.
+    pub async fn put_envelope(
+        &self,
+        put_url: &str,
+        presigned: bool,
+        envelope: Vec<u8>,
+    ) -> Result<()> {
+        let unusable =
+            || CliError::Other(anyhow::anyhow!("the server granted an unusable upload URL"));
+        let url = if presigned {
+            Url::parse(put_url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(unusable)?
+        } else {
+            let rest = put_url
+                .strip_prefix(API_PREFIX)
+                .and_then(|r| r.strip_prefix('/'))
+                .ok_or_else(unusable)?;
+            self.url(&rest.split('/').collect::<Vec<_>>(), &[])
+        };
+        let mut req = self
+            .http
+            .put(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(envelope);
+        if let Some(token) = self.token.as_ref().filter(|_| !presigned) {
+            req = req.bearer_auth(token.0.as_str());
+        }
+        self.finish(req).await.map(drop)
+    }
+
     async fn send<B: Serialize>(&self, method: Method, url: Url, body: Option<&B>) -> Result<Body> {
         let mut req = self.http.request(method, url);
         if let Some(token) = &self.token {
@@ -177,6 +210,11 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(json);
         }
+        self.finish(req).await
+    }
+
+    /// Sends `req` and turns a non-2xx answer into Coffer's error (or the raw status).
+    async fn finish(&self, req: reqwest::RequestBuilder) -> Result<Body> {
         let mut resp = req.send().await.map_err(|e| self.transport_error(e))?;
         let status = resp.status();
         let mut bytes = Zeroizing::new(Vec::new());

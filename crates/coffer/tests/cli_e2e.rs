@@ -14,3 +14,5 @@ mod keys;
 mod moto;
 #[path = "e2e/secrets.rs"]
 mod secrets;
+#[path = "e2e/storage.rs"]
+mod storage;

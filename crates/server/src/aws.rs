@@ -10,6 +10,7 @@
 //! are cached by the SDK's lazy identity cache and refreshed [`REFRESH_BEFORE_EXPIRY`] before
 //! they expire. Tenant-supplied endpoints go through [`check_endpoint`] (the SSRF guard).
 
+mod dns_guard;
 mod endpoint;
 mod failure;
 
@@ -216,11 +217,12 @@ pub async fn sdk_config(s: &AwsSettings) -> Result<SdkConfig, AwsConfigError> {
 }
 
 /// An S3 client for `s` (path-style as configured; checksums only where S3 requires them, which
-/// S3-compatible stores accept).
+/// S3-compatible stores accept), resolving names through the SSRF guard's resolver.
 pub async fn s3_client(s: &AwsSettings) -> Result<aws_sdk_s3::Client, AwsConfigError> {
     use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
     let sdk = sdk_config(s).await?;
     let mut conf = aws_sdk_s3::config::Builder::from(&sdk)
+        .http_client(dns_guard::guarded_http_client())
         .force_path_style(s.force_path_style)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired);

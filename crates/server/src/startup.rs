@@ -275,6 +275,7 @@ impl RunningApp {
 
     /// Stops accepting connections, finishes in-flight requests, and returns.
     pub async fn stop(mut self) {
+        self.state.coffer.begin_shutdown();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

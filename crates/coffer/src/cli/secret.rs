@@ -99,6 +99,10 @@ pub struct PutArgs {
     /// Allow at most N reveals in total.
     #[arg(long, value_name = "N")]
     pub view_limit: Option<u32>,
+    /// Seal the value here (envelope format v1, with a one-time data key from the server) and
+    /// upload only the envelope; the server verifies it before it becomes the new version.
+    #[arg(long)]
+    pub client_side: bool,
 }
 
 /// A secret kind as typed on the command line.

@@ -69,6 +69,7 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<i32> {
             println!("created:      {}", output::time(org.created_at));
         }
         OrgCommand::Keys(cmd) => return super::keys::run(ctx, cmd).await,
+        OrgCommand::Storage(cmd) => return super::storage::run(ctx, cmd).await,
         OrgCommand::RotateKey { slug } => {
             let slug = slug.unwrap_or_else(|| ctx.org.clone());
             let body = ctx

@@ -189,6 +189,29 @@ async fn put(ctx: &Ctx, args: PutArgs) -> Result<i32> {
         (None, Some(d)) => Some(time::OffsetDateTime::now_utc() + d),
         (None, None) => None,
     };
+    if args.client_side {
+        let put = super::secret_upload::ClientSidePut {
+            kind: kind.map(to_kind),
+            expect_version: args.expect_version,
+            expires_at,
+            view_limit: args.view_limit,
+        };
+        return super::secret_upload::put(
+            ctx,
+            &path(ctx, &args.target, Some("uploads")),
+            put,
+            plaintext,
+        )
+        .await
+        .map(|secret| {
+            eprintln!(
+                "stored {} version {} (sealed client-side)",
+                args.target.display(),
+                secret.version
+            );
+            0
+        });
+    }
     let mut encoded = value::encode(&plaintext);
     drop(plaintext);
     let req = WipeOnDrop(PutSecretRequest {

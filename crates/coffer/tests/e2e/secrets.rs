@@ -224,3 +224,85 @@ fn list_history_rm_restore_destroy() {
     s.run(&["secret", "history", "OPS-4", "db-password"])
         .expect_code(1);
 }
+
+#[test]
+fn client_side_put_seals_locally_and_reads_back_through_get() {
+    let s = Server::start();
+    let args = ["secret", "put", "--client-side", "OPS-9", "db-password"];
+    let put = s.run_stdin(&args, b"s3cret\n").ok();
+    assert!(
+        put.stderr()
+            .contains("stored OPS-9/db-password version 1 (sealed client-side)"),
+        "{}",
+        put.stderr()
+    );
+    assert!(put.stdout().is_empty(), "put must keep stdout clean");
+    // Same value rules as a server-side put: one trailing newline stripped for a password.
+    let get = s.run(&["secret", "get", "OPS-9", "db-password"]).ok();
+    assert_eq!(get.out.stdout, b"s3cret");
+
+    // Binary, check-and-set, --json: the commit's answer is the secret at its new version.
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(5_000).collect();
+    let input = s.scratch("key.bin");
+    std::fs::write(&input, &bytes).unwrap();
+    let stale = s
+        .run(&[
+            "secret",
+            "put",
+            "--client-side",
+            "OPS-9",
+            "db-password",
+            "--expect-version",
+            "0",
+            "--file",
+            input.to_str().unwrap(),
+        ])
+        .expect_code(1);
+    assert!(stale.stderr().contains("version"), "{}", stale.stderr());
+    let json = s
+        .run(&[
+            "--json",
+            "secret",
+            "put",
+            "--client-side",
+            "OPS-9",
+            "db-password",
+            "--expect-version",
+            "1",
+            "--file",
+            input.to_str().unwrap(),
+        ])
+        .ok();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
+    assert_eq!(v["version"], 2, "{v}");
+    assert_eq!(v["kind"], "file");
+    let out = s.scratch("out.bin");
+    s.run(&[
+        "secret",
+        "get",
+        "OPS-9",
+        "db-password",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .ok();
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+
+    // The kind's value rules hold on this path too (the server checks them again at commit).
+    let bad = s
+        .run_stdin(
+            &[
+                "secret",
+                "put",
+                "--client-side",
+                "OPS-9",
+                "conf",
+                "--kind",
+                "kv",
+            ],
+            b"not json",
+        )
+        .expect_code(1);
+    assert!(bad.stderr().contains("kv value"), "{}", bad.stderr());
+    s.run(&["secret", "get", "OPS-9", "conf"]).expect_code(1);
+}

@@ -34,7 +34,19 @@ impl Server {
     /// [`Server::start`] with extra environment for `coffer serve` (config overrides such as
     /// `COFFER_BYOK__PRINCIPAL_ARN`).
     pub fn start_with_env(env: &[(&str, &str)]) -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(tempfile::tempdir().expect("temp dir"), env)
+    }
+
+    /// Kills the server with SIGKILL (no shutdown of any kind) and starts a new one on the same
+    /// data directory with `env`.
+    pub fn kill_and_restart(mut self, env: &[(&str, &str)]) -> Server {
+        self.child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        Self::start_in(dir, env)
+    }
+
+    fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Server {
         // Named like the default so that commands run in `dir` find `coffer-data/admin.token`.
         let data = dir.path().join("coffer-data");
         let mut child = Command::new(BIN)

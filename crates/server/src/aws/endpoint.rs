@@ -7,7 +7,8 @@
 //! default port); anything else only when the operator sets `allow_custom`; link-local and
 //! metadata addresses, in any spelling the URL parser normalises (decimal, hex, IPv4-mapped or
 //! NAT64 IPv6), and non-http(s) schemes are refused even then. Host *names* are not resolved here:
-//! a DNS name that resolves to a metadata address must be stopped at connect time.
+//! a DNS name that resolves to a metadata address is stopped at connect time by the resolver in
+//! [`super::dns_guard`], which every S3 client uses.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use url::{Host, Url};
@@ -72,17 +73,15 @@ pub fn check_endpoint(endpoint: &str, allow_custom: bool) -> Result<(), String> 
     }
 }
 
-fn check_ip(
-    ip: IpAddr,
-    allow_custom: bool,
-    disabled: &dyn Fn(&str) -> String,
-) -> Result<(), String> {
+/// Link-local (which holds the cloud metadata services), AWS's IPv6 metadata address, or
+/// unspecified: never a legitimate place to send signed requests, in any spelling.
+pub(crate) fn is_forbidden(ip: IpAddr) -> bool {
     let v4 = match ip {
         IpAddr::V4(v4) => Some(v4),
         IpAddr::V6(v6) if v6.is_loopback() => None,
         IpAddr::V6(v6) => v6.to_ipv4().or_else(|| nat64(v6)),
     };
-    let forbidden = match (ip, v4) {
+    match (ip, v4) {
         (_, Some(v4)) => v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast(),
         (IpAddr::V6(v6), None) => {
             (v6.segments()[0] & 0xffc0) == 0xfe80 // fe80::/10
@@ -90,8 +89,15 @@ fn check_ip(
                 || v6.is_unspecified()
         }
         (IpAddr::V4(_), None) => unreachable!("an IPv4 address is its own IPv4 form"),
-    };
-    if forbidden {
+    }
+}
+
+fn check_ip(
+    ip: IpAddr,
+    allow_custom: bool,
+    disabled: &dyn Fn(&str) -> String,
+) -> Result<(), String> {
+    if is_forbidden(ip) {
         return Err(format!(
             "endpoint address {ip} is link-local, a metadata address or unspecified, and is never allowed"
         ));

@@ -88,6 +88,7 @@ pub async fn run_all(catalog: &dyn Catalog) {
     audit_chain_verifies(catalog, org).await;
     super::conformance_byok::run_all(catalog).await;
     super::conformance_storage::run_all(catalog).await;
+    super::conformance_uploads::run_all(catalog).await;
 }
 
 async fn bootstrap_happens_once(c: &dyn Catalog) -> OrgId {

@@ -68,6 +68,10 @@ id_type!(
     StorageId
 );
 id_type!(
+    /// A pending client-side upload (a grant to write one secret version's envelope).
+    UploadId
+);
+id_type!(
     /// An API token (its value is never stored, only its SHA-256).
     TokenId
 );

@@ -12,7 +12,7 @@ mod storage;
 mod time;
 
 pub use aws::{AwsRegion, ExternalId, KmsKeyArn, RoleArn};
-pub use ids::{OrgId, SecretId, StorageId, TokenId, UserId};
+pub use ids::{OrgId, SecretId, StorageId, TokenId, UploadId, UserId};
 pub use names::{OrgSlug, SecretName, UserName};
 pub use scope::{IssueKey, ProjectKey, Scope};
 pub use storage::{BucketName, KeyPrefix};

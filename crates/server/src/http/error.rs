@@ -45,6 +45,7 @@ impl IntoResponse for ApiError {
             Error::VersionConflict { .. } => (StatusCode::CONFLICT, "version_conflict"),
             Error::SecretDeleted(_) => (StatusCode::CONFLICT, "secret_deleted"),
             Error::Gone(_) => (StatusCode::GONE, "secret_unavailable"),
+            Error::UploadExpired(_) => (StatusCode::GONE, "upload_expired"),
             Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Error::Suspended(_) => (StatusCode::LOCKED, "org_suspended"),
             Error::Conflict { code, .. } => (StatusCode::CONFLICT, *code),

@@ -14,6 +14,7 @@ mod openapi;
 mod orgs;
 mod secrets;
 mod storage;
+mod uploads;
 pub mod web;
 
 use crate::service::Coffer;
@@ -86,6 +87,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/orgs/{org}/secrets/{scope}/{name}/destroy",
             post(secrets::destroy),
+        )
+        .route(
+            "/orgs/{org}/secrets/{scope}/{name}/uploads",
+            post(uploads::create),
+        )
+        .route(
+            "/orgs/{org}/uploads/{id}/envelope",
+            axum::routing::put(uploads::put_envelope),
+        )
+        .route("/orgs/{org}/uploads/{id}/commit", post(uploads::commit))
+        .route(
+            "/orgs/{org}/secrets/{scope}/{name}/versions/{n}/envelope-url",
+            post(uploads::envelope_url),
         )
         .route("/orgs/{org}/audit", get(audit::list))
         .route("/orgs/{org}/audit/verify", get(audit::verify))

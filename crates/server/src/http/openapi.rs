@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document at `/api/v1/openapi.json`, generated from the handlers' annotations
 //! and the wire types, so it cannot drift from the code.
 
-use super::{audit, keys, orgs, secrets, storage};
+use super::{audit, keys, orgs, secrets, storage, uploads};
 use axum::Json;
 use utoipa::OpenApi;
 
@@ -40,6 +40,10 @@ use utoipa::OpenApi;
         secrets::delete,
         secrets::restore,
         secrets::destroy,
+        uploads::create,
+        uploads::put_envelope,
+        uploads::commit,
+        uploads::envelope_url,
         audit::list,
         audit::verify
     )

@@ -26,7 +26,7 @@ pub struct SecretPath {
 }
 
 impl SecretPath {
-    fn parse(&self) -> Result<(OrgSlug, Scope, SecretName), ApiError> {
+    pub(super) fn parse(&self) -> Result<(OrgSlug, Scope, SecretName), ApiError> {
         Ok((
             OrgSlug::parse(&self.org)?,
             Scope::parse(&self.scope)?,

@@ -37,6 +37,9 @@ pub enum Error {
     /// The secret exists but can no longer be revealed (expired, view limit used up).
     #[error("{0}")]
     Gone(String),
+    /// A client-side upload grant has expired; start a new upload.
+    #[error("{0}")]
+    UploadExpired(String),
     /// A value or body is over its size cap.
     #[error("{0}")]
     TooLarge(String),

@@ -11,6 +11,7 @@ mod audit_log;
 mod byok;
 mod byok_enable;
 mod byok_setup;
+mod envelope_url;
 mod error;
 mod key_health;
 pub mod key_routing;
@@ -22,6 +23,8 @@ mod storage_probe;
 mod storage_setup;
 mod stores;
 pub mod tokens;
+mod upload_commit;
+mod uploads;
 pub mod web;
 pub mod web_guard;
 pub mod web_search;
@@ -34,6 +37,7 @@ pub use secrets::{PutSecret, Revealed, unavailable_reason};
 pub use storage::{SetStorage, StorageState};
 pub use storage_migration::spawn as spawn_storage_migration;
 pub use stores::{StorageSettings, Stores};
+pub use uploads::{Grant, NewUpload};
 
 use crate::audit::AuditDraft;
 use crate::blob::BlobStore;
@@ -63,6 +67,8 @@ pub struct Coffer {
     settings: ServiceSettings,
     write_locks: WriteLocks,
     byok: Option<ByokParts>,
+    /// Set when the node is stopping: background passes end at the next envelope.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// Striped locks that queue this node's writers of the same secret, so they take turns instead
@@ -99,6 +105,7 @@ impl Coffer {
             settings,
             write_locks: WriteLocks::new(),
             byok: None,
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -116,6 +123,16 @@ impl Coffer {
         let default = self.stores.default_store().clone();
         self.stores = Stores::new(default, settings, self.metrics.clone());
         self
+    }
+
+    /// Asks background work (storage migration passes) to stop at the next step.
+    pub fn begin_shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The metrics registry.

@@ -46,11 +46,11 @@ pub struct Revealed {
     pub value: Plaintext,
 }
 
-fn label(scope: &Scope, name: &SecretName) -> String {
+pub(super) fn label(scope: &Scope, name: &SecretName) -> String {
     format!("{scope}/{name}")
 }
 
-fn binding(org: OrgId, secret: SecretId, version: u32, key_version: u32) -> Binding {
+pub(super) fn binding(org: OrgId, secret: SecretId, version: u32, key_version: u32) -> Binding {
     Binding {
         org: org.to_bytes(),
         secret: secret.to_bytes(),
@@ -75,7 +75,7 @@ pub fn unavailable_reason(s: &SecretRecord, now: Timestamp) -> Option<String> {
     }
 }
 
-fn check_value(kind: SecretKind, value: &[u8], max: usize) -> Result<()> {
+pub(super) fn check_value(kind: SecretKind, value: &[u8], max: usize) -> Result<()> {
     if value.len() > max {
         return Err(Error::TooLarge(format!(
             "the value is {} bytes; the limit is {max} bytes",
@@ -101,7 +101,7 @@ fn check_value(kind: SecretKind, value: &[u8], max: usize) -> Result<()> {
 }
 
 impl Coffer {
-    async fn lookup(
+    pub(super) async fn lookup(
         &self,
         org: &OrgRecord,
         scope: &Scope,
@@ -451,7 +451,7 @@ impl Coffer {
     }
 }
 
-fn conflict(what: &str, expected: u32, current: u32) -> Error {
+pub(super) fn conflict(what: &str, expected: u32, current: u32) -> Error {
     let now = if current == 0 {
         "it does not exist yet".to_owned()
     } else {
@@ -465,7 +465,7 @@ fn conflict(what: &str, expected: u32, current: u32) -> Error {
     }
 }
 
-fn blob_error(e: BlobError) -> Error {
+pub(super) fn blob_error(e: BlobError) -> Error {
     match e {
         BlobError::Unavailable(m) => {
             tracing::error!(error = %m, "blob store unavailable");

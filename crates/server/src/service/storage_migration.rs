@@ -87,6 +87,9 @@ impl Coffer {
             let mut progressed = false;
             let mut last_error = None;
             for v in &batch {
+                if self.is_stopping() {
+                    return Ok(moved);
+                }
                 match self.move_envelope(org.id, v, target, dst.as_ref()).await {
                     Ok(n) => {
                         progressed = true;
@@ -101,6 +104,9 @@ impl Coffer {
             if let Some(e) = last_error.filter(|_| !progressed) {
                 return Err(e);
             }
+        }
+        if self.is_stopping() {
+            return Ok(moved);
         }
         let audit = AuditDraft::new(
             org.id,

@@ -8,3 +8,8 @@ mod helpers;
 mod keys;
 mod secrets;
 mod startup;
+#[path = "../support/mod.rs"]
+mod support;
+mod uploads;
+mod uploads_bucket;
+mod uploads_refused;

@@ -20,6 +20,7 @@ mod rows;
 mod secret_writes;
 mod storage;
 mod tx;
+mod uploads;
 mod web;
 mod writes;
 

@@ -31,6 +31,10 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/postgres/0003_storage.sql"),
     ),
     (4, include_str!("../../../migrations/postgres/0004_web.sql")),
+    (
+        5,
+        include_str!("../../../migrations/postgres/0005_uploads.sql"),
+    ),
 ];
 /// Advisory-lock key serializing migrations across processes ("coffer" + 0).
 const MIGRATION_LOCK: i64 = 0x636f_6666_6572_0000;

@@ -14,7 +14,7 @@ use sqlx::postgres::{PgRow, Postgres};
 
 type C<T> = Result<T, CatalogError>;
 
-fn corrupt(col: usize, what: impl std::fmt::Display) -> CatalogError {
+pub(super) fn corrupt(col: usize, what: impl std::fmt::Display) -> CatalogError {
     CatalogError::Corrupt(format!("column {col}: {what}"))
 }
 
@@ -26,7 +26,7 @@ where
     row.try_get(col).map_err(|e| corrupt(col, e))
 }
 
-fn parse<T>(row: &PgRow, col: usize, f: impl FnOnce(&str) -> Option<T>) -> C<T> {
+pub(super) fn parse<T>(row: &PgRow, col: usize, f: impl FnOnce(&str) -> Option<T>) -> C<T> {
     let s: String = get(row, col)?;
     f(&s).ok_or_else(|| corrupt(col, format_args!("unexpected value {s:?}")))
 }
@@ -37,7 +37,7 @@ pub(super) fn u32_at(row: &PgRow, col: usize) -> C<u32> {
     u32::try_from(n).map_err(|_| corrupt(col, format_args!("{n} is out of range")))
 }
 
-fn opt_u32_at(row: &PgRow, col: usize) -> C<Option<u32>> {
+pub(super) fn opt_u32_at(row: &PgRow, col: usize) -> C<Option<u32>> {
     match get::<Option<i64>>(row, col)? {
         None => Ok(None),
         Some(n) => u32::try_from(n)
@@ -52,11 +52,11 @@ pub(super) fn u64_at(row: &PgRow, col: usize) -> C<u64> {
     u64::try_from(n).map_err(|_| corrupt(col, format_args!("{n} is negative")))
 }
 
-fn ts(row: &PgRow, col: usize) -> C<Timestamp> {
+pub(super) fn ts(row: &PgRow, col: usize) -> C<Timestamp> {
     get(row, col).map(Timestamp::from_millis)
 }
 
-fn opt_ts(row: &PgRow, col: usize) -> C<Option<Timestamp>> {
+pub(super) fn opt_ts(row: &PgRow, col: usize) -> C<Option<Timestamp>> {
     Ok(get::<Option<i64>>(row, col)?.map(Timestamp::from_millis))
 }
 
@@ -68,7 +68,7 @@ pub(super) fn enum_text<T: serde::Serialize>(v: &T) -> String {
     }
 }
 
-fn enum_parse<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+pub(super) fn enum_parse<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
     serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
 }
 

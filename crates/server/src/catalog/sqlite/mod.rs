@@ -13,6 +13,7 @@ mod byok_reads;
 mod reads;
 mod rows;
 mod storage;
+mod uploads;
 mod web;
 mod writer;
 mod writes;
@@ -35,6 +36,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../../migrations/sqlite/0003_storage.sql"),
     ),
     (4, include_str!("../../../migrations/sqlite/0004_web.sql")),
+    (
+        5,
+        include_str!("../../../migrations/sqlite/0005_uploads.sql"),
+    ),
 ];
 
 pub(super) fn map_err(err: rusqlite::Error) -> CatalogError {

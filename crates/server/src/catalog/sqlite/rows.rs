@@ -17,7 +17,11 @@ pub(super) fn uuid_at(row: &Row, col: usize) -> rusqlite::Result<Uuid> {
     Ok(Uuid::from_bytes(b))
 }
 
-fn parse_at<T>(row: &Row, col: usize, f: impl FnOnce(&str) -> Option<T>) -> rusqlite::Result<T> {
+pub(super) fn parse_at<T>(
+    row: &Row,
+    col: usize,
+    f: impl FnOnce(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
     let s: String = row.get(col)?;
     f(&s).ok_or_else(|| bad(col, format!("unexpected value {s:?}")))
 }
@@ -30,11 +34,11 @@ pub(super) fn enum_text<T: serde::Serialize>(v: &T) -> String {
     }
 }
 
-fn enum_parse<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
+pub(super) fn enum_parse<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
     serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
 }
 
-fn opt_ts(row: &Row, col: usize) -> rusqlite::Result<Option<Timestamp>> {
+pub(super) fn opt_ts(row: &Row, col: usize) -> rusqlite::Result<Option<Timestamp>> {
     Ok(row.get::<_, Option<i64>>(col)?.map(Timestamp::from_millis))
 }
 

@@ -3,7 +3,8 @@
 //! drives Debian's chromium headless through playwright-core — sign in, issue page, reveal and
 //! copy, history, delete/restore, search, a CSRF-less post refused, audit filters, enabling BYOK
 //! in the keys page and the suspension banner after the key is disabled in moto, the operator's
-//! BYOK overview, and the storage form against moto buckets (the validation sentence, a residency
+//! BYOK overview, secrets sealed in the browser (uploaded to Coffer, then presigned straight to
+//! the org's moto bucket) and revealed through the CLI, and the storage form against moto buckets (the validation sentence, a residency
 //! mismatch refused). Screenshots of every page land in `target/browser-artifacts/`.
 //!
 //! Never skipped: without chromium (`apt-get install -y chromium`, which scripts/test.sh does)
@@ -220,7 +221,7 @@ fn a_person_uses_the_web_ui_in_chromium() {
     rt.block_on(create_bucket(&moto, &bucket_us, "us-east-1"));
     run_browser(
         &s,
-        "core,storage",
+        "core,upload_default,storage,upload_bucket",
         "core",
         &[
             ("ORG", "acme"),
@@ -245,4 +246,13 @@ fn a_person_uses_the_web_ui_in_chromium() {
     )
     .ok();
     assert_eq!(got.stdout(), "from-the-cli-2");
+    // Secrets sealed in the browser — uploaded to Coffer, and straight to the org's bucket —
+    // reveal through the CLI.
+    for (name, value) in [
+        ("browser-secret", "sealed-in-chromium"),
+        ("bucket-secret", "straight-to-the-bucket"),
+    ] {
+        let got = as_alice(&["--org", "acme", "secret", "get", "OPS-7", name], b"").ok();
+        assert_eq!(got.stdout(), value, "{name}");
+    }
 }

@@ -51,7 +51,46 @@ async function kms(action, body) {
   assert.ok(res.ok, `moto ${action}: ${res.status}`);
 }
 
+const puts = [];
+page.on('request', (r) => { if (r.method() === 'PUT') puts.push(r.url()); });
+
+/** Signs in as the org's owner (fresh cookies) and adds a secret on OPS-7 in the browser. */
+async function addInBrowser(name, value) {
+  const org = env('ORG');
+  await page.context().clearCookies();
+  await page.goto('/orgs/' + org + '/issues/OPS-7');
+  await page.waitForURL((u) => u.pathname === '/login');
+  await signIn(org, env('USER'), env('PASSWORD'), '/orgs/' + org + '/issues/OPS-7');
+  await page.locator('#add-secret').waitFor();
+  puts.length = 0;
+  await page.fill('#name', name);
+  await page.fill('#value', value);
+  await page.click('#add-secret button[type=submit]');
+  await page.locator('#add-result .msg').waitFor({ timeout: 30_000 });
+  assert.equal(await text('#add-result'), `Saved ${name} as version 1.`);
+  const row = page.locator(`tr[data-secret="${name}"]`);
+  await row.waitFor();
+  await row.getByRole('button', { name: 'Reveal', exact: true }).click();
+  await page.locator('[data-testid=revealed-value]').waitFor();
+  assert.equal(await page.locator('[data-testid=revealed-value]').innerText(), value);
+  assert.equal(puts.length, 1, `one envelope upload: ${puts.join(', ')}`);
+  return puts[0];
+}
+
 const scenarios = {
+  async upload_default() {
+    step = 'add a secret sealed in the browser (default storage: PUT to Coffer)';
+    const url = await addInBrowser('browser-secret', 'sealed-in-chromium');
+    assert.ok(url.startsWith(`${BASE}/api/v1/orgs/${env('ORG')}/uploads/`), url);
+    await shot('16-added-in-browser');
+  },
+  async upload_bucket() {
+    step = 'add a secret sealed in the browser (custom bucket: presigned PUT straight to it)';
+    const url = await addInBrowser('bucket-secret', 'straight-to-the-bucket');
+    assert.ok(url.startsWith(env('MOTO_URL')) && url.includes(env('BUCKET_EU')), url);
+    await shot('17-added-to-bucket');
+  },
+
   async core() {
     const org = env('ORG');
     step = 'redirect to sign-in';

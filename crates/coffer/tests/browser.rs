@@ -143,6 +143,8 @@ fn server_for(moto: &Moto) -> Server {
 
 /// Runs `run.mjs` with `scenarios` and the given environment; panics with its output on failure.
 fn run_browser(s: &Server, scenarios: &str, shots: &str, vars: &[(&str, &str)]) {
+    // A fresh folder per run, so no screenshot from an earlier run is mistaken for this one's.
+    let _ = std::fs::remove_dir_all(artifacts(shots));
     let out = Command::new("node")
         .arg(browser_dir().join("run.mjs"))
         .current_dir(browser_dir())

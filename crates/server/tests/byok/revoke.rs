@@ -132,7 +132,7 @@ async fn a_key_scheduled_for_deletion_suspends_the_org() {
 #[tokio::test]
 async fn an_unreachable_kms_never_suspends_cache_hits_serve_and_misses_get_503() {
     let moto = Moto::start();
-    let ttl = Duration::from_millis(1500);
+    let ttl = Duration::from_secs(4); // long enough for moto.stop() and one reveal on a loaded machine
     let e = env(&moto, |c| {
         c.keys.key_cache_ttl = ttl;
         c.keys.probe_interval = PROBE;

@@ -79,6 +79,18 @@ async function addInBrowser(name, value) {
 
 const scenarios = {
   async upload_default() {
+    step = 'a kv secret that is not a JSON object is refused before anything is sent';
+    await page.context().clearCookies();
+    await page.goto('/orgs/' + env('ORG') + '/issues/OPS-7');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn(env('ORG'), env('USER'), env('PASSWORD'), '/orgs/' + env('ORG') + '/issues/OPS-7');
+    await page.fill('#name', 'smtp');
+    await page.selectOption('#kind', 'kv');
+    await page.fill('#value', 'user=deploy');
+    await page.click('#add-secret button[type=submit]');
+    await page.locator('#add-result .msg-error').waitFor();
+    assert.match(await text('#add-result'), /JSON object/);
+    assert.equal(await page.locator('tr[data-secret="smtp"]').count(), 0);
     step = 'add a secret sealed in the browser (default storage: PUT to Coffer)';
     const url = await addInBrowser('browser-secret', 'sealed-in-chromium');
     assert.ok(url.startsWith(`${BASE}/api/v1/orgs/${env('ORG')}/uploads/`), url);
@@ -174,7 +186,11 @@ const scenarios = {
     await page.fill('#issue', 'ops-7');
     await page.fill('#action', 'secret.reveal');
     await page.click('#audit-filters button');
-    await page.locator('table.audit tbody tr').nth(1).waitFor();
+    // The unfiltered list is already on the page: wait for the filtered one to replace it.
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('table.audit tbody tr')];
+      return rows.length >= 2 && rows.every((r) => r.innerText.includes('secret.reveal'));
+    });
     const rows = await page.locator('table.audit tbody tr').allInnerTexts();
     assert.ok(rows.length >= 2 && rows.every((r) => /secret\.reveal/.test(r) && /OPS-7/.test(r)), rows.join('\n'));
     await shot('07-audit');

@@ -10,10 +10,25 @@ import { secretRow } from './secret_row.js';
 
 const ISSUE = /^[A-Z][A-Z0-9_]{1,9}-[1-9][0-9]{0,8}$/;
 
+// The server never sees a browser-sealed value, so the shape of a `kv` secret (what `coffer run`
+// exports as variables) is checked here, as the CLI checks it before sending.
+function checkKv(text) {
+  let v;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`a kv secret must be a JSON object like {"user": "deploy"}; this is not JSON (${e.message})`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) {
+    throw new Error('a kv secret must be a JSON object of string values, like {"user": "deploy", "pass": "s3cret"}');
+  }
+}
+
 async function addSecret(org, scope, form) {
   const f = (n) => form.elements.namedItem(n);
   const name = f('name').value.trim();
   const kind = f('kind').value;
+  if (kind === 'kv') checkKv(f('value').value);
   const plaintext = new TextEncoder().encode(f('value').value);
   const req = { kind, size: plaintext.length };
   if (f('expires').value) req.expires_at = new Date(f('expires').value).toISOString();

@@ -100,7 +100,70 @@ pub(super) fn check_value(kind: SecretKind, value: &[u8], max: usize) -> Result<
     }
 }
 
+/// Refuses write options that can never be valid (checked once, before any work).
+pub(super) fn check_write_options(
+    expires_at: Option<Timestamp>,
+    view_limit: Option<u32>,
+    now: Timestamp,
+) -> Result<()> {
+    if expires_at.is_some_and(|t| t <= now) {
+        return Err(Error::InvalidInput(
+            "expires_at is in the past; give a future time".into(),
+        ));
+    }
+    if view_limit == Some(0) {
+        return Err(Error::InvalidInput("view_limit must be at least 1".into()));
+    }
+    Ok(())
+}
+
+/// Where a new version goes: which secret (new or existing), its number, and its kind.
+pub(super) struct NextVersion {
+    pub secret: SecretId,
+    pub version: u32,
+    pub kind: SecretKind,
+}
+
 impl Coffer {
+    /// Reads the secret's current state and checks that a new version may follow it:
+    /// check-and-set on `expect_version`, and not soft-deleted. The kind defaults to the
+    /// existing kind, else `password`.
+    pub(super) async fn next_version(
+        &self,
+        org: OrgId,
+        scope: &Scope,
+        name: &SecretName,
+        expect_version: Option<u32>,
+        kind: Option<SecretKind>,
+    ) -> Result<NextVersion> {
+        let what = label(scope, name);
+        let existing = match self.catalog.secret(org, scope, name).await {
+            Ok(s) => Some(s),
+            Err(CatalogError::NotFound) => None,
+            Err(e) => return Err(Error::catalog(e, || what.clone())),
+        };
+        let current = existing.as_ref().map_or(0, |s| s.version);
+        if let Some(expected) = expect_version.filter(|e| *e != current) {
+            return Err(conflict(&what, expected, current));
+        }
+        if existing.as_ref().is_some_and(|s| s.deleted_at.is_some()) {
+            return Err(Error::SecretDeleted(format!(
+                "`{what}` is deleted; restore it before writing a new version"
+            )));
+        }
+        let kind = kind
+            .or(existing.as_ref().map(|s| s.kind))
+            .unwrap_or(SecretKind::Password);
+        let (secret, version) = existing
+            .as_ref()
+            .map_or((SecretId::new(), 1), |s| (s.id, s.version + 1));
+        Ok(NextVersion {
+            secret,
+            version,
+            kind,
+        })
+    }
+
     pub(super) async fn lookup(
         &self,
         org: &OrgRecord,
@@ -125,39 +188,15 @@ impl Coffer {
             .active_org_for(actor, slug, Action::WriteSecret)
             .await?;
         let now = Timestamp::now();
-        if req.expires_at.is_some_and(|t| t <= now) {
-            return Err(Error::InvalidInput(
-                "expires_at is in the past; give a future time".into(),
-            ));
-        }
-        if req.view_limit == Some(0) {
-            return Err(Error::InvalidInput("view_limit must be at least 1".into()));
-        }
+        check_write_options(req.expires_at, req.view_limit, now)?;
         let what = label(&req.scope, &req.name);
         let _turn = self.write_locks.lock((org.id, &req.scope, &req.name)).await;
         for _ in 0..WRITE_ATTEMPTS {
-            let existing = match self.catalog.secret(org.id, &req.scope, &req.name).await {
-                Ok(s) => Some(s),
-                Err(CatalogError::NotFound) => None,
-                Err(e) => return Err(Error::catalog(e, || what.clone())),
-            };
-            let current = existing.as_ref().map_or(0, |s| s.version);
-            if let Some(expected) = req.expect_version.filter(|e| *e != current) {
-                return Err(conflict(&what, expected, current));
-            }
-            if existing.as_ref().is_some_and(|s| s.deleted_at.is_some()) {
-                return Err(Error::SecretDeleted(format!(
-                    "`{what}` is deleted; restore it before writing a new version"
-                )));
-            }
-            let kind = req
-                .kind
-                .or(existing.as_ref().map(|s| s.kind))
-                .unwrap_or(SecretKind::Password);
+            let next = self
+                .next_version(org.id, &req.scope, &req.name, req.expect_version, req.kind)
+                .await?;
+            let (id, version, kind) = (next.secret, next.version, next.kind);
             check_value(kind, req.value.as_bytes(), self.settings.max_secret_bytes)?;
-            let (id, version) = existing
-                .as_ref()
-                .map_or((SecretId::new(), 1), |s| (s.id, s.version + 1));
             let key = self.org_key(org.id, org.key_version).await?;
             let sealed = coffer_envelope::seal(
                 &key,

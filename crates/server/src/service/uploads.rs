@@ -13,10 +13,10 @@
 //! it expires, so the uploaded object itself must never be what a version points at — and then
 //! becomes the version through `put_version` (check-and-set, audit event).
 
-use super::secrets::{binding, blob_error, conflict, label};
+use super::secrets::{binding, blob_error, check_write_options, label};
 use super::*;
 use crate::blob::{BlobError, BlobKey};
-use crate::catalog::{CatalogError, PendingUpload, StoredBlob};
+use crate::catalog::{PendingUpload, StoredBlob};
 use bytes::Bytes;
 use coffer_envelope::{DataKey, Key32, OVERHEAD};
 use std::time::Duration;
@@ -74,14 +74,7 @@ impl Coffer {
             .active_org_for(actor, slug, Action::WriteSecret)
             .await?;
         let now = Timestamp::now();
-        if req.expires_at.is_some_and(|t| t <= now) {
-            return Err(Error::InvalidInput(
-                "expires_at is in the past; give a future time".into(),
-            ));
-        }
-        if req.view_limit == Some(0) {
-            return Err(Error::InvalidInput("view_limit must be at least 1".into()));
-        }
+        check_write_options(req.expires_at, req.view_limit, now)?;
         let max = self.settings.max_secret_bytes;
         if req.size > max as u64 {
             return Err(Error::TooLarge(format!(
@@ -89,28 +82,11 @@ impl Coffer {
                 req.size
             )));
         }
+        let next = self
+            .next_version(org.id, &req.scope, &req.name, req.expect_version, req.kind)
+            .await?;
+        let (secret, version, kind) = (next.secret, next.version, next.kind);
         let what = label(&req.scope, &req.name);
-        let existing = match self.catalog.secret(org.id, &req.scope, &req.name).await {
-            Ok(s) => Some(s),
-            Err(CatalogError::NotFound) => None,
-            Err(e) => return Err(Error::catalog(e, || what.clone())),
-        };
-        let current = existing.as_ref().map_or(0, |s| s.version);
-        if let Some(expected) = req.expect_version.filter(|e| *e != current) {
-            return Err(conflict(&what, expected, current));
-        }
-        if existing.as_ref().is_some_and(|s| s.deleted_at.is_some()) {
-            return Err(Error::SecretDeleted(format!(
-                "`{what}` is deleted; restore it before writing a new version"
-            )));
-        }
-        let kind = req
-            .kind
-            .or(existing.as_ref().map(|s| s.kind))
-            .unwrap_or(SecretKind::Password);
-        let (secret, version) = existing
-            .as_ref()
-            .map_or((SecretId::new(), 1), |s| (s.id, s.version + 1));
         let key = self.org_key(org.id, org.key_version).await?;
         let internal = |e: coffer_envelope::EnvelopeError| Error::Internal(format!("wrap: {e}"));
         let data_key = Key32::try_generate().map_err(internal)?;

@@ -54,19 +54,11 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         .as_ref()
         .expect("fresh data dir bootstraps")
         .to_string();
-    let base = format!("http://{}", app.addr);
-    TestApp {
-        app,
-        base,
-        token,
-        dir,
-        client: reqwest::Client::new(),
-    }
+    TestApp::attach(app, token, dir)
 }
 
 impl TestApp {
     /// Wraps an app started by the test itself (e.g. restarted on `dir`'s data).
-    #[allow(dead_code)] // used by the storage tests, which include this file too
     pub fn attach(app: RunningApp, token: String, dir: tempfile::TempDir) -> TestApp {
         let base = format!("http://{}", app.addr);
         TestApp {

@@ -69,7 +69,9 @@ async fn the_encryption_counter_forces_rotation_at_its_limit() {
 
 #[tokio::test]
 async fn writes_make_no_provider_calls_and_cold_reveals_share_one() {
-    let app = spawn_with(|c| c.keys.key_cache_ttl = Duration::from_millis(500)).await;
+    // Long enough for 20 writes on a loaded machine, short enough to wait out below.
+    let ttl = Duration::from_secs(3);
+    let app = spawn_with(|c| c.keys.key_cache_ttl = ttl).await;
     app.put_secret("OPS-1", "db", b"v").await; // warms the cache
     let unwraps = || {
         app.metric(
@@ -92,7 +94,7 @@ async fn writes_make_no_provider_calls_and_cold_reveals_share_one() {
         (u0, w0),
         "20 warm writes: zero provider calls"
     );
-    tokio::time::sleep(Duration::from_millis(700)).await; // let the cached key expire
+    tokio::time::sleep(ttl + Duration::from_millis(300)).await; // let the cached key expire
     let reveals = futures::future::join_all(
         (0..50).map(|_| app.reveal_as(&app.token, "default", "OPS-1", "db")),
     )

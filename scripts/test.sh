@@ -12,6 +12,21 @@ if ! command -v node >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq nodejs >/dev/null
 fi
 
+# The web UI's browser tests (crates/coffer/tests/browser.rs) drive Debian's chromium headless
+# through playwright-core (installed from crates/coffer/tests/browser/package-lock.json).
+if ! command -v chromium >/dev/null 2>&1; then
+  say "installing chromium (for the web UI's browser tests)"
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  say "installing npm (for the browser tests' playwright-core)"
+  apt-get update -qq && apt-get install -y -qq npm >/dev/null
+fi
+if [ ! -f crates/coffer/tests/browser/node_modules/playwright-core/package.json ]; then
+  say "installing playwright-core (npm ci, from the lockfile)"
+  (cd crates/coffer/tests/browser && npm ci --no-audit --no-fund --silent)
+fi
+
 # The AWS backends' tests (crates/server/tests/s3.rs, kms.rs) run against a real moto server
 # (S3, KMS, STS, IAM). Pinned: the tests assert moto's verified behaviours (docs/aws.md).
 MOTO_VERSION=5.2.5

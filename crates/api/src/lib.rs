@@ -15,6 +15,7 @@ mod secrets;
 mod storage;
 mod uploads;
 mod users;
+mod web;
 
 pub use audit::*;
 pub use keys::*;
@@ -23,6 +24,7 @@ pub use secrets::*;
 pub use storage::*;
 pub use uploads::*;
 pub use users::*;
+pub use web::*;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -169,6 +169,12 @@ pub enum UserCommand {
     },
     /// List the org's members.
     List,
+    /// Set a user's web UI password (yours, or, as an admin, a member's). Prompts twice on a
+    /// terminal, else reads one line from stdin; never from the command line.
+    Passwd {
+        /// User name, e.g. `bob`.
+        name: String,
+    },
 }
 
 /// A role as typed on the command line.

@@ -12,6 +12,7 @@ mod serve;
 mod storage;
 mod token;
 mod user;
+mod user_passwd;
 
 use crate::cli::{Cli, Command};
 use crate::client::{ApiToken, Client};

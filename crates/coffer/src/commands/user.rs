@@ -1,4 +1,4 @@
-//! `coffer user add|list`.
+//! `coffer user add|list|passwd`.
 
 use super::Ctx;
 use crate::cli::{RoleArg, UserCommand};
@@ -43,6 +43,21 @@ pub async fn run(ctx: &Ctx, cmd: UserCommand) -> Result<i32> {
                 ]);
             }
             table.print_or("no users");
+        }
+        UserCommand::Passwd { name } => {
+            let password = super::user_passwd::read_new_password(&name)?;
+            let mut req = coffer_api::SetPasswordRequest {
+                password: password.to_string(),
+            };
+            let sent = ctx
+                .client
+                .put(&["orgs", org, "users", &name, "password"], &req)
+                .await;
+            zeroize::Zeroize::zeroize(&mut req.password);
+            sent?;
+            println!(
+                "password set for {name}; they sign in at /login with org {org}, and their other sessions were signed out"
+            );
         }
     }
     Ok(0)

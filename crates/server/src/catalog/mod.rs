@@ -13,16 +13,19 @@ pub mod conformance_byok;
 mod conformance_health;
 pub mod conformance_storage;
 pub mod conformance_uploads;
+pub mod conformance_web;
 mod model;
 pub mod postgres;
 pub mod sqlite;
 mod storage;
 mod uploads;
+mod web;
 
 pub use byok::*;
 pub use model::*;
 pub use storage::*;
 pub use uploads::*;
+pub use web::*;
 
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::*;
@@ -73,7 +76,9 @@ pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 /// The per-org key settings (BYOK) are the [`ByokCatalog`] part of the same seam, and per-org
 /// storage the [`StorageCatalog`] part, and client-side uploads the [`UploadCatalog`] part.
 #[async_trait]
-pub trait Catalog: ByokCatalog + StorageCatalog + UploadCatalog + Send + Sync + 'static {
+pub trait Catalog:
+    ByokCatalog + StorageCatalog + UploadCatalog + WebCatalog + Send + Sync + 'static
+{
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

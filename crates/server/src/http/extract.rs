@@ -1,4 +1,5 @@
-//! Extractors that speak Coffer's error format: the bearer-token caller, JSON bodies (413 before
+//! Extractors that speak Coffer's error format: the caller (bearer token, or the web UI's
+//! session cookie with its CSRF check), JSON bodies (413 before
 //! reading an oversize body whole, 400 naming the bad field otherwise), and query strings.
 
 use super::AppState;
@@ -15,12 +16,20 @@ use std::sync::Arc;
 pub struct Caller(pub Actor);
 
 impl FromRequestParts<Arc<AppState>> for Caller {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &Arc<AppState>,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, Response> {
+        // Browsers (the web UI) present a session cookie instead of a bearer token.
+        if parts.headers.get(header::AUTHORIZATION).is_none()
+            && let Some(value) = super::web::session_cookie(&parts.headers)
+        {
+            return super::web::session_caller(parts, state, value)
+                .await
+                .map(Caller);
+        }
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -36,7 +45,10 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .path()
             .strip_prefix("/api/v1/orgs/")
             .and_then(|rest| rest.split('/').next());
-        Ok(Caller(state.coffer.authenticate(token, path_org).await?))
+        match state.coffer.authenticate(token, path_org).await {
+            Ok(actor) => Ok(Caller(actor)),
+            Err(e) => Err(ApiError(e).into_response()),
+        }
     }
 }
 

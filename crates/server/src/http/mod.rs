@@ -15,6 +15,7 @@ mod orgs;
 mod secrets;
 mod storage;
 mod uploads;
+pub mod web;
 
 use crate::service::Coffer;
 use axum::Router;
@@ -115,10 +116,15 @@ pub fn router(state: Arc<AppState>) -> Router {
                 "no such endpoint; see /api/v1/openapi.json",
             )
         })
+        .merge(web::router())
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             guard_and_measure,
+        ))
+        .layer(middleware::from_fn_with_state(
+            web::csp_for(&state),
+            web::security_headers,
         ))
         .with_state(state)
 }

@@ -52,5 +52,5 @@ struct ApiDoc;
 
 /// Serves the document.
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(ApiDoc::openapi().merge_from(<super::web::WebApiDoc as OpenApi>::openapi()))
 }

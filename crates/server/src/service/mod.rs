@@ -25,6 +25,9 @@ mod stores;
 pub mod tokens;
 mod upload_commit;
 mod uploads;
+pub mod web;
+pub mod web_guard;
+pub mod web_search;
 
 pub use byok::{ByokParts, KeysView, SetKeys};
 pub use error::{Error, Result};

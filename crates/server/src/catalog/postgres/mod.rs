@@ -21,6 +21,7 @@ mod secret_writes;
 mod storage;
 mod tx;
 mod uploads;
+mod web;
 mod writes;
 
 pub use open::redact;

@@ -30,7 +30,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../../migrations/postgres/0003_storage.sql"),
     ),
-    // 4 is reserved for another change; the runner applies versions above the newest applied.
+    (4, include_str!("../../../migrations/postgres/0004_web.sql")),
     (
         5,
         include_str!("../../../migrations/postgres/0005_uploads.sql"),

@@ -14,6 +14,7 @@ mod reads;
 mod rows;
 mod storage;
 mod uploads;
+mod web;
 mod writer;
 mod writes;
 
@@ -34,7 +35,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         3,
         include_str!("../../../migrations/sqlite/0003_storage.sql"),
     ),
-    // 4 is reserved for another change; the runner applies versions above the newest applied.
+    (4, include_str!("../../../migrations/sqlite/0004_web.sql")),
     (
         5,
         include_str!("../../../migrations/sqlite/0005_uploads.sql"),

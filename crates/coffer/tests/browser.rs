@@ -1,0 +1,260 @@
+//! The web UI in a real browser: starts the real `coffer serve` (BYOK pointed at a moto server),
+//! prepares an org with the CLI as an admin would, then runs `tests/browser/run.mjs`, which
+//! drives Debian's chromium headless through playwright-core — sign in, issue page, reveal and
+//! copy, history, delete/restore, search, a CSRF-less post refused, audit filters, enabling BYOK
+//! in the keys page and the suspension banner after the key is disabled in moto, the operator's
+//! BYOK overview, secrets sealed in the browser (uploaded to Coffer, then presigned straight to
+//! the org's moto bucket) and revealed through the CLI, and the storage form against moto buckets (the validation sentence, a residency
+//! mismatch refused). Screenshots of every page land in `target/browser-artifacts/`.
+//!
+//! Never skipped: without chromium (`apt-get install -y chromium`, which scripts/test.sh does)
+//! or node the test fails saying so. `npm ci` installs playwright-core from the lockfile when
+//! `tests/browser/node_modules` is missing.
+
+/// The moto harness of the server's AWS tests (KMS, STS, IAM), shared rather than copied.
+#[path = "../../server/tests/support/moto.rs"]
+#[allow(dead_code)]
+mod moto;
+#[allow(dead_code)]
+mod support;
+
+use moto::{Moto, unique};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::Server;
+
+const REGIONS: [&str; 2] = ["eu-central-1", "eu-west-1"];
+const PASSWORD: &str = "correct horse battery staple";
+const ADMIN_PASSWORD: &str = "operator passphrase 42";
+
+fn chromium() -> String {
+    let path = std::env::var("COFFER_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&path).is_file(),
+        "chromium is missing at {path}: scripts/test.sh installs it (apt-get install -y chromium), \
+         or set COFFER_CHROMIUM to a Chromium binary"
+    );
+    path
+}
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// `npm ci` from the lockfile when playwright-core is not installed yet.
+fn ensure_playwright() {
+    let dir = browser_dir();
+    if dir
+        .join("node_modules/playwright-core/package.json")
+        .is_file()
+    {
+        return;
+    }
+    let out = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("npm is needed for the browser tests ({e}); scripts/test.sh installs Node.js")
+        });
+    assert!(
+        out.status.success(),
+        "npm ci in {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Screenshots go to `<target>/browser-artifacts/<name>`.
+fn artifacts(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target dir")
+        .join("browser-artifacts")
+        .join(name)
+}
+
+/// One KMS JSON-protocol call to moto (which does not check signatures by default).
+async fn kms(moto: &Moto, region: &str, action: &str, body: Value) -> Value {
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential=test/20260101/{region}/kms/aws4_request, SignedHeaders=host, Signature=00"
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("{}/", moto.endpoint()))
+        .header("Authorization", auth)
+        .header("X-Amz-Target", format!("TrentService.{action}"))
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("KMS request to moto");
+    assert!(
+        resp.status().is_success(),
+        "KMS {action}: {}",
+        resp.status()
+    );
+    resp.json().await.unwrap_or(Value::Null)
+}
+
+/// Creates `bucket` in `region` on moto (which accepts unsigned requests).
+async fn create_bucket(moto: &Moto, bucket: &str, region: &str) {
+    let body = if region == "us-east-1" {
+        String::new()
+    } else {
+        format!(
+            "<CreateBucketConfiguration><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
+        )
+    };
+    let r = reqwest::Client::new()
+        .put(format!("{}/{bucket}", moto.endpoint()))
+        .body(body)
+        .send()
+        .await
+        .expect("S3 request to moto");
+    assert!(
+        r.status().is_success(),
+        "CreateBucket {bucket}: {}",
+        r.status()
+    );
+}
+
+fn server_for(moto: &Moto) -> Server {
+    Server::start_with_env(&[
+        (
+            "COFFER_BYOK__PRINCIPAL_ARN",
+            "arn:aws:iam::123456789012:user/coffer",
+        ),
+        ("COFFER_BYOK__AWS__ENDPOINT", moto.endpoint()),
+        ("COFFER_BYOK__AWS__CREDENTIALS__KIND", "static"),
+        ("COFFER_BYOK__AWS__CREDENTIALS__ACCESS_KEY_ID", "test"),
+        ("COFFER_BYOK__AWS__CREDENTIALS__SECRET_ACCESS_KEY", "test"),
+        ("COFFER_STORAGE__AWS__ENDPOINT", moto.endpoint()),
+        ("COFFER_STORAGE__AWS__CREDENTIALS__KIND", "static"),
+        ("COFFER_STORAGE__AWS__CREDENTIALS__ACCESS_KEY_ID", "test"),
+        (
+            "COFFER_STORAGE__AWS__CREDENTIALS__SECRET_ACCESS_KEY",
+            "test",
+        ),
+        ("COFFER_KEYS__KEY_CACHE_TTL", "300ms"),
+        ("COFFER_KEYS__PROBE_INTERVAL", "200ms"),
+    ])
+}
+
+/// Runs `run.mjs` with `scenarios` and the given environment; panics with its output on failure.
+fn run_browser(s: &Server, scenarios: &str, shots: &str, vars: &[(&str, &str)]) {
+    // A fresh folder per run, so no screenshot from an earlier run is mistaken for this one's.
+    let _ = std::fs::remove_dir_all(artifacts(shots));
+    let out = Command::new("node")
+        .arg(browser_dir().join("run.mjs"))
+        .current_dir(browser_dir())
+        .env("COFFER_URL", &s.addr)
+        .env("CHROMIUM", chromium())
+        .env("SCENARIOS", scenarios)
+        .env("ARTIFACTS", artifacts(shots))
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("node is needed for the browser tests ({e}); scripts/test.sh installs it")
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("browser scenarios passed"),
+        "the browser run failed (screenshots in {}):\n{stdout}\n{stderr}",
+        artifacts(shots).display()
+    );
+}
+
+#[test]
+fn a_person_uses_the_web_ui_in_chromium() {
+    let chromium = chromium();
+    assert!(!chromium.is_empty());
+    ensure_playwright();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let moto = Moto::start();
+    let s = server_for(&moto);
+    s.run(&["org", "create", "acme", "--location", "eu"]).ok();
+    s.run(&["--org", "acme", "user", "add", "alice", "--role", "owner"])
+        .ok();
+    let alice = s
+        .run(&["--org", "acme", "token", "create", "--user", "alice"])
+        .ok()
+        .stdout();
+    let as_alice = |args: &[&str], stdin: &[u8]| {
+        support::run(s.cmd_with_token(alice.trim()).args(args), stdin)
+    };
+    // Passwords come from stdin (or a no-echo prompt), never argv; too short ones are refused.
+    let short = as_alice(&["--org", "acme", "user", "passwd", "alice"], b"short\n").expect_code(1);
+    assert!(short.stderr().contains("at least 12"), "{}", short.stderr());
+    let set = as_alice(
+        &["--org", "acme", "user", "passwd", "alice"],
+        format!("{PASSWORD}\n").as_bytes(),
+    )
+    .ok();
+    assert!(
+        set.stdout().contains("password set for alice"),
+        "{}",
+        set.stdout()
+    );
+    s.run_stdin(
+        &["user", "passwd", "admin"],
+        format!("{ADMIN_PASSWORD}\n").as_bytes(),
+    )
+    .ok();
+    // A CLI-stored secret with two versions, for reveal and history in the browser.
+    for v in ["from-the-cli-1", "from-the-cli-2"] {
+        as_alice(
+            &["--org", "acme", "secret", "put", "OPS-7", "cli-secret"],
+            v.as_bytes(),
+        )
+        .ok();
+    }
+    let keys: Vec<String> = REGIONS
+        .iter()
+        .map(|r| {
+            let out = rt.block_on(kms(&moto, r, "CreateKey", json!({})));
+            out["KeyMetadata"]["Arn"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let role = rt.block_on(moto.create_role(&unique("acme-web"), "{}"));
+    let (bucket_eu, bucket_us) = (unique("acme-eu"), unique("acme-us"));
+    rt.block_on(create_bucket(&moto, &bucket_eu, "eu-central-1"));
+    rt.block_on(create_bucket(&moto, &bucket_us, "us-east-1"));
+    run_browser(
+        &s,
+        "core,upload_default,storage,upload_bucket",
+        "core",
+        &[
+            ("ORG", "acme"),
+            ("USER", "alice"),
+            ("PASSWORD", PASSWORD),
+            ("ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("MOTO_URL", moto.endpoint()),
+            ("ROLE_ARN", &role),
+            ("KEY_ARNS", &keys.join(",")),
+            ("BUCKET_EU", &bucket_eu),
+            ("BUCKET_US", &bucket_us),
+        ],
+    );
+    // What the browser did is what the CLI sees.
+    let shown = as_alice(&["--org", "acme", "org", "keys", "show", "acme"], b"")
+        .ok()
+        .stdout();
+    assert!(shown.contains("aws-kms"), "{shown}");
+    let got = as_alice(
+        &["--org", "acme", "secret", "get", "OPS-7", "cli-secret"],
+        b"",
+    )
+    .ok();
+    assert_eq!(got.stdout(), "from-the-cli-2");
+    // Secrets sealed in the browser — uploaded to Coffer, and straight to the org's bucket —
+    // reveal through the CLI.
+    for (name, value) in [
+        ("browser-secret", "sealed-in-chromium"),
+        ("bucket-secret", "straight-to-the-bucket"),
+    ] {
+        let got = as_alice(&["--org", "acme", "secret", "get", "OPS-7", name], b"").ok();
+        assert_eq!(got.stdout(), value, "{name}");
+    }
+}

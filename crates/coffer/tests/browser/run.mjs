@@ -1,0 +1,310 @@
+// Drives Debian's chromium (headless, through playwright-core) through Coffer's web UI as a
+// person would, against a real `coffer serve` and moto that crates/coffer/tests/browser.rs
+// started. Every step asserts what the page shows; every page is saved as a screenshot in
+// $ARTIFACTS. Exits non-zero (with the failing step) on the first failure.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { strict as assert } from 'node:assert';
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set (run through crates/coffer/tests/browser.rs)`);
+  return v;
+};
+const BASE = env('COFFER_URL');
+const ARTIFACTS = env('ARTIFACTS');
+const SCENARIOS = env('SCENARIOS').split(',');
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const browser = await chromium.launch({ executablePath: env('CHROMIUM'), args: ['--no-sandbox'] });
+const context = await browser.newContext({ baseURL: BASE });
+await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
+const page = await context.newPage();
+const problems = [];
+page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(m.text()); });
+page.on('pageerror', (e) => problems.push(String(e)));
+page.setDefaultTimeout(15_000);
+
+let step = 'start';
+const shot = (name) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+const text = (sel) => page.locator(sel).innerText();
+
+async function signIn(org, user, password, expectPath) {
+  await page.fill('#org', org);
+  await page.fill('#user', user);
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  if (expectPath) await page.waitForURL((u) => u.pathname === expectPath);
+}
+
+async function kms(action, body) {
+  const region = body.KeyId.split(':')[3];
+  const res = await fetch(`${env('MOTO_URL')}/`, {
+    method: 'POST',
+    headers: {
+      Authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${region}/kms/aws4_request, SignedHeaders=host, Signature=00`,
+      'X-Amz-Target': `TrentService.${action}`,
+      'Content-Type': 'application/x-amz-json-1.1',
+    },
+    body: JSON.stringify({ KeyId: body.KeyId.split('/').pop() }),
+  });
+  assert.ok(res.ok, `moto ${action}: ${res.status}`);
+}
+
+const puts = [];
+page.on('request', (r) => { if (r.method() === 'PUT') puts.push(r.url()); });
+
+/** Signs in as the org's owner (fresh cookies) and adds a secret on OPS-7 in the browser. */
+async function addInBrowser(name, value) {
+  const org = env('ORG');
+  await page.context().clearCookies();
+  await page.goto('/orgs/' + org + '/issues/OPS-7');
+  await page.waitForURL((u) => u.pathname === '/login');
+  await signIn(org, env('USER'), env('PASSWORD'), '/orgs/' + org + '/issues/OPS-7');
+  await page.locator('#add-secret').waitFor();
+  puts.length = 0;
+  await page.fill('#name', name);
+  await page.fill('#value', value);
+  await page.click('#add-secret button[type=submit]');
+  await page.locator('#add-result .msg').waitFor({ timeout: 30_000 });
+  assert.equal(await text('#add-result'), `Saved ${name} as version 1.`);
+  const row = page.locator(`tr[data-secret="${name}"]`);
+  await row.waitFor();
+  await row.getByRole('button', { name: 'Reveal', exact: true }).click();
+  await page.locator('[data-testid=revealed-value]').waitFor();
+  assert.equal(await page.locator('[data-testid=revealed-value]').innerText(), value);
+  assert.equal(puts.length, 1, `one envelope upload: ${puts.join(', ')}`);
+  return puts[0];
+}
+
+const scenarios = {
+  async upload_default() {
+    step = 'a kv secret that is not a JSON object is refused before anything is sent';
+    await page.context().clearCookies();
+    await page.goto('/orgs/' + env('ORG') + '/issues/OPS-7');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn(env('ORG'), env('USER'), env('PASSWORD'), '/orgs/' + env('ORG') + '/issues/OPS-7');
+    await page.fill('#name', 'smtp');
+    await page.selectOption('#kind', 'kv');
+    await page.fill('#value', 'user=deploy');
+    await page.click('#add-secret button[type=submit]');
+    await page.locator('#add-result .msg-error').waitFor();
+    assert.match(await text('#add-result'), /JSON object/);
+    assert.equal(await page.locator('tr[data-secret="smtp"]').count(), 0);
+    step = 'add a secret sealed in the browser (default storage: PUT to Coffer)';
+    const url = await addInBrowser('browser-secret', 'sealed-in-chromium');
+    assert.ok(url.startsWith(`${BASE}/api/v1/orgs/${env('ORG')}/uploads/`), url);
+    await shot('16-added-in-browser');
+  },
+  async upload_bucket() {
+    step = 'add a secret sealed in the browser (custom bucket: presigned PUT straight to it)';
+    const url = await addInBrowser('bucket-secret', 'straight-to-the-bucket');
+    assert.ok(url.startsWith(env('MOTO_URL')) && url.includes(env('BUCKET_EU')), url);
+    await shot('17-added-to-bucket');
+  },
+
+  async core() {
+    const org = env('ORG');
+    step = 'redirect to sign-in';
+    await page.goto('/orgs/' + org + '/issues/OPS-7');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await shot('01-login');
+    step = 'wrong password is refused with the server sentence';
+    await signIn(org, env('USER'), 'not the password at all', null);
+    await page.waitForSelector('#login-result .msg-error');
+    assert.match(await text('#login-result'), /wrong org, user name or password/);
+    step = 'sign in';
+    await signIn(org, env('USER'), env('PASSWORD'), '/orgs/' + org + '/issues/OPS-7');
+    const row = page.locator('tr[data-secret="cli-secret"]');
+    await row.waitFor();
+    assert.match(await row.innerText(), /password[\s\S]*v2[\s\S]*alice/);
+    await shot('02-issue');
+
+    step = 'reveal and copy';
+    await row.getByRole('button', { name: 'Reveal', exact: true }).click();
+    const value = page.locator('[data-testid=revealed-value]');
+    await value.waitFor();
+    assert.equal(await value.innerText(), 'from-the-cli-2');
+    await page.getByRole('button', { name: 'Copy', exact: true }).click();
+    await page.getByText('Copied. The clipboard is cleared in 30 seconds.').waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), 'from-the-cli-2');
+    await shot('03-revealed');
+    step = 'the value hides and the clipboard clears after 30 s';
+    await page.getByText('Hidden again.', { exact: true }).waitFor({ timeout: 40_000 });
+    await page.getByText('Clipboard cleared.').waitFor({ timeout: 10_000 });
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), '');
+    assert.equal(await value.count(), 0);
+
+    step = 'history and an older version';
+    await row.getByRole('button', { name: 'History' }).click();
+    await page.locator('table.history').waitFor();
+    assert.match(await text('table.history'), /v2[\s\S]*v1/);
+    await page.getByRole('button', { name: 'Reveal v1' }).click();
+    await page.locator('[data-testid=revealed-value]').waitFor();
+    assert.equal(await page.locator('[data-testid=revealed-value]').innerText(), 'from-the-cli-1');
+    await shot('04-history');
+
+    step = 'delete and restore';
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await page.locator('tr[data-secret="cli-secret"]').waitFor({ state: 'detached' });
+    await page.check('#show-deleted');
+    const gone = page.locator('tr[data-secret="cli-secret"].deleted');
+    await gone.waitFor();
+    await gone.getByRole('button', { name: 'Restore' }).click();
+    await page.locator('tr[data-secret="cli-secret"]:not(.deleted)').waitFor();
+
+    step = 'search across issues and projects';
+    await page.fill('#search', 'cli');
+    await page.click('form.search button');
+    await page.locator('#search-results a', { hasText: 'OPS-7' }).first().waitFor();
+    await shot('05-search');
+
+    step = 'a request without the CSRF header is refused';
+    const refused = await page.evaluate(async (o) => {
+      const r = await fetch(`/api/v1/orgs/${o}/secrets/OPS-7/cli-secret`, { method: 'DELETE' });
+      return { status: r.status, body: await r.json() };
+    }, org);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error.code, 'csrf_token_missing');
+    await page.evaluate((o) => {
+      const f = document.createElement('form');
+      f.method = 'post';
+      f.action = `/api/v1/orgs/${o}/secrets/OPS-7/cli-secret/destroy`;
+      document.body.append(f);
+      f.submit();
+    }, org);
+    await page.waitForURL((u) => u.pathname.endsWith('/destroy'));
+    assert.match(await page.locator('body').innerText(), /csrf_token_missing/);
+    await shot('06-csrf-refused');
+    await page.goto('/orgs/' + org + '/issues/OPS-7');
+    await page.locator('tr[data-secret="cli-secret"]:not(.deleted)').waitFor();
+
+    step = 'audit: filters and chain verification';
+    await page.goto('/orgs/' + org + '/admin/audit');
+    await page.locator('#verify .msg-ok').waitFor();
+    assert.match(await text('#verify'), /audit chain intact/);
+    await page.fill('#issue', 'ops-7');
+    await page.fill('#action', 'secret.reveal');
+    await page.click('#audit-filters button');
+    // The unfiltered list is already on the page: wait for the filtered one to replace it.
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('table.audit tbody tr')];
+      return rows.length >= 2 && rows.every((r) => r.innerText.includes('secret.reveal'));
+    });
+    const rows = await page.locator('table.audit tbody tr').allInnerTexts();
+    assert.ok(rows.length >= 2 && rows.every((r) => /secret\.reveal/.test(r) && /OPS-7/.test(r)), rows.join('\n'));
+    await shot('07-audit');
+
+    step = 'keys: setup documents and enabling BYOK';
+    await page.goto('/orgs/' + org + '/admin/keys');
+    await page.locator('#byok-form').waitFor();
+    assert.match(await text('main'), /Trust policy[\s\S]*sts:ExternalId/);
+    await page.fill('#role-arn', env('ROLE_ARN'));
+    const keys = env('KEY_ARNS').split(',');
+    await page.fill('#key-eu-central-1', keys[0]);
+    await page.fill('#key-eu-west-1', keys[1]);
+    await shot('08-keys-setup');
+    await page.click('#byok-form button[type=submit]');
+    await page.locator('#key-status').waitFor({ timeout: 30_000 });
+    assert.match(await text('#key-status'), /eu-central-1[\s\S]*eu-west-1/);
+    await shot('09-keys-byok');
+
+    step = 'a disabled key suspends the org: banner on every page';
+    await kms('DisableKey', { KeyId: keys[0] });
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      await page.goto('/orgs/' + org + '/issues/OPS-7');
+      await page.locator('#main table, #main .msg').first().waitFor();
+      if (await page.locator('#banner').isVisible()) break;
+      assert.ok(Date.now() < deadline, 'the org was not suspended within 20 s of disabling its key');
+      await page.waitForTimeout(500);
+    }
+    assert.match(await text('#banner'), /suspended[\s\S]*Why:[\s\S]*To restore/);
+    await page.locator('tr[data-secret="cli-secret"]').getByRole('button', { name: 'Reveal', exact: true }).click();
+    await page.locator('.row-out .msg-error').waitFor();
+    assert.match(await text('.row-out .msg-error'), /suspended/);
+    await shot('10-suspended-banner');
+    await page.goto('/orgs/' + org + '/admin/keys');
+    await page.locator('#banner').waitFor();
+    await shot('11-keys-suspended');
+    step = 'the key is enabled again: the banner goes';
+    await kms('EnableKey', { KeyId: keys[0] });
+    const back = Date.now() + 20_000;
+    for (;;) {
+      await page.goto('/orgs/' + org + '/admin/keys');
+      await page.locator('#key-status').waitFor();
+      if (!(await page.locator('#banner').isVisible())) break;
+      assert.ok(Date.now() < back, 'the org was not restored within 20 s');
+      await page.waitForTimeout(500);
+    }
+
+    step = 'sign out, operator BYOK overview';
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL((u) => u.pathname === '/login');
+    await page.goto('/admin/byok');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn('default', 'admin', env('ADMIN_PASSWORD'), '/admin/byok');
+    await page.locator('#byok-orgs tbody tr', { hasText: org }).waitFor();
+    assert.match(await text('#byok-orgs'), /eu-central-1: enabled/);
+    await shot('12-byok-overview');
+  },
+  async storage() {
+    const org = env('ORG');
+    step = 'storage: sign in as the org owner';
+    await page.context().clearCookies();
+    await page.goto('/orgs/' + org + '/admin/storage');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn(org, env('USER'), env('PASSWORD'), '/orgs/' + org + '/admin/storage');
+    step = 'storage: the form, limited to the residency location';
+    await page.locator('#storage-form').waitFor();
+    assert.equal(await page.isChecked('#custom'), false);
+    assert.ok(await page.locator('#bucket-fields').isHidden(), 'bucket fields hidden until the box is checked');
+    await page.check('#custom');
+    const regions = await page.locator('#region option').allInnerTexts();
+    assert.deepEqual(regions, ['eu-central-1', 'eu-west-1']);
+    await shot('13-storage-form');
+
+    step = 'storage: a bucket outside the residency location is refused with the fix';
+    await page.fill('#bucket', env('BUCKET_US'));
+    await page.selectOption('#region', 'eu-central-1');
+    await page.click('#storage-form button[type=submit]');
+    await page.locator('#storage-result .msg-error').waitFor({ timeout: 30_000 });
+    const refusal = await text('#storage-result');
+    assert.match(refusal, /us-east-1/);
+    assert.match(refusal, /residency/);
+    await shot('14-storage-residency-refused');
+
+    step = 'storage: setup documents and the validation sentence';
+    await page.fill('#bucket', env('BUCKET_EU'));
+    await page.locator('#bucket').dispatchEvent('change');
+    await page.locator('#storage-docs h2', { hasText: env('BUCKET_EU') }).waitFor();
+    assert.match(await text('#storage-docs'), new RegExp(`arn:aws:s3:::${env('BUCKET_EU')}/\\*`));
+    assert.match(await text('#storage-docs'), /CORS configuration/);
+    await page.selectOption('#region', 'eu-central-1');
+    await page.click('#storage-form button[type=submit]');
+    await page.locator('#storage-result .msg-ok').waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('#storage-result .msg-ok').first().innerText(), 'Your custom S3 settings have been saved and validated.');
+    assert.match(await text('#storage-result table.checks'), /put[\s\S]*ok[\s\S]*confirm_gone/);
+    await page.locator('#migration').waitFor();
+    assert.match(await text('#migration'), /versions in place/);
+    assert.match(await text('#storage-now'), new RegExp(`bucket ${env('BUCKET_EU')} in eu-central-1`));
+    await shot('15-storage-saved');
+  },
+};
+
+try {
+  for (const name of SCENARIOS) {
+    if (!scenarios[name]) throw new Error(`unknown scenario ${name}`);
+    await scenarios[name]();
+  }
+  const csp = problems.filter((p) => /Content Security Policy|Refused to/.test(p));
+  assert.deepEqual(csp, [], 'the pages broke their own Content-Security-Policy');
+  assert.deepEqual(problems, [], 'the pages logged errors');
+  console.log(`browser scenarios passed: ${SCENARIOS.join(', ')}`);
+} catch (e) {
+  console.error(`FAILED at step "${step}": ${e.stack || e}`);
+  await shot('failure').catch(() => {});
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

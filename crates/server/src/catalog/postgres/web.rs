@@ -1,0 +1,187 @@
+//! [`WebCatalog`] on PostgreSQL: `user_passwords` and `web_sessions` (migration 4). Each write
+//! is one transaction with its audit event (appending the event takes the org row's lock, as
+//! everywhere); revoking is a conditional UPDATE, so two nodes signing the same session out
+//! record one event.
+
+use super::rows::{self, user_cols};
+use super::tx::{self, Q, in_tx};
+use super::{PostgresCatalog, writes};
+use crate::audit::AuditDraft;
+use crate::catalog::*;
+use async_trait::async_trait;
+use sqlx::PgConnection;
+
+type R<T> = Result<T, CatalogError>;
+
+async fn set_password(
+    c: &mut PgConnection,
+    user: UserId,
+    phc: &str,
+    at: Timestamp,
+    a: &AuditDraft,
+) -> Q<()> {
+    sqlx::query(
+        "INSERT INTO user_passwords (user_id, phc, set_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id) DO UPDATE SET phc = excluded.phc, set_at = excluded.set_at",
+    )
+    .bind(user.as_uuid())
+    .bind(phc)
+    .bind(at.millis())
+    .execute(&mut *c)
+    .await?;
+    sqlx::query(
+        "UPDATE web_sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user.as_uuid())
+    .bind(at.millis())
+    .execute(&mut *c)
+    .await?;
+    writes::append_audit(c, a).await
+}
+
+async fn create_session(c: &mut PgConnection, s: &SessionRecord, a: &AuditDraft) -> Q<()> {
+    sqlx::query("DELETE FROM web_sessions WHERE user_id = $1 AND expires_at < $2")
+        .bind(s.user.as_uuid())
+        .bind(s.created_at.millis())
+        .execute(&mut *c)
+        .await?;
+    sqlx::query(
+        "INSERT INTO web_sessions (id, hash, user_id, org_id, created_at, expires_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(s.id.as_uuid())
+    .bind(&s.hash[..])
+    .bind(s.user.as_uuid())
+    .bind(s.org.as_uuid())
+    .bind(s.created_at.millis())
+    .bind(s.expires_at.millis())
+    .bind(s.revoked_at.map(|t| t.millis()))
+    .execute(&mut *c)
+    .await?;
+    writes::append_audit(c, a).await
+}
+
+async fn revoke_session(
+    c: &mut PgConnection,
+    hash: &[u8; 32],
+    at: Timestamp,
+    a: &AuditDraft,
+) -> Q<bool> {
+    let changed = sqlx::query(
+        "UPDATE web_sessions SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(&hash[..])
+    .bind(at.millis())
+    .execute(&mut *c)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Ok(false);
+    }
+    writes::append_audit(c, a).await?;
+    Ok(true)
+}
+
+async fn session(c: &mut PgConnection, hash: &[u8; 32]) -> Q<Option<SessionPrincipal>> {
+    let row = sqlx::query(concat!(
+        "SELECT s.id, s.hash, s.user_id, s.org_id, s.created_at, s.expires_at, s.revoked_at, ",
+        user_cols!(),
+        ", m.role FROM web_sessions s JOIN users u ON u.id = s.user_id \
+         LEFT JOIN memberships m ON m.org_id = s.org_id AND m.user_id = s.user_id WHERE s.hash = $1"
+    ))
+    .bind(&hash[..])
+    .fetch_optional(c)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let stored: Vec<u8> = rows::get(&r, 1)?;
+    let stored: [u8; 32] = stored
+        .try_into()
+        .map_err(|_| CatalogError::Corrupt("session hash is not 32 bytes".into()))?;
+    let role = match rows::get::<Option<String>>(&r, 11)? {
+        Some(_) => Some(rows::role_at(&r, 11)?),
+        None => None,
+    };
+    Ok(Some(SessionPrincipal {
+        session: SessionRecord {
+            id: TokenId::from_uuid(rows::get(&r, 0)?),
+            hash: stored,
+            user: UserId::from_uuid(rows::get(&r, 2)?),
+            org: OrgId::from_uuid(rows::get(&r, 3)?),
+            created_at: Timestamp::from_millis(rows::get(&r, 4)?),
+            expires_at: Timestamp::from_millis(rows::get(&r, 5)?),
+            revoked_at: rows::get::<Option<i64>>(&r, 6)?.map(Timestamp::from_millis),
+        },
+        user: rows::user(&r, 7)?,
+        role,
+    }))
+}
+
+#[async_trait]
+impl WebCatalog for PostgresCatalog {
+    async fn set_password(&self, user: UserId, phc: String, at: Timestamp, a: AuditDraft) -> R<()> {
+        in_tx!(self, |c| set_password(c, user, &phc, at, &a).await)
+    }
+    async fn password_hash(&self, user: UserId) -> R<Option<String>> {
+        self.read(async |c| {
+            Ok(
+                sqlx::query_scalar("SELECT phc FROM user_passwords WHERE user_id = $1")
+                    .bind(user.as_uuid())
+                    .fetch_optional(c)
+                    .await?,
+            )
+        })
+        .await
+    }
+    async fn create_session(&self, s: SessionRecord, a: AuditDraft) -> R<()> {
+        in_tx!(self, |c| create_session(c, &s, &a).await)
+    }
+    async fn session(&self, hash: &[u8; 32]) -> R<Option<SessionPrincipal>> {
+        self.read(async |c| session(c, hash).await).await
+    }
+    async fn revoke_session(&self, hash: &[u8; 32], at: Timestamp, a: AuditDraft) -> R<bool> {
+        in_tx!(self, |c| revoke_session(c, hash, at, &a).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The web conformance suite against a throwaway database on the real server (the same
+    //! server and rules as `postgres::tests`; an unreachable server fails, never skips).
+    use super::PostgresCatalog;
+    use sqlx::{Connection, PgConnection};
+
+    #[tokio::test]
+    async fn conformance_web() {
+        let server = std::env::var("COFFER_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("coffer_test_web_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&server).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL is not reachable ({e}); start it or set COFFER_TEST_PG_URL")
+        });
+        let create = format!("CREATE DATABASE {name}");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let url = match server.rsplit_once('/') {
+            Some((base, rest)) if !base.ends_with('/') => {
+                let query = rest.find('?').map_or("", |i| &rest[i..]);
+                format!("{base}/{name}{query}")
+            }
+            _ => panic!("COFFER_TEST_PG_URL must name a database, like …:5432/postgres"),
+        };
+        let catalog = PostgresCatalog::open(&url, 4).await.unwrap();
+        let outcome = tokio::spawn(async move {
+            crate::catalog::conformance_web::run_all(&catalog).await;
+            catalog.pool.close().await;
+        })
+        .await;
+        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+            .execute(&mut admin)
+            .await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic.into_panic());
+        }
+    }
+}

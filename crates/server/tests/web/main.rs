@@ -1,0 +1,97 @@
+//! The web UI's server side over real HTTP: sign-in and its cookie, the session acting on the
+//! JSON API with its CSRF rules, sign-out and password changes revoking, the rate limit, another
+//! org's objects answering 404, the search and audit filters, and the security headers and
+//! embedded files. (The pages themselves are driven in chromium by crates/coffer/tests/browser.rs.)
+
+#[path = "../api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+mod pages;
+mod sessions;
+
+use helpers::*;
+use reqwest::{Method, StatusCode, header};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "a long enough passphrase";
+
+/// A signed-in browser: its cookie header value and CSRF token.
+pub struct Browser {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// Sets `user`'s password in `org` with `token` (their own token or an admin's).
+pub async fn set_password(
+    app: &TestApp,
+    token: &str,
+    org: &str,
+    user: &str,
+    password: &str,
+) -> Resp {
+    app.call(
+        token,
+        Method::PUT,
+        &format!("/api/v1/orgs/{org}/users/{user}/password"),
+        Some(json!({"password": password})),
+    )
+    .await
+}
+
+/// Raw sign-in.
+pub async fn sign_in_raw(
+    app: &TestApp,
+    org: &str,
+    user: &str,
+    password: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/api/v1/session", app.base))
+        .json(&json!({"org": org, "user": user, "password": password}));
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap()
+}
+
+pub async fn sign_in(app: &TestApp, org: &str, user: &str, password: &str) -> Browser {
+    let r = sign_in_raw(app, org, user, password, &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let set = r.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+    let body: Value = r.json().await.unwrap();
+    Browser {
+        cookie: set.split(';').next().unwrap().to_owned(),
+        csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+impl Browser {
+    /// A request with the session cookie; `csrf` adds the header.
+    pub async fn call(
+        &self,
+        app: &TestApp,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        csrf: bool,
+    ) -> Resp {
+        let mut req = reqwest::Client::new()
+            .request(method, format!("{}{path}", app.base))
+            .header(header::COOKIE, &self.cookie);
+        if csrf {
+            req = req.header("X-CSRF-Token", &self.csrf);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        Resp {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+}

@@ -1,0 +1,117 @@
+// The issue page: the issue's secrets (or a project's own secrets), the search box, and the form
+// that adds a secret. Adding seals the envelope here, in the browser, with the data key from the
+// upload API, and sends only the sealed envelope: straight to the org's bucket when the upload
+// URL is presigned, to Coffer otherwise. The plaintext never leaves the page.
+import { api, putEnvelope, seg } from '../api.js';
+import { seal, fromBase64, sha256Hex } from '../envelope.js';
+import { h, fill, message } from '../ui.js';
+import { searchBox } from './home.js';
+import { secretRow } from './secret_row.js';
+
+const ISSUE = /^[A-Z][A-Z0-9_]{1,9}-[1-9][0-9]{0,8}$/;
+
+// The server never sees a browser-sealed value, so the shape of a `kv` secret (what `coffer run`
+// exports as variables) is checked here, as the CLI checks it before sending.
+function checkKv(text) {
+  let v;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`a kv secret must be a JSON object like {"user": "deploy"}; this is not JSON (${e.message})`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) {
+    throw new Error('a kv secret must be a JSON object of string values, like {"user": "deploy", "pass": "s3cret"}');
+  }
+}
+
+async function addSecret(org, scope, form) {
+  const f = (n) => form.elements.namedItem(n);
+  const name = f('name').value.trim();
+  const kind = f('kind').value;
+  if (kind === 'kv') checkKv(f('value').value);
+  const plaintext = new TextEncoder().encode(f('value').value);
+  const req = { kind, size: plaintext.length };
+  if (f('expires').value) req.expires_at = new Date(f('expires').value).toISOString();
+  if (f('views').value) req.view_limit = Number(f('views').value);
+  const grant = await api('POST', `/orgs/${seg(org)}/secrets/${seg(scope)}/${seg(name)}/uploads`, req);
+  const dataKey = fromBase64(grant.data_key);
+  let envelope;
+  try {
+    envelope = await seal({
+      orgId: grant.org_id,
+      secretId: grant.secret_id,
+      version: grant.version,
+      keyVersion: grant.key_version,
+      dataKey,
+      wrappedKey: fromBase64(grant.wrapped_key),
+      plaintext,
+    });
+  } finally {
+    dataKey.fill(0);
+    plaintext.fill(0);
+  }
+  await putEnvelope(grant.put_url, envelope, grant.presigned);
+  const sha256 = await sha256Hex(envelope);
+  return api('POST', `/orgs/${seg(org)}/uploads/${seg(grant.id)}/commit`, { sha256 });
+}
+
+function addForm(org, scope, refresh) {
+  const out = h('div', { id: 'add-result' });
+  const form = h('form', { class: 'card', id: 'add-secret' },
+    h('h2', {}, 'Add a secret'),
+    h('div', { class: 'grid' },
+      h('label', { for: 'name' }, 'Name'), h('input', { id: 'name', name: 'name', required: true, placeholder: 'db-password', autocomplete: 'off' }),
+      h('label', { for: 'kind' }, 'Kind'), h('select', { id: 'kind', name: 'kind' }, ['password', 'note', 'kv'].map((k) => h('option', { value: k }, k))),
+      h('label', { for: 'value' }, 'Value'), h('textarea', { id: 'value', name: 'value', rows: 2, required: true, autocomplete: 'off', spellcheck: 'false' }),
+      h('label', { for: 'expires' }, 'Expires (optional)'), h('input', { id: 'expires', name: 'expires', type: 'datetime-local' }),
+      h('label', { for: 'views' }, 'View limit (optional)'), h('input', { id: 'views', name: 'views', type: 'number', min: 1 })),
+    h('p', { class: 'muted small' }, 'The value is encrypted in this browser before it is sent; Coffer and the storage only ever see the sealed envelope. Writing an existing name adds a new version.'),
+    h('button', { type: 'submit' }, 'Encrypt and save'), out);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    fill(out, h('span', { class: 'muted' }, 'Encrypting and uploading…'));
+    try {
+      const s = await addSecret(org, scope, form);
+      form.elements.namedItem('value').value = '';
+      fill(out, message('ok', `Saved ${s.name} as version ${s.version}.`));
+      await refresh();
+    } catch (e) {
+      fill(out, message('error', e.message));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+export async function render(main, { params }) {
+  const [org, raw] = params;
+  const scope = raw.toUpperCase();
+  const table = h('tbody', { id: 'secrets' });
+  const status = h('div');
+  const showDeleted = h('input', { type: 'checkbox', id: 'show-deleted' });
+  const refresh = async () => {
+    try {
+      const filter = ISSUE.test(scope) ? `issue=${seg(scope)}` : `project=${seg(scope)}`;
+      const { secrets } = await api('GET', `/orgs/${seg(org)}/secrets?${filter}&deleted=${showDeleted.checked}`);
+      const mine = secrets.filter((s) => s.scope === scope);
+      fill(status, mine.length ? null : message('warn', `No secrets on ${scope} yet. Add the first one below.`));
+      fill(table, mine.map((s) => secretRow(org, s, refresh)));
+    } catch (e) {
+      fill(status, message('error', e.message));
+    }
+  };
+  showDeleted.addEventListener('change', refresh);
+  fill(main,
+    h('h1', {}, `${scope}`, h('span', { class: 'muted' }, ` · ${org}`)),
+    searchBox(org),
+    h('div', { class: 'toolbar' }, h('label', { for: 'show-deleted', class: 'inline' }, showDeleted, ' Show deleted secrets')),
+    status,
+    h('table', { class: 'secrets' },
+      h('thead', {}, h('tr', {}, ['Name', 'Kind', 'Version', 'Changed', 'Expires', 'Views left', ''].map((t) => h('th', {}, t)))),
+      table),
+    addForm(org, scope, refresh));
+  await refresh();
+}

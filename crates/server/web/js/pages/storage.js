@@ -1,0 +1,117 @@
+// Admin → Storage, the seed's form: "Store encrypted secrets in a custom S3 bucket", bucket
+// name, a region limited to the org's residency location, Save. Save answers the validation
+// sentence (or the failing step with its fix), warnings and every check; below the form are the
+// bucket policy and CORS configuration to paste (with copy buttons) and the migration progress.
+import { api, seg } from '../api.js';
+import { h, fill, message, when, documentBlock } from '../ui.js';
+
+// Offered when the org's location allows any region (`local` orgs).
+const ALL_REGIONS = ['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'eu-central-1', 'eu-west-1',
+  'eu-west-2', 'eu-west-3', 'eu-north-1', 'eu-south-1', 'ap-northeast-1', 'ap-northeast-2', 'ap-south-1',
+  'ap-southeast-1', 'ap-southeast-2', 'sa-east-1'];
+
+function checks(list) {
+  return h('table', { class: 'checks' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'Step'), h('th', {}, 'Outcome'), h('th', {}, 'Detail'))),
+    h('tbody', {}, list.map((c) => h('tr', { class: `outcome-${c.outcome}` }, h('td', {}, c.step), h('td', {}, c.outcome), h('td', {}, c.detail)))));
+}
+
+function progress(m) {
+  const pct = m.total ? Math.floor((m.done * 100) / m.total) : 100;
+  return h('div', { id: 'migration' },
+    h('h2', {}, 'Moving existing secrets'),
+    h('progress', { max: 100, value: pct }), ' ',
+    h('span', {}, `${m.done} of ${m.total} versions in place (${m.state})`),
+    m.last_error ? message('error', m.last_error) : null);
+}
+
+export async function render(main, { org }) {
+  const base = `/orgs/${seg(org)}/storage`;
+  const result = h('div', { id: 'storage-result' });
+  const docs = h('div', { id: 'storage-docs' });
+  const migration = h('div');
+  let view;
+  try {
+    view = await api('GET', base);
+  } catch (e) {
+    fill(main, h('h1', {}, 'Storage'), message('error', e.message));
+    return;
+  }
+  const current = h('p', { id: 'storage-now' });
+  const showCurrent = () => fill(current, view.kind === 'custom'
+    ? `Now: bucket ${view.bucket} in ${view.region}, saved ${when(view.saved_at)} by ${view.saved_by ?? '—'}.`
+    : 'Now: Coffer’s default storage.');
+  const custom = h('input', { type: 'checkbox', id: 'custom', checked: view.kind === 'custom' });
+  const bucket = h('input', { id: 'bucket', name: 'bucket', value: view.bucket ?? '', placeholder: 'my-team-secrets', autocomplete: 'off' });
+  const regions = view.allowed_regions.length ? view.allowed_regions : ALL_REGIONS;
+  const region = h('select', { id: 'region', name: 'region' }, regions.map((r) => h('option', { value: r, selected: r === view.region }, r)));
+  const fields = h('div', { class: 'grid', id: 'bucket-fields' },
+    h('label', { for: 'bucket' }, 'Bucket name'), bucket,
+    h('label', { for: 'region' }, 'Region'), region);
+  const showFields = () => { fields.hidden = !custom.checked; };
+  custom.addEventListener('change', showFields);
+  showFields();
+  const loadDocs = async () => {
+    const b = bucket.value.trim();
+    if (!b) return fill(docs);
+    try {
+      const setup = await api('GET', `${base}/setup?bucket=${encodeURIComponent(b)}`);
+      fill(docs, h('h2', {}, `Prepare the bucket ${setup.bucket}`),
+        h('ol', {}, setup.instructions.map((i) => h('li', {}, i))),
+        documentBlock('Bucket policy', setup.bucket_policy),
+        documentBlock('CORS configuration', setup.cors_configuration),
+        documentBlock('AWS CLI commands', setup.commands.join('\n')));
+    } catch (e) {
+      fill(docs, message('error', e.message));
+    }
+  };
+  bucket.addEventListener('change', loadDocs);
+  const save = h('button', { type: 'submit' }, 'Save');
+  const form = h('form', {
+    class: 'card',
+    id: 'storage-form',
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      save.disabled = true;
+      fill(result, h('span', { class: 'muted' }, 'Validating the bucket…'));
+      try {
+        if (custom.checked) {
+          const saved = await api('PUT', base, { bucket: bucket.value.trim(), region: region.value });
+          fill(result, message('ok', saved.message),
+            saved.warnings.length ? h('div', {}, saved.warnings.map((w) => message('warn', w))) : null,
+            checks(saved.checks));
+          view = saved.storage;
+        } else {
+          await api('DELETE', base);
+          fill(result, message('ok', 'Secrets are stored in Coffer’s default storage again.'));
+          view = await api('GET', base);
+        }
+        fill(migration, progress(view.migration));
+        showCurrent();
+      } catch (e) {
+        fill(result, message('error', e.message));
+      } finally {
+        save.disabled = false;
+      }
+    },
+  },
+  h('h1', {}, 'Storage'),
+  h('label', { for: 'custom', class: 'inline' }, custom, ' Store encrypted secrets in a custom S3 bucket'),
+  fields,
+  view.allowed_regions.length ? h('p', { class: 'muted small' }, `Regions are limited to this org’s residency location: ${view.allowed_regions.join(', ')}.`) : null,
+  save, result);
+  fill(main, form, current, migration, docs);
+  showCurrent();
+  fill(migration, progress(view.migration));
+  await loadDocs();
+  const poll = setInterval(async () => {
+    if (!migration.isConnected) return clearInterval(poll);
+    if (view.migration.state === 'idle') return;
+    try {
+      view = await api('GET', base);
+      fill(migration, progress(view.migration));
+    } catch {
+      // keep the last known progress
+    }
+  }, 3000);
+}

@@ -19,7 +19,7 @@ mod moto;
 mod support;
 
 use moto::{Moto, unique};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use support::Server;
@@ -73,28 +73,6 @@ fn artifacts(name: &str) -> PathBuf {
         .expect("the target dir")
         .join("browser-artifacts")
         .join(name)
-}
-
-/// One KMS JSON-protocol call to moto (which does not check signatures by default).
-async fn kms(moto: &Moto, region: &str, action: &str, body: Value) -> Value {
-    let auth = format!(
-        "AWS4-HMAC-SHA256 Credential=test/20260101/{region}/kms/aws4_request, SignedHeaders=host, Signature=00"
-    );
-    let resp = reqwest::Client::new()
-        .post(format!("{}/", moto.endpoint()))
-        .header("Authorization", auth)
-        .header("X-Amz-Target", format!("TrentService.{action}"))
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("KMS request to moto");
-    assert!(
-        resp.status().is_success(),
-        "KMS {action}: {}",
-        resp.status()
-    );
-    resp.json().await.unwrap_or(Value::Null)
 }
 
 /// Creates `bucket` in `region` on moto (which accepts unsigned requests).
@@ -213,7 +191,7 @@ fn a_person_uses_the_web_ui_in_chromium() {
     let keys: Vec<String> = REGIONS
         .iter()
         .map(|r| {
-            let out = rt.block_on(kms(&moto, r, "CreateKey", json!({})));
+            let out = rt.block_on(moto.kms(r, "CreateKey", json!({})));
             out["KeyMetadata"]["Arn"].as_str().unwrap().to_owned()
         })
         .collect();

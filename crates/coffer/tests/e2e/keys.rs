@@ -9,28 +9,6 @@ use serde_json::{Value, json};
 
 const REGIONS: [&str; 2] = ["eu-central-1", "eu-west-1"];
 
-/// One KMS JSON-protocol call to moto (which does not check signatures by default).
-async fn kms(moto: &Moto, region: &str, action: &str, body: Value) -> Value {
-    let auth = format!(
-        "AWS4-HMAC-SHA256 Credential=test/20260101/{region}/kms/aws4_request, SignedHeaders=host, Signature=00"
-    );
-    let resp = reqwest::Client::new()
-        .post(format!("{}/", moto.endpoint()))
-        .header("Authorization", auth)
-        .header("X-Amz-Target", format!("TrentService.{action}"))
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("KMS request to moto");
-    assert!(
-        resp.status().is_success(),
-        "KMS {action}: {}",
-        resp.status()
-    );
-    resp.json().await.unwrap_or(Value::Null)
-}
-
 fn server_for(moto: &Moto) -> Server {
     Server::start_with_env(&[
         (
@@ -77,7 +55,7 @@ fn the_byok_admin_flow_setup_enable_show_revoke_restore() {
     let keys: Vec<String> = REGIONS
         .iter()
         .map(|r| {
-            let out = rt.block_on(kms(&moto, r, "CreateKey", json!({})));
+            let out = rt.block_on(moto.kms(r, "CreateKey", json!({})));
             out["KeyMetadata"]["Arn"].as_str().unwrap().to_owned()
         })
         .collect();
@@ -144,12 +122,7 @@ fn the_byok_admin_flow_setup_enable_show_revoke_restore() {
 
     // Revoke: the background probe suspends the org; the CLI shows it and refuses secrets.
     let id = |k: &str| k.rsplit('/').next().unwrap().to_owned();
-    rt.block_on(kms(
-        &moto,
-        REGIONS[1],
-        "DisableKey",
-        json!({"KeyId": id(&keys[1])}),
-    ));
+    rt.block_on(moto.kms(REGIONS[1], "DisableKey", json!({"KeyId": id(&keys[1])})));
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let shown = as_alice(&["org", "keys", "show", "acme"]).ok().stdout();
     assert!(
@@ -163,12 +136,7 @@ fn the_byok_admin_flow_setup_enable_show_revoke_restore() {
         get.stderr()
     );
 
-    rt.block_on(kms(
-        &moto,
-        REGIONS[1],
-        "EnableKey",
-        json!({"KeyId": id(&keys[1])}),
-    ));
+    rt.block_on(moto.kms(REGIONS[1], "EnableKey", json!({"KeyId": id(&keys[1])})));
     let back = as_alice(&["org", "keys", "check", "acme"]).ok().stdout();
     assert!(back.contains("status:       active"), "{back}");
     let value = as_alice(&["--org", "acme", "secret", "get", "OPS-1", "db"]).ok();

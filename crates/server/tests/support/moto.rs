@@ -160,6 +160,34 @@ wait $m"#;
         }
     }
 
+    /// One KMS JSON-protocol call (moto does not check signatures by default; the credential
+    /// scope routes it to KMS in `region`). Panics unless it succeeds.
+    pub async fn kms(
+        &self,
+        region: &str,
+        action: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=test/20260101/{region}/kms/aws4_request, SignedHeaders=host, Signature=00"
+        );
+        let resp = reqwest::Client::new()
+            .post(format!("{}/", self.endpoint))
+            .header("Authorization", auth)
+            .header("X-Amz-Target", format!("TrentService.{action}"))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("KMS request to moto");
+        assert!(
+            resp.status().is_success(),
+            "KMS {action}: {}",
+            resp.status()
+        );
+        resp.json().await.unwrap_or(serde_json::Value::Null)
+    }
+
     /// Calls an IAM action with moto's query API. moto does not check signatures by default;
     /// the credential scope only routes the request to IAM.
     pub async fn iam(&self, params: &[(&str, &str)]) -> String {

@@ -4,7 +4,8 @@
 //! refused for secrets that could not be revealed, and is audited as `secret.envelope_url`
 //! before the URL is handed out. Envelopes in the deployment's default store have no such URL.
 
-use super::secrets::{blob_error, label, unavailable_reason};
+use super::reveal::unavailable_reason;
+use super::secrets::{blob_error, label};
 use super::*;
 
 impl Coffer {

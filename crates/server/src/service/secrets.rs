@@ -1,11 +1,9 @@
-//! Secret use cases: write a version, reveal, list, history, delete, restore, destroy.
+//! Secret use cases: write a version, list, history, delete, restore, destroy (reveals are in
+//! `reveal.rs`).
 //!
 //! Write order: seal with a fresh data key → put the envelope blob (create-if-absent, durable)
 //! → append the version row and its audit event in one catalog transaction. A crash between the
-//! two leaves an orphan blob that the sweeper removes, never a row pointing at nothing. Reveal
-//! order: check availability → read and open the envelope (integrity, binding and key commitment
-//! checked before any plaintext exists) → count the view and commit its audit event → only then
-//! return the value.
+//! two leaves an orphan blob that the sweeper removes, never a row pointing at nothing.
 
 use super::*;
 use crate::blob::{BlobError, BlobKey};
@@ -36,16 +34,6 @@ pub struct PutSecret {
     pub view_limit: Option<u32>,
 }
 
-/// A revealed value with the metadata after the reveal was counted.
-pub struct Revealed {
-    /// Metadata.
-    pub secret: SecretRecord,
-    /// The version revealed.
-    pub version: u32,
-    /// The value.
-    pub value: Plaintext,
-}
-
 pub(super) fn label(scope: &Scope, name: &SecretName) -> String {
     format!("{scope}/{name}")
 }
@@ -56,22 +44,6 @@ pub(super) fn binding(org: OrgId, secret: SecretId, version: u32, key_version: u
         secret: secret.to_bytes(),
         version,
         key_version,
-    }
-}
-
-/// Why a secret cannot be revealed now, if it cannot.
-pub fn unavailable_reason(s: &SecretRecord, now: Timestamp) -> Option<String> {
-    if let Some(at) = s.deleted_at {
-        return Some(format!("deleted at {at}; restore it to use it again"));
-    }
-    if let Some(at) = s.expires_at.filter(|at| *at <= now) {
-        return Some(format!("expired at {at}"));
-    }
-    match s.view_limit {
-        Some(limit) if s.views >= limit => {
-            Some(format!("its view limit of {limit} has been reached"))
-        }
-        _ => None,
     }
 }
 
@@ -280,108 +252,6 @@ impl Coffer {
         if let Err(e) = deleted {
             tracing::warn!(blob = %blob.key, error = %e, "could not remove an unreferenced blob; the sweeper will");
         }
-    }
-
-    /// Reveals the current (or a given) version, counting the view and auditing it first.
-    pub async fn reveal_secret(
-        &self,
-        actor: &Actor,
-        slug: &OrgSlug,
-        scope: &Scope,
-        name: &SecretName,
-        version: Option<u32>,
-    ) -> Result<Revealed> {
-        let org = self
-            .active_org_for(actor, slug, Action::RevealSecret)
-            .await?;
-        let what = label(scope, name);
-        let secret = self.lookup(&org, scope, name).await?;
-        if let Some(why) = unavailable_reason(&secret, Timestamp::now()) {
-            return Err(Error::Gone(format!("`{what}` cannot be revealed: {why}")));
-        }
-        let n = version.unwrap_or(secret.version);
-        let v = self.catalog.version(secret.id, n).await.map_err(|e| {
-            Error::catalog(e, || {
-                format!(
-                    "`{what}` has no version {n}; the latest is {}",
-                    secret.version
-                )
-            })
-        })?;
-        let value = self.open_version(&org, &v).await?;
-        let details = serde_json::json!({"version": n});
-        let secret = self
-            .catalog
-            .record_view(
-                secret.id,
-                event(actor, org.id, "secret.reveal", &what, details),
-            )
-            .await
-            .map_err(|e| match e {
-                CatalogError::ViewLimitReached => Error::Gone(format!(
-                    "`{what}` cannot be revealed: its view limit has been reached"
-                )),
-                other => Error::catalog(other, || format!("no secret `{what}`")),
-            })?;
-        Ok(Revealed {
-            secret,
-            version: n,
-            value,
-        })
-    }
-
-    /// The envelope of `v`. If it is gone from the store the row named, a storage migration may
-    /// have moved it since the row was read: the row is read again and, if it moved, the new
-    /// store is asked.
-    async fn envelope(&self, v: &VersionRecord) -> Result<Bytes> {
-        let missing = || {
-            Error::Integrity(format!(
-                "the envelope of version {} is missing from storage",
-                v.version
-            ))
-        };
-        let store = self.stores.get(self.catalog.as_ref(), v.storage).await?;
-        match store.get(&v.blob_key).await {
-            Ok(bytes) => return Ok(bytes),
-            Err(BlobError::NotFound) => {}
-            Err(other) => return Err(blob_error(other)),
-        }
-        let now = self
-            .catalog
-            .version(v.secret, v.version)
-            .await
-            .map_err(|e| Error::catalog(e, || format!("version {}", v.version)))?;
-        if now.stored_blob() == v.stored_blob() {
-            return Err(missing());
-        }
-        let store = self.stores.get(self.catalog.as_ref(), now.storage).await?;
-        store.get(&now.blob_key).await.map_err(|e| match e {
-            BlobError::NotFound => missing(),
-            other => blob_error(other),
-        })
-    }
-
-    async fn open_version(&self, org: &OrgRecord, v: &VersionRecord) -> Result<Plaintext> {
-        let bytes = self.envelope(v).await?;
-        let max = self.settings.max_secret_bytes + coffer_envelope::OVERHEAD;
-        let tampered = || {
-            Error::Integrity(format!(
-                "version {} failed its integrity check: the stored envelope was tampered with or corrupted",
-                v.version
-            ))
-        };
-        let envelope = coffer_envelope::parse(&bytes, max).map_err(|_| tampered())?;
-        if envelope.wrapped_key.to_bytes()[..] != v.wrapped_key[..] {
-            return Err(tampered());
-        }
-        let key = self.org_key(org.id, v.key_version).await?;
-        coffer_envelope::open(
-            &key,
-            &binding(org.id, v.secret, v.version, v.key_version),
-            &bytes,
-            max,
-        )
-        .map_err(|_| tampered())
     }
 
     /// Secrets of the org matching `filter` (metadata only).

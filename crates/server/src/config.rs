@@ -60,6 +60,10 @@ pub struct Limits {
     /// Largest secret value in bytes (default 1 MiB).
     #[serde(default = "default_max_secret")]
     pub max_secret_bytes: usize,
+    /// Memory for envelopes kept in RAM so warm reveals skip the blob store (default 32 MiB;
+    /// 0 turns the cache off). Ciphertext only; see `service::envelope_cache`.
+    #[serde(default = "default_envelope_cache")]
+    pub envelope_cache_bytes: u64,
 }
 
 /// Key settings.
@@ -105,6 +109,9 @@ fn default_data_dir() -> PathBuf {
 fn default_max_secret() -> usize {
     1 << 20
 }
+fn default_envelope_cache() -> u64 {
+    32 << 20
+}
 fn default_ttl() -> Duration {
     Duration::from_secs(60)
 }
@@ -126,6 +133,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_secret_bytes: default_max_secret(),
+            envelope_cache_bytes: default_envelope_cache(),
         }
     }
 }
@@ -240,6 +248,11 @@ impl Config {
         if self.limits.max_secret_bytes == 0 || self.limits.max_secret_bytes > 64 << 20 {
             return Err(ConfigError::OutOfRange(
                 "limits.max_secret_bytes must be between 1 and 64 MiB".into(),
+            ));
+        }
+        if self.limits.envelope_cache_bytes > 64 << 30 {
+            return Err(ConfigError::OutOfRange(
+                "limits.envelope_cache_bytes must be at most 64 GiB (0 turns the cache off)".into(),
             ));
         }
         if self.storage.presign_ttl < Duration::from_secs(10)

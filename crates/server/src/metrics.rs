@@ -92,6 +92,8 @@ pub struct Metrics {
     pub http_latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     /// Org-key cache lookups.
     pub key_cache: Family<CacheLabels, Counter>,
+    /// Envelope cache lookups.
+    pub envelope_cache: Family<CacheLabels, Counter>,
     /// Key-provider (root key) calls.
     pub key_provider_calls: Family<KeyCallLabels, Counter>,
     /// Blob-store calls.
@@ -116,6 +118,12 @@ impl Default for Metrics {
         let key_cache = Family::default();
         let key_provider_calls = Family::default();
         let blob_calls = Family::default();
+        let envelope_cache = Family::default();
+        registry.register(
+            "envelope_cache_lookups",
+            "Envelope cache lookups by result (reveals served without a blob-store read)",
+            envelope_cache.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route, method and status",
@@ -164,6 +172,7 @@ impl Default for Metrics {
             http_requests,
             http_latency,
             key_cache,
+            envelope_cache,
             key_provider_calls,
             blob_calls,
             kms_calls,

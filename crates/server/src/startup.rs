@@ -193,6 +193,7 @@ impl RunningApp {
         let settings = ServiceSettings {
             max_secret_bytes: config.limits.max_secret_bytes,
             max_encryptions_per_key: config.keys.max_encryptions_per_key,
+            envelope_cache_bytes: config.limits.envelope_cache_bytes,
         };
         let storage = StorageSettings {
             aws: config.storage.aws.clone(),

@@ -11,6 +11,7 @@ mod audit_log;
 mod byok;
 mod byok_enable;
 mod byok_setup;
+mod envelope_cache;
 mod envelope_url;
 mod error;
 mod key_health;
@@ -58,12 +59,15 @@ pub struct ServiceSettings {
     pub max_secret_bytes: usize,
     /// Data keys one org-key version may wrap before it must be rotated (below 2^32).
     pub max_encryptions_per_key: u64,
+    /// Memory for envelopes kept to serve reveals without a blob-store read (0: none).
+    pub envelope_cache_bytes: u64,
 }
 
 /// The application: seams plus settings.
 pub struct Coffer {
     catalog: Arc<dyn Catalog>,
     stores: Stores,
+    envelopes: envelope_cache::EnvelopeCache,
     keyring: Keyring,
     metrics: Arc<Metrics>,
     settings: ServiceSettings,
@@ -102,6 +106,10 @@ impl Coffer {
         Self {
             catalog,
             stores: Stores::new(blobs, StorageSettings::default(), metrics.clone()),
+            envelopes: envelope_cache::EnvelopeCache::new(
+                settings.envelope_cache_bytes,
+                metrics.clone(),
+            ),
             keyring,
             metrics,
             settings,

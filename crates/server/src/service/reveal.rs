@@ -1,5 +1,6 @@
 //! Revealing a secret: check availability → read the envelope from the store its version row
-//! names (following the row if a storage migration moved it meanwhile) → open it (integrity,
+//! names (or the envelope cache; following the row if a storage migration moved it meanwhile)
+//! → open it (integrity,
 //! binding and key commitment checked before any plaintext exists) → count the view and commit
 //! its audit event → only then return the value.
 
@@ -85,10 +86,13 @@ impl Coffer {
         })
     }
 
-    /// The envelope of `v`. If it is gone from the store the row named, a storage migration may
-    /// have moved it since the row was read: the row is read again and, if it moved, the new
-    /// store is asked.
-    async fn envelope(&self, v: &VersionRecord) -> Result<Bytes> {
+    /// The envelope of `v`, and whether it came from the cache. If it is gone from the store
+    /// the row named, a storage migration may have moved it since the row was read: the row is
+    /// read again and, if it moved, the new store is asked.
+    async fn envelope(&self, v: &VersionRecord) -> Result<(Bytes, bool)> {
+        if let Some(bytes) = self.envelopes.get(&v.stored_blob()) {
+            return Ok((bytes, true));
+        }
         let missing = || {
             Error::Integrity(format!(
                 "the envelope of version {} is missing from storage",
@@ -97,7 +101,7 @@ impl Coffer {
         };
         let store = self.stores.get(self.catalog.as_ref(), v.storage).await?;
         match store.get(&v.blob_key).await {
-            Ok(bytes) => return Ok(bytes),
+            Ok(bytes) => return Ok((bytes, false)),
             Err(BlobError::NotFound) => {}
             Err(other) => return Err(blob_error(other)),
         }
@@ -110,14 +114,15 @@ impl Coffer {
             return Err(missing());
         }
         let store = self.stores.get(self.catalog.as_ref(), now.storage).await?;
-        store.get(&now.blob_key).await.map_err(|e| match e {
+        let bytes = store.get(&now.blob_key).await.map_err(|e| match e {
             BlobError::NotFound => missing(),
             other => blob_error(other),
-        })
+        })?;
+        Ok((bytes, false))
     }
 
     async fn open_version(&self, org: &OrgRecord, v: &VersionRecord) -> Result<Plaintext> {
-        let bytes = self.envelope(v).await?;
+        let (bytes, cached) = self.envelope(v).await?;
         let max = self.settings.max_secret_bytes + coffer_envelope::OVERHEAD;
         let tampered = || {
             Error::Integrity(format!(
@@ -130,12 +135,17 @@ impl Coffer {
             return Err(tampered());
         }
         let key = self.org_key(org.id, v.key_version).await?;
-        coffer_envelope::open(
+        let value = coffer_envelope::open(
             &key,
             &binding(org.id, v.secret, v.version, v.key_version),
             &bytes,
             max,
         )
-        .map_err(|_| tampered())
+        .map_err(|_| tampered())?;
+        if !cached {
+            // Only envelopes that just opened cleanly are kept.
+            self.envelopes.insert(v.stored_blob(), bytes);
+        }
+        Ok(value)
     }
 }

@@ -362,3 +362,26 @@ async fn no_stored_value_appears_anywhere_under_the_data_dir() {
         }
     }
 }
+
+/// A warm reveal is served from the envelope cache (ciphertext that opened cleanly before),
+/// still opened and counted each time; `limits.envelope_cache_bytes = 0` reads the store every
+/// time.
+#[tokio::test]
+async fn warm_reveals_skip_the_blob_store_unless_the_cache_is_off() {
+    let gets = [("operation", "get"), ("outcome", "ok")];
+    for (cache_bytes, expected_gets) in [(1 << 20, 1.0), (0, 3.0)] {
+        let app = spawn_with(|c| c.limits.envelope_cache_bytes = cache_bytes).await;
+        app.put_secret("OPS-1", "pw", b"hunter2").await;
+        for _ in 0..3 {
+            assert_eq!(app.reveal("OPS-1", "pw").await, b"hunter2");
+        }
+        let meta = app.get("/api/v1/orgs/default/secrets/OPS-1/pw").await;
+        assert_eq!(meta.body["views"], 3, "every reveal is counted");
+        let read = app.metric("coffer_blob_requests_total", &gets).await;
+        assert_eq!(read, expected_gets, "cache of {cache_bytes} bytes");
+        let hits = app
+            .metric("coffer_envelope_cache_lookups_total", &[("result", "hit")])
+            .await;
+        assert_eq!(hits, 3.0 - expected_gets, "cache of {cache_bytes} bytes");
+    }
+}

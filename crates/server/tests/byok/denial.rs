@@ -83,6 +83,7 @@ async fn a_kms_denial_during_unwrap_suspends_the_org_once() {
     let settings = ServiceSettings {
         max_secret_bytes: 1024,
         max_encryptions_per_key: 1 << 20,
+        envelope_cache_bytes: 0,
     };
     let coffer = Coffer::new(
         catalog.clone(),

@@ -113,3 +113,53 @@ fn in_savepoint<T>(
 fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    async fn insert(w: &Writer, v: i64) -> Result<usize, CatalogError> {
+        w.write(move |c| {
+            c.execute("INSERT INTO t (v) VALUES (?1)", [v])
+                .map_err(sql_err)
+        })
+        .await
+    }
+
+    /// Concurrent requests share transactions, yet a failing one rolls back alone and every
+    /// request is answered with its own result.
+    #[tokio::test]
+    async fn a_group_commit_keeps_each_request_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .unwrap();
+        let w = Arc::new(Writer::start(conn));
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let w = w.clone();
+                // The last request collides with a row another request inserts.
+                let v = if i == 39 { 7 } else { i };
+                tokio::spawn(async move { insert(&w, v).await })
+            })
+            .collect();
+        let mut refused = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(1) => {}
+                Err(CatalogError::AlreadyExists) => refused += 1,
+                other => panic!("unexpected answer {other:?}"),
+            }
+        }
+        assert_eq!(refused, 1);
+        let rows = w
+            .write(|c| {
+                c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+                    .map_err(sql_err)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, 39, "rows 0..=38 and no trace of the refused request");
+    }
+}

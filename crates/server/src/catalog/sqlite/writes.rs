@@ -303,18 +303,21 @@ pub(super) fn record_view(
     secret: SecretId,
     audit: &AuditDraft,
 ) -> R<SecretRecord> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE secrets SET views = views + 1 WHERE id = ?1 AND destroyed = 0 AND (view_limit IS NULL OR views < view_limit)",
-        )
-        .and_then(|mut s| s.execute([secret.to_bytes()]))
+    // One statement counts the view and returns the row (a reveal is the hottest write).
+    let counted = conn
+        .prepare_cached(&format!(
+            "UPDATE secrets SET views = views + 1 WHERE id = ?1 AND destroyed = 0 \
+             AND (view_limit IS NULL OR views < view_limit) RETURNING {}",
+            rows::SECRET_COLS
+        ))
+        .and_then(|mut s| s.query_row([secret.to_bytes()], rows::secret).optional())
         .map_err(e)?;
-    if n == 0 {
+    let Some(record) = counted else {
         super::reads::secret_by_id(conn, secret)?; // NotFound if it is gone
         return Err(CatalogError::ViewLimitReached);
-    }
+    };
     append_audit(conn, audit)?;
-    super::reads::secret_by_id(conn, secret)
+    Ok(record)
 }
 
 pub(super) fn set_deleted(

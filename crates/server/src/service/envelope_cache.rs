@@ -1,0 +1,125 @@
+//! Envelopes recently revealed, in memory, so a warm reveal does not go back to the blob store
+//! (a file open + read + close, or an S3 `GetObject`). Only an envelope that has just opened
+//! cleanly is kept, so a store that returns tampered bytes is still caught on its first read.
+//!
+//! Why this is safe without any invalidation: an envelope's blob key is written once and never
+//! rewritten (`v{n}-{random}.cfr`, stored with `put_if_absent`; a storage migration copies to a
+//! fresh key), and a reveal only asks for the (store, key) its version row names. Once a row
+//! stops naming a key (destroy, migration) nothing asks for it again, so an entry can never be
+//! stale for the row that asks. The cache holds ciphertext only — every reveal still parses and
+//! opens the envelope, checking integrity, binding and key commitment — and it is bounded by
+//! bytes (`limits.envelope_cache_bytes`, 0 turns it off), evicting the least useful entries.
+
+use crate::catalog::StoredBlob;
+use crate::metrics::{CacheLabels, Metrics};
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Bookkeeping charged per entry on top of the envelope's bytes (key, map slot).
+const ENTRY_OVERHEAD: usize = 96;
+
+/// A size-bounded map from where an envelope is stored to its bytes.
+pub struct EnvelopeCache {
+    entries: Option<moka::sync::Cache<StoredBlob, Bytes>>,
+    metrics: Arc<Metrics>,
+}
+
+impl EnvelopeCache {
+    /// A cache of at most `max_bytes` (0: no caching).
+    pub fn new(max_bytes: u64, metrics: Arc<Metrics>) -> Self {
+        let entries = (max_bytes > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|k: &StoredBlob, v: &Bytes| {
+                    let weight = v.len() + k.key.as_str().len() + ENTRY_OVERHEAD;
+                    u32::try_from(weight).unwrap_or(u32::MAX)
+                })
+                .build()
+        });
+        Self { entries, metrics }
+    }
+
+    /// The cached envelope at `at`, if any.
+    pub fn get(&self, at: &StoredBlob) -> Option<Bytes> {
+        let entries = self.entries.as_ref()?;
+        let found = entries.get(at);
+        let result = if found.is_some() { "hit" } else { "miss" };
+        self.metrics
+            .envelope_cache
+            .get_or_create(&CacheLabels { result })
+            .inc();
+        found
+    }
+
+    /// Remembers the envelope stored at `at` (just read from its store and opened cleanly).
+    pub fn insert(&self, at: StoredBlob, bytes: Bytes) {
+        if let Some(entries) = &self.entries {
+            entries.insert(at, bytes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blob::BlobKey;
+
+    fn at(key: &str) -> StoredBlob {
+        StoredBlob {
+            storage: None,
+            key: BlobKey::parse(key).unwrap(),
+        }
+    }
+
+    #[test]
+    fn remembers_what_it_was_given_and_counts_hits_and_misses() {
+        let metrics = Arc::new(Metrics::default());
+        let cache = EnvelopeCache::new(1 << 20, metrics.clone());
+        let a = at("orgs/a/secrets/s/v1-x.cfr");
+        assert_eq!(cache.get(&a), None);
+        cache.insert(a.clone(), Bytes::from_static(b"sealed"));
+        assert_eq!(cache.get(&a).as_deref(), Some(&b"sealed"[..]));
+        assert_eq!(cache.get(&at("orgs/a/secrets/s/v2-y.cfr")), None);
+        let text = metrics.render();
+        assert!(
+            text.contains("coffer_envelope_cache_lookups_total{result=\"hit\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("coffer_envelope_cache_lookups_total{result=\"miss\"} 2"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn stores_in_different_places_are_different_entries() {
+        let cache = EnvelopeCache::new(1 << 20, Arc::new(Metrics::default()));
+        let mut elsewhere = at("orgs/a/secrets/s/v1-x.cfr");
+        elsewhere.storage = Some(crate::domain::StorageId::new());
+        cache.insert(at("orgs/a/secrets/s/v1-x.cfr"), Bytes::from_static(b"here"));
+        assert_eq!(cache.get(&elsewhere), None);
+    }
+
+    #[test]
+    fn stays_within_its_byte_budget_and_zero_turns_it_off() {
+        let cache = EnvelopeCache::new(64 * 1024, Arc::new(Metrics::default()));
+        for i in 0..1000 {
+            cache.insert(
+                at(&format!("orgs/a/secrets/s/v{i}-x.cfr")),
+                Bytes::from(vec![0u8; 1024]),
+            );
+        }
+        let entries = cache.entries.as_ref().unwrap();
+        entries.run_pending_tasks();
+        assert!(
+            entries.weighted_size() <= 64 * 1024,
+            "{}",
+            entries.weighted_size()
+        );
+        assert!(entries.entry_count() > 0);
+
+        let off = EnvelopeCache::new(0, Arc::new(Metrics::default()));
+        off.insert(at("orgs/a/secrets/s/v1-x.cfr"), Bytes::from_static(b"x"));
+        assert_eq!(off.get(&at("orgs/a/secrets/s/v1-x.cfr")), None);
+    }
+}

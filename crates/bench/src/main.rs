@@ -28,6 +28,7 @@ mod run;
 mod s3;
 mod seed;
 mod table;
+mod writer;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;

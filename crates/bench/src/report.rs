@@ -71,6 +71,9 @@ pub struct Scenario {
     /// The first error, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
+    /// What the SQLite catalog's writer thread did meanwhile (Coffer on SQLite only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_writer: Option<crate::writer::WriterUse>,
 }
 
 fn round(x: f64, places: i32) -> f64 {
@@ -110,7 +113,14 @@ impl Scenario {
                 .as_ref()
                 .map(|l| l.value_at_quantile(0.99)),
             first_error: out.first_error.clone(),
+            catalog_writer: None,
         }
+    }
+
+    /// The same, with what the catalog writer did during the measurement.
+    pub fn with_writer(mut self, used: Option<crate::writer::WriterUse>) -> Self {
+        self.catalog_writer = used;
+        self
     }
 }
 

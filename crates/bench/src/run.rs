@@ -7,6 +7,7 @@ use crate::app::{self, App};
 use crate::http::{self, Api, Conn};
 use crate::load::{self, MakeRequest, Outcome, Stop};
 use crate::report::{Calls, KeyCalls, Report, Scenario, Settings};
+use crate::writer::{self, WriterUse};
 use crate::{baseline, catalog, machine};
 use anyhow::{Result, bail};
 use std::net::SocketAddr;
@@ -56,6 +57,23 @@ pub async fn measure(
 ) -> Result<Outcome> {
     load::closed_loop(addr, plan.connections, Stop::After(warmup(plan)), warm).await?;
     load::closed_loop(addr, plan.connections, Stop::After(plan.duration), make).await
+}
+
+/// [`measure`] against Coffer: also what its catalog writer did during the measured part.
+pub async fn measure_app(
+    plan: &Plan,
+    app: &App,
+    api: &Api,
+    warm: MakeRequest,
+    make: MakeRequest,
+) -> Result<(Outcome, Option<WriterUse>)> {
+    load::closed_loop(app.addr, plan.connections, Stop::After(warmup(plan)), warm).await?;
+    let mut conn = Conn::open(app.addr).await?;
+    let before = writer::read(&mut conn, api).await?;
+    let out =
+        load::closed_loop(app.addr, plan.connections, Stop::After(plan.duration), make).await?;
+    let after = writer::read(&mut conn, api).await?;
+    Ok((out, writer::between(&before, &after)))
 }
 
 /// Reveals `{scope}/{prefix}{i}` for i in 0..count, spread evenly over connections and time.
@@ -144,8 +162,8 @@ pub async fn run(plan: &Plan, server: Handle) -> Result<Report> {
 
     progress("reveal");
     let reveal = reveal_round_robin(&api, "BENCH-1", "s", REVEAL_SECRETS, plan.connections);
-    let reveal_out = measure(plan, app.addr, reveal.clone(), reveal).await?;
-    scenarios.push(Scenario::new("reveal", &reveal_out, baseline_rps));
+    let (reveal_out, used) = measure_app(plan, &app, &api, reveal.clone(), reveal).await?;
+    scenarios.push(Scenario::new("reveal", &reveal_out, baseline_rps).with_writer(used));
 
     let rate = reveal_out.rps() * 0.5;
     progress(&format!("reveal_at_50pct ({rate:.0} req/s, open loop)"));
@@ -160,28 +178,29 @@ pub async fn run(plan: &Plan, server: Handle) -> Result<Report> {
         Arc::new(move |_, k| api.reveal("BENCH-1", &format!("s{}", k % REVEAL_SECRETS)))
             as MakeRequest
     };
+    let mut conn = Conn::open(app.addr).await?;
+    let before = writer::read(&mut conn, &api).await?;
     let at50 = load::open_loop(app.addr, plan.connections, plan.duration, rate, open).await?;
-    let mut at50 = Scenario::new("reveal_at_50pct", &at50, baseline_rps);
+    let used = writer::between(&before, &writer::read(&mut conn, &api).await?);
+    let mut at50 = Scenario::new("reveal_at_50pct", &at50, baseline_rps).with_writer(used);
     at50.target_rps = Some((rate * 10.0).round() / 10.0);
     scenarios.push(at50);
 
     progress("list");
     let list = list_issue(&api, "BENCH-3");
-    scenarios.push(Scenario::new(
-        "list",
-        &measure(plan, app.addr, list.clone(), list).await?,
-        baseline_rps,
-    ));
+    let (list_out, used) = measure_app(plan, &app, &api, list.clone(), list).await?;
+    scenarios.push(Scenario::new("list", &list_out, baseline_rps).with_writer(used));
 
     progress("write (new 1 KiB secrets, durable)");
-    let write_out = measure(
+    let (write_out, used) = measure_app(
         plan,
-        app.addr,
+        &app,
+        &api,
         write_new(&api, "warm"),
         write_new(&api, "w"),
     )
     .await?;
-    scenarios.push(Scenario::new("write", &write_out, baseline_rps));
+    scenarios.push(Scenario::new("write", &write_out, baseline_rps).with_writer(used));
 
     let key_provider_calls = key_calls(plan, &app, &api, config.keys.key_cache_ttl).await?;
     app.stop().await?;

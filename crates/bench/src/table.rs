@@ -84,6 +84,7 @@ impl Report {
         {
             out += &format!("  first error in {}: {}\n", s.0, s.1);
         }
+        out += &writer_table(&self.scenarios);
         let k = &self.key_provider_calls;
         out += &format!(
             "\nkey-provider calls{} (key_cache_ttl {} s, {} org):\n  {} reveals in {:.1} s: {} calls (unwrap {}, wrap {}; the TTL allows ≤ {})\n  {} writes in {:.1} s: {} calls (unwrap {}, wrap {}; the TTL allows ≤ {})\n",
@@ -170,6 +171,31 @@ impl Report {
         );
         out
     }
+}
+
+/// The catalog writer's share of each Coffer scenario (SQLite only; empty otherwise).
+fn writer_table(scenarios: &[Scenario]) -> String {
+    let used: Vec<_> = scenarios
+        .iter()
+        .filter_map(|s| Some((&s.name, s.catalog_writer?)))
+        .collect();
+    if used.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\ncatalog writer (the one thread every durable write, reveals included, passes through):\n{:<18} {:>10} {:>16} {:>8}\n",
+        "scenario", "commits/s", "writes/commit", "busy%"
+    );
+    for (name, w) in used {
+        out += &format!(
+            "{:<18} {:>10} {:>16.1} {:>8.1}\n",
+            name,
+            thousands(w.commits_per_s),
+            w.writes_per_commit,
+            w.busy_pct
+        );
+    }
+    out
 }
 
 #[cfg(test)]

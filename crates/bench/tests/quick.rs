@@ -55,6 +55,18 @@ fn quick_json_run_reports_every_scenario() {
             assert!(s[field].is_number(), "{field} missing in {s}");
         }
         assert_eq!(s["errors"], 0, "errors in {s}");
+        // Durable scenarios on SQLite report the catalog writer's share; reads and the
+        // baseline commit nothing.
+        let writes = matches!(
+            s["name"].as_str(),
+            Some("reveal" | "reveal_at_50pct" | "write")
+        );
+        let w = &s["catalog_writer"];
+        assert_eq!(w.is_object(), writes, "catalog_writer of {s}");
+        if writes {
+            assert!(w["writes_per_commit"].as_f64().unwrap() >= 1.0, "{s}");
+            assert!(w["busy_pct"].as_f64().unwrap() > 0.0, "{s}");
+        }
     }
     assert!(report["baseline_rps"].is_number());
     assert_eq!(report["key_provider_calls"]["reveals"], 200);

@@ -104,6 +104,15 @@ pub struct Metrics {
     pub org_key_transitions: Family<TransitionLabels, Counter>,
     /// BYOK key health checks by verdict.
     pub key_probes: Family<ProbeLabels, Counter>,
+    /// The SQLite catalog's group commits (transactions of the writer thread).
+    pub group_commits: Counter,
+    /// Write requests those group commits held (divided by `group_commits`: the group size).
+    pub group_commit_writes: Counter,
+    /// Time the SQLite writer thread spent in transactions rather than waiting for work (its
+    /// rate is how busy the one serial stage of every write is).
+    pub writer_busy_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
+    /// Duration of each group's COMMIT (the WAL write and its fsync).
+    pub commit_seconds: Histogram,
 }
 
 fn latency_histogram() -> Histogram {
@@ -167,6 +176,30 @@ impl Default for Metrics {
             "BYOK key health checks by verdict",
             key_probes.clone(),
         );
+        let group_commits = Counter::default();
+        let group_commit_writes = Counter::default();
+        let writer_busy_seconds = Counter::<f64, std::sync::atomic::AtomicU64>::default();
+        let commit_seconds = latency_histogram();
+        registry.register(
+            "catalog_group_commits",
+            "Group commits of the SQLite catalog's writer",
+            group_commits.clone(),
+        );
+        registry.register(
+            "catalog_group_commit_writes",
+            "Write requests held by the SQLite catalog's group commits",
+            group_commit_writes.clone(),
+        );
+        registry.register(
+            "catalog_writer_busy_seconds",
+            "Time the SQLite catalog's writer spent in transactions",
+            writer_busy_seconds.clone(),
+        );
+        registry.register(
+            "catalog_commit_duration_seconds",
+            "Duration of the SQLite catalog's COMMITs (WAL write and fsync)",
+            commit_seconds.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -178,6 +211,10 @@ impl Default for Metrics {
             kms_calls,
             org_key_transitions,
             key_probes,
+            group_commits,
+            group_commit_writes,
+            writer_busy_seconds,
+            commit_seconds,
         }
     }
 }

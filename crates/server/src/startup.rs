@@ -167,7 +167,7 @@ impl RunningApp {
         let metrics = Arc::new(Metrics::default());
         let key_file = config.master_key_path();
         let provider = open_key_provider(&config.keys.provider, &key_file)?;
-        let catalog = open_catalog(&config.catalog, dir).await?;
+        let catalog = open_catalog(&config.catalog, dir, metrics.clone()).await?;
         let blobs = Arc::new(MeteredBlobStore::new(
             open_blob_store(&config.blobs, dir).await?,
             metrics.clone(),

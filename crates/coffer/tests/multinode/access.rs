@@ -68,7 +68,9 @@ async fn suspension_and_restore_are_enforced_by_every_node_within_1s() {
         pool_size: 1,
         connect_timeout: Duration::from_secs(5),
     };
-    let catalog = open_catalog(&settings, &c.dir()).await.expect("catalog");
+    let catalog = open_catalog(&settings, &c.dir(), Default::default())
+        .await
+        .expect("catalog");
     let org = catalog
         .org_by_slug(&OrgSlug::parse("default").unwrap())
         .await

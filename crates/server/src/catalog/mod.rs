@@ -241,12 +241,13 @@ impl Default for CatalogSettings {
 pub async fn open_catalog(
     settings: &CatalogSettings,
     data_dir: &std::path::Path,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> Result<Arc<dyn Catalog>> {
     match settings {
         CatalogSettings::Sqlite { path, readers } => {
             let file = data_dir.join(path.clone().unwrap_or_else(|| "catalog.db".into()));
             Ok(Arc::new(
-                sqlite::SqliteCatalog::open(&file, *readers).await?,
+                sqlite::SqliteCatalog::open_measured(&file, *readers, metrics).await?,
             ))
         }
         CatalogSettings::Postgres {

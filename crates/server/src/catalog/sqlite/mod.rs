@@ -142,6 +142,15 @@ impl SqliteCatalog {
     /// Opens (creating and migrating) the catalog at `path` with up to `readers` idle read
     /// connections.
     pub async fn open(path: &Path, readers: usize) -> Result<Self> {
+        Self::open_measured(path, readers, Default::default()).await
+    }
+
+    /// Like [`Self::open`], counting the writer's group commits in `metrics`.
+    pub async fn open_measured(
+        path: &Path,
+        readers: usize,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Result<Self> {
         let path = path.to_path_buf();
         let p = path.clone();
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
@@ -152,7 +161,7 @@ impl SqliteCatalog {
         .await
         .expect("blocking task panicked")?;
         Ok(Self {
-            writer: Writer::start(conn),
+            writer: Writer::start(conn, metrics),
             readers: Arc::new(ReaderPool {
                 path,
                 idle: Mutex::new(Vec::new()),

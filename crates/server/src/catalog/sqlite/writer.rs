@@ -3,10 +3,15 @@
 //! transaction — each request in its own SAVEPOINT, so one failing request rolls back alone —
 //! commits once, and only then answers each request. N concurrent writers cost one fsync, not
 //! N, and a request is never acknowledged before its commit is durable (`synchronous = FULL`).
+//! Its work is counted in `coffer_catalog_group_commits_total`, `…_group_commit_writes_total`,
+//! `…_writer_busy_seconds_total` and `…_commit_duration_seconds`: this thread is the serial
+//! stage of every write, and its busy share is what bounds reveal throughput (docs/performance.md).
 
 use crate::catalog::CatalogError;
+use crate::metrics::Metrics;
 use rusqlite::Connection;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
+use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// Called after the batch's COMMIT with its failure, if any.
@@ -25,7 +30,10 @@ fn sql_err(e: rusqlite::Error) -> CatalogError {
     super::map_err(e)
 }
 
-fn run_batch(conn: &Connection, batch: Vec<Job>) {
+fn run_batch(conn: &Connection, batch: Vec<Job>, metrics: &Metrics) {
+    let began = Instant::now();
+    metrics.group_commits.inc();
+    metrics.group_commit_writes.inc_by(batch.len() as u64);
     if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
         // Dropping the jobs drops their reply channels: each caller gets `Unavailable`.
         tracing::error!(error = %sql_err(e), "catalog: could not begin a write transaction");
@@ -33,20 +41,27 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
         return;
     }
     let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
+    let committing = Instant::now();
     let failure = run_cached(conn, "COMMIT").err().map(|e| {
         let err = sql_err(e);
         tracing::error!(error = %err, "catalog: commit failed; the whole batch is rolled back");
         let _ = conn.execute_batch("ROLLBACK");
         err
     });
+    metrics
+        .commit_seconds
+        .observe(committing.elapsed().as_secs_f64());
     for done in completions {
         done(failure.as_ref());
     }
+    metrics
+        .writer_busy_seconds
+        .inc_by(began.elapsed().as_secs_f64());
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`.
-    pub fn start(conn: Connection) -> Self {
+    /// Starts the writer thread on `conn`, counting its work in `metrics`.
+    pub fn start(conn: Connection, metrics: Arc<Metrics>) -> Self {
         let (jobs, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("coffer-catalog-writer".into())
@@ -59,7 +74,7 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    run_batch(&conn, batch);
+                    run_batch(&conn, batch, &metrics);
                 }
             })
             .expect("spawning the catalog writer thread");
@@ -117,7 +132,6 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     async fn insert(w: &Writer, v: i64) -> Result<usize, CatalogError> {
         w.write(move |c| {
@@ -135,7 +149,8 @@ mod tests {
         let conn = Connection::open(dir.path().join("w.db")).unwrap();
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY)")
             .unwrap();
-        let w = Arc::new(Writer::start(conn));
+        let metrics = Arc::new(Metrics::default());
+        let w = Arc::new(Writer::start(conn, metrics.clone()));
         let tasks: Vec<_> = (0..40)
             .map(|i| {
                 let w = w.clone();
@@ -161,5 +176,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows, 39, "rows 0..=38 and no trace of the refused request");
+        let (commits, writes) = (
+            metrics.group_commits.get(),
+            metrics.group_commit_writes.get(),
+        );
+        assert_eq!(writes, 41, "40 inserts and the count");
+        assert!((1..=41).contains(&commits), "{commits} commits");
     }
 }

@@ -1,0 +1,90 @@
+//! The SQLite catalog writer's share of a scenario, from the server's own counters
+//! (`coffer_catalog_group_commits_total`, `…_group_commit_writes_total`,
+//! `…_writer_busy_seconds_total`), read just before and just after the measured part. Every
+//! durable write — a reveal's view count and audit event included — passes through that one
+//! thread, so how busy it was and how many requests shared each commit's fsync is what bounds
+//! reveal throughput and latency (docs/performance.md). PostgreSQL has no such stage: the
+//! counters stay at zero there and the figures are left out.
+
+use crate::http::{self, Api, Conn};
+use anyhow::Result;
+use serde::Serialize;
+use std::time::Instant;
+
+/// Counter readings at one moment.
+pub struct Reading {
+    at: Instant,
+    commits: f64,
+    writes: f64,
+    busy_s: f64,
+}
+
+/// What the writer did between two readings.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct WriterUse {
+    /// Group commits per second.
+    pub commits_per_s: f64,
+    /// Write requests per commit (the group size).
+    pub writes_per_commit: f64,
+    /// Share of the wall time the writer thread spent in transactions, %.
+    pub busy_pct: f64,
+}
+
+/// Reads the counters now.
+pub async fn read(conn: &mut Conn, api: &Api) -> Result<Reading> {
+    let body = conn.expect_ok(api.metrics()).await?;
+    let text = String::from_utf8_lossy(&body);
+    let c = |name| http::counter_sum(&text, name, &[]);
+    Ok(Reading {
+        at: Instant::now(),
+        commits: c("coffer_catalog_group_commits_total"),
+        writes: c("coffer_catalog_group_commit_writes_total"),
+        busy_s: c("coffer_catalog_writer_busy_seconds_total"),
+    })
+}
+
+/// The writer's use between `before` and `after`; `None` without commits (PostgreSQL).
+pub fn between(before: &Reading, after: &Reading) -> Option<WriterUse> {
+    let commits = after.commits - before.commits;
+    let wall = after.at.duration_since(before.at).as_secs_f64();
+    (commits > 0.0 && wall > 0.0).then(|| {
+        let round1 = |x: f64| (x * 10.0).round() / 10.0;
+        WriterUse {
+            commits_per_s: round1(commits / wall),
+            writes_per_commit: round1((after.writes - before.writes) / commits),
+            busy_pct: round1(100.0 * (after.busy_s - before.busy_s) / wall),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn group_size_and_busy_share_come_from_counter_deltas() {
+        let t = Instant::now();
+        let before = Reading {
+            at: t,
+            commits: 10.0,
+            writes: 30.0,
+            busy_s: 1.0,
+        };
+        let after = Reading {
+            at: t + Duration::from_secs(2),
+            commits: 1010.0,
+            writes: 6030.0,
+            busy_s: 2.5,
+        };
+        let w = between(&before, &after).unwrap();
+        assert_eq!(
+            (w.commits_per_s, w.writes_per_commit, w.busy_pct),
+            (500.0, 6.0, 75.0)
+        );
+        assert!(
+            between(&before, &before).is_none(),
+            "no commits: nothing to report"
+        );
+    }
+}

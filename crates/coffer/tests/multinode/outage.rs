@@ -21,11 +21,11 @@ fn assert_503(r: &Resp, what: &str) {
     assert!(r.retry_after.is_some(), "{what} has no Retry-After: {r:?}");
 }
 
-/// While a peer is down: a reveal and a write of `OPS-8/kept` answer 503 with `Retry-After`
-/// (and the write changes nothing), and `/readyz` answers `ready`.
-async fn down(n: &Client, t: &str, ready: u16) {
+/// While a peer is down: a reveal of `reveal` and a write of `OPS-8/kept` answer 503 with
+/// `Retry-After` (and the write changes nothing), and `/readyz` answers `ready`.
+async fn down(n: &Client, t: &str, reveal: &str, ready: u16) {
     let (reveal, write, readiness) = tokio::join!(
-        n.reveal(t, "OPS-8/kept", None),
+        n.reveal(t, reveal, None),
         n.put(t, "OPS-8/kept", "refused", json!({})),
         readyz(n),
     );
@@ -65,11 +65,17 @@ async fn brief_catalog_and_storage_outages_answer_503_and_lose_nothing() {
     let nodes = [Client::of(c.node(0)), Client::of(c.node(1))];
     let put = nodes[0].put(&t, "OPS-8/kept", "before", json!({})).await;
     assert_eq!(put.status, 201, "{put:?}");
+    // Never revealed, so in no node's envelope cache: its reveal needs S3.
+    let put = nodes[0].put(&t, "OPS-8/cold", "unseen", json!({})).await;
+    assert_eq!(put.status, 201, "{put:?}");
 
     // PostgreSQL goes away. Each answer waits out the pool's connect timeout: ask all at once.
     pg.cut();
     let started = Instant::now();
-    tokio::join!(down(&nodes[0], &t, 503), down(&nodes[1], &t, 503));
+    tokio::join!(
+        down(&nodes[0], &t, "OPS-8/kept", 503),
+        down(&nodes[1], &t, "OPS-8/kept", 503)
+    );
     eprintln!(
         "catalog down: both nodes answered 503 (×2, /readyz 503) in {:?}",
         started.elapsed()
@@ -82,17 +88,24 @@ async fn brief_catalog_and_storage_outages_answer_503_and_lose_nothing() {
     }
 
     // S3 goes away: the catalog still answers, so /readyz stays green (every node shares the
-    // bucket: taking them all out of the balancer would not help).
+    // bucket: taking them all out of the balancer would not help). `kept`, just revealed on
+    // both nodes, is served from their envelope caches; `cold` needs the bucket.
     s3.cut();
     let started = Instant::now();
-    tokio::join!(down(&nodes[0], &t, 200), down(&nodes[1], &t, 200));
+    tokio::join!(
+        down(&nodes[0], &t, "OPS-8/cold", 200),
+        down(&nodes[1], &t, "OPS-8/cold", 200)
+    );
+    for n in &nodes {
+        assert_eq!(value(&n.reveal(&t, "OPS-8/kept", None).await), "before");
+    }
     eprintln!(
         "storage down: both nodes answered 503 (×2, /readyz 200) in {:?}",
         started.elapsed()
     );
     s3.restore().await;
     for (i, n) in nodes.iter().enumerate() {
-        let took = until_serving(n, &t, "OPS-8/kept", "before").await;
+        let took = until_serving(n, &t, "OPS-8/cold", "unseen").await;
         eprintln!("n{i}: serving again {took:?} after S3 came back");
     }
 

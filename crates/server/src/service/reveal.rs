@@ -1,8 +1,7 @@
-//! Revealing a secret: check availability → read the envelope from the store its version row
-//! names (or the envelope cache; following the row if a storage migration moved it meanwhile)
-//! → open it (integrity,
-//! binding and key commitment checked before any plaintext exists) → count the view and commit
-//! its audit event → only then return the value.
+//! Revealing a secret: check availability → read the envelope from the envelope cache or the
+//! store its version row names (following the row if a storage migration moved it meanwhile)
+//! → open it (integrity, binding and key commitment checked before any plaintext exists) →
+//! count the view and commit its audit event → only then return the value.
 
 use super::secrets::{binding, blob_error, label};
 use super::*;

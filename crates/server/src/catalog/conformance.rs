@@ -310,6 +310,7 @@ async fn secret_versions(c: &dyn Catalog, org: OrgId) {
     );
     let scope = Scope::parse("OPS-1").unwrap();
     let name = SecretName::parse("db").unwrap();
+    reveal_targets(c, org, id, &scope, &name).await;
     c.set_deleted(id, Some(Timestamp::now()), event(org, "secret.delete"))
         .await
         .unwrap();
@@ -575,5 +576,38 @@ async fn audit_chain_verifies(c: &dyn Catalog, org: OrgId) {
         reveals.len(),
         3,
         "only the three counted reveals were recorded"
+    );
+}
+
+/// `reveal_target` reads the org, the secret and a version together; only a missing org is
+/// `NotFound`.
+async fn reveal_targets(
+    c: &dyn Catalog,
+    org: OrgId,
+    id: SecretId,
+    scope: &Scope,
+    name: &SecretName,
+) {
+    let slug = c.org_by_id(org).await.unwrap().slug;
+    let current = c.reveal_target(&slug, scope, name, None).await.unwrap();
+    assert_eq!(current.org.id, org);
+    assert_eq!(
+        current.secret.as_ref().map(|s| (s.id, s.version)),
+        Some((id, 2))
+    );
+    assert_eq!(current.version, Some(c.version(id, 2).await.unwrap()));
+    let first = c.reveal_target(&slug, scope, name, Some(1)).await.unwrap();
+    assert_eq!(first.version, Some(c.version(id, 1).await.unwrap()));
+    let beyond = c.reveal_target(&slug, scope, name, Some(9)).await.unwrap();
+    assert_eq!((beyond.secret.is_some(), beyond.version), (true, None));
+    let other = SecretName::parse("nothing-here").unwrap();
+    let absent = c.reveal_target(&slug, scope, &other, None).await.unwrap();
+    assert_eq!((absent.secret, absent.version), (None, None));
+    let nowhere = OrgSlug::parse("no-such-org").unwrap();
+    assert_eq!(
+        c.reveal_target(&nowhere, scope, name, None)
+            .await
+            .unwrap_err(),
+        CatalogError::NotFound
     );
 }

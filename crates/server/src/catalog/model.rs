@@ -117,6 +117,17 @@ pub struct SecretRecord {
     pub views: u32,
 }
 
+/// What a reveal reads, fetched in one catalog call ([`super::Catalog::reveal_target`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevealTarget {
+    /// The org named by the request.
+    pub org: OrgRecord,
+    /// Its live (not destroyed) secret at the scope and name, deleted or not, if any.
+    pub secret: Option<SecretRecord>,
+    /// That secret's requested version (its current one if none was asked for), if any.
+    pub version: Option<VersionRecord>,
+}
+
 /// One stored version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionRecord {

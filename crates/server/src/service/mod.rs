@@ -172,17 +172,12 @@ impl Coffer {
 
     /// Resolves `slug` and checks `action` on it, turning another org into *not found*.
     async fn org_for(&self, actor: &Actor, slug: &OrgSlug, action: Action) -> Result<OrgRecord> {
-        let not_found = || format!("org `{slug}` not found");
         let org = self
             .catalog
             .org_by_slug(slug)
             .await
-            .map_err(|e| Error::catalog(e, not_found))?;
-        match authorize(actor, action, Resource::Org(org.id)) {
-            Decision::Allow => Ok(org),
-            Decision::NotFound => Err(Error::NotFound(not_found())),
-            Decision::Forbidden => Err(forbidden(actor, action, slug.as_str())),
-        }
+            .map_err(|e| Error::catalog(e, || org_not_found(slug)))?;
+        admit(actor, slug, action, org)
     }
 
     /// Like [`Coffer::org_for`], and the org must be active (secret reads and writes).
@@ -193,16 +188,7 @@ impl Coffer {
         action: Action,
     ) -> Result<OrgRecord> {
         let org = self.org_for(actor, slug, action).await?;
-        if org.status == OrgStatus::Suspended {
-            let why = org
-                .suspended_reason
-                .as_deref()
-                .unwrap_or("no reason recorded");
-            return Err(Error::Suspended(format!(
-                "org `{slug}` is suspended ({why}); secrets cannot be read or written until its key access is restored"
-            )));
-        }
-        Ok(org)
+        require_active(slug, org)
     }
 
     /// The org key for `version`, from the keyring cache or unwrapped via the provider.
@@ -296,4 +282,32 @@ fn event(
         target,
         details,
     )
+}
+
+fn org_not_found(slug: &OrgSlug) -> String {
+    format!("org `{slug}` not found")
+}
+
+/// Checks `action` by `actor` on `org` (named `slug` in the request): another org is *not
+/// found*, a forbidden action in one's own org is *forbidden*.
+fn admit(actor: &Actor, slug: &OrgSlug, action: Action, org: OrgRecord) -> Result<OrgRecord> {
+    match authorize(actor, action, Resource::Org(org.id)) {
+        Decision::Allow => Ok(org),
+        Decision::NotFound => Err(Error::NotFound(org_not_found(slug))),
+        Decision::Forbidden => Err(forbidden(actor, action, slug.as_str())),
+    }
+}
+
+/// The org, if it is active (secret reads and writes need that).
+fn require_active(slug: &OrgSlug, org: OrgRecord) -> Result<OrgRecord> {
+    if org.status == OrgStatus::Suspended {
+        let why = org
+            .suspended_reason
+            .as_deref()
+            .unwrap_or("no reason recorded");
+        return Err(Error::Suspended(format!(
+            "org `{slug}` is suspended ({why}); secrets cannot be read or written until its key access is restored"
+        )));
+    }
+    Ok(org)
 }

@@ -46,22 +46,27 @@ impl Coffer {
         name: &SecretName,
         version: Option<u32>,
     ) -> Result<Revealed> {
-        let org = self
-            .active_org_for(actor, slug, Action::RevealSecret)
-            .await?;
+        // One catalog call for the org, the secret and the version; the actor is checked
+        // against the org before anything about the secret is used.
+        let target = self
+            .catalog
+            .reveal_target(slug, scope, name, version)
+            .await
+            .map_err(|e| Error::catalog(e, || org_not_found(slug)))?;
+        let org = require_active(slug, admit(actor, slug, Action::RevealSecret, target.org)?)?;
         let what = label(scope, name);
-        let secret = self.lookup(&org, scope, name).await?;
+        let secret = target
+            .secret
+            .ok_or_else(|| Error::NotFound(format!("no secret `{what}` in org `{}`", org.slug)))?;
         if let Some(why) = unavailable_reason(&secret, Timestamp::now()) {
             return Err(Error::Gone(format!("`{what}` cannot be revealed: {why}")));
         }
         let n = version.unwrap_or(secret.version);
-        let v = self.catalog.version(secret.id, n).await.map_err(|e| {
-            Error::catalog(e, || {
-                format!(
-                    "`{what}` has no version {n}; the latest is {}",
-                    secret.version
-                )
-            })
+        let v = target.version.ok_or_else(|| {
+            Error::NotFound(format!(
+                "`{what}` has no version {n}; the latest is {}",
+                secret.version
+            ))
         })?;
         let value = self.open_version(&org, &v).await?;
         let details = serde_json::json!({"version": n});

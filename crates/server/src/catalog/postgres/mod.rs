@@ -172,6 +172,16 @@ impl Catalog for PostgresCatalog {
         self.read(async |c| reads::version(c, secret, version).await)
             .await
     }
+    async fn reveal_target(
+        &self,
+        slug: &OrgSlug,
+        scope: &Scope,
+        name: &SecretName,
+        version: Option<u32>,
+    ) -> Result<RevealTarget> {
+        self.read(async |c| reads::reveal_target(c, slug, scope, name, version).await)
+            .await
+    }
     async fn versions(&self, secret: SecretId) -> Result<Vec<VersionRecord>> {
         self.read(async |c| reads::versions(c, secret).await).await
     }

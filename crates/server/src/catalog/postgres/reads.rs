@@ -291,3 +291,36 @@ pub(super) async fn audit_events(
     .await?;
     Ok(rows::all(&list, rows::audit)?)
 }
+
+/// A reveal's three reads on one pooled connection (one checkout instead of three; still three
+/// round trips — a single joined statement would save two more).
+pub(super) async fn reveal_target(
+    c: &mut PgConnection,
+    slug: &OrgSlug,
+    scope: &Scope,
+    name: &SecretName,
+    version: Option<u32>,
+) -> Q<RevealTarget> {
+    let org = org_by_slug(c, slug).await?;
+    let secret = secret_at(c, org.id, scope, name, false).await?;
+    let version = match &secret {
+        Some(s) => {
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                version_cols!(),
+                " FROM secret_versions WHERE secret_id = $1 AND version = $2"
+            ))
+            .bind(s.id.as_uuid())
+            .bind(i64::from(version.unwrap_or(s.version)))
+            .fetch_optional(&mut *c)
+            .await?;
+            row.as_ref().map(rows::version).transpose()?
+        }
+        None => None,
+    };
+    Ok(RevealTarget {
+        org,
+        secret,
+        version,
+    })
+}

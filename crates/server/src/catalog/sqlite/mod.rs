@@ -347,6 +347,16 @@ impl Catalog for SqliteCatalog {
         self.point_read(move |c| reads::version(c, secret, version))
             .await
     }
+    async fn reveal_target(
+        &self,
+        slug: &OrgSlug,
+        scope: &Scope,
+        name: &SecretName,
+        version: Option<u32>,
+    ) -> Result<RevealTarget> {
+        self.point_read(|c| reads::reveal_target(c, slug, scope, name, version))
+            .await
+    }
     async fn versions(&self, secret: SecretId) -> Result<Vec<VersionRecord>> {
         self.read(move |c| reads::versions(c, secret)).await
     }

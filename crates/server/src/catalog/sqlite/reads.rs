@@ -251,3 +251,42 @@ pub(super) fn audit_events(conn: &Connection, org: OrgId, f: &AuditFilter) -> R<
     .and_then(|it| it.collect())
     .map_err(e)
 }
+
+/// A reveal's three reads in one read transaction: one snapshot, and one check of the WAL
+/// (autocommit reads would each re-validate, and after a commit re-read, the page cache).
+pub(super) fn reveal_target(
+    conn: &Connection,
+    slug: &OrgSlug,
+    scope: &Scope,
+    name: &SecretName,
+    version: Option<u32>,
+) -> R<RevealTarget> {
+    conn.prepare_cached("BEGIN")
+        .and_then(|mut s| s.execute([]))
+        .map_err(e)?;
+    let result = (|| {
+        let org = org_by_slug(conn, slug)?;
+        let secret = optional(secret(conn, org.id, scope, name))?;
+        let version = match &secret {
+            Some(s) => optional(self::version(conn, s.id, version.unwrap_or(s.version)))?,
+            None => None,
+        };
+        Ok(RevealTarget {
+            org,
+            secret,
+            version,
+        })
+    })();
+    conn.prepare_cached("COMMIT")
+        .and_then(|mut s| s.execute([]))
+        .map_err(e)?;
+    result
+}
+
+fn optional<T>(r: R<T>) -> R<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(CatalogError::NotFound) => Ok(None),
+        Err(other) => Err(other),
+    }
+}

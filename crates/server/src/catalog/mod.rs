@@ -162,36 +162,15 @@ pub trait Catalog:
     /// One version of a secret.
     async fn version(&self, secret: SecretId, version: u32) -> Result<VersionRecord>;
     /// The org `slug`, its secret at `scope`/`name` and that secret's `version` (default: its
-    /// current one) in one call — a reveal's reads, from one snapshot where the backend has
-    /// them. `NotFound` only when the org does not exist; a missing secret or version is
-    /// `None`. The backends override this sequence of three reads with one round trip.
+    /// current one) in one call — a reveal's reads, from one snapshot where the backend can.
+    /// `NotFound` only when the org does not exist; a missing secret or version is `None`.
     async fn reveal_target(
         &self,
         slug: &OrgSlug,
         scope: &Scope,
         name: &SecretName,
         version: Option<u32>,
-    ) -> Result<RevealTarget> {
-        let org = self.org_by_slug(slug).await?;
-        let secret = match self.secret(org.id, scope, name).await {
-            Ok(s) => Some(s),
-            Err(CatalogError::NotFound) => None,
-            Err(e) => return Err(e),
-        };
-        let version = match &secret {
-            Some(s) => match self.version(s.id, version.unwrap_or(s.version)).await {
-                Ok(v) => Some(v),
-                Err(CatalogError::NotFound) => None,
-                Err(e) => return Err(e),
-            },
-            None => None,
-        };
-        Ok(RevealTarget {
-            org,
-            secret,
-            version,
-        })
-    }
+    ) -> Result<RevealTarget>;
     /// All versions, newest first.
     async fn versions(&self, secret: SecretId) -> Result<Vec<VersionRecord>>;
     /// Appends a version atomically: check-and-set on the current version (`Conflict`),

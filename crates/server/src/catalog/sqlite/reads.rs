@@ -277,9 +277,14 @@ pub(super) fn reveal_target(
             version,
         })
     })();
-    conn.prepare_cached("COMMIT")
-        .and_then(|mut s| s.execute([]))
-        .map_err(e)?;
+    let ended = conn
+        .prepare_cached("COMMIT")
+        .and_then(|mut s| s.execute([]));
+    if ended.is_err() {
+        // Never hand the connection back to the pool inside a transaction (a stale snapshot).
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    ended.map_err(e)?;
     result
 }
 

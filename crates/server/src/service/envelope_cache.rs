@@ -13,7 +13,7 @@
 use crate::catalog::StoredBlob;
 use crate::metrics::{CacheLabels, Metrics};
 use bytes::Bytes;
-use std::sync::Arc;
+use prometheus_client::metrics::counter::Counter;
 
 /// Bookkeeping charged per entry on top of the envelope's bytes (key, map slot).
 const ENTRY_OVERHEAD: usize = 96;
@@ -21,12 +21,13 @@ const ENTRY_OVERHEAD: usize = 96;
 /// A size-bounded map from where an envelope is stored to its bytes.
 pub struct EnvelopeCache {
     entries: Option<moka::sync::Cache<StoredBlob, Bytes>>,
-    metrics: Arc<Metrics>,
+    hits: Counter,
+    misses: Counter,
 }
 
 impl EnvelopeCache {
     /// A cache of at most `max_bytes` (0: no caching).
-    pub fn new(max_bytes: u64, metrics: Arc<Metrics>) -> Self {
+    pub fn new(max_bytes: u64, metrics: &Metrics) -> Self {
         let entries = (max_bytes > 0).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
@@ -36,18 +37,29 @@ impl EnvelopeCache {
                 })
                 .build()
         });
-        Self { entries, metrics }
+        let counter = |result| {
+            metrics
+                .envelope_cache
+                .get_or_create(&CacheLabels { result })
+                .clone()
+        };
+        Self {
+            entries,
+            hits: counter("hit"),
+            misses: counter("miss"),
+        }
     }
 
     /// The cached envelope at `at`, if any.
     pub fn get(&self, at: &StoredBlob) -> Option<Bytes> {
         let entries = self.entries.as_ref()?;
         let found = entries.get(at);
-        let result = if found.is_some() { "hit" } else { "miss" };
-        self.metrics
-            .envelope_cache
-            .get_or_create(&CacheLabels { result })
-            .inc();
+        if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        }
+        .inc();
         found
     }
 
@@ -73,8 +85,8 @@ mod tests {
 
     #[test]
     fn remembers_what_it_was_given_and_counts_hits_and_misses() {
-        let metrics = Arc::new(Metrics::default());
-        let cache = EnvelopeCache::new(1 << 20, metrics.clone());
+        let metrics = Metrics::default();
+        let cache = EnvelopeCache::new(1 << 20, &metrics);
         let a = at("orgs/a/secrets/s/v1-x.cfr");
         assert_eq!(cache.get(&a), None);
         cache.insert(a.clone(), Bytes::from_static(b"sealed"));
@@ -93,7 +105,7 @@ mod tests {
 
     #[test]
     fn stores_in_different_places_are_different_entries() {
-        let cache = EnvelopeCache::new(1 << 20, Arc::new(Metrics::default()));
+        let cache = EnvelopeCache::new(1 << 20, &Metrics::default());
         let mut elsewhere = at("orgs/a/secrets/s/v1-x.cfr");
         elsewhere.storage = Some(crate::domain::StorageId::new());
         cache.insert(at("orgs/a/secrets/s/v1-x.cfr"), Bytes::from_static(b"here"));
@@ -102,7 +114,7 @@ mod tests {
 
     #[test]
     fn stays_within_its_byte_budget_and_zero_turns_it_off() {
-        let cache = EnvelopeCache::new(64 * 1024, Arc::new(Metrics::default()));
+        let cache = EnvelopeCache::new(64 * 1024, &Metrics::default());
         for i in 0..1000 {
             cache.insert(
                 at(&format!("orgs/a/secrets/s/v{i}-x.cfr")),
@@ -118,7 +130,7 @@ mod tests {
         );
         assert!(entries.entry_count() > 0);
 
-        let off = EnvelopeCache::new(0, Arc::new(Metrics::default()));
+        let off = EnvelopeCache::new(0, &Metrics::default());
         off.insert(at("orgs/a/secrets/s/v1-x.cfr"), Bytes::from_static(b"x"));
         assert_eq!(off.get(&at("orgs/a/secrets/s/v1-x.cfr")), None);
     }

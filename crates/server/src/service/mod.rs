@@ -106,10 +106,7 @@ impl Coffer {
         Self {
             catalog,
             stores: Stores::new(blobs, StorageSettings::default(), metrics.clone()),
-            envelopes: envelope_cache::EnvelopeCache::new(
-                settings.envelope_cache_bytes,
-                metrics.clone(),
-            ),
+            envelopes: envelope_cache::EnvelopeCache::new(settings.envelope_cache_bytes, &metrics),
             keyring,
             metrics,
             settings,

@@ -3,10 +3,10 @@
 //! → open it (integrity, binding and key commitment checked before any plaintext exists) →
 //! count the view and commit its audit event → only then return the value.
 
-use super::secrets::{binding, blob_error, label};
+use super::secrets::{binding, blob_error, label, secret_not_found};
 use super::*;
 use crate::blob::BlobError;
-use crate::catalog::{CatalogError, SecretRecord, VersionRecord};
+use crate::catalog::{CatalogError, SecretRecord, StoredBlob, VersionRecord};
 use bytes::Bytes;
 use coffer_envelope::Plaintext;
 
@@ -57,7 +57,7 @@ impl Coffer {
         let what = label(scope, name);
         let secret = target
             .secret
-            .ok_or_else(|| Error::NotFound(format!("no secret `{what}` in org `{}`", org.slug)))?;
+            .ok_or_else(|| Error::NotFound(secret_not_found(&org, scope, name)))?;
         if let Some(why) = unavailable_reason(&secret, Timestamp::now()) {
             return Err(Error::Gone(format!("`{what}` cannot be revealed: {why}")));
         }
@@ -90,12 +90,13 @@ impl Coffer {
         })
     }
 
-    /// The envelope of `v`, and whether it came from the cache. If it is gone from the store
-    /// the row named, a storage migration may have moved it since the row was read: the row is
-    /// read again and, if it moved, the new store is asked.
-    async fn envelope(&self, v: &VersionRecord) -> Result<(Bytes, bool)> {
-        if let Some(bytes) = self.envelopes.get(&v.stored_blob()) {
-            return Ok((bytes, true));
+    /// The envelope of `v`, and where in storage it was read (`None`: from the cache). If it
+    /// is gone from the store the row named, a storage migration may have moved it since the
+    /// row was read: the row is read again and, if it moved, the new store is asked.
+    async fn envelope(&self, v: &VersionRecord) -> Result<(Bytes, Option<StoredBlob>)> {
+        let at = v.stored_blob();
+        if let Some(bytes) = self.envelopes.get(&at) {
+            return Ok((bytes, None));
         }
         let missing = || {
             Error::Integrity(format!(
@@ -105,7 +106,7 @@ impl Coffer {
         };
         let store = self.stores.get(self.catalog.as_ref(), v.storage).await?;
         match store.get(&v.blob_key).await {
-            Ok(bytes) => return Ok((bytes, false)),
+            Ok(bytes) => return Ok((bytes, Some(at))),
             Err(BlobError::NotFound) => {}
             Err(other) => return Err(blob_error(other)),
         }
@@ -114,7 +115,7 @@ impl Coffer {
             .version(v.secret, v.version)
             .await
             .map_err(|e| Error::catalog(e, || format!("version {}", v.version)))?;
-        if now.stored_blob() == v.stored_blob() {
+        if now.stored_blob() == at {
             return Err(missing());
         }
         let store = self.stores.get(self.catalog.as_ref(), now.storage).await?;
@@ -122,11 +123,11 @@ impl Coffer {
             BlobError::NotFound => missing(),
             other => blob_error(other),
         })?;
-        Ok((bytes, false))
+        Ok((bytes, Some(now.stored_blob())))
     }
 
     async fn open_version(&self, org: &OrgRecord, v: &VersionRecord) -> Result<Plaintext> {
-        let (bytes, cached) = self.envelope(v).await?;
+        let (bytes, read_from) = self.envelope(v).await?;
         let max = self.settings.max_secret_bytes + coffer_envelope::OVERHEAD;
         let tampered = || {
             Error::Integrity(format!(
@@ -146,9 +147,9 @@ impl Coffer {
             max,
         )
         .map_err(|_| tampered())?;
-        if !cached {
+        if let Some(at) = read_from {
             // Only envelopes that just opened cleanly are kept.
-            self.envelopes.insert(v.stored_blob(), bytes);
+            self.envelopes.insert(at, bytes);
         }
         Ok(value)
     }

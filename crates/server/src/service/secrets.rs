@@ -142,11 +142,10 @@ impl Coffer {
         scope: &Scope,
         name: &SecretName,
     ) -> Result<SecretRecord> {
-        self.catalog.secret(org.id, scope, name).await.map_err(|e| {
-            Error::catalog(e, || {
-                format!("no secret `{}` in org `{}`", label(scope, name), org.slug)
-            })
-        })
+        self.catalog
+            .secret(org.id, scope, name)
+            .await
+            .map_err(|e| Error::catalog(e, || secret_not_found(org, scope, name)))
     }
 
     /// Writes a new version (creating the secret if needed).
@@ -386,4 +385,9 @@ pub(super) fn blob_error(e: BlobError) -> Error {
         )),
         other => Error::Internal(format!("blob store: {other}")),
     }
+}
+
+/// The message of a secret that is not in `org`.
+pub(super) fn secret_not_found(org: &OrgRecord, scope: &Scope, name: &SecretName) -> String {
+    format!("no secret `{}` in org `{}`", label(scope, name), org.slug)
 }

@@ -235,6 +235,16 @@ pub(super) async fn version(
     secret: SecretId,
     version: u32,
 ) -> Q<VersionRecord> {
+    version_at(c, secret, version)
+        .await?
+        .ok_or_else(|| CatalogError::NotFound.into())
+}
+
+async fn version_at(
+    c: &mut PgConnection,
+    secret: SecretId,
+    version: u32,
+) -> Q<Option<VersionRecord>> {
     let row = sqlx::query(concat!(
         "SELECT ",
         version_cols!(),
@@ -242,9 +252,9 @@ pub(super) async fn version(
     ))
     .bind(secret.as_uuid())
     .bind(i64::from(version))
-    .fetch_one(c)
+    .fetch_optional(c)
     .await?;
-    Ok(rows::version(&row)?)
+    Ok(row.as_ref().map(rows::version).transpose()?)
 }
 
 pub(super) async fn versions(c: &mut PgConnection, secret: SecretId) -> Q<Vec<VersionRecord>> {
@@ -304,18 +314,7 @@ pub(super) async fn reveal_target(
     let org = org_by_slug(c, slug).await?;
     let secret = secret_at(c, org.id, scope, name, false).await?;
     let version = match &secret {
-        Some(s) => {
-            let row = sqlx::query(concat!(
-                "SELECT ",
-                version_cols!(),
-                " FROM secret_versions WHERE secret_id = $1 AND version = $2"
-            ))
-            .bind(s.id.as_uuid())
-            .bind(i64::from(version.unwrap_or(s.version)))
-            .fetch_optional(&mut *c)
-            .await?;
-            row.as_ref().map(rows::version).transpose()?
-        }
+        Some(s) => version_at(c, s.id, version.unwrap_or(s.version)).await?,
         None => None,
     };
     Ok(RevealTarget {

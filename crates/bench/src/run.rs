@@ -1,4 +1,5 @@
-//! One benchmark run, in order: fsync probe → baseline → Coffer's `reveal`, `reveal_at_50pct`,
+//! One benchmark run, in order: fsync probe → baseline → Coffer's `reveal`, `reveal_at_50pct`
+//! (then the baseline paced at the same rate, `baseline_paced`: the harness's latency floor),
 //! `list` and `write` scenarios → key-provider calls over a fixed number of reveals and writes →
 //! the catalog-size run (`catalog`). Every HTTP scenario gets a short warm-up that is thrown
 //! away, then is measured by the same load generator as the baseline.
@@ -185,6 +186,16 @@ pub async fn run(plan: &Plan, server: Handle) -> Result<Report> {
     let mut at50 = Scenario::new("reveal_at_50pct", &at50, baseline_rps).with_writer(used);
     at50.target_rps = Some((rate * 10.0).round() / 10.0);
     scenarios.push(at50);
+
+    // The harness's own latency floor at that rate: the trivial handler, paced the same way.
+    progress(&format!("baseline_paced ({rate:.0} req/s, open loop)"));
+    let base = server.spawn(baseline::start()).await??;
+    let plain: MakeRequest = Arc::new(|_, _| http::plain_get());
+    let floor = load::open_loop(base.addr, plan.connections, plan.duration, rate, plain).await?;
+    drop(base);
+    let mut floor = Scenario::new("baseline_paced", &floor, baseline_rps);
+    floor.target_rps = Some((rate * 10.0).round() / 10.0);
+    scenarios.push(floor);
 
     progress("list");
     let list = list_issue(&api, "BENCH-3");

@@ -1,10 +1,11 @@
 //! The SQLite catalog writer's share of a scenario, from the server's own counters
 //! (`coffer_catalog_group_commits_total`, `…_group_commit_writes_total`,
-//! `…_writer_busy_seconds_total`), read just before and just after the measured part. Every
-//! durable write — a reveal's view count and audit event included — passes through that one
-//! thread, so how busy it was and how many requests shared each commit's fsync is what bounds
-//! reveal throughput and latency (docs/performance.md). PostgreSQL has no such stage: the
-//! counters stay at zero there and the figures are left out.
+//! `…_writer_busy_seconds_total`, `…_wal_syncs_total`), read just before and just after the
+//! measured part. Every write — a reveal's view count and audit event included — passes through
+//! that one thread, so how busy it was and how many requests shared each commit is what it adds
+//! to reveal throughput and latency; the background WAL fsyncs are what reveal-only commits
+//! cost the disk instead of an fsync each (docs/performance.md). PostgreSQL has no such stage:
+//! the counters stay at zero there and the figures are left out.
 
 use crate::http::{self, Api, Conn};
 use anyhow::Result;
@@ -17,6 +18,7 @@ pub struct Reading {
     commits: f64,
     writes: f64,
     busy_s: f64,
+    syncs: f64,
 }
 
 /// What the writer did between two readings.
@@ -28,6 +30,8 @@ pub struct WriterUse {
     pub writes_per_commit: f64,
     /// Share of the wall time the writer thread spent in transactions, %.
     pub busy_pct: f64,
+    /// Background fsyncs of the write-ahead log per second (behind reveal-only commits).
+    pub wal_syncs_per_s: f64,
 }
 
 /// Reads the counters now.
@@ -40,6 +44,7 @@ pub async fn read(conn: &mut Conn, api: &Api) -> Result<Reading> {
         commits: c("coffer_catalog_group_commits_total"),
         writes: c("coffer_catalog_group_commit_writes_total"),
         busy_s: c("coffer_catalog_writer_busy_seconds_total"),
+        syncs: c("coffer_catalog_wal_syncs_total"),
     })
 }
 
@@ -53,6 +58,7 @@ pub fn between(before: &Reading, after: &Reading) -> Option<WriterUse> {
             commits_per_s: round1(commits / wall),
             writes_per_commit: round1((after.writes - before.writes) / commits),
             busy_pct: round1(100.0 * (after.busy_s - before.busy_s) / wall),
+            wal_syncs_per_s: round1((after.syncs - before.syncs) / wall),
         }
     })
 }
@@ -70,17 +76,24 @@ mod tests {
             commits: 10.0,
             writes: 30.0,
             busy_s: 1.0,
+            syncs: 4.0,
         };
         let after = Reading {
             at: t + Duration::from_secs(2),
             commits: 1010.0,
             writes: 6030.0,
             busy_s: 2.5,
+            syncs: 804.0,
         };
         let w = between(&before, &after).unwrap();
         assert_eq!(
-            (w.commits_per_s, w.writes_per_commit, w.busy_pct),
-            (500.0, 6.0, 75.0)
+            (
+                w.commits_per_s,
+                w.writes_per_commit,
+                w.busy_pct,
+                w.wal_syncs_per_s
+            ),
+            (500.0, 6.0, 75.0, 400.0)
         );
         assert!(
             between(&before, &before).is_none(),

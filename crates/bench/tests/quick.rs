@@ -44,7 +44,14 @@ fn quick_json_run_reports_every_scenario() {
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
-    for name in ["baseline", "reveal", "reveal_at_50pct", "list", "write"] {
+    for name in [
+        "baseline",
+        "reveal",
+        "reveal_at_50pct",
+        "baseline_paced",
+        "list",
+        "write",
+    ] {
         assert!(
             names.contains(&name),
             "scenario {name} missing from {names:?}"
@@ -66,6 +73,7 @@ fn quick_json_run_reports_every_scenario() {
         if writes {
             assert!(w["writes_per_commit"].as_f64().unwrap() >= 1.0, "{s}");
             assert!(w["busy_pct"].as_f64().unwrap() > 0.0, "{s}");
+            assert!(w["wal_syncs_per_s"].is_number(), "{s}");
         }
     }
     assert!(report["baseline_rps"].is_number());

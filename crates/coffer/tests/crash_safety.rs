@@ -1,8 +1,10 @@
-//! Acknowledged writes survive `kill -9`. A real `coffer serve` process takes concurrent writes;
-//! the test kills it with SIGKILL mid-stream, starts a new process on the same data directory,
-//! and checks that every write the server acknowledged reads back with its exact value, and that
-//! the audit chain still verifies. Writes that were in flight may or may not have landed — both
-//! are correct — but none may be lost once acknowledged.
+//! Acknowledged writes survive `kill -9`. A real `coffer serve` process takes concurrent writes
+//! and reveals; the test kills it with SIGKILL mid-stream, starts a new process on the same data
+//! directory, and checks that every write the server acknowledged reads back with its exact
+//! value, that every answered reveal left its audit event (reveals are answered once committed,
+//! before their fsync: see `catalog/sqlite/writer.rs`), and that the audit chain still verifies.
+//! Requests that were in flight may or may not have landed — both are correct — but none may be
+//! lost once answered.
 
 use base64::Engine;
 use serde_json::json;
@@ -59,6 +61,35 @@ async fn acknowledged_writes_survive_kill_9() {
         .to_owned();
     let client = reqwest::Client::new();
 
+    // A secret for 4 revealers to reveal, each counting the reveals it was answered.
+    let seen_url = format!("{}/api/v1/orgs/default/secrets/CRASH-2/seen", server.base);
+    let r = client
+        .put(&seen_url)
+        .bearer_auth(&token)
+        .json(&json!({"value": B64.encode("watched")}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let mut revealers = Vec::new();
+    for _ in 0..4 {
+        let (client, token, url) = (client.clone(), token.clone(), format!("{seen_url}/reveal"));
+        revealers.push(tokio::spawn(async move {
+            let mut answered = 0u64;
+            loop {
+                match client.post(&url).bearer_auth(&token).send().await {
+                    Ok(r) if r.status() == 200 => match r.bytes().await {
+                        Ok(_) => answered += 1,
+                        Err(_) => break, // died while answering: may or may not be counted
+                    },
+                    Ok(r) => panic!("unexpected status {} before the kill", r.status()),
+                    Err(_) => break,
+                }
+            }
+            answered
+        }));
+    }
+
     // 8 writers, each writing new versions of its own secrets, until the server dies.
     let mut writers = Vec::new();
     for w in 0..8 {
@@ -103,7 +134,25 @@ async fn acknowledged_writes_survive_kill_9() {
         started.elapsed()
     );
 
+    let mut revealed = 0;
+    for r in revealers {
+        revealed += r.await.unwrap();
+    }
+    assert!(revealed > 20, "only {revealed} reveals before the kill");
+
     let server = start(&data);
+    let audited = count_events(
+        &client,
+        &server.base,
+        &token,
+        "secret.reveal",
+        "CRASH-2/seen",
+    )
+    .await;
+    assert!(
+        audited >= revealed,
+        "{revealed} reveals were answered but only {audited} are in the audit trail"
+    );
     for (name, version, value) in &acked {
         let url = format!(
             "{}/api/v1/orgs/default/secrets/CRASH-1/{name}/reveal?version={version}",
@@ -128,5 +177,38 @@ async fn acknowledged_writes_survive_kill_9() {
         .await
         .unwrap();
     assert_eq!(verify["ok"], true, "{verify}");
-    eprintln!("{} acknowledged writes all survived SIGKILL", acked.len());
+    eprintln!(
+        "{} acknowledged writes and {revealed} answered reveals all survived SIGKILL",
+        acked.len()
+    );
+}
+
+/// Counts the org's audit events with this action and target, paging through the trail.
+async fn count_events(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    action: &str,
+    target: &str,
+) -> u64 {
+    let (mut after, mut count) = (0u64, 0u64);
+    loop {
+        let page: serde_json::Value = client
+            .get(format!(
+                "{base}/api/v1/orgs/default/audit?action={action}&after={after}&limit=10000"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let events = page["events"].as_array().unwrap();
+        let Some(last) = events.last() else {
+            return count;
+        };
+        after = last["seq"].as_u64().unwrap();
+        count += events.iter().filter(|e| e["target"] == target).count() as u64;
+    }
 }

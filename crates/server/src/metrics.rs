@@ -111,8 +111,13 @@ pub struct Metrics {
     /// Time the SQLite writer thread spent in transactions rather than waiting for work (its
     /// rate is how busy the one serial stage of every write is).
     pub writer_busy_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
-    /// Duration of each group's COMMIT (the WAL write and its fsync).
+    /// Duration of each group's COMMIT (the WAL write, and its fsync unless only reveals
+    /// share the group).
     pub commit_seconds: Histogram,
+    /// Background fsyncs of the SQLite write-ahead log (for reveal-only groups).
+    pub wal_syncs: Counter,
+    /// Background checkpoints of the SQLite write-ahead log.
+    pub wal_checkpoints: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -180,6 +185,8 @@ impl Default for Metrics {
         let group_commit_writes = Counter::default();
         let writer_busy_seconds = Counter::<f64, std::sync::atomic::AtomicU64>::default();
         let commit_seconds = latency_histogram();
+        let wal_syncs = Counter::default();
+        let wal_checkpoints = Counter::default();
         registry.register(
             "catalog_group_commits",
             "Group commits of the SQLite catalog's writer",
@@ -200,6 +207,16 @@ impl Default for Metrics {
             "Duration of the SQLite catalog's COMMITs (WAL write and fsync)",
             commit_seconds.clone(),
         );
+        registry.register(
+            "catalog_wal_syncs",
+            "Background fsyncs of the SQLite catalog's write-ahead log",
+            wal_syncs.clone(),
+        );
+        registry.register(
+            "catalog_wal_checkpoints",
+            "Background checkpoints of the SQLite catalog's write-ahead log",
+            wal_checkpoints.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -215,6 +232,8 @@ impl Default for Metrics {
             group_commit_writes,
             writer_busy_seconds,
             commit_seconds,
+            wal_syncs,
+            wal_checkpoints,
         }
     }
 }

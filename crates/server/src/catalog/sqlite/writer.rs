@@ -1,22 +1,50 @@
 //! Group commit for SQLite. One thread owns the only write connection. Requests queue up while
-//! a commit's fsync is in flight; the thread then runs everything queued inside one
-//! transaction — each request in its own SAVEPOINT, so one failing request rolls back alone —
-//! commits once, and only then answers each request. N concurrent writers cost one fsync, not
-//! N, and a request is never acknowledged before its commit is durable (`synchronous = FULL`).
+//! a commit is in flight; the thread then runs everything queued inside one transaction — each
+//! request in its own SAVEPOINT, so one failing request rolls back alone — commits once, and
+//! only then answers each request. N concurrent writers cost one commit, not N.
+//!
+//! Each request says how durable it must be before it is answered ([`Durability`]). A group
+//! holding any [`Durability::Synced`] request commits with `synchronous = FULL`: SQLite fsyncs the
+//! WAL before readers can see the commit, so a write is never acknowledged — nor read by anyone —
+//! before it would survive power loss. A group of [`Durability::Committed`] requests only (the
+//! reveals: a view count and its audit event) commits with `synchronous = NORMAL`, is answered as
+//! soon as it is in the WAL (safe from `kill -9`), and reaches the disk through [`WalSync`]
+//! within about 2 ms. Without that split every reveal waited for an fsync, which bounded reveal
+//! throughput and put the disk's fsync tail into every reveal's latency (docs/performance.md).
+//!
 //! Its work is counted in `coffer_catalog_group_commits_total`, `…_group_commit_writes_total`,
-//! `…_writer_busy_seconds_total` and `…_commit_duration_seconds`: this thread is the serial
-//! stage of every write, and its busy share is what bounds reveal throughput (docs/performance.md).
+//! `…_writer_busy_seconds_total`, `…_commit_duration_seconds` and `…_wal_syncs_total`: this
+//! thread is the serial stage of every write.
 
+use super::wal_sync::WalSync;
 use crate::catalog::CatalogError;
 use crate::metrics::Metrics;
 use rusqlite::Connection;
+use std::path::Path;
 use std::sync::{Arc, mpsc};
 use std::time::Instant;
 use tokio::sync::oneshot;
 
-/// Called after the batch's COMMIT with its failure, if any.
+/// How durable a write must be before its caller is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk before the answer, and invisible to readers until then.
+    Synced,
+    /// Committed before the answer (visible, survives a crash of this process); on disk within
+    /// about [`super::wal_sync::SYNC_INTERVAL`] plus one fsync.
+    Committed,
+}
+
+/// Called after the batch's COMMIT (and any fsync it needed) with its failure, if any.
 type Completion = Box<dyn FnOnce(Option<&CatalogError>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+/// Runs a request; returns its answer and what its result turned out to need.
+type Run = Box<dyn FnOnce(&Connection) -> (Completion, Durability) + Send>;
+
+struct Job {
+    /// What the caller asked for; decides the group's `synchronous` setting before it starts.
+    requested: Durability,
+    run: Run,
+}
 
 /// Most requests folded into one transaction.
 const MAX_BATCH: usize = 512;
@@ -30,17 +58,29 @@ fn sql_err(e: rusqlite::Error) -> CatalogError {
     super::map_err(e)
 }
 
-fn run_batch(conn: &Connection, batch: Vec<Job>, metrics: &Metrics) {
+/// The writer thread's own state besides its connection.
+struct WriterState {
+    metrics: Arc<Metrics>,
+    wal: WalSync,
+    /// The connection's current `synchronous` setting: true for FULL.
+    full: Option<bool>,
+}
+
+fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
     let began = Instant::now();
-    metrics.group_commits.inc();
-    metrics.group_commit_writes.inc_by(batch.len() as u64);
-    if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
+    w.metrics.group_commits.inc();
+    w.metrics.group_commit_writes.inc_by(batch.len() as u64);
+    let full = w.wal.failed() || batch.iter().any(|j| j.requested == Durability::Synced);
+    let started =
+        set_synchronous(conn, full, &mut w.full).and_then(|()| run_cached(conn, "BEGIN IMMEDIATE"));
+    if let Err(e) = started {
         // Dropping the jobs drops their reply channels: each caller gets `Unavailable`.
         tracing::error!(error = %sql_err(e), "catalog: could not begin a write transaction");
         drop(batch);
         return;
     }
-    let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
+    let done: Vec<(Completion, Durability)> =
+        batch.into_iter().map(|job| (job.run)(conn)).collect();
     let committing = Instant::now();
     let failure = run_cached(conn, "COMMIT").err().map(|e| {
         let err = sql_err(e);
@@ -48,15 +88,52 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, metrics: &Metrics) {
         let _ = conn.execute_batch("ROLLBACK");
         err
     });
-    metrics
+    let mut sync_failure = None;
+    if failure.is_none() {
+        if full {
+            w.wal.synced_by_commit();
+        } else if done.iter().any(|(_, d)| *d == Durability::Synced) {
+            // A result that must be on disk before its answer, in a group committed without
+            // an fsync (a reveal of a view-limited secret): sync before anyone is answered.
+            sync_failure = w.wal.sync_now().err().map(|e| {
+                CatalogError::Unavailable(format!("syncing the catalog's write-ahead log: {e}"))
+            });
+        } else {
+            w.wal.committed_unsynced();
+        }
+    }
+    w.metrics
         .commit_seconds
         .observe(committing.elapsed().as_secs_f64());
-    for done in completions {
-        done(failure.as_ref());
+    for (complete, needs) in done {
+        let unsynced = sync_failure
+            .as_ref()
+            .filter(|_| needs == Durability::Synced);
+        complete(failure.as_ref().or(unsynced));
     }
-    metrics
+    w.metrics
         .writer_busy_seconds
         .inc_by(began.elapsed().as_secs_f64());
+}
+
+/// Switches the connection between `synchronous = FULL` and `NORMAL` (only between
+/// transactions: SQLite refuses it inside one).
+fn set_synchronous(
+    conn: &Connection,
+    full: bool,
+    current: &mut Option<bool>,
+) -> rusqlite::Result<()> {
+    if *current != Some(full) {
+        *current = None; // unknown until the switch succeeds
+        let sql = if full {
+            "PRAGMA synchronous = FULL"
+        } else {
+            "PRAGMA synchronous = NORMAL"
+        };
+        conn.execute_batch(sql)?;
+        *current = Some(full);
+    }
+    Ok(())
 }
 
 impl Writer {
@@ -66,6 +143,13 @@ impl Writer {
         std::thread::Builder::new()
             .name("coffer-catalog-writer".into())
             .spawn(move || {
+                let db = conn.path().filter(|p| !p.is_empty()).map(Path::new);
+                let wal = WalSync::start(db, metrics.clone());
+                let mut state = WriterState {
+                    metrics,
+                    wal,
+                    full: None,
+                };
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
@@ -74,7 +158,7 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    run_batch(&conn, batch, &metrics);
+                    run_batch(&conn, batch, &mut state);
                 }
             })
             .expect("spawning the catalog writer thread");
@@ -82,24 +166,41 @@ impl Writer {
     }
 
     /// Runs `f` inside the next group-committed transaction and returns its result once the
-    /// transaction is durable. If `f` fails, only its own changes are rolled back.
+    /// transaction is on disk. If `f` fails, only its own changes are rolled back.
     pub async fn write<T, F>(&self, f: F) -> Result<T, CatalogError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, CatalogError> + Send + 'static,
     {
+        self.write_with(Durability::Synced, move |c| {
+            f(c).map(|v| (v, Durability::Synced))
+        })
+        .await
+    }
+
+    /// Like [`Self::write`], answered as soon as the transaction is as durable as `requested`,
+    /// or as the durability `f` returns with its result if that is stricter.
+    pub async fn write_with<T, F>(&self, requested: Durability, f: F) -> Result<T, CatalogError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<(T, Durability), CatalogError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let result = in_savepoint(conn, f);
-            Box::new(move |failure: Option<&CatalogError>| {
+        let run = Box::new(move |conn: &Connection| {
+            let (result, needs) = match in_savepoint(conn, f) {
+                Ok((v, needs)) => (Ok(v), needs),
+                Err(e) => (Err(e), requested),
+            };
+            let complete: Completion = Box::new(move |failure: Option<&CatalogError>| {
                 let _ = reply.send(match failure {
                     Some(e) => Err(e.clone()),
                     None => result,
                 });
-            })
+            });
+            (complete, needs)
         });
         self.jobs
-            .send(job)
+            .send(Job { requested, run })
             .map_err(|_| CatalogError::Unavailable("the catalog writer has stopped".into()))?;
         answer.await.map_err(|_| {
             CatalogError::Unavailable("the catalog write transaction could not start".into())
@@ -182,5 +283,61 @@ mod tests {
         );
         assert_eq!(writes, 41, "40 inserts and the count");
         assert!((1..=41).contains(&commits), "{commits} commits");
+    }
+    fn synchronous(c: &Connection) -> Result<i64, CatalogError> {
+        c.query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .map_err(sql_err)
+    }
+
+    /// Reveal-style writes commit without an fsync (`NORMAL` = 1) and are synced behind by the
+    /// WAL sync thread; every other write commits with `FULL` (2), in its own group if need be.
+    #[tokio::test]
+    async fn only_committed_durability_skips_the_fsync_and_is_synced_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let w = Writer::start(conn, metrics.clone());
+        let committed = w
+            .write_with(Durability::Committed, |c| {
+                c.execute("INSERT INTO t (v) VALUES (1)", [])
+                    .map_err(sql_err)?;
+                Ok((synchronous(c)?, Durability::Committed))
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            committed, 1,
+            "a reveal-only group commits with synchronous = NORMAL"
+        );
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while metrics.wal_syncs.get() == 0 || metrics.wal_checkpoints.get() == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the WAL was never synced and checkpointed behind the commit"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // A result that turns out to need the disk is still answered (after an inline sync).
+        let stricter = w
+            .write_with(Durability::Committed, |c| {
+                c.execute("INSERT INTO t (v) VALUES (2)", [])
+                    .map_err(sql_err)?;
+                Ok((synchronous(c)?, Durability::Synced))
+            })
+            .await
+            .unwrap();
+        assert_eq!(stricter, 1);
+        let synced = w.write(synchronous).await.unwrap();
+        assert_eq!(synced, 2, "any other write commits with synchronous = FULL");
+        let rows = w
+            .write(|c| {
+                c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+                    .map_err(sql_err)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, 2);
     }
 }

@@ -1,0 +1,281 @@
+//! The write-ahead log's disk work, off the writer thread: background fsyncs for commits answered
+//! before they reached the disk, and checkpoints.
+//!
+//! The writer commits groups that hold only reveals with `synchronous = NORMAL`: such a commit
+//! is in the WAL — visible to readers, and safe from a crash or `kill -9` of this process, since
+//! the kernel already holds its pages — but not yet on the disk. This thread `fdatasync`s the WAL
+//! behind it, at most once per [`SYNC_INTERVAL`], so a commit reaches the disk within about one
+//! interval plus one fsync. Syncing the file makes every earlier commit durable: frames are
+//! appended in order and checksummed cumulatively, and recovery stops at the first frame that
+//! does not check out, so no later commit can survive without the earlier ones.
+//!
+//! A `synchronous = FULL` commit (every other write) syncs the WAL from inside SQLite before
+//! readers can see it; the writer reports it with [`WalSync::synced_by_commit`] so this thread
+//! does not repeat the work. If an fsync ever fails, [`WalSync::failed`] turns true and the
+//! writer commits every later group with `FULL`, where SQLite reports the disk's errors itself.
+//!
+//! Checkpoints (copying the WAL back into the database file, two fsyncs) would otherwise run on
+//! the writer thread whenever the WAL passes 1,000 pages, stalling every write and reveal behind
+//! them. This thread runs a `PASSIVE` checkpoint on its own connection at most once per
+//! [`CHECKPOINT_INTERVAL`] after commits; PASSIVE never blocks the writer or the readers. The
+//! writer keeps a far higher automatic threshold only as a backstop.
+
+use crate::metrics::Metrics;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Least time between two background fsyncs: the bound, beyond one fsync's duration, on how
+/// long a reveal's audit event can sit committed but not yet on disk.
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(2);
+
+/// Least time between two background checkpoints.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The writer connection's own automatic checkpoint threshold, in pages: a backstop for when
+/// this thread cannot keep up, far above SQLite's default of 1,000.
+pub const BACKSTOP_CHECKPOINT_PAGES: u32 = 16_000;
+
+/// Handle to the syncer thread. Dropping it syncs what is left and stops the thread.
+pub struct WalSync {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    /// The database file; `None` for a database without one (in memory).
+    db: Option<PathBuf>,
+    /// Its `-wal` file.
+    wal: Option<PathBuf>,
+    state: Mutex<State>,
+    wake: Condvar,
+    metrics: Arc<Metrics>,
+}
+
+/// Commits are numbered in the order they were made; `synced` is the highest known on disk,
+/// `checkpointed` the highest a checkpoint has run after.
+#[derive(Default)]
+struct State {
+    committed: u64,
+    synced: u64,
+    checkpointed: u64,
+    failed: bool,
+    stop: bool,
+}
+
+impl WalSync {
+    /// Starts the syncer for the database at `db` (its WAL is `db` + `-wal`).
+    pub fn start(db: Option<&Path>, metrics: Arc<Metrics>) -> Self {
+        let wal = db.map(|p| {
+            let mut s = p.as_os_str().to_owned();
+            s.push("-wal");
+            PathBuf::from(s)
+        });
+        let shared = Arc::new(Shared {
+            db: db.map(Path::to_path_buf),
+            wal,
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            metrics,
+        });
+        let worker = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("coffer-wal-sync".into())
+            .spawn(move || worker.run())
+            .expect("spawning the WAL sync thread");
+        Self {
+            shared,
+            thread: Some(thread),
+        }
+    }
+
+    /// A commit was made with `synchronous = NORMAL`: sync it in the background.
+    pub fn committed_unsynced(&self) {
+        let mut st = self.shared.lock();
+        st.committed += 1;
+        self.shared.wake.notify_one();
+    }
+
+    /// A commit was made with `synchronous = FULL`: it and everything before it are on disk.
+    pub fn synced_by_commit(&self) {
+        let mut st = self.shared.lock();
+        st.committed += 1;
+        st.synced = st.committed;
+        self.shared.wake.notify_one(); // for the checkpoint
+    }
+
+    /// Syncs every commit made so far, on the calling thread, before returning.
+    pub fn sync_now(&self) -> std::io::Result<()> {
+        let target = self.shared.lock().committed;
+        let result = self.shared.sync(&mut None);
+        self.shared.record(target, &result);
+        result
+    }
+
+    /// True once an fsync of the WAL has failed.
+    pub fn failed(&self) -> bool {
+        self.shared.lock().failed
+    }
+
+    /// How many commits were made and how many of them are known to be on disk.
+    #[cfg(test)]
+    pub fn progress(&self) -> (u64, u64) {
+        let st = self.shared.lock();
+        (st.committed, st.synced)
+    }
+}
+
+impl Drop for WalSync {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.wake.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is counters only; a panic elsewhere cannot leave it inconsistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn run(&self) {
+        let mut file = None;
+        let mut checkpointer = None;
+        let mut last_checkpoint = Instant::now();
+        loop {
+            let (target, stopping, checkpoint) = {
+                let mut st = self.lock();
+                loop {
+                    let unsynced = st.synced < st.committed;
+                    let due = st.checkpointed < st.committed
+                        && last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL;
+                    if unsynced || due || st.stop {
+                        break;
+                    }
+                    st = if st.checkpointed < st.committed {
+                        let wait = CHECKPOINT_INTERVAL.saturating_sub(last_checkpoint.elapsed());
+                        self.wake
+                            .wait_timeout(st, wait)
+                            .unwrap_or_else(|p| p.into_inner())
+                            .0
+                    } else {
+                        self.wake.wait(st).unwrap_or_else(|p| p.into_inner())
+                    };
+                }
+                if st.stop && st.synced >= st.committed {
+                    return; // the writer's connection checkpoints when it closes
+                }
+                let due = st.checkpointed < st.committed
+                    && last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL;
+                (st.committed, st.stop, due)
+            };
+            let began = Instant::now();
+            if self.lock().synced < target {
+                let result = self.sync(&mut file);
+                self.metrics.wal_syncs.inc();
+                self.record(target, &result);
+                if stopping {
+                    return; // the last try; a failure is logged and left to SQLite's recovery
+                }
+                if result.is_err() {
+                    file = None; // reopen next time: the handle may be what failed
+                }
+            }
+            if checkpoint {
+                self.checkpoint(&mut checkpointer, target);
+                last_checkpoint = Instant::now();
+            }
+            std::thread::sleep(SYNC_INTERVAL.saturating_sub(began.elapsed()));
+        }
+    }
+
+    /// Runs a PASSIVE checkpoint (which also syncs the WAL first) on this thread's own
+    /// connection, opening it if needed; counts `target` as checkpointed either way, so a
+    /// failing checkpoint is retried after the next commit, not in a loop.
+    fn checkpoint(&self, conn: &mut Option<rusqlite::Connection>, target: u64) {
+        let Some(db) = &self.db else {
+            return;
+        };
+        let result = (|| -> rusqlite::Result<()> {
+            if conn.is_none() {
+                let c = rusqlite::Connection::open(db)?;
+                c.execute_batch("PRAGMA synchronous = FULL")?;
+                *conn = Some(c);
+            }
+            let c = conn.as_ref().expect("opened above");
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        })();
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "catalog: background WAL checkpoint failed; the writer's own threshold still applies");
+        }
+        let mut st = self.lock();
+        st.checkpointed = st.checkpointed.max(target);
+        self.metrics.wal_checkpoints.inc();
+    }
+
+    /// `fdatasync`s the WAL through `file`, opening it first if needed.
+    fn sync(&self, file: &mut Option<File>) -> std::io::Result<()> {
+        let Some(path) = &self.wal else {
+            return Ok(());
+        };
+        if file.is_none() {
+            *file = Some(File::open(path)?);
+        }
+        file.as_ref().expect("opened above").sync_data()
+    }
+
+    fn record(&self, target: u64, result: &std::io::Result<()>) {
+        let mut st = self.lock();
+        match result {
+            Ok(()) => st.synced = st.synced.max(target),
+            Err(e) => {
+                if !st.failed {
+                    tracing::error!(error = %e, "catalog: fsync of the write-ahead log failed; every later commit syncs inside SQLite");
+                }
+                st.failed = true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait_until(what: &str, done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting: {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Unsynced commits are synced behind; a FULL commit or an inline sync covers everything
+    /// before it; a missing WAL file is an error that turns `failed` on, not a panic.
+    #[test]
+    fn commits_are_synced_behind_and_a_failed_fsync_is_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("c.db");
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER)")
+            .unwrap();
+        let sync = WalSync::start(Some(&db), Arc::new(Metrics::default()));
+        sync.committed_unsynced();
+        sync.committed_unsynced();
+        wait_until("two commits synced", || sync.progress() == (2, 2));
+        sync.synced_by_commit();
+        assert_eq!(sync.progress(), (3, 3));
+        sync.sync_now().unwrap();
+        assert!(!sync.failed());
+
+        let gone = WalSync::start(Some(&dir.path().join("missing.db")), Default::default());
+        assert!(gone.sync_now().is_err(), "there is no WAL to sync");
+        assert!(gone.failed(), "the writer must fall back to FULL commits");
+        assert_eq!(gone.progress(), (0, 0));
+    }
+}

@@ -116,8 +116,6 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     /// Background fsyncs of the SQLite write-ahead log (for reveal-only groups).
     pub wal_syncs: Counter,
-    /// Background checkpoints of the SQLite write-ahead log.
-    pub wal_checkpoints: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -186,7 +184,6 @@ impl Default for Metrics {
         let writer_busy_seconds = Counter::<f64, std::sync::atomic::AtomicU64>::default();
         let commit_seconds = latency_histogram();
         let wal_syncs = Counter::default();
-        let wal_checkpoints = Counter::default();
         registry.register(
             "catalog_group_commits",
             "Group commits of the SQLite catalog's writer",
@@ -212,11 +209,6 @@ impl Default for Metrics {
             "Background fsyncs of the SQLite catalog's write-ahead log",
             wal_syncs.clone(),
         );
-        registry.register(
-            "catalog_wal_checkpoints",
-            "Background checkpoints of the SQLite catalog's write-ahead log",
-            wal_checkpoints.clone(),
-        );
         Self {
             registry,
             http_requests,
@@ -233,7 +225,6 @@ impl Default for Metrics {
             writer_busy_seconds,
             commit_seconds,
             wal_syncs,
-            wal_checkpoints,
         }
     }
 }

@@ -5,8 +5,9 @@
 //! queued (see [`writer`]); reads run on a small pool of read-only connections that WAL lets
 //! proceed during commits. `synchronous = FULL` makes every acknowledged write survive power
 //! loss; a reveal's view count and audit event are answered once committed and reach the disk
-//! within ~2 ms behind it (see [`wal_sync`]), which also runs the WAL checkpoints. rusqlite (not sqlx) because SQLite calls are synchronous microsecond-scale work: running
-//! them on our own threads avoids an async round-trip per query. Schema changes are forward-only
+//! within ~2 ms behind it (see [`wal_sync`]). rusqlite (not sqlx) because SQLite calls are
+//! synchronous microsecond-scale work: running them on our own threads avoids an async
+//! round-trip per query. Schema changes are forward-only
 //! migrations in `migrations/sqlite/`, recorded in `schema_migrations`.
 
 mod byok;
@@ -105,13 +106,6 @@ fn open_writer(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).map_err(map_err)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-    )
-    .map_err(map_err)?;
-    // Checkpoints run on the WAL sync thread; the writer's own is a backstop (see `wal_sync`).
-    conn.pragma_update(
-        None,
-        "wal_autocheckpoint",
-        wal_sync::BACKSTOP_CHECKPOINT_PAGES,
     )
     .map_err(map_err)?;
     Ok(conn)

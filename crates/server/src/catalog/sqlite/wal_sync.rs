@@ -1,5 +1,4 @@
-//! The write-ahead log's disk work, off the writer thread: background fsyncs for commits answered
-//! before they reached the disk, and checkpoints.
+//! Background fsync of SQLite's write-ahead log, for commits answered before they reached disk.
 //!
 //! The writer commits groups that hold only reveals with `synchronous = NORMAL`: such a commit
 //! is in the WAL — visible to readers, and safe from a crash or `kill -9` of this process, since
@@ -14,11 +13,11 @@
 //! does not repeat the work. If an fsync ever fails, [`WalSync::failed`] turns true and the
 //! writer commits every later group with `FULL`, where SQLite reports the disk's errors itself.
 //!
-//! Checkpoints (copying the WAL back into the database file, two fsyncs) would otherwise run on
-//! the writer thread whenever the WAL passes 1,000 pages, stalling every write and reveal behind
-//! them. This thread runs a `PASSIVE` checkpoint on its own connection at most once per
-//! [`CHECKPOINT_INTERVAL`] after commits; PASSIVE never blocks the writer or the readers. The
-//! writer keeps a far higher automatic threshold only as a backstop.
+//! Checkpoints stay where SQLite puts them, on the writer, every ~1,000 pages: one run here on
+//! its own connection (PASSIVE, every 50 ms) could never finish while the writer kept appending,
+//! so the WAL was never restarted and grew to the writer's backstop (measured: 66 MB within
+//! seconds of a reveal load, then one long checkpoint stalled every write). See
+//! docs/performance.md, session 4.
 
 use crate::metrics::Metrics;
 use std::fs::File;
@@ -31,13 +30,6 @@ use std::time::{Duration, Instant};
 /// long a reveal's audit event can sit committed but not yet on disk.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(2);
 
-/// Least time between two background checkpoints.
-pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(50);
-
-/// The writer connection's own automatic checkpoint threshold, in pages: a backstop for when
-/// this thread cannot keep up, far above SQLite's default of 1,000.
-pub const BACKSTOP_CHECKPOINT_PAGES: u32 = 16_000;
-
 /// Handle to the syncer thread. Dropping it syncs what is left and stops the thread.
 pub struct WalSync {
     shared: Arc<Shared>,
@@ -45,22 +37,18 @@ pub struct WalSync {
 }
 
 struct Shared {
-    /// The database file; `None` for a database without one (in memory).
-    db: Option<PathBuf>,
-    /// Its `-wal` file.
+    /// The database's `-wal` file; `None` for a database without one (in memory).
     wal: Option<PathBuf>,
     state: Mutex<State>,
     wake: Condvar,
     metrics: Arc<Metrics>,
 }
 
-/// Commits are numbered in the order they were made; `synced` is the highest known on disk,
-/// `checkpointed` the highest a checkpoint has run after.
+/// Commits are numbered in the order they were made; `synced` is the highest known on disk.
 #[derive(Default)]
 struct State {
     committed: u64,
     synced: u64,
-    checkpointed: u64,
     failed: bool,
     stop: bool,
 }
@@ -74,7 +62,6 @@ impl WalSync {
             PathBuf::from(s)
         });
         let shared = Arc::new(Shared {
-            db: db.map(Path::to_path_buf),
             wal,
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
@@ -103,7 +90,6 @@ impl WalSync {
         let mut st = self.shared.lock();
         st.committed += 1;
         st.synced = st.committed;
-        self.shared.wake.notify_one(); // for the checkpoint
     }
 
     /// Syncs every commit made so far, on the calling thread, before returning.
@@ -145,77 +131,29 @@ impl Shared {
 
     fn run(&self) {
         let mut file = None;
-        let mut checkpointer = None;
-        let mut last_checkpoint = Instant::now();
         loop {
-            let (target, stopping, checkpoint) = {
+            let (target, stopping) = {
                 let mut st = self.lock();
-                loop {
-                    let unsynced = st.synced < st.committed;
-                    let due = st.checkpointed < st.committed
-                        && last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL;
-                    if unsynced || due || st.stop {
-                        break;
-                    }
-                    st = if st.checkpointed < st.committed {
-                        let wait = CHECKPOINT_INTERVAL.saturating_sub(last_checkpoint.elapsed());
-                        self.wake
-                            .wait_timeout(st, wait)
-                            .unwrap_or_else(|p| p.into_inner())
-                            .0
-                    } else {
-                        self.wake.wait(st).unwrap_or_else(|p| p.into_inner())
-                    };
+                while st.synced >= st.committed && !st.stop {
+                    st = self.wake.wait(st).unwrap_or_else(|p| p.into_inner());
                 }
-                if st.stop && st.synced >= st.committed {
-                    return; // the writer's connection checkpoints when it closes
+                if st.synced >= st.committed {
+                    return; // stopping, and nothing is left to sync
                 }
-                let due = st.checkpointed < st.committed
-                    && last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL;
-                (st.committed, st.stop, due)
+                (st.committed, st.stop)
             };
             let began = Instant::now();
-            if self.lock().synced < target {
-                let result = self.sync(&mut file);
-                self.metrics.wal_syncs.inc();
-                self.record(target, &result);
-                if stopping {
-                    return; // the last try; a failure is logged and left to SQLite's recovery
-                }
-                if result.is_err() {
-                    file = None; // reopen next time: the handle may be what failed
-                }
+            let result = self.sync(&mut file);
+            self.metrics.wal_syncs.inc();
+            self.record(target, &result);
+            if stopping {
+                return; // the last try; a failure is logged and left to SQLite's recovery
             }
-            if checkpoint {
-                self.checkpoint(&mut checkpointer, target);
-                last_checkpoint = Instant::now();
+            if result.is_err() {
+                file = None; // reopen next time: the handle may be what failed
             }
             std::thread::sleep(SYNC_INTERVAL.saturating_sub(began.elapsed()));
         }
-    }
-
-    /// Runs a PASSIVE checkpoint (which also syncs the WAL first) on this thread's own
-    /// connection, opening it if needed; counts `target` as checkpointed either way, so a
-    /// failing checkpoint is retried after the next commit, not in a loop.
-    fn checkpoint(&self, conn: &mut Option<rusqlite::Connection>, target: u64) {
-        let Some(db) = &self.db else {
-            return;
-        };
-        let result = (|| -> rusqlite::Result<()> {
-            if conn.is_none() {
-                let c = rusqlite::Connection::open(db)?;
-                c.execute_batch("PRAGMA synchronous = FULL")?;
-                *conn = Some(c);
-            }
-            let c = conn.as_ref().expect("opened above");
-            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-        })();
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "catalog: background WAL checkpoint failed; the writer's own threshold still applies");
-        }
-        let mut st = self.lock();
-        st.checkpointed = st.checkpointed.max(target);
-        self.metrics.wal_checkpoints.inc();
     }
 
     /// `fdatasync`s the WAL through `file`, opening it first if needed.

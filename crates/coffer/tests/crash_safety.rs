@@ -167,15 +167,12 @@ async fn acknowledged_writes_survive_kill_9() {
             "{name} v{version}"
         );
     }
-    let verify: serde_json::Value = client
-        .get(format!("{}/api/v1/orgs/default/audit/verify", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verify = get_json(
+        &client,
+        &format!("{}/api/v1/orgs/default/audit/verify", server.base),
+        &token,
+    )
+    .await;
     assert_eq!(verify["ok"], true, "{verify}");
     eprintln!(
         "{} acknowledged writes and {revealed} answered reveals all survived SIGKILL",
@@ -193,17 +190,9 @@ async fn count_events(
 ) -> u64 {
     let (mut after, mut count) = (0u64, 0u64);
     loop {
-        let page: serde_json::Value = client
-            .get(format!(
-                "{base}/api/v1/orgs/default/audit?action={action}&after={after}&limit=10000"
-            ))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url =
+            format!("{base}/api/v1/orgs/default/audit?action={action}&after={after}&limit=10000");
+        let page = get_json(client, &url, token).await;
         let events = page["events"].as_array().unwrap();
         let Some(last) = events.last() else {
             return count;
@@ -211,4 +200,16 @@ async fn count_events(
         after = last["seq"].as_u64().unwrap();
         count += events.iter().filter(|e| e["target"] == target).count() as u64;
     }
+}
+
+async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

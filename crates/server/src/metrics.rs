@@ -201,7 +201,7 @@ impl Default for Metrics {
         );
         registry.register(
             "catalog_commit_duration_seconds",
-            "Duration of the SQLite catalog's COMMITs (WAL write and fsync)",
+            "Duration of the SQLite catalog's COMMITs (WAL write, and fsync unless only reveals share the group)",
             commit_seconds.clone(),
         );
         registry.register(

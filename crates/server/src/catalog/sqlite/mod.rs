@@ -5,7 +5,7 @@
 //! queued (see [`writer`]); reads run on a small pool of read-only connections that WAL lets
 //! proceed during commits. `synchronous = FULL` makes every acknowledged write survive power
 //! loss; a reveal's view count and audit event are answered once committed and reach the disk
-//! within ~2 ms behind it (see [`wal_sync`]). rusqlite (not sqlx) because SQLite calls are
+//! a few ms behind it (see [`wal_sync`]). rusqlite (not sqlx) because SQLite calls are
 //! synchronous microsecond-scale work: running them on our own threads avoids an async
 //! round-trip per query. Schema changes are forward-only
 //! migrations in `migrations/sqlite/`, recorded in `schema_migrations`.
@@ -370,7 +370,7 @@ impl Catalog for SqliteCatalog {
     }
     async fn record_view(&self, secret: SecretId, audit: AuditDraft) -> Result<SecretRecord> {
         // A reveal is answered once its view count and audit event are committed; they reach
-        // the disk within ~2 ms (see `writer`). A view-limited secret's count is on disk first,
+        // the disk a few ms later (see `writer`). A view-limited secret's count is on disk first,
         // so losing power can never hand out a view beyond its limit.
         self.writer
             .write_with(Durability::Committed, move |c| {

@@ -3,17 +3,22 @@
 //! The writer commits groups that hold only reveals with `synchronous = NORMAL`: such a commit
 //! is in the WAL — visible to readers, and safe from a crash or `kill -9` of this process, since
 //! the kernel already holds its pages — but not yet on the disk. This thread `fdatasync`s the WAL
-//! behind it, at most once per [`SYNC_INTERVAL`], so a commit reaches the disk within about one
-//! interval plus one fsync. Syncing the file makes every earlier commit durable: frames are
+//! behind it, at most once per [`SYNC_INTERVAL`], so a commit reaches the disk within one interval
+//! plus up to two fsyncs (the one in flight when it committed, then its own): ~2–3 ms on a quiet
+//! disk, longer while the disk is slow. Syncing the file makes every earlier commit durable: frames are
 //! appended in order and checksummed cumulatively, and recovery stops at the first frame that
 //! does not check out, so no later commit can survive without the earlier ones.
 //!
 //! A `synchronous = FULL` commit (every other write) syncs the WAL from inside SQLite before
 //! readers can see it; the writer reports it with [`WalSync::synced_by_commit`] so this thread
-//! does not repeat the work. If an fsync ever fails, [`WalSync::failed`] turns true and the
-//! writer commits every later group with `FULL`, where SQLite reports the disk's errors itself.
+//! does not repeat the work. If an fsync ever fails, [`WalSync::failed`] turns true for good and
+//! the writer refuses every later write: after a failed fsync Linux may mark the lost pages clean,
+//! so a later fsync can succeed over a hole in the WAL, and recovery would drop every commit after
+//! it. Like PostgreSQL, Coffer stops writing rather than acknowledge writes it may lose; a restart
+//! (after checking the disk) recovers from what is on disk.
 //!
-//! Checkpoints stay where SQLite puts them, on the writer, every ~1,000 pages: one run here on
+//! Checkpoints stay where SQLite puts them: inside the writer's COMMIT every ~1,000 pages, so the
+//! group that crosses the threshold still waits for the checkpoint's fsyncs. One run here on
 //! its own connection (PASSIVE, every 50 ms) could never finish while the writer kept appending,
 //! so the WAL was never restarted and grew to the writer's backstop (measured: 66 MB within
 //! seconds of a reveal load, then one long checkpoint stalled every write). See
@@ -26,14 +31,16 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Least time between two background fsyncs: the bound, beyond one fsync's duration, on how
-/// long a reveal's audit event can sit committed but not yet on disk.
+/// Least time between two background fsyncs: with the fsyncs themselves, the bound on how long a
+/// reveal's audit event can sit committed but not yet on disk.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(2);
 
 /// Handle to the syncer thread. Dropping it syncs what is left and stops the thread.
 pub struct WalSync {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// The writer thread's own handle on the WAL, for [`WalSync::sync_now`].
+    inline: Mutex<Option<File>>,
 }
 
 struct Shared {
@@ -75,6 +82,7 @@ impl WalSync {
         Self {
             shared,
             thread: Some(thread),
+            inline: Mutex::new(None),
         }
     }
 
@@ -95,12 +103,16 @@ impl WalSync {
     /// Syncs every commit made so far, on the calling thread, before returning.
     pub fn sync_now(&self) -> std::io::Result<()> {
         let target = self.shared.lock().committed;
-        let result = self.shared.sync(&mut None);
+        let mut file = self.inline.lock().unwrap_or_else(|p| p.into_inner());
+        let result = self.shared.sync(&mut file);
         self.shared.record(target, &result);
+        if result.is_err() {
+            *file = None;
+        }
         result
     }
 
-    /// True once an fsync of the WAL has failed.
+    /// True once an fsync of the WAL has failed (for the rest of this process's life).
     pub fn failed(&self) -> bool {
         self.shared.lock().failed
     }
@@ -134,35 +146,41 @@ impl Shared {
         loop {
             let (target, stopping) = {
                 let mut st = self.lock();
-                while st.synced >= st.committed && !st.stop {
+                // After a failure there is nothing left worth syncing (see the module doc).
+                while (st.synced >= st.committed || st.failed) && !st.stop {
                     st = self.wake.wait(st).unwrap_or_else(|p| p.into_inner());
                 }
-                if st.synced >= st.committed {
+                if st.synced >= st.committed || st.failed {
                     return; // stopping, and nothing is left to sync
                 }
                 (st.committed, st.stop)
             };
             let began = Instant::now();
             let result = self.sync(&mut file);
-            self.metrics.wal_syncs.inc();
+            if result.is_ok() {
+                self.metrics.wal_syncs.inc();
+            }
             self.record(target, &result);
             if stopping {
-                return; // the last try; a failure is logged and left to SQLite's recovery
-            }
-            if result.is_err() {
-                file = None; // reopen next time: the handle may be what failed
+                return; // the last try; a failure is logged
             }
             std::thread::sleep(SYNC_INTERVAL.saturating_sub(began.elapsed()));
         }
     }
 
-    /// `fdatasync`s the WAL through `file`, opening it first if needed.
+    /// `fdatasync`s the WAL through `file`, opening it first if needed. Opening also fsyncs the
+    /// directory, as SQLite does on its first sync of a WAL: after a clean restart deleted the
+    /// old WAL, only this thread may ever sync the new file, and its name must be on disk too.
     fn sync(&self, file: &mut Option<File>) -> std::io::Result<()> {
         let Some(path) = &self.wal else {
             return Ok(());
         };
         if file.is_none() {
-            *file = Some(File::open(path)?);
+            let opened = File::open(path)?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                File::open(dir)?.sync_all()?;
+            }
+            *file = Some(opened);
         }
         file.as_ref().expect("opened above").sync_data()
     }
@@ -173,7 +191,7 @@ impl Shared {
             Ok(()) => st.synced = st.synced.max(target),
             Err(e) => {
                 if !st.failed {
-                    tracing::error!(error = %e, "catalog: fsync of the write-ahead log failed; every later commit syncs inside SQLite");
+                    tracing::error!(error = %e, "catalog: fsync of the write-ahead log failed; refusing every further write until coffer is restarted (check the disk first)");
                 }
                 st.failed = true;
             }
@@ -213,7 +231,7 @@ mod tests {
 
         let gone = WalSync::start(Some(&dir.path().join("missing.db")), Default::default());
         assert!(gone.sync_now().is_err(), "there is no WAL to sync");
-        assert!(gone.failed(), "the writer must fall back to FULL commits");
+        assert!(gone.failed(), "the writer must refuse further writes");
         assert_eq!(gone.progress(), (0, 0));
     }
 }

@@ -8,9 +8,12 @@
 //! WAL before readers can see the commit, so a write is never acknowledged — nor read by anyone —
 //! before it would survive power loss. A group of [`Durability::Committed`] requests only (the
 //! reveals: a view count and its audit event) commits with `synchronous = NORMAL`, is answered as
-//! soon as it is in the WAL (safe from `kill -9`), and reaches the disk through [`WalSync`]
-//! within about 2 ms. Without that split every reveal waited for an fsync, which bounded reveal
-//! throughput and put the disk's fsync tail into every reveal's latency (docs/performance.md).
+//! soon as COMMIT has written it to the WAL (safe from `kill -9`; only the group whose COMMIT runs
+//! SQLite's checkpoint, every ~1,000 pages, still waits for that checkpoint's fsyncs), and
+//! reaches the disk through [`WalSync`] within one 2 ms interval plus up to two fsyncs. Without
+//! that split every reveal waited for an fsync, which kept this thread >90% busy at any load and
+//! put the disk's fsync tail into every reveal's latency (docs/performance.md). After a failed
+//! fsync the thread refuses every write (see [`WalSync`] for why).
 //!
 //! Its work is counted in `coffer_catalog_group_commits_total`, `…_group_commit_writes_total`,
 //! `…_writer_busy_seconds_total`, `…_commit_duration_seconds` and `…_wal_syncs_total`: this
@@ -28,10 +31,12 @@ use tokio::sync::oneshot;
 /// How durable a write must be before its caller is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
-    /// On disk before the answer, and invisible to readers until then.
+    /// On disk before the answer. A group holding such a request is invisible to readers until
+    /// then; a [`Durability::Committed`] request whose result turns out to need `Synced` (a
+    /// view-limited reveal) is visible right after COMMIT and answered only after the sync.
     Synced,
     /// Committed before the answer (visible, survives a crash of this process); on disk within
-    /// about [`super::wal_sync::SYNC_INTERVAL`] plus one fsync.
+    /// [`super::wal_sync::SYNC_INTERVAL`] plus up to two fsyncs.
     Committed,
 }
 
@@ -70,7 +75,12 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
     let began = Instant::now();
     w.metrics.group_commits.inc();
     w.metrics.group_commit_writes.inc_by(batch.len() as u64);
-    let full = w.wal.failed() || batch.iter().any(|j| j.requested == Durability::Synced);
+    if w.wal.failed() {
+        // Dropping the jobs drops their reply channels: each caller gets `Unavailable`.
+        drop(batch);
+        return;
+    }
+    let full = batch.iter().any(|j| j.requested == Durability::Synced);
     let started =
         set_synchronous(conn, full, &mut w.full).and_then(|()| run_cached(conn, "BEGIN IMMEDIATE"));
     if let Err(e) = started {
@@ -203,7 +213,9 @@ impl Writer {
             .send(Job { requested, run })
             .map_err(|_| CatalogError::Unavailable("the catalog writer has stopped".into()))?;
         answer.await.map_err(|_| {
-            CatalogError::Unavailable("the catalog write transaction could not start".into())
+            CatalogError::Unavailable(
+                "the catalog could not run the write; the server log says why".into(),
+            )
         })?
     }
 }
@@ -284,6 +296,8 @@ mod tests {
         assert_eq!(writes, 41, "40 inserts and the count");
         assert!((1..=41).contains(&commits), "{commits} commits");
     }
+
+    /// The connection's `synchronous` setting: 1 for NORMAL, 2 for FULL.
     fn synchronous(c: &Connection) -> Result<i64, CatalogError> {
         c.query_row("PRAGMA synchronous", [], |r| r.get(0))
             .map_err(sql_err)
@@ -299,12 +313,7 @@ mod tests {
             .unwrap();
         let metrics = Arc::new(Metrics::default());
         let w = Writer::start(conn, metrics.clone());
-        let committed = w
-            .write_with(Durability::Committed, |c| {
-                c.execute("INSERT INTO t (v) VALUES (1)", [])
-                    .map_err(sql_err)?;
-                Ok((synchronous(c)?, Durability::Committed))
-            })
+        let committed = insert_reporting(&w, 1, Durability::Committed)
             .await
             .unwrap();
         assert_eq!(
@@ -320,14 +329,7 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         // A result that turns out to need the disk is still answered (after an inline sync).
-        let stricter = w
-            .write_with(Durability::Committed, |c| {
-                c.execute("INSERT INTO t (v) VALUES (2)", [])
-                    .map_err(sql_err)?;
-                Ok((synchronous(c)?, Durability::Synced))
-            })
-            .await
-            .unwrap();
+        let stricter = insert_reporting(&w, 2, Durability::Synced).await.unwrap();
         assert_eq!(stricter, 1);
         let synced = w.write(synchronous).await.unwrap();
         assert_eq!(synced, 2, "any other write commits with synchronous = FULL");
@@ -339,5 +341,76 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows, 2);
+    }
+
+    /// As a reveal would: inserts `v` asking for `Committed`, says its result needs `needs`, and
+    /// returns the `synchronous` setting it ran under.
+    async fn insert_reporting(w: &Writer, v: i64, needs: Durability) -> Result<i64, CatalogError> {
+        w.write_with(Durability::Committed, move |c| {
+            c.execute("INSERT INTO t (v) VALUES (?1)", [v])
+                .map_err(sql_err)?;
+            Ok((synchronous(c)?, needs))
+        })
+        .await
+    }
+
+    /// A reveal-style request is answered only after the COMMIT it rode in succeeded: when the
+    /// group's COMMIT fails (a deferred foreign key another request broke), it gets the error too.
+    #[tokio::test]
+    async fn a_failed_commit_fails_every_request_in_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;
+             CREATE TABLE t (v INTEGER PRIMARY KEY);
+             CREATE TABLE p (id INTEGER PRIMARY KEY);
+             CREATE TABLE c (p INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED);",
+        )
+        .unwrap();
+        let w = Arc::new(Writer::start(conn, Default::default()));
+        // Hold the writer so that the next two requests queue up and share one group.
+        let busy = {
+            let w = w.clone();
+            tokio::spawn(async move {
+                w.write(|_| {
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let orphan = {
+            let w = w.clone();
+            tokio::spawn(async move {
+                w.write(|c| {
+                    c.execute("INSERT INTO c (p) VALUES (42)", [])
+                        .map_err(sql_err)
+                })
+                .await
+            })
+        };
+        let reveal = {
+            let w = w.clone();
+            tokio::spawn(async move { insert_reporting(&w, 1, Durability::Committed).await })
+        };
+        busy.await.unwrap().unwrap();
+        assert!(
+            orphan.await.unwrap().is_err(),
+            "the deferred key fails at COMMIT"
+        );
+        let answered = reveal.await.unwrap();
+        assert!(
+            answered.is_err(),
+            "answered {answered:?} from a rolled-back group"
+        );
+        let rows = w
+            .write(|c| {
+                c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+                    .map_err(sql_err)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "nothing of the failed group is left");
     }
 }

@@ -281,13 +281,7 @@ mod tests {
             }
         }
         assert_eq!(refused, 1);
-        let rows = w
-            .write(|c| {
-                c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
-                    .map_err(sql_err)
-            })
-            .await
-            .unwrap();
+        let rows = count_rows(&w).await;
         assert_eq!(rows, 39, "rows 0..=38 and no trace of the refused request");
         let (commits, writes) = (
             metrics.group_commits.get(),
@@ -333,13 +327,7 @@ mod tests {
         assert_eq!(stricter, 1);
         let synced = w.write(synchronous).await.unwrap();
         assert_eq!(synced, 2, "any other write commits with synchronous = FULL");
-        let rows = w
-            .write(|c| {
-                c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
-                    .map_err(sql_err)
-            })
-            .await
-            .unwrap();
+        let rows = count_rows(&w).await;
         assert_eq!(rows, 2);
     }
 
@@ -404,13 +392,17 @@ mod tests {
             answered.is_err(),
             "answered {answered:?} from a rolled-back group"
         );
-        let rows = w
-            .write(|c| {
-                c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
-                    .map_err(sql_err)
-            })
-            .await
-            .unwrap();
+        let rows = count_rows(&w).await;
         assert_eq!(rows, 0, "nothing of the failed group is left");
+    }
+
+    /// Rows in `t`, read through the writer (so after every earlier request).
+    async fn count_rows(w: &Writer) -> i64 {
+        w.write(|c| {
+            c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+                .map_err(sql_err)
+        })
+        .await
+        .unwrap()
     }
 }

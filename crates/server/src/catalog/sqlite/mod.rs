@@ -7,8 +7,8 @@
 //! loss; a reveal's view count and audit event are answered once committed and reach the disk
 //! a few ms behind it (see [`wal_sync`]). rusqlite (not sqlx) because SQLite calls are
 //! synchronous microsecond-scale work: running them on our own threads avoids an async
-//! round-trip per query. Schema changes are forward-only
-//! migrations in `migrations/sqlite/`, recorded in `schema_migrations`.
+//! round-trip per query. Schema changes are forward-only migrations in `migrations/sqlite/`,
+//! recorded in `schema_migrations`.
 
 mod byok;
 mod byok_reads;

@@ -130,7 +130,7 @@ pub async fn run(plan: &Plan, server: Handle) -> Result<Report> {
     progress("baseline (trivial hyper handler)");
     let base = server.spawn(baseline::start()).await??;
     let plain: MakeRequest = Arc::new(|_, _| http::plain_get());
-    let base_out = measure(plan, base.addr, plain.clone(), plain).await?;
+    let base_out = measure(plan, base.addr, plain.clone(), plain.clone()).await?;
     drop(base);
     let baseline_rps = base_out.rps();
     let mut scenarios = vec![Scenario::new("baseline", &base_out, baseline_rps)];
@@ -190,7 +190,6 @@ pub async fn run(plan: &Plan, server: Handle) -> Result<Report> {
     // The harness's own latency floor at that rate: the trivial handler, paced the same way.
     progress(&format!("baseline_paced ({rate:.0} req/s, open loop)"));
     let base = server.spawn(baseline::start()).await??;
-    let plain: MakeRequest = Arc::new(|_, _| http::plain_get());
     let floor = load::open_loop(base.addr, plan.connections, plan.duration, rate, plain).await?;
     drop(base);
     let mut floor = Scenario::new("baseline_paced", &floor, baseline_rps);

@@ -54,7 +54,6 @@ struct Job {
 /// Most requests folded into one transaction.
 const MAX_BATCH: usize = 512;
 
-/// Handle to the writer thread.
 /// Handle to the writer thread. Dropping it lets the thread finish what is queued, sync the WAL
 /// and close its connection before the drop returns, so a clean stop leaves every answered
 /// reveal on disk too.
@@ -86,14 +85,14 @@ struct WriterState {
 }
 
 fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
-    let began = Instant::now();
-    w.metrics.group_commits.inc();
-    w.metrics.group_commit_writes.inc_by(batch.len() as u64);
     if w.wal.failed() {
         // Dropping the jobs drops their reply channels: each caller gets `Unavailable`.
         drop(batch);
         return;
     }
+    let began = Instant::now();
+    w.metrics.group_commits.inc();
+    w.metrics.group_commit_writes.inc_by(batch.len() as u64);
     let full = batch.iter().any(|j| j.requested == Durability::Synced);
     let started =
         set_synchronous(conn, full, &mut w.full).and_then(|()| run_cached(conn, "BEGIN IMMEDIATE"));

@@ -94,6 +94,8 @@ pub struct Metrics {
     pub key_cache: Family<CacheLabels, Counter>,
     /// Envelope cache lookups.
     pub envelope_cache: Family<CacheLabels, Counter>,
+    /// SQLite catalog read-cache lookups (token principals and reveal targets).
+    pub catalog_cache: Family<CacheLabels, Counter>,
     /// Key-provider (root key) calls.
     pub key_provider_calls: Family<KeyCallLabels, Counter>,
     /// Blob-store calls.
@@ -131,6 +133,12 @@ impl Default for Metrics {
         let key_provider_calls = Family::default();
         let blob_calls = Family::default();
         let envelope_cache = Family::default();
+        let catalog_cache = Family::default();
+        registry.register(
+            "catalog_cache_lookups",
+            "SQLite catalog read-cache lookups by result (token and reveal-target reads served from memory)",
+            catalog_cache.clone(),
+        );
         registry.register(
             "envelope_cache_lookups",
             "Envelope cache lookups by result (reveals served without a blob-store read)",
@@ -215,6 +223,7 @@ impl Default for Metrics {
             http_latency,
             key_cache,
             envelope_cache,
+            catalog_cache,
             key_provider_calls,
             blob_calls,
             kms_calls,

@@ -40,7 +40,7 @@ fn new_user(name: &str) -> NewUser {
     }
 }
 
-fn token(org: OrgId, user: UserId, byte: u8) -> TokenRecord {
+pub(super) fn token(org: OrgId, user: UserId, byte: u8) -> TokenRecord {
     TokenRecord {
         id: TokenId::new(),
         hash: [byte; 32],
@@ -89,6 +89,7 @@ pub async fn run_all(catalog: &dyn Catalog) {
     super::conformance_byok::run_all(catalog).await;
     super::conformance_storage::run_all(catalog).await;
     super::conformance_uploads::run_all(catalog).await;
+    super::conformance_fresh::run_all(catalog).await;
 }
 
 async fn bootstrap_happens_once(c: &dyn Catalog) -> OrgId {

@@ -10,6 +10,7 @@
 mod byok;
 pub mod conformance;
 pub mod conformance_byok;
+mod conformance_fresh;
 mod conformance_health;
 pub mod conformance_storage;
 pub mod conformance_uploads;
@@ -211,6 +212,10 @@ pub enum CatalogSettings {
         /// Read connections.
         #[serde(default = "default_readers")]
         readers: usize,
+        /// Entries of the in-memory read cache for tokens and for reveal targets (each); 0
+        /// turns it off.
+        #[serde(default = "default_cache_entries")]
+        cache_entries: u64,
     },
     /// PostgreSQL server. Prefer `PGPASSWORD` or `~/.pgpass` (both honoured) to a password in
     /// the URL, which would sit in the config file.
@@ -230,6 +235,10 @@ fn default_readers() -> usize {
     4
 }
 
+fn default_cache_entries() -> u64 {
+    sqlite::DEFAULT_CACHE_ENTRIES
+}
+
 fn default_pool_size() -> u32 {
     16
 }
@@ -243,6 +252,7 @@ impl Default for CatalogSettings {
         CatalogSettings::Sqlite {
             path: None,
             readers: default_readers(),
+            cache_entries: default_cache_entries(),
         }
     }
 }
@@ -254,10 +264,15 @@ pub async fn open_catalog(
     metrics: Arc<crate::metrics::Metrics>,
 ) -> Result<Arc<dyn Catalog>> {
     match settings {
-        CatalogSettings::Sqlite { path, readers } => {
+        CatalogSettings::Sqlite {
+            path,
+            readers,
+            cache_entries,
+        } => {
             let file = data_dir.join(path.clone().unwrap_or_else(|| "catalog.db".into()));
             Ok(Arc::new(
-                sqlite::SqliteCatalog::open_measured(&file, *readers, metrics).await?,
+                sqlite::SqliteCatalog::open_measured(&file, *readers, *cache_entries, metrics)
+                    .await?,
             ))
         }
         CatalogSettings::Postgres {

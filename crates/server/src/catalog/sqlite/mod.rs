@@ -7,11 +7,14 @@
 //! loss; a reveal's view count and audit event are answered once committed and reach the disk
 //! a few ms behind it (see [`wal_sync`]). rusqlite (not sqlx) because SQLite calls are
 //! synchronous microsecond-scale work: running them on our own threads avoids an async
-//! round-trip per query. Schema changes are forward-only migrations in `migrations/sqlite/`,
+//! round-trip per query. The two reads every reveal makes are cached in memory ([`read_cache`]),
+//! which is sound because one process owns the file ([`process_lock`]). Schema changes are forward-only migrations in `migrations/sqlite/`,
 //! recorded in `schema_migrations`.
 
 mod byok;
 mod byok_reads;
+mod process_lock;
+mod read_cache;
 mod reads;
 mod rows;
 mod storage;
@@ -25,10 +28,14 @@ use crate::audit::{AuditDraft, AuditRecord};
 use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
 use async_trait::async_trait;
+use read_cache::ReadCache;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use writer::{Durability, Writer};
+use writer::{Changes, Durability, Writer};
+
+/// Read-cache entries (of each kind) unless configured otherwise (`catalog.cache_entries`).
+pub const DEFAULT_CACHE_ENTRIES: u64 = 10_000;
 
 /// Forward-only migrations: (version, SQL). Append only.
 const MIGRATIONS: &[(u32, &str)] = &[
@@ -68,6 +75,9 @@ pub(super) fn map_err(err: rusqlite::Error) -> CatalogError {
 pub struct SqliteCatalog {
     writer: Writer,
     readers: Arc<ReaderPool>,
+    cache: Arc<ReadCache>,
+    /// Held while open; dropped last, after the writer has finished.
+    _lock: process_lock::ProcessLock,
 }
 
 /// At most `readers` read connections, each opened once and reused: a read waits for a permit
@@ -143,33 +153,39 @@ fn migrate(conn: &Connection) -> Result<()> {
 
 impl SqliteCatalog {
     /// Opens (creating and migrating) the catalog at `path` with up to `readers` idle read
-    /// connections.
+    /// connections and the default read cache.
     pub async fn open(path: &Path, readers: usize) -> Result<Self> {
-        Self::open_measured(path, readers, Default::default()).await
+        Self::open_measured(path, readers, DEFAULT_CACHE_ENTRIES, Default::default()).await
     }
 
-    /// Like [`Self::open`], counting the writer's group commits in `metrics`.
+    /// Like [`Self::open`] with a read cache of `cache_entries` (0: none), counting the writer's
+    /// group commits and the cache's hits in `metrics`.
     pub async fn open_measured(
         path: &Path,
         readers: usize,
+        cache_entries: u64,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Self> {
         let path = path.to_path_buf();
         let p = path.clone();
-        let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
+        let (lock, conn) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let lock = process_lock::acquire(&p)?;
             let conn = open_writer(&p)?;
             migrate(&conn)?;
-            Ok(conn)
+            Ok((lock, conn))
         })
         .await
         .expect("blocking task panicked")?;
+        let cache = Arc::new(ReadCache::new(cache_entries, &metrics));
         Ok(Self {
-            writer: Writer::start(conn, metrics),
+            writer: Writer::start(conn, metrics, cache.clone()),
             readers: Arc::new(ReaderPool {
                 path,
                 idle: Mutex::new(Vec::new()),
                 permits: Arc::new(tokio::sync::Semaphore::new(readers.max(1))),
             }),
+            cache,
+            _lock: lock,
         })
     }
 
@@ -315,9 +331,15 @@ impl Catalog for SqliteCatalog {
             .await
     }
     async fn authenticate(&self, hash: &[u8; 32]) -> Result<Option<Principal>> {
-        let hash = *hash;
-        self.point_read(move |c| reads::authenticate(c, &hash))
-            .await
+        if let Some(hit) = self.cache.principal(hash) {
+            return Ok(Some(hit));
+        }
+        let generation = self.cache.generation();
+        let found = self.point_read(|c| reads::authenticate(c, hash)).await?;
+        if let Some(p) = &found {
+            self.cache.put_principal(*hash, generation, p);
+        }
+        Ok(found)
     }
     async fn list_tokens(&self, org: OrgId) -> Result<Vec<TokenRecord>> {
         self.read(move |c| reads::list_tokens(c, org)).await
@@ -357,8 +379,16 @@ impl Catalog for SqliteCatalog {
         name: &SecretName,
         version: Option<u32>,
     ) -> Result<RevealTarget> {
-        self.point_read(|c| reads::reveal_target(c, slug, scope, name, version))
-            .await
+        let key = (slug.clone(), scope.clone(), name.clone(), version);
+        if let Some(hit) = self.cache.target(&key) {
+            return Ok(hit);
+        }
+        let generation = self.cache.generation();
+        let target = self
+            .point_read(|c| reads::reveal_target(c, slug, scope, name, version))
+            .await?;
+        self.cache.put_target(key, generation, &target);
+        Ok(target)
     }
     async fn versions(&self, secret: SecretId) -> Result<Vec<VersionRecord>> {
         self.read(move |c| reads::versions(c, secret)).await
@@ -373,7 +403,7 @@ impl Catalog for SqliteCatalog {
         // the disk a few ms later (see `writer`). A view-limited secret's count is on disk first,
         // so losing power can never hand out a view beyond its limit.
         self.writer
-            .write_with(Durability::Committed, move |c| {
+            .write_with(Durability::Committed, Changes::ViewsAndAudit, move |c| {
                 let record = writes::record_view(c, secret, &audit)?;
                 let needs = match record.view_limit {
                     Some(_) => Durability::Synced,
@@ -415,29 +445,4 @@ impl Catalog for SqliteCatalog {
 }
 
 #[cfg(test)]
-mod tests {
-    #[tokio::test]
-    async fn conformance() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalog = super::SqliteCatalog::open(&dir.path().join("catalog.db"), 2)
-            .await
-            .unwrap();
-        crate::catalog::conformance::run_all(&catalog).await;
-    }
-
-    #[tokio::test]
-    async fn refuses_a_catalog_from_a_newer_coffer() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("catalog.db");
-        drop(super::SqliteCatalog::open(&path, 1).await.unwrap());
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute("INSERT INTO schema_migrations VALUES (999, 0)", [])
-            .unwrap();
-        drop(conn);
-        let err = super::SqliteCatalog::open(&path, 1)
-            .await
-            .err()
-            .expect("must refuse");
-        assert!(err.to_string().contains("newer coffer"), "{err}");
-    }
-}
+mod tests;

@@ -15,10 +15,15 @@
 //! put the disk's fsync tail into every reveal's latency (docs/performance.md). After a failed
 //! fsync the thread refuses every write (see [`WalSync`] for why).
 //!
+//! After the COMMIT of a group that may change what the read cache holds (any request but a
+//! reveal, see [`Changes`]) and before answering it, the thread moves the cache's generation on
+//! (see [`ReadCache`]), so an answered write is never hidden by a cached read.
+//!
 //! Its work is counted in `coffer_catalog_group_commits_total`, `…_group_commit_writes_total`,
 //! `…_writer_busy_seconds_total`, `…_commit_duration_seconds` and `…_wal_syncs_total`: this
 //! thread is the serial stage of every write.
 
+use super::read_cache::ReadCache;
 use super::wal_sync::WalSync;
 use crate::catalog::CatalogError;
 use crate::metrics::Metrics;
@@ -40,6 +45,16 @@ pub enum Durability {
     Committed,
 }
 
+/// What a request may change, which decides whether its group invalidates the read cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Changes {
+    /// Only a secret's view count and audit events (a reveal): nothing a cached read is trusted
+    /// for (see [`ReadCache`]).
+    ViewsAndAudit,
+    /// Anything.
+    Anything,
+}
+
 /// Called after the batch's COMMIT (and any fsync it needed) with its failure, if any.
 type Completion = Box<dyn FnOnce(Option<&CatalogError>) + Send>;
 /// Runs a request; returns its answer and what its result turned out to need.
@@ -48,6 +63,8 @@ type Run = Box<dyn FnOnce(&Connection) -> (Completion, Durability) + Send>;
 struct Job {
     /// What the caller asked for; decides the group's `synchronous` setting before it starts.
     requested: Durability,
+    /// Whether its group must invalidate the read cache.
+    changes: Changes,
     run: Run,
 }
 
@@ -80,6 +97,7 @@ fn sql_err(e: rusqlite::Error) -> CatalogError {
 struct WriterState {
     metrics: Arc<Metrics>,
     wal: WalSync,
+    cache: Arc<ReadCache>,
     /// The connection's current `synchronous` setting: true for FULL.
     full: Option<bool>,
 }
@@ -94,6 +112,10 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
     w.metrics.group_commits.inc();
     w.metrics.group_commit_writes.inc_by(batch.len() as u64);
     let full = batch.iter().any(|j| j.requested == Durability::Synced);
+    let batch_changes = match batch.iter().any(|j| j.changes == Changes::Anything) {
+        true => Changes::Anything,
+        false => Changes::ViewsAndAudit,
+    };
     let started =
         set_synchronous(conn, full, &mut w.full).and_then(|()| run_cached(conn, "BEGIN IMMEDIATE"));
     if let Err(e) = started {
@@ -111,6 +133,9 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
         let _ = conn.execute_batch("ROLLBACK");
         err
     });
+    if batch_changes == Changes::Anything {
+        w.cache.invalidate();
+    }
     let mut sync_failure = None;
     if failure.is_none() {
         if full {
@@ -160,8 +185,9 @@ fn set_synchronous(
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`, counting its work in `metrics`.
-    pub fn start(conn: Connection, metrics: Arc<Metrics>) -> Self {
+    /// Starts the writer thread on `conn`, counting its work in `metrics` and invalidating
+    /// `cache` after every commit that may change what it holds.
+    pub fn start(conn: Connection, metrics: Arc<Metrics>, cache: Arc<ReadCache>) -> Self {
         let (jobs, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("coffer-catalog-writer".into())
@@ -171,6 +197,7 @@ impl Writer {
                 let mut state = WriterState {
                     metrics,
                     wal,
+                    cache,
                     full: None,
                 };
                 while let Ok(first) = rx.recv() {
@@ -198,15 +225,21 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, CatalogError> + Send + 'static,
     {
-        self.write_with(Durability::Synced, move |c| {
+        self.write_with(Durability::Synced, Changes::Anything, move |c| {
             f(c).map(|v| (v, Durability::Synced))
         })
         .await
     }
 
     /// Like [`Self::write`], answered as soon as the transaction is as durable as `requested`,
-    /// or as the durability `f` returns with its result if that is stricter.
-    pub async fn write_with<T, F>(&self, requested: Durability, f: F) -> Result<T, CatalogError>
+    /// or as the durability `f` returns with its result if that is stricter; `changes` says what
+    /// `f` may change.
+    pub async fn write_with<T, F>(
+        &self,
+        requested: Durability,
+        changes: Changes,
+        f: F,
+    ) -> Result<T, CatalogError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<(T, Durability), CatalogError> + Send + 'static,
@@ -225,10 +258,13 @@ impl Writer {
             });
             (complete, needs)
         });
-        let sent = self
-            .jobs
-            .as_ref()
-            .map(|jobs| jobs.send(Job { requested, run }));
+        let sent = self.jobs.as_ref().map(|jobs| {
+            jobs.send(Job {
+                requested,
+                changes,
+                run,
+            })
+        });
         if !matches!(sent, Some(Ok(()))) {
             return Err(CatalogError::Unavailable(
                 "the catalog writer has stopped".into(),
@@ -268,6 +304,12 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 mod tests {
     use super::*;
 
+    /// A writer on `conn` with an (empty, disabled) read cache.
+    fn start(conn: Connection, metrics: &Arc<Metrics>) -> Writer {
+        let cache = Arc::new(ReadCache::new(0, metrics));
+        Writer::start(conn, metrics.clone(), cache)
+    }
+
     async fn insert(w: &Writer, v: i64) -> Result<usize, CatalogError> {
         w.write(move |c| {
             c.execute("INSERT INTO t (v) VALUES (?1)", [v])
@@ -285,7 +327,7 @@ mod tests {
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY)")
             .unwrap();
         let metrics = Arc::new(Metrics::default());
-        let w = Arc::new(Writer::start(conn, metrics.clone()));
+        let w = Arc::new(start(conn, &metrics));
         let tasks: Vec<_> = (0..40)
             .map(|i| {
                 let w = w.clone();
@@ -328,7 +370,7 @@ mod tests {
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY)")
             .unwrap();
         let metrics = Arc::new(Metrics::default());
-        let w = Writer::start(conn, metrics.clone());
+        let w = start(conn, &metrics);
         let committed = insert_reporting(&w, 1, Durability::Committed)
             .await
             .unwrap();
@@ -356,7 +398,7 @@ mod tests {
     /// As a reveal would: inserts `v` asking for `Committed`, says its result needs `needs`, and
     /// returns the `synchronous` setting it ran under.
     async fn insert_reporting(w: &Writer, v: i64, needs: Durability) -> Result<i64, CatalogError> {
-        w.write_with(Durability::Committed, move |c| {
+        w.write_with(Durability::Committed, Changes::ViewsAndAudit, move |c| {
             c.execute("INSERT INTO t (v) VALUES (?1)", [v])
                 .map_err(sql_err)?;
             Ok((synchronous(c)?, needs))
@@ -377,7 +419,7 @@ mod tests {
              CREATE TABLE c (p INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED);",
         )
         .unwrap();
-        let w = Arc::new(Writer::start(conn, Default::default()));
+        let w = Arc::new(start(conn, &Default::default()));
         // Hold the writer so that the next two requests queue up and share one group.
         let busy = {
             let w = w.clone();
@@ -427,7 +469,7 @@ mod tests {
         let conn = Connection::open(&db).unwrap();
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY)")
             .unwrap();
-        let w = Writer::start(conn, Default::default());
+        let w = start(conn, &Default::default());
         insert_reporting(&w, 1, Durability::Committed)
             .await
             .unwrap();
@@ -441,6 +483,29 @@ mod tests {
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 1);
+    }
+
+    /// A reveal-only group leaves the read cache's generation alone; any other write moves it on
+    /// before its caller is answered, even when the write itself fails.
+    #[tokio::test]
+    async fn only_reveal_groups_keep_the_read_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .unwrap();
+        let metrics = Arc::<Metrics>::default();
+        let cache = Arc::new(ReadCache::new(10, &metrics));
+        let w = Writer::start(conn, metrics, cache.clone());
+        let before = cache.generation();
+        insert_reporting(&w, 1, Durability::Committed)
+            .await
+            .unwrap();
+        assert_eq!(cache.generation(), before, "a reveal invalidates nothing");
+        insert(&w, 2).await.unwrap();
+        let after_write = cache.generation();
+        assert!(after_write > before, "an answered write has invalidated");
+        assert_eq!(insert(&w, 2).await, Err(CatalogError::AlreadyExists));
+        assert!(cache.generation() > after_write, "a failed write too");
     }
 
     /// Rows in `t`, read through the writer (so after every earlier request).

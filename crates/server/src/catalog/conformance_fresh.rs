@@ -1,0 +1,126 @@
+//! Reads follow answered writes, run by [`super::conformance::run_all`] on every backend: once a
+//! write is answered, the next `authenticate` and `reveal_target` see it, however often they
+//! were read before. A backend that caches those reads (SQLite does) must invalidate before it
+//! answers; a reveal (`record_view`) must leave the rest of the target as it was.
+
+use super::conformance::{new_org, token, version};
+use super::conformance_byok::event;
+use super::*;
+
+/// Runs every check against `c` (other checks may have left rows behind).
+pub async fn run_all(c: &dyn Catalog) {
+    let o = new_org("fresh-reads");
+    let (org, slug) = (o.id, o.slug.clone());
+    c.create_org(o, event(org, "org.create")).await.unwrap();
+    principals_follow_writes(c, org).await;
+    targets_follow_writes(c, org, &slug).await;
+}
+
+/// Reads `authenticate` twice (so a cache would be warm) and returns what it said.
+async fn principal(c: &dyn Catalog, hash: &[u8; 32]) -> Principal {
+    c.authenticate(hash).await.unwrap().expect("known token");
+    c.authenticate(hash).await.unwrap().expect("known token")
+}
+
+async fn principals_follow_writes(c: &dyn Catalog, org: OrgId) {
+    let user = NewUser {
+        id: UserId::new(),
+        name: UserName::parse("fresh-ann").unwrap(),
+        operator: false,
+        created_at: Timestamp::now(),
+    };
+    let m = c
+        .upsert_member(org, user.clone(), Role::Member, event(org, "user.add"))
+        .await
+        .unwrap();
+    let t = token(org, m.user.id, 0xf1);
+    c.create_token(t.clone(), event(org, "token.create"))
+        .await
+        .unwrap();
+    assert_eq!(principal(c, &t.hash).await.role, Some(Role::Member));
+    c.upsert_member(org, user, Role::Admin, event(org, "user.role"))
+        .await
+        .unwrap();
+    assert_eq!(
+        principal(c, &t.hash).await.role,
+        Some(Role::Admin),
+        "a role change is seen at once"
+    );
+    let at = Timestamp::now();
+    c.revoke_token(org, t.id, at, event(org, "token.revoke"))
+        .await
+        .unwrap();
+    assert_eq!(
+        principal(c, &t.hash).await.token.revoked_at,
+        Some(at),
+        "a revocation is seen at once"
+    );
+}
+
+/// Reads `reveal_target` twice (so a cache would be warm) and returns what it said.
+async fn target(c: &dyn Catalog, slug: &OrgSlug, scope: &Scope, name: &SecretName) -> RevealTarget {
+    c.reveal_target(slug, scope, name, None).await.unwrap();
+    c.reveal_target(slug, scope, name, None).await.unwrap()
+}
+
+async fn targets_follow_writes(c: &dyn Catalog, org: OrgId, slug: &OrgSlug) {
+    let (scope, name) = (
+        Scope::parse("FR-1").unwrap(),
+        SecretName::parse("db").unwrap(),
+    );
+    let absent = target(c, slug, &scope, &name).await;
+    assert_eq!(absent.secret, None);
+    let id = SecretId::new();
+    let put = |v| {
+        c.put_version(
+            version(org, id, "FR-1", "db", v),
+            event(org, "secret.write"),
+        )
+    };
+    put(1).await.unwrap();
+    let first = target(c, slug, &scope, &name).await;
+    assert_eq!(
+        first.version.as_ref().map(|v| v.version),
+        Some(1),
+        "a new secret is seen at once"
+    );
+    c.record_view(id, event(org, "secret.reveal"))
+        .await
+        .unwrap();
+    let viewed = target(c, slug, &scope, &name).await;
+    assert_eq!(
+        (viewed.org, viewed.version),
+        (first.org, first.version),
+        "a reveal changes nothing but the view count"
+    );
+    put(2).await.unwrap();
+    let second = target(c, slug, &scope, &name).await;
+    assert_eq!(
+        second.version.map(|v| v.version),
+        Some(2),
+        "a new version is seen at once"
+    );
+    let at = Timestamp::now();
+    c.set_deleted(id, Some(at), event(org, "secret.delete"))
+        .await
+        .unwrap();
+    let deleted = target(c, slug, &scope, &name).await;
+    assert_eq!(deleted.secret.and_then(|s| s.deleted_at), Some(at));
+    c.set_org_status(
+        org,
+        OrgStatus::Suspended,
+        Some("key revoked".into()),
+        event(org, "org.suspend"),
+    )
+    .await
+    .unwrap();
+    let suspended = target(c, slug, &scope, &name).await;
+    assert_eq!(
+        suspended.org.status,
+        OrgStatus::Suspended,
+        "a suspension is seen at once"
+    );
+    c.destroy(id, event(org, "secret.destroy")).await.unwrap();
+    let gone = target(c, slug, &scope, &name).await;
+    assert_eq!(gone.secret, None, "a destroyed secret is gone at once");
+}

@@ -1,0 +1,113 @@
+//! The SQLite catalog against the conformance suite, and what only it does: refusing a newer
+//! schema, one process per file, and serving warm reads from its cache.
+
+#[tokio::test]
+async fn conformance() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = super::SqliteCatalog::open(&dir.path().join("catalog.db"), 2)
+        .await
+        .unwrap();
+    crate::catalog::conformance::run_all(&catalog).await;
+}
+
+#[tokio::test]
+async fn refuses_a_catalog_from_a_newer_coffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.db");
+    drop(super::SqliteCatalog::open(&path, 1).await.unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("INSERT INTO schema_migrations VALUES (999, 0)", [])
+        .unwrap();
+    drop(conn);
+    let err = super::SqliteCatalog::open(&path, 1)
+        .await
+        .err()
+        .expect("must refuse");
+    assert!(err.to_string().contains("newer coffer"), "{err}");
+}
+
+/// A second catalog on the same file is refused while the first is open (its read cache would
+/// miss the other's writes), and allowed once the first has closed.
+#[tokio::test]
+async fn one_process_per_catalog_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.db");
+    let first = super::SqliteCatalog::open(&path, 1).await.unwrap();
+    let err = super::SqliteCatalog::open(&path, 1)
+        .await
+        .err()
+        .expect("must refuse a second holder");
+    assert!(err.to_string().contains("--data-dir"), "{err}");
+    drop(first);
+    super::SqliteCatalog::open(&path, 1).await.unwrap();
+}
+
+/// Warm `authenticate` and `reveal_target` calls are served from memory (the conformance suite
+/// proves they are never stale); a reveal keeps them warm, any other write makes them cold.
+#[tokio::test]
+async fn warm_reads_come_from_the_cache() {
+    use crate::catalog::conformance::{new_org, token, version};
+    use crate::catalog::conformance_byok::event;
+    use crate::catalog::{Catalog, NewUser};
+    use crate::domain::*;
+    use crate::metrics::{CacheLabels, Metrics};
+
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = std::sync::Arc::new(Metrics::default());
+    let c = super::SqliteCatalog::open_measured(&dir.path().join("c.db"), 2, 100, metrics.clone())
+        .await
+        .unwrap();
+    let hits = || {
+        let labels = CacheLabels { result: "hit" };
+        metrics.catalog_cache.get_or_create(&labels).get()
+    };
+    let o = new_org("cached");
+    let (org, slug) = (o.id, o.slug.clone());
+    c.create_org(o, event(org, "org.create")).await.unwrap();
+    let user = NewUser {
+        id: UserId::new(),
+        name: UserName::parse("cache-cy").unwrap(),
+        operator: false,
+        created_at: Timestamp::now(),
+    };
+    let m = c
+        .upsert_member(org, user, Role::Member, event(org, "user.add"))
+        .await
+        .unwrap();
+    let t = token(org, m.user.id, 0xc4);
+    c.create_token(t.clone(), event(org, "token.create"))
+        .await
+        .unwrap();
+    let id = SecretId::new();
+    c.put_version(
+        version(org, id, "CA-1", "db", 1),
+        event(org, "secret.write"),
+    )
+    .await
+    .unwrap();
+    let (scope, name) = (
+        Scope::parse("CA-1").unwrap(),
+        SecretName::parse("db").unwrap(),
+    );
+
+    let reads = async || {
+        c.authenticate(&t.hash).await.unwrap().unwrap();
+        c.reveal_target(&slug, &scope, &name, None).await.unwrap();
+    };
+    reads().await;
+    assert_eq!(hits(), 0, "cold");
+    reads().await;
+    assert_eq!(hits(), 2, "warm: both from memory");
+    c.record_view(id, event(org, "secret.reveal"))
+        .await
+        .unwrap();
+    reads().await;
+    assert_eq!(hits(), 4, "a reveal keeps them warm");
+    c.set_deleted(id, None, event(org, "secret.restore"))
+        .await
+        .unwrap();
+    reads().await;
+    assert_eq!(hits(), 4, "any other write makes them cold");
+    reads().await;
+    assert_eq!(hits(), 6);
+}

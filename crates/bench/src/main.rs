@@ -34,6 +34,10 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use std::time::Duration;
 
+/// The allocator `coffer serve` runs with, so the figures are the shipped server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Benchmarks Coffer against a trivial hyper handler on this machine (see docs/performance.md).
 #[derive(Parser, Debug)]
 #[command(name = "coffer-bench", version)]

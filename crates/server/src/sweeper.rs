@@ -18,11 +18,16 @@ pub fn spawn(state: Arc<AppState>, config: SweeperConfig) {
     if config.interval.is_zero() {
         return;
     }
+    // Weak, like the other background tasks: a stopped app must not be kept alive by its
+    // sweeper (its SQLite catalog stays locked until dropped).
+    let weak = Arc::downgrade(&state);
+    drop(state);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(config.interval);
         tick.tick().await; // the first tick is immediate; start one interval after startup
         loop {
             tick.tick().await;
+            let Some(state) = weak.upgrade() else { return };
             match sweep_once(&state.coffer, config.grace).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "swept orphan blobs"),

@@ -13,6 +13,7 @@
 
 mod byok;
 mod byok_reads;
+mod checkpointer;
 mod process_lock;
 mod read_cache;
 mod reads;

@@ -17,12 +17,7 @@
 //! it. Like PostgreSQL, Coffer stops writing rather than acknowledge writes it may lose; a restart
 //! (after checking the disk) recovers from what is on disk.
 //!
-//! Checkpoints stay where SQLite puts them: inside the writer's COMMIT every ~1,000 pages, so the
-//! group that crosses the threshold still waits for the checkpoint's fsyncs. One run here on
-//! its own connection (PASSIVE, every 50 ms) could never finish while the writer kept appending,
-//! so the WAL was never restarted and grew to the writer's backstop (measured: 66 MB within
-//! seconds of a reveal load, then one long checkpoint stalled every write). See
-//! docs/performance.md, session 4.
+//! Checkpoints are not this thread's: see [`super::checkpointer`].
 
 use crate::metrics::Metrics;
 use std::fs::File;

@@ -23,6 +23,7 @@
 //! `…_writer_busy_seconds_total`, `…_commit_duration_seconds` and `…_wal_syncs_total`: this
 //! thread is the serial stage of every write.
 
+use super::checkpointer::Checkpointer;
 use super::read_cache::ReadCache;
 use super::wal_sync::WalSync;
 use crate::catalog::CatalogError;
@@ -194,6 +195,8 @@ impl Writer {
             .spawn(move || {
                 let db = conn.path().filter(|p| !p.is_empty()).map(Path::new);
                 let wal = WalSync::start(db, metrics.clone());
+                // Stopped (on the way out of this closure) before `conn` closes.
+                let _checkpoints = Checkpointer::start(db);
                 let mut state = WriterState {
                     metrics,
                     wal,

@@ -23,7 +23,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Time between two background checkpoints.
-pub const INTERVAL: Duration = Duration::from_millis(10);
+pub const INTERVAL: Duration = Duration::from_millis(25);
 
 /// Handle to the checkpointer thread; dropping it stops the thread and waits for it.
 pub struct Checkpointer {

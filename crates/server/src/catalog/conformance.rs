@@ -31,7 +31,7 @@ pub(super) fn new_org(slug: &str) -> NewOrg {
     }
 }
 
-fn new_user(name: &str) -> NewUser {
+pub(super) fn new_user(name: &str) -> NewUser {
     NewUser {
         id: UserId::new(),
         name: UserName::parse(name).unwrap(),

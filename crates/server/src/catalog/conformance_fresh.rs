@@ -3,7 +3,7 @@
 //! were read before. A backend that caches those reads (SQLite does) must invalidate before it
 //! answers; a reveal (`record_view`) must leave the rest of the target as it was.
 
-use super::conformance::{new_org, token, version};
+use super::conformance::{new_org, new_user, token, version};
 use super::conformance_byok::event;
 use super::*;
 
@@ -23,12 +23,7 @@ async fn principal(c: &dyn Catalog, hash: &[u8; 32]) -> Principal {
 }
 
 async fn principals_follow_writes(c: &dyn Catalog, org: OrgId) {
-    let user = NewUser {
-        id: UserId::new(),
-        name: UserName::parse("fresh-ann").unwrap(),
-        operator: false,
-        created_at: Timestamp::now(),
-    };
+    let user = new_user("fresh-ann");
     let m = c
         .upsert_member(org, user.clone(), Role::Member, event(org, "user.add"))
         .await

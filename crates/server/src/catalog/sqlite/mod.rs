@@ -102,17 +102,22 @@ impl ReaderPool {
     }
 }
 
+/// Opens `path` for writing, creating it readable by this user only if it does not exist.
+fn open_private(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| CatalogError::Unavailable(format!("creating {}: {e}", path.display())))
+}
+
 fn open_writer(path: &Path) -> Result<Connection> {
     if !path.exists() {
         // Create the file private before SQLite does (its -wal/-shm files copy this mode).
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| CatalogError::Unavailable(format!("creating {}: {e}", path.display())))?;
+        open_private(path)?;
     }
     let conn = Connection::open(path).map_err(map_err)?;
     conn.execute_batch(

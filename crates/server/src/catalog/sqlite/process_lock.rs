@@ -28,16 +28,7 @@ pub(super) fn acquire(db: &Path) -> Result<ProcessLock, CatalogError> {
     let mut name = db.as_os_str().to_owned();
     name.push(".lock");
     let path = Path::new(&name);
-    let file = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| CatalogError::Unavailable(format!("creating {}: {e}", path.display())))?
-    };
+    let file = super::open_private(path)?;
     let deadline = Instant::now() + WAIT;
     loop {
         match file.try_lock() {

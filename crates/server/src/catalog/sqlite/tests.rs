@@ -46,9 +46,9 @@ async fn one_process_per_catalog_file() {
 /// proves they are never stale); a reveal keeps them warm, any other write makes them cold.
 #[tokio::test]
 async fn warm_reads_come_from_the_cache() {
-    use crate::catalog::conformance::{new_org, token, version};
+    use crate::catalog::Catalog;
+    use crate::catalog::conformance::{new_org, new_user, token, version};
     use crate::catalog::conformance_byok::event;
-    use crate::catalog::{Catalog, NewUser};
     use crate::domain::*;
     use crate::metrics::{CacheLabels, Metrics};
 
@@ -64,12 +64,7 @@ async fn warm_reads_come_from_the_cache() {
     let o = new_org("cached");
     let (org, slug) = (o.id, o.slug.clone());
     c.create_org(o, event(org, "org.create")).await.unwrap();
-    let user = NewUser {
-        id: UserId::new(),
-        name: UserName::parse("cache-cy").unwrap(),
-        operator: false,
-        created_at: Timestamp::now(),
-    };
+    let user = new_user("cache-cy");
     let m = c
         .upsert_member(org, user, Role::Member, event(org, "user.add"))
         .await

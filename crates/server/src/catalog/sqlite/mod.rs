@@ -8,8 +8,8 @@
 //! a few ms behind it (see [`wal_sync`]). rusqlite (not sqlx) because SQLite calls are
 //! synchronous microsecond-scale work: running them on our own threads avoids an async
 //! round-trip per query. The two reads every reveal makes are cached in memory ([`read_cache`]),
-//! which is sound because one process owns the file ([`process_lock`]). Schema changes are forward-only migrations in `migrations/sqlite/`,
-//! recorded in `schema_migrations`.
+//! which is sound because one process owns the file ([`process_lock`]). Schema changes are
+//! forward-only migrations in `migrations/sqlite/`, recorded in `schema_migrations`.
 
 mod byok;
 mod byok_reads;
@@ -439,8 +439,12 @@ impl Catalog for SqliteCatalog {
         self.read(move |c| reads::blob_referenced(c, &blob)).await
     }
     async fn append_audit(&self, audit: AuditDraft) -> Result<()> {
+        // Durable before the answer like any write, but an event alone changes nothing the
+        // read cache holds: a flood of failed sign-ins must not keep emptying it.
         self.writer
-            .write(move |c| writes::append_audit(c, &audit))
+            .write_with(Durability::Synced, Changes::ViewsAndAudit, move |c| {
+                writes::append_audit(c, &audit).map(|()| ((), Durability::Synced))
+            })
             .await
     }
     async fn audit_events(&self, org: OrgId, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {

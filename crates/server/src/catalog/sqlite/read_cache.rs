@@ -15,8 +15,9 @@
 //! invalidating commit finished after its snapshot was taken: a write that was answered is seen
 //! by every read that starts after the answer, as without the cache.
 //!
-//! The only writes that do not invalidate are reveals ([`super::writer::Changes::ViewsAndAudit`]):
-//! they change a secret's view count and append audit events. So a cached secret's `views` may
+//! The only writes that do not invalidate are reveals and lone audit events
+//! ([`super::writer::Changes::ViewsAndAudit`]): they change a secret's view count and append
+//! audit events. So a cached secret's `views` may
 //! be behind. That is harmless because a reveal's target is only used to decide whether to try,
 //! the writer's own `UPDATE … WHERE views < view_limit` decides, and a view-limited secret's
 //! target is never cached, so its refusal reads as before. Principals hold no counters.

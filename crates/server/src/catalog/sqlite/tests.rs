@@ -43,7 +43,8 @@ async fn one_process_per_catalog_file() {
 }
 
 /// Warm `authenticate` and `reveal_target` calls are served from memory (the conformance suite
-/// proves they are never stale); a reveal keeps them warm, any other write makes them cold.
+/// proves they are never stale); a reveal or a lone audit event keeps them warm, any other
+/// write makes them cold.
 #[tokio::test]
 async fn warm_reads_come_from_the_cache() {
     use crate::catalog::Catalog;
@@ -98,11 +99,14 @@ async fn warm_reads_come_from_the_cache() {
         .unwrap();
     reads().await;
     assert_eq!(hits(), 4, "a reveal keeps them warm");
+    c.append_audit(event(org, "auth.failed")).await.unwrap();
+    reads().await;
+    assert_eq!(hits(), 6, "so does an audit event on its own");
     c.set_deleted(id, None, event(org, "secret.restore"))
         .await
         .unwrap();
     reads().await;
-    assert_eq!(hits(), 4, "any other write makes them cold");
+    assert_eq!(hits(), 6, "any other write makes them cold");
     reads().await;
-    assert_eq!(hits(), 6);
+    assert_eq!(hits(), 8);
 }

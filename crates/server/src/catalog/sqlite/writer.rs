@@ -16,7 +16,7 @@
 //! fsync the thread refuses every write (see [`WalSync`] for why).
 //!
 //! After the COMMIT of a group that may change what the read cache holds (any request but a
-//! reveal, see [`Changes`]) and before answering it, the thread moves the cache's generation on
+//! reveal or a lone audit event, see [`Changes`]) and before answering it, the thread moves the cache's generation on
 //! (see [`ReadCache`]), so an answered write is never hidden by a cached read.
 //!
 //! Its work is counted in `coffer_catalog_group_commits_total`, `…_group_commit_writes_total`,
@@ -49,8 +49,8 @@ pub enum Durability {
 /// What a request may change, which decides whether its group invalidates the read cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Changes {
-    /// Only a secret's view count and audit events (a reveal): nothing a cached read is trusted
-    /// for (see [`ReadCache`]).
+    /// Only a secret's view count and audit events (a reveal, or an event on its own): nothing
+    /// a cached read is trusted for (see [`ReadCache`]).
     ViewsAndAudit,
     /// Anything.
     Anything,

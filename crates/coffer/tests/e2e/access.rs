@@ -216,3 +216,29 @@ fn bad_token_and_whoami() {
         none.stderr()
     );
 }
+
+/// A second `coffer serve` on a data directory that a running server uses is refused, with a
+/// message naming the fix, and leaves the first one serving (the SQLite catalog's read cache
+/// relies on being the file's only writer).
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused() {
+    let s = Server::start();
+    let second = support::run(
+        s.cmd_without_token(".").args([
+            "serve",
+            "--data-dir",
+            s.scratch("coffer-data").to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ]),
+        b"",
+    );
+    assert_ne!(second.code(), 0, "a second server started");
+    assert!(
+        second.stderr().contains("in use by another coffer process")
+            && second.stderr().contains("--data-dir"),
+        "{}",
+        second.stderr()
+    );
+    assert!(s.run(&["whoami"]).ok().stdout().contains("admin"));
+}

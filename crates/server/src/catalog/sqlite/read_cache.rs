@@ -17,11 +17,12 @@
 //!
 //! The only writes that do not invalidate are reveals and lone audit events
 //! ([`super::writer::Changes::ViewsAndAudit`]): they change a secret's view count and append
-//! audit events. So a cached secret's `views` may
-//! be behind. That is harmless because a reveal's target is only used to decide whether to try,
-//! the writer's own `UPDATE … WHERE views < view_limit` decides, and a view-limited secret's
-//! target is never cached, so its refusal reads as before. Principals hold no counters.
-//! Misses and failures are not cached (an unknown token cannot fill the cache).
+//! audit events. So a cached secret's `views` may be behind. That is harmless because a
+//! reveal's target is only used to decide whether to try, the writer's own
+//! `UPDATE … WHERE views < view_limit` decides, and a view-limited secret's target is never
+//! cached, so its refusal reads as before. Principals hold no counters.
+//! Unknown tokens and failed reads are not cached, so a caller without a token cannot fill the
+//! cache; a target whose secret does not exist is (bounded like the rest, until the next write).
 
 use crate::catalog::{Principal, RevealTarget};
 use crate::domain::{OrgSlug, Scope, SecretName};

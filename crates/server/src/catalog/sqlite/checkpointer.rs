@@ -17,7 +17,7 @@
 //! other one running is skipped (`SQLITE_BUSY`) and tried again at the next opportunity.
 
 use rusqlite::Connection;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -61,7 +61,7 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(db: &PathBuf, stopped: &mpsc::Receiver<()>) {
+fn run(db: &Path, stopped: &mpsc::Receiver<()>) {
     let conn = match Connection::open(db) {
         Ok(c) => c,
         Err(e) => {

@@ -16,8 +16,9 @@
 //! fsync the thread refuses every write (see [`WalSync`] for why).
 //!
 //! After the COMMIT of a group that may change what the read cache holds (any request but a
-//! reveal or a lone audit event, see [`Changes`]) and before answering it, the thread moves the cache's generation on
-//! (see [`ReadCache`]), so an answered write is never hidden by a cached read.
+//! reveal or a lone audit event, see [`Changes`]) and before answering it, the thread moves the
+//! cache's generation on (see [`ReadCache`]), so an answered write is never hidden by a cached
+//! read.
 //!
 //! Its work is counted in `coffer_catalog_group_commits_total`, `…_group_commit_writes_total`,
 //! `…_writer_busy_seconds_total`, `…_commit_duration_seconds` and `…_wal_syncs_total`: this
@@ -113,10 +114,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
     w.metrics.group_commits.inc();
     w.metrics.group_commit_writes.inc_by(batch.len() as u64);
     let full = batch.iter().any(|j| j.requested == Durability::Synced);
-    let batch_changes = match batch.iter().any(|j| j.changes == Changes::Anything) {
-        true => Changes::Anything,
-        false => Changes::ViewsAndAudit,
-    };
+    let invalidates = batch.iter().any(|j| j.changes == Changes::Anything);
     let started =
         set_synchronous(conn, full, &mut w.full).and_then(|()| run_cached(conn, "BEGIN IMMEDIATE"));
     if let Err(e) = started {
@@ -134,7 +132,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
         let _ = conn.execute_batch("ROLLBACK");
         err
     });
-    if batch_changes == Changes::Anything {
+    if invalidates {
         w.cache.invalidate();
     }
     let mut sync_failure = None;

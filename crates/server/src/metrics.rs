@@ -118,6 +118,9 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     /// Background fsyncs of the SQLite write-ahead log (for reveal-only groups).
     pub wal_syncs: Counter,
+    /// Duration of each checkpoint the SQLite writer runs itself to restart the write-ahead log
+    /// (the one pause of the writer that waits for the database file's fsync).
+    pub writer_checkpoint_seconds: Histogram,
 }
 
 fn latency_histogram() -> Histogram {
@@ -192,6 +195,7 @@ impl Default for Metrics {
         let writer_busy_seconds = Counter::<f64, std::sync::atomic::AtomicU64>::default();
         let commit_seconds = latency_histogram();
         let wal_syncs = Counter::default();
+        let writer_checkpoint_seconds = latency_histogram();
         registry.register(
             "catalog_group_commits",
             "Group commits of the SQLite catalog's writer",
@@ -217,6 +221,11 @@ impl Default for Metrics {
             "Background fsyncs of the SQLite catalog's write-ahead log",
             wal_syncs.clone(),
         );
+        registry.register(
+            "catalog_writer_checkpoint_duration_seconds",
+            "Duration of the checkpoints the SQLite catalog's writer runs to restart its write-ahead log",
+            writer_checkpoint_seconds.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -234,6 +243,7 @@ impl Default for Metrics {
             writer_busy_seconds,
             commit_seconds,
             wal_syncs,
+            writer_checkpoint_seconds,
         }
     }
 }

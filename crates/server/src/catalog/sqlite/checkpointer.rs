@@ -1,54 +1,139 @@
-//! Background copying of the SQLite write-ahead log into the database file, so the writer's own
-//! checkpoints are short.
+//! Background checkpoints of the SQLite write-ahead log, and the signal that tells the writer
+//! when to restart the log.
 //!
-//! SQLite checkpoints inside the COMMIT that takes the WAL past ~1,000 pages: that COMMIT copies
-//! every page written since the last checkpoint into the database file and syncs both files
-//! before the writer can run the next group, so every request queued meanwhile waits for it. At
-//! reveal load that happened dozens of times a second and put milliseconds into the p99
-//! (docs/performance.md, session 5). This thread runs a `PASSIVE` checkpoint on its own
-//! connection every [`INTERVAL`]: it copies what has been committed without blocking the writer
-//! or any reader, so when the writer's automatic checkpoint comes due, almost everything is
-//! already in the database file and only the last few pages are left to copy.
+//! A checkpoint copies committed pages from the WAL into the database file; the WAL starts over
+//! from its beginning only when a write transaction begins after a checkpoint caught up with the
+//! last commit and synced the database file. Left to SQLite, the writer checkpoints inside the
+//! COMMIT that takes the WAL past ~1,000 pages, so every request queued behind it waits for the
+//! copy and two fsyncs; at reveal load that happened dozens of times a second, and slow fsyncs
+//! reached reveals through it (docs/performance.md, sessions 5 and 6).
 //!
-//! The writer's checkpoint still has to run: SQLite restarts the WAL from its beginning only
-//! when a write transaction begins after a checkpoint caught up with the last commit, which one
-//! running beside a busy writer never does. Checkpoints on this thread alone (session 4) let the
-//! WAL grow without bound; here they only take work off the writer. A checkpoint that finds the
-//! other one running is skipped (`SQLITE_BUSY`) and tried again at the next opportunity.
+//! So the work is split. This thread runs a `PASSIVE` checkpoint on its own connection every
+//! [`INTERVAL`] — it copies what has been committed without blocking the writer or any reader —
+//! then `fdatasync`s the database file, so the pages it copied reach the disk off the writer's
+//! path, and publishes the WAL's length in [`WalLength`]. The writer turns SQLite's automatic
+//! checkpoints off and, once the WAL is [`RESTART_FRAMES`] long, checkpoints it itself *after*
+//! answering a group: only the last few pages are left to copy and sync, and only requests that
+//! arrive meanwhile wait. The writer's checkpoint cannot be dropped: one running beside a busy
+//! writer never catches up, so the WAL would grow without bound (session 4).
+//!
+//! If the background connection cannot be opened, or its checkpoints fail, the writer falls back
+//! on checkpointing itself (SQLite's automatic checkpoints, or [`WalLength`] reading as due), so
+//! the WAL never grows without bound.
 
+use crate::metrics::Metrics;
 use rusqlite::Connection;
+use std::fs::File;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Time between two background checkpoints.
 pub const INTERVAL: Duration = Duration::from_millis(25);
 
+/// WAL length, in pages, at which the writer checkpoints so that the log restarts: ~16 MiB of
+/// 4 KiB pages, a few seconds of writes at full load.
+pub const RESTART_FRAMES: u32 = 4_000;
+
+/// The WAL's length in pages as last seen by a checkpoint: set by the checkpointer, read by the
+/// writer to decide when to restart the log.
+#[derive(Debug, Default)]
+struct WalLength(AtomicU32);
+
+impl WalLength {
+    /// True when the writer should checkpoint so that the log restarts.
+    fn restart_due(&self) -> bool {
+        self.0.load(Ordering::Relaxed) >= RESTART_FRAMES
+    }
+
+    /// The writer is about to checkpoint: not due again until a background checkpoint has seen
+    /// the log grow (at most one [`INTERVAL`] later), so a checkpoint that could not catch up is
+    /// retried at that pace, not after every group.
+    fn checkpointing(&self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+
+    fn seen(&self, pages: u32) {
+        self.0.store(pages, Ordering::Relaxed);
+    }
+}
+
+/// The writer's side of checkpointing: the background thread, and when to restart the WAL.
+pub struct Checkpoints {
+    /// The WAL's length as the background thread last saw it; `None` when there is no such
+    /// thread and SQLite checkpoints automatically.
+    length: Option<Arc<WalLength>>,
+    /// Dropped (stopping the thread) before the writer's connection closes.
+    _background: Option<Checkpointer>,
+}
+
+impl Checkpoints {
+    /// Starts background checkpoints of the database at `db` and, if they run, turns SQLite's
+    /// automatic checkpoints off on the writer's connection `conn`.
+    pub fn start(conn: &Connection, db: Option<&Path>) -> Self {
+        let length = Arc::new(WalLength::default());
+        let background = Checkpointer::start(db, length.clone()).filter(|_| {
+            conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+                .inspect_err(|e| tracing::warn!(error = %e, "catalog: the writer keeps SQLite's automatic checkpoints"))
+                .is_ok()
+        });
+        Self {
+            length: background.as_ref().map(|_| length),
+            _background: background,
+        }
+    }
+
+    /// Once the WAL is [`RESTART_FRAMES`] long, checkpoints it on the writer's connection `conn`
+    /// so that the next transaction starts the log over. Called between groups, after the last
+    /// one was answered; the background thread has copied and synced nearly everything, so
+    /// little is left to do.
+    pub fn restart_if_due(&self, conn: &Connection, metrics: &Metrics) {
+        let Some(length) = self.length.as_ref().filter(|l| l.restart_due()) else {
+            return;
+        };
+        length.checkpointing();
+        let began = Instant::now();
+        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        metrics
+            .writer_checkpoint_seconds
+            .observe(began.elapsed().as_secs_f64());
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "catalog: checkpoint failed; the write-ahead log keeps growing until one succeeds");
+        }
+    }
+}
+
 /// Handle to the checkpointer thread; dropping it stops the thread and waits for it.
-pub struct Checkpointer {
+struct Checkpointer {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Checkpointer {
-    /// Starts checkpointing the database at `db` (none: an in-memory database, nothing to do).
-    pub fn start(db: Option<&Path>) -> Self {
-        let Some(db) = db.map(Path::to_path_buf) else {
-            return Self {
-                stop: None,
-                thread: None,
-            };
-        };
+    /// Starts checkpointing the database at `db`, publishing the WAL's length in `wal`. `None`
+    /// when there is nothing to checkpoint (an in-memory database) or the database cannot be
+    /// opened a second time: the writer then leaves checkpoints to SQLite.
+    fn start(db: Option<&Path>, wal: Arc<WalLength>) -> Option<Self> {
+        let db = db?;
+        let opened = Connection::open(db)
+            // Never wait for a lock: a checkpoint that is busy now is simply tried again later.
+            .and_then(|c| c.busy_timeout(Duration::ZERO).map(|()| c))
+            .map_err(|e| e.to_string())
+            .and_then(|c| Ok((c, File::open(db).map_err(|e| e.to_string())?)));
+        let (conn, file) = opened
+            .inspect_err(|e| tracing::warn!(error = %e, "catalog: no background checkpoints (the writer checkpoints alone)"))
+            .ok()?;
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("coffer-checkpoint".into())
-            .spawn(move || run(&db, &stopped))
+            .spawn(move || run(&conn, &file, &wal, &stopped))
             .expect("spawning the catalog checkpoint thread");
-        Self {
+        Some(Self {
             stop: Some(stop),
             thread: Some(thread),
-        }
+        })
     }
 }
 
@@ -61,30 +146,56 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(db: &Path, stopped: &mpsc::Receiver<()>) {
-    let conn = match Connection::open(db) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "catalog: no background checkpoints (the writer still checkpoints)");
-            return;
-        }
-    };
-    // Never wait for a lock: a checkpoint that is busy now is simply tried again later.
-    let _ = conn.busy_timeout(Duration::ZERO);
+fn run(conn: &Connection, db_file: &File, wal: &WalLength, stopped: &mpsc::Receiver<()>) {
     // Logged once per run of failures, not every interval.
     let mut failing = false;
+    // Pages the last checkpoint had copied, to tell whether this one copied any.
+    let mut copied = 0;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(INTERVAL) {
-        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
-        match done {
-            Err(e) if e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) => {
+        match checkpoint(conn, db_file, copied) {
+            // Another checkpoint (the writer's) was running: nothing was learnt.
+            Ok(None) => {}
+            Ok(Some((length, done))) => {
+                wal.seen(length);
+                copied = done;
+                failing = false;
+            }
+            Err(e) => {
                 if !failing {
-                    tracing::warn!(error = %e, "catalog: background checkpoint failed; retrying (the writer still checkpoints)");
+                    tracing::warn!(error = %e, "catalog: background checkpoint failed; retrying (the writer checkpoints meanwhile)");
                 }
                 failing = true;
+                wal.seen(u32::MAX); // unknown: let the writer restart the log itself
             }
-            _ => failing = false,
         }
     }
+}
+
+/// One background checkpoint: returns the WAL's length and how many of its pages are in the
+/// database file, or `None` if another checkpoint held the lock. Syncs the database file when
+/// this checkpoint copied pages (`copied`: how many were copied as of the last one).
+fn checkpoint(
+    conn: &Connection,
+    db_file: &File,
+    copied: u32,
+) -> Result<Option<(u32, u32)>, String> {
+    let (busy, length, done): (bool, i64, i64) = conn
+        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(|e| e.to_string())?;
+    let (Ok(length), Ok(done)) = (u32::try_from(length), u32::try_from(done)) else {
+        return Ok(None); // -1: the checkpoint did not run
+    };
+    if busy {
+        return Ok(None);
+    }
+    if done > 0 && done != copied {
+        db_file
+            .sync_data()
+            .map_err(|e| format!("syncing the database file: {e}"))?;
+    }
+    Ok(Some((length, done)))
 }
 
 #[cfg(test)]
@@ -112,7 +223,7 @@ mod tests {
             "nothing checkpointed yet: {} bytes",
             size()
         );
-        let _checkpoints = Checkpointer::start(Some(&db));
+        let _checkpoints = Checkpointer::start(Some(&db), Default::default()).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while size() < 1_000_000 {
             assert!(
@@ -122,5 +233,67 @@ mod tests {
             );
             std::thread::sleep(INTERVAL);
         }
+    }
+}
+
+#[cfg(test)]
+mod restart_tests {
+    use super::*;
+
+    fn autocheckpoint(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// With SQLite's automatic checkpoints off, a writer that calls `restart_if_due` between
+    /// transactions keeps restarting the WAL: after five restart lengths of writes, it holds
+    /// less than three. Without the writer's checkpoints it would hold all five.
+    #[test]
+    fn the_writer_restarts_a_long_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("c.db");
+        let conn = Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE t (v BLOB)",
+        )
+        .unwrap();
+        let metrics = Metrics::default();
+        let checkpoints = Checkpoints::start(&conn, Some(&db));
+        assert_eq!(autocheckpoint(&conn), 0, "the writer checkpoints itself");
+        let page = 4096 + 24; // a WAL frame: a page and its header
+        let mut frames = 0;
+        while frames < 5 * RESTART_FRAMES {
+            // Four overflow pages, a leaf and the commit's header page.
+            conn.execute("INSERT INTO t VALUES (randomblob(16000))", [])
+                .unwrap();
+            frames += 5;
+            checkpoints.restart_if_due(&conn, &metrics);
+            if frames % 500 == 0 {
+                std::thread::sleep(INTERVAL / 5); // let the background thread keep up
+            }
+        }
+        let wal = std::fs::metadata(dir.path().join("c.db-wal"))
+            .unwrap()
+            .len();
+        assert!(
+            wal < 3 * u64::from(RESTART_FRAMES) * page,
+            "the WAL grew to {wal} bytes"
+        );
+        let encoded = metrics.render();
+        assert!(
+            !encoded.contains("catalog_writer_checkpoint_duration_seconds_count 0"),
+            "the writer ran its own checkpoints:\n{encoded}"
+        );
+    }
+
+    /// Without a database file there is nothing to checkpoint in the background, and SQLite's
+    /// automatic checkpoints stay on.
+    #[test]
+    fn without_a_file_sqlite_keeps_checkpointing() {
+        let conn = Connection::open_in_memory().unwrap();
+        let checkpoints = Checkpoints::start(&conn, None);
+        assert!(checkpoints.length.is_none());
+        assert_eq!(autocheckpoint(&conn), 1000);
+        checkpoints.restart_if_due(&conn, &Metrics::default());
     }
 }

@@ -24,7 +24,7 @@
 //! `…_writer_busy_seconds_total`, `…_commit_duration_seconds` and `…_wal_syncs_total`: this
 //! thread is the serial stage of every write.
 
-use super::checkpointer::Checkpointer;
+use super::checkpointer::Checkpoints;
 use super::read_cache::ReadCache;
 use super::wal_sync::WalSync;
 use crate::catalog::CatalogError;
@@ -102,6 +102,8 @@ struct WriterState {
     cache: Arc<ReadCache>,
     /// The connection's current `synchronous` setting: true for FULL.
     full: Option<bool>,
+    /// Background checkpoints, and when the writer restarts the WAL itself.
+    checkpoints: Checkpoints,
 }
 
 fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
@@ -194,12 +196,13 @@ impl Writer {
                 let db = conn.path().filter(|p| !p.is_empty()).map(Path::new);
                 let wal = WalSync::start(db, metrics.clone());
                 // Stopped (on the way out of this closure) before `conn` closes.
-                let _checkpoints = Checkpointer::start(db);
+                let checkpoints = Checkpoints::start(&conn, db);
                 let mut state = WriterState {
                     metrics,
                     wal,
                     cache,
                     full: None,
+                    checkpoints,
                 };
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
@@ -210,6 +213,9 @@ impl Writer {
                         }
                     }
                     run_batch(&conn, batch, &mut state);
+                    if !state.wal.failed() {
+                        state.checkpoints.restart_if_due(&conn, &state.metrics);
+                    }
                 }
             })
             .expect("spawning the catalog writer thread");

@@ -42,7 +42,8 @@ pub struct Settings {
 /// One scenario's figures.
 #[derive(Serialize)]
 pub struct Scenario {
-    /// `baseline`, `reveal`, `reveal_at_50pct`, `list`, `write`.
+    /// `baseline`, `reveal`, `reveal_at_50pct`, `baseline_paced`, `reveal_at_25pct`, `list`,
+    /// `write`.
     pub name: String,
     /// Successful requests per second.
     pub rps: f64,

@@ -1,6 +1,6 @@
 //! One benchmark run, in order: fsync probe → baseline → Coffer's `reveal`, `reveal_at_50pct`
 //! (then the baseline paced at the same rate, `baseline_paced`: the harness's latency floor),
-//! `list` and `write` scenarios → key-provider calls over a fixed number of reveals and writes →
+//! `reveal_at_25pct` (how the tail falls with the load), `list` and `write` scenarios → key-provider calls over a fixed number of reveals and writes →
 //! the catalog-size run (`catalog`). Every HTTP scenario gets a short warm-up that is thrown
 //! away, then is measured by the same load generator as the baseline.
 
@@ -47,6 +47,31 @@ pub fn progress(what: &str) {
 
 fn warmup(plan: &Plan) -> Duration {
     (plan.duration / 5).clamp(Duration::from_millis(50), Duration::from_secs(1))
+}
+
+/// Reveals at a fixed `rate` (open loop, so latency is not hidden by back-pressure), with the
+/// writer's share.
+async fn reveal_paced(
+    plan: &Plan,
+    app: &App,
+    api: &Api,
+    name: &str,
+    rate: f64,
+    baseline_rps: f64,
+) -> Result<Scenario> {
+    progress(&format!("{name} ({rate:.0} req/s, open loop)"));
+    let open = {
+        let api = api.clone();
+        Arc::new(move |_, k| api.reveal("BENCH-1", &format!("s{}", k % REVEAL_SECRETS)))
+            as MakeRequest
+    };
+    let mut conn = Conn::open(app.addr).await?;
+    let before = writer::read(&mut conn, api).await?;
+    let out = load::open_loop(app.addr, plan.connections, plan.duration, rate, open).await?;
+    let used = writer::between(&before, &writer::read(&mut conn, api).await?);
+    let mut paced = Scenario::new(name, &out, baseline_rps).with_writer(used);
+    paced.target_rps = Some((rate * 10.0).round() / 10.0);
+    Ok(paced)
 }
 
 /// A thrown-away warm-up with `warm`, then a closed-loop measurement with `make`.
@@ -167,25 +192,13 @@ pub async fn run(plan: &Plan, server: Handle) -> Result<Report> {
     scenarios.push(Scenario::new("reveal", &reveal_out, baseline_rps).with_writer(used));
 
     let rate = reveal_out.rps() * 0.5;
-    progress(&format!("reveal_at_50pct ({rate:.0} req/s, open loop)"));
     if rate < 1.0 {
         bail!(
             "reveal measured {:.1} req/s; too little to schedule half of it",
             reveal_out.rps()
         );
     }
-    let open = {
-        let api = api.clone();
-        Arc::new(move |_, k| api.reveal("BENCH-1", &format!("s{}", k % REVEAL_SECRETS)))
-            as MakeRequest
-    };
-    let mut conn = Conn::open(app.addr).await?;
-    let before = writer::read(&mut conn, &api).await?;
-    let at50 = load::open_loop(app.addr, plan.connections, plan.duration, rate, open).await?;
-    let used = writer::between(&before, &writer::read(&mut conn, &api).await?);
-    let mut at50 = Scenario::new("reveal_at_50pct", &at50, baseline_rps).with_writer(used);
-    at50.target_rps = Some((rate * 10.0).round() / 10.0);
-    scenarios.push(at50);
+    scenarios.push(reveal_paced(plan, &app, &api, "reveal_at_50pct", rate, baseline_rps).await?);
 
     // The harness's own latency floor at that rate: the trivial handler, paced the same way.
     progress(&format!("baseline_paced ({rate:.0} req/s, open loop)"));
@@ -195,6 +208,10 @@ pub async fn run(plan: &Plan, server: Handle) -> Result<Report> {
     let mut floor = Scenario::new("baseline_paced", &floor, baseline_rps);
     floor.target_rps = Some((rate * 10.0).round() / 10.0);
     scenarios.push(floor);
+
+    // Half that rate again: how the tail falls with the load (docs/performance.md, Targets).
+    let quarter = rate / 2.0;
+    scenarios.push(reveal_paced(plan, &app, &api, "reveal_at_25pct", quarter, baseline_rps).await?);
 
     progress("list");
     let list = list_issue(&api, "BENCH-3");

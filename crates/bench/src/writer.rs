@@ -1,10 +1,11 @@
 //! The SQLite catalog writer's share of a scenario, from the server's own counters
 //! (`coffer_catalog_group_commits_total`, `…_group_commit_writes_total`,
-//! `…_writer_busy_seconds_total`, `…_wal_syncs_total`), read just before and just after the
-//! measured part. Every write — a reveal's view count and audit event included — passes through
+//! `…_writer_busy_seconds_total`, `…_wal_syncs_total`, `…_writer_checkpoint_duration_seconds`),
+//! read just before and just after the measured part. Every write — a reveal's view count and audit event included — passes through
 //! that one thread, so how busy it was and how many requests shared each commit is what it adds
 //! to reveal throughput and latency; the background WAL fsyncs are what reveal-only commits
-//! cost the disk instead of an fsync each (docs/performance.md). PostgreSQL has no such stage:
+//! cost the disk instead of an fsync each, and the writer's own checkpoints (which restart the
+//! WAL) are the one pause in which it waits for the database file's fsync (docs/performance.md). PostgreSQL has no such stage:
 //! the counters stay at zero there and the figures are left out.
 
 use crate::http::{self, Api, Conn};
@@ -19,6 +20,8 @@ pub struct Reading {
     writes: f64,
     busy_s: f64,
     syncs: f64,
+    checkpoints: f64,
+    checkpoint_s: f64,
 }
 
 /// What the writer did between two readings.
@@ -32,6 +35,10 @@ pub struct WriterUse {
     pub busy_pct: f64,
     /// Background fsyncs of the write-ahead log per second (behind reveal-only commits).
     pub wal_syncs_per_s: f64,
+    /// Checkpoints the writer ran itself (to restart the WAL) per second.
+    pub checkpoints_per_s: f64,
+    /// Their mean duration, ms (`None` without any).
+    pub checkpoint_ms: Option<f64>,
 }
 
 /// Reads the counters now.
@@ -45,12 +52,15 @@ pub async fn read(conn: &mut Conn, api: &Api) -> Result<Reading> {
         writes: c("coffer_catalog_group_commit_writes_total"),
         busy_s: c("coffer_catalog_writer_busy_seconds_total"),
         syncs: c("coffer_catalog_wal_syncs_total"),
+        checkpoints: c("coffer_catalog_writer_checkpoint_duration_seconds_count"),
+        checkpoint_s: c("coffer_catalog_writer_checkpoint_duration_seconds_sum"),
     })
 }
 
 /// The writer's use between `before` and `after`; `None` without commits (PostgreSQL).
 pub fn between(before: &Reading, after: &Reading) -> Option<WriterUse> {
     let commits = after.commits - before.commits;
+    let checkpoints = after.checkpoints - before.checkpoints;
     let wall = after.at.duration_since(before.at).as_secs_f64();
     (commits > 0.0 && wall > 0.0).then(|| {
         let round1 = |x: f64| (x * 10.0).round() / 10.0;
@@ -59,6 +69,11 @@ pub fn between(before: &Reading, after: &Reading) -> Option<WriterUse> {
             writes_per_commit: round1((after.writes - before.writes) / commits),
             busy_pct: round1(100.0 * (after.busy_s - before.busy_s) / wall),
             wal_syncs_per_s: round1((after.syncs - before.syncs) / wall),
+            checkpoints_per_s: round1(checkpoints / wall),
+            checkpoint_ms: (checkpoints > 0.0).then(|| {
+                let ms = 1000.0 * (after.checkpoint_s - before.checkpoint_s) / checkpoints;
+                (ms * 100.0).round() / 100.0
+            }),
         }
     })
 }
@@ -77,6 +92,8 @@ mod tests {
             writes: 30.0,
             busy_s: 1.0,
             syncs: 4.0,
+            checkpoints: 1.0,
+            checkpoint_s: 0.5,
         };
         let after = Reading {
             at: t + Duration::from_secs(2),
@@ -84,6 +101,8 @@ mod tests {
             writes: 6030.0,
             busy_s: 2.5,
             syncs: 804.0,
+            checkpoints: 5.0,
+            checkpoint_s: 0.51,
         };
         let w = between(&before, &after).unwrap();
         assert_eq!(
@@ -91,9 +110,11 @@ mod tests {
                 w.commits_per_s,
                 w.writes_per_commit,
                 w.busy_pct,
-                w.wal_syncs_per_s
+                w.wal_syncs_per_s,
+                w.checkpoints_per_s,
+                w.checkpoint_ms
             ),
-            (500.0, 6.0, 75.0, 400.0)
+            (500.0, 6.0, 75.0, 400.0, 2.0, Some(2.5))
         );
         assert!(
             between(&before, &before).is_none(),

@@ -49,6 +49,7 @@ fn quick_json_run_reports_every_scenario() {
         "reveal",
         "reveal_at_50pct",
         "baseline_paced",
+        "reveal_at_25pct",
         "list",
         "write",
     ] {
@@ -66,7 +67,7 @@ fn quick_json_run_reports_every_scenario() {
         // baseline commit nothing.
         let writes = matches!(
             s["name"].as_str(),
-            Some("reveal" | "reveal_at_50pct" | "write")
+            Some("reveal" | "reveal_at_50pct" | "reveal_at_25pct" | "write")
         );
         let w = &s["catalog_writer"];
         assert_eq!(w.is_object(), writes, "catalog_writer of {s}");

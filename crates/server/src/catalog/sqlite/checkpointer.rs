@@ -117,7 +117,7 @@ impl Checkpointer {
     /// opened a second time: the writer then leaves checkpoints to SQLite.
     fn start(db: Option<&Path>, wal: Arc<WalLength>) -> Option<Self> {
         let db = db?;
-        let opened = Connection::open(db)
+        let opened = super::open_connection(db, rusqlite::OpenFlags::default())
             // Never wait for a lock: a checkpoint that is busy now is simply tried again later.
             .and_then(|c| c.busy_timeout(Duration::ZERO).map(|()| c))
             .map_err(|e| e.to_string())
@@ -208,7 +208,7 @@ mod tests {
     fn committed_pages_are_copied_into_the_database_file() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("c.db");
-        let writer = Connection::open(&db).unwrap();
+        let writer = super::super::open_connection(&db, Default::default()).unwrap();
         writer
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
@@ -252,7 +252,7 @@ mod restart_tests {
     fn the_writer_restarts_a_long_log() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("c.db");
-        let conn = Connection::open(&db).unwrap();
+        let conn = super::super::open_connection(&db, Default::default()).unwrap();
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE t (v BLOB)",
         )

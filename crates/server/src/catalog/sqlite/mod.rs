@@ -35,6 +35,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use writer::{Changes, Durability, Writer};
 
+/// SQLite's unix VFS in its one-process form, for every connection to a catalog file. The first
+/// connection takes one exclusive `fcntl` lock on the file for the whole process, and from then
+/// on SQLite's file and WAL-index locks are taken in memory, with no system call, and the
+/// WAL-index lives in this process's heap instead of a `-shm` file. With the default `unix`
+/// VFS every transaction made ~6 `fcntl` calls, 11% of the writer's CPU at half load
+/// (docs/performance.md, session 6). One process per catalog is already the rule
+/// ([`process_lock`]); the cost is that no other program, the `sqlite3` shell included, can
+/// open the file while Coffer runs.
+const VFS: &str = "unix-excl";
+
+/// Opens a connection to the catalog file at `path` (see [`VFS`]).
+fn open_connection(path: &Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags_and_vfs(path, flags, VFS)
+}
+
 /// Read-cache entries (of each kind) unless configured otherwise (`catalog.cache_entries`).
 pub const DEFAULT_CACHE_ENTRIES: u64 = 10_000;
 
@@ -91,11 +106,15 @@ struct ReaderPool {
 
 impl ReaderPool {
     fn open_conn(&self) -> Result<Connection> {
-        let conn = Connection::open_with_flags(
+        // Opened read-write, because the one-process VFS treats read-only connections as
+        // outsiders that lock through the kernel; `query_only` keeps them from writing.
+        let conn = open_connection(
             &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(map_err)?;
+        conn.execute_batch("PRAGMA query_only = ON")
+            .map_err(map_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(map_err)?;
         Ok(conn)
@@ -119,7 +138,7 @@ fn open_writer(path: &Path) -> Result<Connection> {
         // Create the file private before SQLite does (its -wal/-shm files copy this mode).
         open_private(path)?;
     }
-    let conn = Connection::open(path).map_err(map_err)?;
+    let conn = open_connection(path, OpenFlags::default()).map_err(map_err)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
     )

@@ -1,17 +1,23 @@
 //! The SQLite catalog writer's share of a scenario, from the server's own counters
 //! (`coffer_catalog_group_commits_total`, `…_group_commit_writes_total`,
-//! `…_writer_busy_seconds_total`, `…_wal_syncs_total`, `…_writer_checkpoint_duration_seconds`),
-//! read just before and just after the measured part. Every write — a reveal's view count and audit event included — passes through
+//! `…_writer_busy_seconds_total`, `…_wal_syncs_total`, `…_writer_checkpoint_duration_seconds`,
+//! `…_commit_duration_seconds`), read just before and just after the measured part. Every write — a reveal's view count and audit event included — passes through
 //! that one thread, so how busy it was and how many requests shared each commit is what it adds
 //! to reveal throughput and latency; the background WAL fsyncs are what reveal-only commits
 //! cost the disk instead of an fsync each, and the writer's own checkpoints (which restart the
-//! WAL) are the one pause in which it waits for the database file's fsync (docs/performance.md). PostgreSQL has no such stage:
+//! WAL) are the one pause in which it waits for the database file's fsync; COMMITs slower than
+//! [`SLOW_COMMIT`] say whether a stall in a scenario happened inside the writer's COMMIT (the
+//! disk) or elsewhere (docs/performance.md). PostgreSQL has no such stage:
 //! the counters stay at zero there and the figures are left out.
 
 use crate::http::{self, Api, Conn};
 use anyhow::Result;
 use serde::Serialize;
 use std::time::Instant;
+
+/// A COMMIT slower than this is counted as slow: the upper bound of one of the server's
+/// histogram buckets (`coffer_catalog_commit_duration_seconds`), as text and in ms.
+pub const SLOW_COMMIT: (&str, f64) = ("0.0128", 12.8);
 
 /// Counter readings at one moment.
 pub struct Reading {
@@ -22,6 +28,9 @@ pub struct Reading {
     syncs: f64,
     checkpoints: f64,
     checkpoint_s: f64,
+    /// COMMITs timed, and those that took at most [`SLOW_COMMIT`].
+    timed: f64,
+    quick: f64,
 }
 
 /// What the writer did between two readings.
@@ -39,6 +48,8 @@ pub struct WriterUse {
     pub checkpoints_per_s: f64,
     /// Their mean duration, ms (`None` without any).
     pub checkpoint_ms: Option<f64>,
+    /// COMMITs that took longer than [`SLOW_COMMIT`].
+    pub slow_commits: u64,
 }
 
 /// Reads the counters now.
@@ -54,6 +65,12 @@ pub async fn read(conn: &mut Conn, api: &Api) -> Result<Reading> {
         syncs: c("coffer_catalog_wal_syncs_total"),
         checkpoints: c("coffer_catalog_writer_checkpoint_duration_seconds_count"),
         checkpoint_s: c("coffer_catalog_writer_checkpoint_duration_seconds_sum"),
+        timed: c("coffer_catalog_commit_duration_seconds_count"),
+        quick: http::counter_sum(
+            &text,
+            "coffer_catalog_commit_duration_seconds_bucket",
+            &[("le", SLOW_COMMIT.0)],
+        ),
     })
 }
 
@@ -74,6 +91,8 @@ pub fn between(before: &Reading, after: &Reading) -> Option<WriterUse> {
                 let ms = 1000.0 * (after.checkpoint_s - before.checkpoint_s) / checkpoints;
                 (ms * 100.0).round() / 100.0
             }),
+            slow_commits: ((after.timed - before.timed) - (after.quick - before.quick)).max(0.0)
+                as u64,
         }
     })
 }
@@ -94,6 +113,8 @@ mod tests {
             syncs: 4.0,
             checkpoints: 1.0,
             checkpoint_s: 0.5,
+            timed: 10.0,
+            quick: 10.0,
         };
         let after = Reading {
             at: t + Duration::from_secs(2),
@@ -103,6 +124,8 @@ mod tests {
             syncs: 804.0,
             checkpoints: 5.0,
             checkpoint_s: 0.51,
+            timed: 1010.0,
+            quick: 1007.0,
         };
         let w = between(&before, &after).unwrap();
         assert_eq!(
@@ -112,9 +135,10 @@ mod tests {
                 w.busy_pct,
                 w.wal_syncs_per_s,
                 w.checkpoints_per_s,
-                w.checkpoint_ms
+                w.checkpoint_ms,
+                w.slow_commits
             ),
-            (500.0, 6.0, 75.0, 400.0, 2.0, Some(2.5))
+            (500.0, 6.0, 75.0, 400.0, 2.0, Some(2.5), 3)
         );
         assert!(
             between(&before, &before).is_none(),

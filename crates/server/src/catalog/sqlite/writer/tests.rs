@@ -216,3 +216,31 @@ async fn count_rows(w: &Writer) -> i64 {
     .await
     .unwrap()
 }
+
+/// A request alone in its group runs without a SAVEPOINT; when it fails after writing, its
+/// transaction is rolled back whole, and the next request starts clean.
+#[tokio::test]
+async fn a_failing_request_alone_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::open(dir.path().join("w.db")).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY)")
+        .unwrap();
+    let metrics = Arc::new(Metrics::default());
+    let w = start(conn, &metrics);
+    let failed = w
+        .write(|c| {
+            c.execute("INSERT INTO t (v) VALUES (1)", [])
+                .map_err(sql_err)?;
+            Err::<(), _>(CatalogError::Conflict { current: 7 })
+        })
+        .await;
+    assert_eq!(failed, Err(CatalogError::Conflict { current: 7 }));
+    let failed = insert_reporting(&w, 1, Durability::Committed).await;
+    assert_eq!(failed, Ok(1), "the row of the failed request is gone");
+    assert_eq!(count_rows(&w).await, 1);
+    let groups = (
+        metrics.group_commits.get(),
+        metrics.group_commit_writes.get(),
+    );
+    assert_eq!(groups, (3, 3), "each request ran alone");
+}

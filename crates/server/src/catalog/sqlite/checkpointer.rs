@@ -19,13 +19,16 @@
 //!
 //! If the background connection cannot be opened, or its checkpoints fail, the writer falls back
 //! on checkpointing itself (SQLite's automatic checkpoints, or [`WalLength`] reading as due), so
-//! the WAL never grows without bound.
+//! the WAL never grows without bound. If an fsync of the database file fails, the writer refuses
+//! every later write ([`Checkpoints::failed`]), as after a failed fsync of the WAL
+//! (`super::wal_sync`): the pages this thread copied may be lost while SQLite already counts
+//! them as checkpointed, and a later checkpoint that succeeds would restart the WAL over them.
 
 use crate::metrics::Metrics;
 use rusqlite::Connection;
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -37,15 +40,20 @@ pub const INTERVAL: Duration = Duration::from_millis(25);
 /// 4 KiB pages, a few seconds of writes at full load.
 pub const RESTART_FRAMES: u32 = 4_000;
 
-/// The WAL's length in pages as last seen by a checkpoint: set by the checkpointer, read by the
-/// writer to decide when to restart the log.
+/// What the checkpointer tells the writer: the WAL's length in pages as last seen by a
+/// checkpoint (to decide when to restart the log), and whether a database-file fsync failed.
 #[derive(Debug, Default)]
-struct WalLength(AtomicU32);
+struct WalLength(AtomicU32, AtomicBool);
 
 impl WalLength {
     /// True when the writer should checkpoint so that the log restarts.
     fn restart_due(&self) -> bool {
         self.0.load(Ordering::Relaxed) >= RESTART_FRAMES
+    }
+
+    /// True once an fsync of the database file has failed (for the rest of this process's life).
+    fn failed(&self) -> bool {
+        self.1.load(Ordering::Relaxed)
     }
 
     /// The writer is about to checkpoint: not due again until a background checkpoint has seen
@@ -83,6 +91,12 @@ impl Checkpoints {
             length: background.as_ref().map(|_| length),
             _background: background,
         }
+    }
+
+    /// True once the background thread failed to fsync the database file: the writer must
+    /// refuse every later write (see the module doc).
+    pub fn failed(&self) -> bool {
+        self.length.as_ref().is_some_and(|l| l.failed())
     }
 
     /// Once the WAL is [`RESTART_FRAMES`] long, checkpoints it on the writer's connection `conn`
@@ -160,15 +174,29 @@ fn run(conn: &Connection, db_file: &File, wal: &WalLength, stopped: &mpsc::Recei
                 copied = done;
                 failing = false;
             }
-            Err(e) => {
+            Err(Failure::Checkpoint(e)) => {
                 if !failing {
                     tracing::warn!(error = %e, "catalog: background checkpoint failed; retrying (the writer checkpoints meanwhile)");
                 }
                 failing = true;
                 wal.seen(u32::MAX); // unknown: let the writer restart the log itself
             }
+            Err(Failure::DbSync(e)) => {
+                tracing::error!(error = %e, "catalog: fsync of the database file failed; refusing every further write until coffer is restarted (check the disk first)");
+                wal.1.store(true, Ordering::Relaxed);
+                return;
+            }
         }
     }
+}
+
+/// Why a background checkpoint failed.
+#[derive(Debug)]
+enum Failure {
+    /// SQLite's checkpoint itself (retried at the next interval).
+    Checkpoint(rusqlite::Error),
+    /// The fsync of the database file after it (fatal for writes, see the module doc).
+    DbSync(std::io::Error),
 }
 
 /// One background checkpoint: returns the WAL's length and how many of its pages are in the
@@ -178,12 +206,12 @@ fn checkpoint(
     conn: &Connection,
     db_file: &File,
     copied: u32,
-) -> Result<Option<(u32, u32)>, String> {
+) -> Result<Option<(u32, u32)>, Failure> {
     let (busy, length, done): (bool, i64, i64) = conn
         .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(Failure::Checkpoint)?;
     let (Ok(length), Ok(done)) = (u32::try_from(length), u32::try_from(done)) else {
         return Ok(None); // -1: the checkpoint did not run
     };
@@ -191,109 +219,10 @@ fn checkpoint(
         return Ok(None);
     }
     if done > 0 && done != copied {
-        db_file
-            .sync_data()
-            .map_err(|e| format!("syncing the database file: {e}"))?;
+        db_file.sync_data().map_err(Failure::DbSync)?;
     }
     Ok(Some((length, done)))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Pages committed to the WAL reach the database file while the writer's connection stays
-    /// open and checkpoints nothing itself.
-    #[test]
-    fn committed_pages_are_copied_into_the_database_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("c.db");
-        let writer = super::super::open_connection(&db, Default::default()).unwrap();
-        writer
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
-                 CREATE TABLE t (v BLOB);
-                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
-                 INSERT INTO t SELECT randomblob(1024) FROM n;",
-            )
-            .unwrap();
-        let size = || std::fs::metadata(&db).unwrap().len();
-        assert!(
-            size() < 100_000,
-            "nothing checkpointed yet: {} bytes",
-            size()
-        );
-        let _checkpoints = Checkpointer::start(Some(&db), Default::default()).unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while size() < 1_000_000 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "still {} bytes",
-                size()
-            );
-            std::thread::sleep(INTERVAL);
-        }
-    }
-}
-
-#[cfg(test)]
-mod restart_tests {
-    use super::*;
-
-    fn autocheckpoint(conn: &Connection) -> i64 {
-        conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
-            .unwrap()
-    }
-
-    /// With SQLite's automatic checkpoints off, a writer that calls `restart_if_due` between
-    /// transactions keeps restarting the WAL: after five restart lengths of writes, it holds
-    /// less than three. Without the writer's checkpoints it would hold all five.
-    #[test]
-    fn the_writer_restarts_a_long_log() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("c.db");
-        let conn = super::super::open_connection(&db, Default::default()).unwrap();
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE t (v BLOB)",
-        )
-        .unwrap();
-        let metrics = Metrics::default();
-        let checkpoints = Checkpoints::start(&conn, Some(&db));
-        assert_eq!(autocheckpoint(&conn), 0, "the writer checkpoints itself");
-        let page = 4096 + 24; // a WAL frame: a page and its header
-        let mut frames = 0;
-        while frames < 5 * RESTART_FRAMES {
-            // Four overflow pages, a leaf and the commit's header page.
-            conn.execute("INSERT INTO t VALUES (randomblob(16000))", [])
-                .unwrap();
-            frames += 5;
-            checkpoints.restart_if_due(&conn, &metrics);
-            if frames % 500 == 0 {
-                std::thread::sleep(INTERVAL / 5); // let the background thread keep up
-            }
-        }
-        let wal = std::fs::metadata(dir.path().join("c.db-wal"))
-            .unwrap()
-            .len();
-        assert!(
-            wal < 3 * u64::from(RESTART_FRAMES) * page,
-            "the WAL grew to {wal} bytes"
-        );
-        let encoded = metrics.render();
-        assert!(
-            !encoded.contains("catalog_writer_checkpoint_duration_seconds_count 0"),
-            "the writer ran its own checkpoints:\n{encoded}"
-        );
-    }
-
-    /// Without a database file there is nothing to checkpoint in the background, and SQLite's
-    /// automatic checkpoints stay on.
-    #[test]
-    fn without_a_file_sqlite_keeps_checkpointing() {
-        let conn = Connection::open_in_memory().unwrap();
-        let checkpoints = Checkpoints::start(&conn, None);
-        assert!(checkpoints.length.is_none());
-        assert_eq!(autocheckpoint(&conn), 1000);
-        checkpoints.restart_if_due(&conn, &Metrics::default());
-    }
-}
+mod tests;

@@ -13,9 +13,10 @@
 //! [`WalSync`] within one 2 ms interval plus up to two fsyncs. Without
 //! that split every reveal waited for an fsync, which kept this thread >90% busy at any load and
 //! put the disk's fsync tail into every reveal's latency (docs/performance.md). After a failed
-//! fsync the thread refuses every write (see [`WalSync`] for why). The WAL is checkpointed in
-//! the background and restarted by this thread between groups, after answering the last one
-//! ([`Checkpoints`]), never inside a request's COMMIT.
+//! fsync of the WAL (see [`WalSync`] for why) or of the database file (see [`Checkpoints`]) the
+//! thread refuses every write. The WAL is checkpointed in the background and restarted by this
+//! thread between groups, after answering the last one ([`Checkpoints`]), never inside a
+//! request's COMMIT.
 //!
 //! After the COMMIT of a group that may change what the read cache holds (any request but a
 //! reveal or a lone audit event, see [`Changes`]) and before answering it, the thread moves the
@@ -118,7 +119,7 @@ struct WriterState {
 }
 
 fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
-    if w.wal.failed() {
+    if w.wal.failed() || w.checkpoints.failed() {
         // Dropping the jobs drops their reply channels: each caller gets `Unavailable`.
         drop(batch);
         return;
@@ -239,7 +240,7 @@ impl Writer {
                         }
                     }
                     run_batch(&conn, batch, &mut state);
-                    if !state.wal.failed() {
+                    if !state.wal.failed() && !state.checkpoints.failed() {
                         state.checkpoints.restart_if_due(&conn, &state.metrics);
                     }
                 }

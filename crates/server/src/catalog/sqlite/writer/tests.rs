@@ -9,6 +9,14 @@ fn start(conn: Connection, metrics: &Arc<Metrics>) -> Writer {
     Writer::start(conn, metrics.clone(), cache)
 }
 
+/// A fresh `w.db` in `dir` with the WAL on and an empty table `t (v INTEGER PRIMARY KEY)`.
+fn db_with_t(dir: &tempfile::TempDir) -> Connection {
+    let conn = Connection::open(dir.path().join("w.db")).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY)")
+        .unwrap();
+    conn
+}
+
 async fn insert(w: &Writer, v: i64) -> Result<usize, CatalogError> {
     w.write(move |c| {
         c.execute("INSERT INTO t (v) VALUES (?1)", [v])
@@ -22,9 +30,7 @@ async fn insert(w: &Writer, v: i64) -> Result<usize, CatalogError> {
 #[tokio::test]
 async fn a_group_commit_keeps_each_request_atomic() {
     let dir = tempfile::tempdir().unwrap();
-    let conn = Connection::open(dir.path().join("w.db")).unwrap();
-    conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY)")
-        .unwrap();
+    let conn = db_with_t(&dir);
     let metrics = Arc::new(Metrics::default());
     let w = Arc::new(start(conn, &metrics));
     let tasks: Vec<_> = (0..40)
@@ -65,9 +71,7 @@ fn synchronous(c: &Connection) -> Result<i64, CatalogError> {
 #[tokio::test]
 async fn only_committed_durability_skips_the_fsync_and_is_synced_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let conn = Connection::open(dir.path().join("w.db")).unwrap();
-    conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY)")
-        .unwrap();
+    let conn = db_with_t(&dir);
     let metrics = Arc::new(Metrics::default());
     let w = start(conn, &metrics);
     let committed = insert_reporting(&w, 1, Durability::Committed)
@@ -165,9 +169,7 @@ async fn a_failed_commit_fails_every_request_in_the_group() {
 async fn dropping_the_writer_leaves_everything_in_the_database_file() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");
-    let conn = Connection::open(&db).unwrap();
-    conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY)")
-        .unwrap();
+    let conn = db_with_t(&dir);
     let w = start(conn, &Default::default());
     insert_reporting(&w, 1, Durability::Committed)
         .await
@@ -189,9 +191,7 @@ async fn dropping_the_writer_leaves_everything_in_the_database_file() {
 #[tokio::test]
 async fn only_reveal_groups_keep_the_read_cache() {
     let dir = tempfile::tempdir().unwrap();
-    let conn = Connection::open(dir.path().join("w.db")).unwrap();
-    conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY)")
-        .unwrap();
+    let conn = db_with_t(&dir);
     let metrics = Arc::<Metrics>::default();
     let cache = Arc::new(ReadCache::new(10, &metrics));
     let w = Writer::start(conn, metrics, cache.clone());
@@ -222,9 +222,7 @@ async fn count_rows(w: &Writer) -> i64 {
 #[tokio::test]
 async fn a_failing_request_alone_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let conn = Connection::open(dir.path().join("w.db")).unwrap();
-    conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY)")
-        .unwrap();
+    let conn = db_with_t(&dir);
     let metrics = Arc::new(Metrics::default());
     let w = start(conn, &metrics);
     let failed = w

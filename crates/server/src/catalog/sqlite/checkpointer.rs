@@ -66,6 +66,10 @@ impl WalLength {
     fn seen(&self, pages: u32) {
         self.0.store(pages, Ordering::Relaxed);
     }
+
+    fn sync_failed(&self) {
+        self.1.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The writer's side of checkpointing: the background thread, and when to restart the WAL.
@@ -183,7 +187,7 @@ fn run(conn: &Connection, db_file: &File, wal: &WalLength, stopped: &mpsc::Recei
             }
             Err(Failure::DbSync(e)) => {
                 tracing::error!(error = %e, "catalog: fsync of the database file failed; refusing every further write until coffer is restarted (check the disk first)");
-                wal.1.store(true, Ordering::Relaxed);
+                wal.sync_failed();
                 return;
             }
         }

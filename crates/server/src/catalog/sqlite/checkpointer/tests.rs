@@ -2,21 +2,32 @@
 
 use super::*;
 
+/// A writer's connection to `c.db` in `dir`: WAL on, SQLite's automatic checkpoints off, a
+/// table `t (v BLOB)` filled by `fill`.
+fn writer_without_checkpoints(
+    dir: &tempfile::TempDir,
+    fill: &str,
+) -> (std::path::PathBuf, Connection) {
+    let db = dir.path().join("c.db");
+    let writer = super::super::open_connection(&db, Default::default()).unwrap();
+    writer
+        .execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (v BLOB); {fill}"
+        ))
+        .unwrap();
+    (db, writer)
+}
+
 /// Pages committed to the WAL reach the database file while the writer's connection stays
 /// open and checkpoints nothing itself.
 #[test]
 fn committed_pages_are_copied_into_the_database_file() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("c.db");
-    let writer = super::super::open_connection(&db, Default::default()).unwrap();
-    writer
-        .execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
-             CREATE TABLE t (v BLOB);
-             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
-             INSERT INTO t SELECT randomblob(1024) FROM n;",
-        )
-        .unwrap();
+    let (db, _writer) = writer_without_checkpoints(
+        &dir,
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+         INSERT INTO t SELECT randomblob(1024) FROM n;",
+    );
     let size = || std::fs::metadata(&db).unwrap().len();
     assert!(
         size() < 100_000,
@@ -97,14 +108,8 @@ fn without_a_file_sqlite_keeps_checkpointing() {
 #[test]
 fn a_failed_database_fsync_stops_the_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("c.db");
-    let writer = super::super::open_connection(&db, Default::default()).unwrap();
-    writer
-        .execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
-             CREATE TABLE t (v BLOB); INSERT INTO t VALUES (randomblob(10000));",
-        )
-        .unwrap();
+    let (db, writer) =
+        writer_without_checkpoints(&dir, "INSERT INTO t VALUES (randomblob(10000));");
     let background = super::super::open_connection(&db, Default::default()).unwrap();
     // A pipe cannot be synced (EINVAL): it stands in for a disk that fails an fsync.
     let (_read, write) = std::io::pipe().unwrap();

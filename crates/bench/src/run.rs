@@ -1,7 +1,8 @@
 //! One benchmark run, in order: fsync probe → baseline → Coffer's `reveal`, `reveal_at_50pct`
 //! (then the baseline paced at the same rate, `baseline_paced`: the harness's latency floor),
-//! `reveal_at_25pct` (how the tail falls with the load), `list` and `write` scenarios → key-provider calls over a fixed number of reveals and writes →
-//! the catalog-size run (`catalog`). Every HTTP scenario gets a short warm-up that is thrown
+//! `reveal_at_25pct` (how the tail falls with the load), `list` and `write` scenarios →
+//! key-provider calls over a fixed number of reveals and writes → the catalog-size run
+//! (`catalog`). Every HTTP scenario gets a short warm-up that is thrown
 //! away, then is measured by the same load generator as the baseline.
 
 use crate::app::{self, App};

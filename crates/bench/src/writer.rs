@@ -1,14 +1,15 @@
 //! The SQLite catalog writer's share of a scenario, from the server's own counters
 //! (`coffer_catalog_group_commits_total`, `…_group_commit_writes_total`,
 //! `…_writer_busy_seconds_total`, `…_wal_syncs_total`, `…_writer_checkpoint_duration_seconds`,
-//! `…_commit_duration_seconds`), read just before and just after the measured part. Every write — a reveal's view count and audit event included — passes through
-//! that one thread, so how busy it was and how many requests shared each commit is what it adds
-//! to reveal throughput and latency; the background WAL fsyncs are what reveal-only commits
-//! cost the disk instead of an fsync each, and the writer's own checkpoints (which restart the
-//! WAL) are the one pause in which it waits for the database file's fsync; COMMITs slower than
+//! `…_commit_duration_seconds`), read just before and just after the measured part. Every
+//! write — a reveal's view count and audit event included — passes through that one thread, so
+//! how busy it was and how many requests shared each commit is what it adds to reveal
+//! throughput and latency; the background WAL fsyncs are what reveal-only commits cost the disk
+//! instead of an fsync each, and the writer's own checkpoints (which restart the WAL) are the
+//! one pause in which it waits for the database file's fsync; COMMITs slower than
 //! [`SLOW_COMMIT`] say whether a stall in a scenario happened inside the writer's COMMIT (the
-//! disk) or elsewhere (docs/performance.md). PostgreSQL has no such stage:
-//! the counters stay at zero there and the figures are left out.
+//! disk) or elsewhere (docs/performance.md). PostgreSQL has no such stage: the counters stay at
+//! zero there and the figures are left out.
 
 use crate::http::{self, Api, Conn};
 use anyhow::Result;

@@ -135,7 +135,7 @@ fn open_private(path: &Path) -> Result<std::fs::File> {
 
 fn open_writer(path: &Path) -> Result<Connection> {
     if !path.exists() {
-        // Create the file private before SQLite does (its -wal/-shm files copy this mode).
+        // Create the file private before SQLite does (its -wal file copies this mode).
         open_private(path)?;
     }
     let conn = open_connection(path, OpenFlags::default()).map_err(map_err)?;

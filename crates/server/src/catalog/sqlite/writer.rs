@@ -1,8 +1,8 @@
 //! Group commit for SQLite. One thread owns the only write connection. Requests queue up while
 //! a commit is in flight; the thread then runs everything queued inside one transaction — each
 //! request in its own SAVEPOINT, so one failing request rolls back alone (a group of one needs
-//! none: its transaction is rolled back instead) — commits once, and
-//! only then answers each request. N concurrent writers cost one commit, not N.
+//! none: its transaction is rolled back instead) — commits once, and only then answers each
+//! request. N concurrent writers cost one commit, not N.
 //!
 //! Each request says how durable it must be before it is answered ([`Durability`]). A group
 //! holding any [`Durability::Synced`] request commits with `synchronous = FULL`: SQLite fsyncs the
@@ -10,9 +10,9 @@
 //! before it would survive power loss. A group of [`Durability::Committed`] requests only (the
 //! reveals: a view count and its audit event) commits with `synchronous = NORMAL`, is answered as
 //! soon as COMMIT has written it to the WAL (safe from `kill -9`), and reaches the disk through
-//! [`WalSync`] within one 2 ms interval plus up to two fsyncs. Without
-//! that split every reveal waited for an fsync, which kept this thread >90% busy at any load and
-//! put the disk's fsync tail into every reveal's latency (docs/performance.md). After a failed
+//! [`WalSync`] within one 2 ms interval plus up to two fsyncs. Without that split every reveal
+//! waited for an fsync, which kept this thread >90% busy at any load and put the disk's fsync
+//! tail into every reveal's latency (docs/performance.md). After a failed
 //! fsync of the WAL (see [`WalSync`] for why) or of the database file (see [`Checkpoints`]) the
 //! thread refuses every write. The WAL is checkpointed in the background and restarted by this
 //! thread between groups, after answering the last one ([`Checkpoints`]), never inside a
@@ -146,7 +146,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
         .map(|job| (job.run)(conn, !alone))
         .collect();
     let committing = Instant::now();
-    let rolled_back = alone && done.iter().all(|r| r.failed);
+    let rolled_back = alone && done[0].failed;
     let failure = if rolled_back {
         // An error may already have ended the transaction (SQLite rolls back on some).
         if !conn.is_autocommit() {

@@ -8,28 +8,26 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 
 /// A request as the load generator sends it.
 pub type Req = Request<Full<Bytes>>;
 
-/// One keep-alive client connection. Dropping it closes the socket, so a server's graceful
-/// shutdown never waits on the benchmark.
+/// One keep-alive client connection, driven by whichever task sends on it: [`Conn::send`] polls
+/// hyper's connection future beside the request, so an exchange wakes one task, not two (a
+/// spawned driver task would be woken for every write and read and would wake the sender in
+/// turn — about a third of the generator's CPU per request at paced rates, docs/performance.md).
+/// Between requests nothing polls the connection; the next `send` catches up. Dropping it closes
+/// the socket, so a server's graceful shutdown never waits on the benchmark.
 pub struct Conn {
     sender: SendRequest<Full<Bytes>>,
-    driver: JoinHandle<()>,
-}
-
-impl Drop for Conn {
-    fn drop(&mut self) {
-        self.driver.abort();
-    }
+    connection: Pin<Box<Connection<TokioIo<TcpStream>, Full<Bytes>>>>,
 }
 
 impl Conn {
@@ -41,19 +39,30 @@ impl Conn {
         stream.set_nodelay(true)?;
         let (sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-        let driver = tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(Self { sender, driver })
+        Ok(Self {
+            sender,
+            connection: Box::pin(connection),
+        })
     }
 
     /// Sends one request and reads the whole response body.
     pub async fn send(&mut self, req: Req) -> Result<(StatusCode, Bytes)> {
-        self.sender.ready().await?;
-        let response = self.sender.send_request(req).await?;
-        let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok((status, body))
+        let Self { sender, connection } = self;
+        let exchange = async {
+            sender.ready().await?;
+            let response = sender.send_request(req).await?;
+            let status = response.status();
+            let body = response.into_body().collect().await?.to_bytes();
+            anyhow::Ok((status, body))
+        };
+        tokio::select! {
+            biased;
+            answer = exchange => answer,
+            closed = connection.as_mut() => match closed {
+                Ok(()) => bail!("the server closed the connection"),
+                Err(e) => Err(e.into()),
+            },
+        }
     }
 
     /// Sends one request and fails unless the status is 2xx.

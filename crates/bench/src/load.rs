@@ -4,11 +4,8 @@
 //! Two drivers share [`Conn`] and the bookkeeping so every scenario is measured the same way:
 //! - [`closed_loop`]: each connection sends its next request as soon as the previous answer is
 //!   read, for a duration or until a shared request budget is spent. This finds the maximum rate.
-//! - [`open_loop`]: a pacer thread releases requests on a fixed schedule (`rate` per second,
-//!   evenly spaced) into a queue that idle connections take from. Latency is measured from each
-//!   request's *scheduled* time, so a server stall is charged to every request that should have
-//!   been sent during it (no coordinated omission). The pacer uses `thread::sleep`, not tokio's
-//!   1 ms timer wheel, and its own lateness is reported so it can be told apart from the server's.
+//! - [`crate::paced::open_loop`]: requests released on a fixed schedule, latency measured from
+//!   each request's scheduled time (its own module: it runs on a thread of its own).
 
 use crate::http::{Conn, Req};
 use anyhow::Result;
@@ -17,7 +14,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, mpsc};
 
 /// Builds request number `n` of connection `conn` (closed loop), or ticket `n` (open loop).
 pub type MakeRequest = Arc<dyn Fn(usize, u64) -> Req + Send + Sync>;
@@ -56,16 +52,16 @@ impl Outcome {
     }
 }
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("static bounds are valid")
 }
 
-fn micros(d: Duration) -> u64 {
+pub(crate) fn micros(d: Duration) -> u64 {
     (d.as_micros() as u64).max(1)
 }
 
 /// Per-connection tally, merged into an [`Outcome`].
-struct Tally {
+pub(crate) struct Tally {
     ok: u64,
     errors: u64,
     first_error: Option<String>,
@@ -73,7 +69,7 @@ struct Tally {
 }
 
 impl Tally {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             ok: 0,
             errors: 0,
@@ -82,14 +78,14 @@ impl Tally {
         }
     }
 
-    fn error(&mut self, message: String) {
+    pub(crate) fn error(&mut self, message: String) {
         self.errors += 1;
         self.first_error.get_or_insert(message);
     }
 
     /// Sends `req` on `conn` and records it, latency counted from `since`. Reconnects after a
     /// transport error; returns false if that fails too.
-    async fn exchange(
+    pub(crate) async fn exchange(
         &mut self,
         conn: &mut Conn,
         addr: SocketAddr,
@@ -117,7 +113,7 @@ impl Tally {
     }
 }
 
-async fn connect_all(addr: SocketAddr, connections: usize) -> Result<Vec<Conn>> {
+pub(crate) async fn connect_all(addr: SocketAddr, connections: usize) -> Result<Vec<Conn>> {
     let mut conns = Vec::with_capacity(connections);
     for _ in 0..connections {
         conns.push(Conn::open(addr).await?);
@@ -125,7 +121,7 @@ async fn connect_all(addr: SocketAddr, connections: usize) -> Result<Vec<Conn>> 
     Ok(conns)
 }
 
-async fn merge(
+pub(crate) async fn merge(
     tasks: Vec<tokio::task::JoinHandle<Tally>>,
     started: Instant,
     cpu: crate::cpu::Snapshot,
@@ -186,71 +182,4 @@ pub async fn closed_loop(
         })
         .collect();
     merge(tasks, started, cpu).await
-}
-
-/// Releases ticket `k` at `start + k / rate` for `duration`; returns how late each release was.
-fn pace(
-    tickets: mpsc::UnboundedSender<(u64, Instant)>,
-    start: Instant,
-    duration: Duration,
-    rate: f64,
-) -> Histogram<u64> {
-    let mut lateness = histogram();
-    let total = (duration.as_secs_f64() * rate).round() as u64;
-    for k in 0..total {
-        let at = start + Duration::from_secs_f64(k as f64 / rate);
-        let now = Instant::now();
-        if at > now {
-            std::thread::sleep(at - now);
-        }
-        lateness.saturating_record(micros(at.elapsed()));
-        if tickets.send((k, at)).is_err() {
-            break;
-        }
-    }
-    lateness
-}
-
-/// Open loop: `rate` requests per second in total for `duration`, over `connections`.
-pub async fn open_loop(
-    addr: SocketAddr,
-    connections: usize,
-    duration: Duration,
-    rate: f64,
-    make: MakeRequest,
-) -> Result<Outcome> {
-    let conns = connect_all(addr, connections).await?;
-    let (tx, rx) = mpsc::unbounded_channel::<(u64, Instant)>();
-    let rx = Arc::new(Mutex::new(rx));
-    let cpu = crate::cpu::snapshot();
-    let start = Instant::now() + Duration::from_millis(20);
-    // Tickets still queued this long after the schedule ends are counted as errors, unsent.
-    let give_up = start + duration + duration.max(Duration::from_secs(5));
-    let pacer = tokio::task::spawn_blocking(move || pace(tx, start, duration, rate));
-    let tasks = conns
-        .into_iter()
-        .map(|mut conn| {
-            let (make, rx) = (make.clone(), rx.clone());
-            tokio::spawn(async move {
-                let mut tally = Tally::new();
-                loop {
-                    let ticket = rx.lock().await.recv().await;
-                    let Some((k, at)) = ticket else { break };
-                    if Instant::now() > give_up {
-                        tally.error("the server fell behind the schedule; ticket dropped".into());
-                        continue;
-                    }
-                    if !tally.exchange(&mut conn, addr, make(0, k), at).await {
-                        break;
-                    }
-                }
-                tally
-            })
-        })
-        .collect();
-    let lateness = pacer.await?;
-    let mut out = merge(tasks, start, cpu).await?;
-    out.elapsed = out.elapsed.max(duration);
-    out.pacer_lateness = Some(lateness);
-    Ok(out)
 }

@@ -22,6 +22,7 @@ mod fsync;
 mod http;
 mod load;
 mod machine;
+mod paced;
 mod pg;
 mod report;
 mod run;

@@ -159,9 +159,10 @@ pub(super) fn secret(
 }
 
 pub(super) fn secret_by_id(conn: &Connection, id: SecretId) -> R<SecretRecord> {
-    conn.prepare_cached(&format!(
-        "SELECT {} FROM secrets WHERE id = ?1 AND destroyed = 0",
-        rows::SECRET_COLS
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        rows::secret_cols!(),
+        " FROM secrets WHERE id = ?1 AND destroyed = 0"
     ))
     .and_then(|mut s| s.query_row([id.to_bytes()], rows::secret))
     .map_err(e)

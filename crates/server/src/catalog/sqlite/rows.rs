@@ -95,8 +95,17 @@ pub(super) fn token(row: &Row) -> rusqlite::Result<TokenRecord> {
     })
 }
 
-pub(super) const SECRET_COLS: &str = "id, org_id, project, issue, name, kind, version, deleted_at, created_at, \
-     created_by, updated_at, updated_by, expires_at, view_limit, views";
+/// The columns [`secret`] reads, as a literal for `concat!`: a hot statement's SQL is then a
+/// `&'static str`, not a string formatted on every call just to key the statement cache.
+macro_rules! secret_cols {
+    () => {
+        "id, org_id, project, issue, name, kind, version, deleted_at, created_at, \
+         created_by, updated_at, updated_by, expires_at, view_limit, views"
+    };
+}
+pub(super) use secret_cols;
+
+pub(super) const SECRET_COLS: &str = secret_cols!();
 
 pub(super) fn secret(row: &Row) -> rusqlite::Result<SecretRecord> {
     let project: String = row.get(2)?;

@@ -12,6 +12,7 @@ mod extract;
 mod keys;
 mod openapi;
 mod orgs;
+mod secret_body;
 mod secrets;
 mod storage;
 mod uploads;

@@ -3,16 +3,18 @@
 
 use super::error::ApiError;
 use super::extract::{Body, Caller, Query};
-use super::{AppState, convert};
+use super::{AppState, convert, secret_body};
 use crate::catalog::SecretFilter;
 use crate::domain::*;
 use crate::service::{Error, PutSecret};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use base64::Engine;
 use coffer_api as api;
 use std::sync::Arc;
+use zeroize::Zeroize;
 
 type R<T> = Result<T, ApiError>;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -139,17 +141,21 @@ pub async fn reveal(
     Caller(actor): Caller,
     Path(p): Path<SecretPath>,
     Query(q): Query<RevealQuery>,
-) -> R<Json<api::RevealedSecret>> {
+) -> R<Response> {
     let (slug, scope, name) = p.parse()?;
     let r = s
         .coffer
         .reveal_secret(&actor, &slug, &scope, &name, q.version)
         .await?;
-    Ok(Json(api::RevealedSecret {
+    let mut revealed = api::RevealedSecret {
         secret: convert::secret(&r.secret),
         version: r.version,
         value: B64.encode(r.value.as_bytes()),
-    }))
+    };
+    // The body is zeroed once written, and so is the base64 copy here.
+    let body = secret_body::json(&revealed, revealed.value.len());
+    revealed.value.zeroize();
+    Ok(body)
 }
 
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/secrets/{scope}/{name}/versions", params(("org" = String, Path), ("scope" = String, Path), ("name" = String, Path)),

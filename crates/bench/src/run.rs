@@ -68,7 +68,8 @@ async fn reveal_paced(
     };
     let mut conn = Conn::open(app.addr).await?;
     let before = writer::read(&mut conn, api).await?;
-    let out = crate::paced::open_loop(app.addr, plan.connections, plan.duration, rate, open).await?;
+    let out =
+        crate::paced::open_loop(app.addr, plan.connections, plan.duration, rate, open).await?;
     let used = writer::between(&before, &writer::read(&mut conn, api).await?);
     let mut paced = Scenario::new(name, &out, baseline_rps).with_writer(used);
     paced.target_rps = Some((rate * 10.0).round() / 10.0);
@@ -204,7 +205,8 @@ pub async fn run(plan: &Plan, server: Handle) -> Result<Report> {
     // The harness's own latency floor at that rate: the trivial handler, paced the same way.
     progress(&format!("baseline_paced ({rate:.0} req/s, open loop)"));
     let base = server.spawn(baseline::start()).await??;
-    let floor = crate::paced::open_loop(base.addr, plan.connections, plan.duration, rate, plain).await?;
+    let floor =
+        crate::paced::open_loop(base.addr, plan.connections, plan.duration, rate, plain).await?;
     drop(base);
     let mut floor = Scenario::new("baseline_paced", &floor, baseline_rps);
     floor.target_rps = Some((rate * 10.0).round() / 10.0);

@@ -7,6 +7,11 @@ use serde::Serialize;
 
 /// Name of the load generator runtime's threads.
 pub const LOAD_THREADS: &str = "load";
+/// The SQLite catalog's writer thread (`coffer-catalog-writer`, as the kernel's 15-character
+/// `comm` shows it).
+const WRITER_THREAD: &str = "coffer-catalog-";
+/// Clock ticks per second in /proc (`USER_HZ`, 100 on every Linux ABI).
+const TICKS_PER_S: f64 = 100.0;
 
 /// Clock ticks so far.
 #[derive(Clone, Debug)]
@@ -15,6 +20,7 @@ pub struct Snapshot {
     total: u64,
     own: u64,
     generator: u64,
+    writer: u64,
     loadavg: String,
 }
 
@@ -27,6 +33,11 @@ pub struct Use {
     pub generator_pct: f64,
     /// Every other process on the machine.
     pub other_processes_pct: f64,
+    /// CPU time of this process outside the load generator (servers and harness), seconds.
+    /// Unlike wall-clock shares it does not grow when a thread waits for a CPU.
+    pub server_cpu_s: f64,
+    /// Of which the SQLite catalog's writer thread (0 on PostgreSQL), seconds.
+    pub writer_cpu_s: f64,
 }
 
 /// [`Use`] over the whole run, with the load averages around it.
@@ -95,6 +106,7 @@ pub fn snapshot() -> Snapshot {
         total,
         own: task_ticks(&read("/proc/self/stat")),
         generator: thread_ticks(LOAD_THREADS),
+        writer: thread_ticks(WRITER_THREAD),
         loadavg,
     }
 }
@@ -104,10 +116,14 @@ fn shares(start: &Snapshot, end: &Snapshot) -> Use {
     let total = end.total.saturating_sub(start.total).max(1) as f64;
     let pct = |ticks: u64| (ticks as f64 / total * 1000.0).round() / 10.0;
     let own = end.own.saturating_sub(start.own);
+    let generator = end.generator.saturating_sub(start.generator);
+    let seconds = |ticks: u64| ticks as f64 / TICKS_PER_S;
     Use {
         this_process_pct: pct(own),
-        generator_pct: pct(end.generator.saturating_sub(start.generator)),
+        generator_pct: pct(generator),
         other_processes_pct: pct(end.busy.saturating_sub(start.busy).saturating_sub(own)),
+        server_cpu_s: seconds(own.saturating_sub(generator)),
+        writer_cpu_s: seconds(end.writer.saturating_sub(start.writer)),
     }
 }
 

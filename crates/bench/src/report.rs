@@ -63,6 +63,10 @@ pub struct Scenario {
     pub errors: u64,
     /// Who used the CPUs during the measurement.
     pub cpu: crate::cpu::Use,
+    /// CPU time per successful request outside the load generator (servers, harness), µs.
+    pub server_cpu_us_per_request: f64,
+    /// Of which the SQLite catalog writer thread's, µs (0 on PostgreSQL).
+    pub writer_cpu_us_per_request: f64,
     /// Open loop: the scheduled rate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_rps: Option<f64>,
@@ -75,6 +79,11 @@ pub struct Scenario {
     /// What the SQLite catalog's writer thread did meanwhile (Coffer on SQLite only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub catalog_writer: Option<crate::writer::WriterUse>,
+}
+
+/// `seconds` spread over `requests`, µs to one decimal.
+fn per_request(seconds: f64, requests: u64) -> f64 {
+    round(seconds * 1e6 / requests.max(1) as f64, 1)
 }
 
 fn round(x: f64, places: i32) -> f64 {
@@ -108,6 +117,8 @@ impl Scenario {
             requests: out.ok,
             errors: out.errors,
             cpu: out.cpu,
+            server_cpu_us_per_request: per_request(out.cpu.server_cpu_s, out.ok),
+            writer_cpu_us_per_request: per_request(out.cpu.writer_cpu_s, out.ok),
             target_rps: None,
             pacer_p99_us: out
                 .pacer_lateness

@@ -17,7 +17,7 @@ fn thousands(n: f64) -> String {
 
 fn row(s: &Scenario) -> String {
     format!(
-        "{:<18} {:>10} {:>9.3} {:>9} {:>9} {:>9} {:>9} {:>7} {:>6.1} {:>6.1} {:>6.1}",
+        "{:<18} {:>10} {:>9.3} {:>9} {:>9} {:>9} {:>9} {:>7} {:>6.1} {:>6.1} {:>6.1} {:>7.1}",
         s.name,
         thousands(s.rps),
         s.ratio_to_baseline,
@@ -28,7 +28,8 @@ fn row(s: &Scenario) -> String {
         s.errors,
         s.cpu.this_process_pct,
         s.cpu.generator_pct,
-        s.cpu.other_processes_pct
+        s.cpu.other_processes_pct,
+        s.server_cpu_us_per_request
     )
 }
 
@@ -53,7 +54,7 @@ impl Report {
             st.duration_ms
         );
         out += &format!(
-            "{:<18} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>6} {:>6} {:>6}\n",
+            "{:<18} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>6} {:>6} {:>6} {:>7}\n",
             "scenario",
             "req/s",
             "×base",
@@ -64,7 +65,8 @@ impl Report {
             "errors",
             "CPU%",
             "gen%",
-            "other%"
+            "other%",
+            "cpu µs"
         );
         for s in &self.scenarios {
             out += &row(s);
@@ -177,30 +179,32 @@ impl Report {
 fn writer_table(scenarios: &[Scenario]) -> String {
     let used: Vec<_> = scenarios
         .iter()
-        .filter_map(|s| Some((&s.name, s.catalog_writer?)))
+        .filter_map(|s| Some((s, s.catalog_writer?)))
         .collect();
     if used.is_empty() {
         return String::new();
     }
     let slow_header = format!("commits >{}ms", crate::writer::SLOW_COMMIT.1);
     let mut out = format!(
-        "\ncatalog writer (the one thread every write, reveals included, passes through; WAL fsyncs behind reveal-only commits; its own checkpoints, which restart the WAL):\n{:<18} {:>10} {:>16} {:>8} {:>14} {:>14} {:>10} {:>14}\n",
+        "\ncatalog writer (the one thread every write, reveals included, passes through; WAL fsyncs behind reveal-only commits; its own checkpoints, which restart the WAL):\n{:<18} {:>10} {:>16} {:>8} {:>11} {:>14} {:>14} {:>10} {:>14}\n",
         "scenario",
         "commits/s",
         "writes/commit",
         "busy%",
+        "cpu µs/req",
         "wal fsyncs/s",
         "checkpoints/s",
         "ms each",
         slow_header
     );
-    for (name, w) in used {
+    for (s, w) in used {
         out += &format!(
-            "{:<18} {:>10} {:>16.1} {:>8.1} {:>14} {:>14.1} {:>10} {:>14}\n",
-            name,
+            "{:<18} {:>10} {:>16.1} {:>8.1} {:>11.1} {:>14} {:>14.1} {:>10} {:>14}\n",
+            s.name,
             thousands(w.commits_per_s),
             w.writes_per_commit,
             w.busy_pct,
+            s.writer_cpu_us_per_request,
             thousands(w.wal_syncs_per_s),
             w.checkpoints_per_s,
             w.checkpoint_ms.map_or("-".into(), |ms| format!("{ms:.2}")),

@@ -59,8 +59,23 @@ fn quick_json_run_reports_every_scenario() {
         );
     }
     for s in report["scenarios"].as_array().unwrap() {
-        for field in ["rps", "ratio_to_baseline", "p50_us", "p99_us", "p999_us"] {
+        for field in [
+            "rps",
+            "ratio_to_baseline",
+            "p50_us",
+            "p99_us",
+            "p999_us",
+            "server_cpu_us_per_request",
+            "writer_cpu_us_per_request",
+        ] {
             assert!(s[field].is_number(), "{field} missing in {s}");
+        }
+        if s["name"] == "reveal" {
+            // A reveal costs the server CPU: the per-thread accounting found the threads.
+            assert!(
+                s["server_cpu_us_per_request"].as_f64().unwrap() > 0.0,
+                "{s}"
+            );
         }
         assert_eq!(s["errors"], 0, "errors in {s}");
         // Durable scenarios on SQLite report the catalog writer's share; reads and the

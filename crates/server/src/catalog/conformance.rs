@@ -411,6 +411,14 @@ async fn view_limits_are_atomic(c: &dyn Catalog, org: OrgId) {
             .filter_map(|r| r.as_ref().err())
             .all(|e| *e == CatalogError::ViewLimitReached)
     );
+    // Each counted reveal is told its own count, and the limit.
+    let mut counted: Vec<Views> = results.iter().filter_map(|r| r.clone().ok()).collect();
+    counted.sort_by_key(|v| v.count);
+    let one_to_three = (1..=3).map(|count| Views {
+        count,
+        limit: Some(3),
+    });
+    assert_eq!(counted, one_to_three.collect::<Vec<_>>());
     assert_eq!(
         c.secret(
             org,

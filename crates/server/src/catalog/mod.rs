@@ -178,8 +178,9 @@ pub trait Catalog:
     /// refuses a deleted secret (`Deleted`), counts the org-key encryption (`KeyExhausted` at
     /// the maximum), updates the secret, appends the event.
     async fn put_version(&self, v: NewVersion, audit: AuditDraft) -> Result<SecretRecord>;
-    /// Counts one reveal atomically (`ViewLimitReached` if none left) and appends the event.
-    async fn record_view(&self, secret: SecretId, audit: AuditDraft) -> Result<SecretRecord>;
+    /// Counts one reveal atomically (`ViewLimitReached` if none left, `NotFound` if the secret
+    /// is gone) and appends the event; returns the count after it.
+    async fn record_view(&self, secret: SecretId, audit: AuditDraft) -> Result<Views>;
     /// Soft-deletes (`Some(time)`) or restores (`None`) a secret.
     async fn set_deleted(
         &self,

@@ -128,6 +128,17 @@ pub struct RevealTarget {
     pub version: Option<VersionRecord>,
 }
 
+/// A secret's view count right after a reveal was counted ([`super::Catalog::record_view`]).
+/// The rest of the secret is what the reveal's [`RevealTarget`] read: a reveal changes nothing
+/// else, so nothing else is read back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Views {
+    /// Reveals counted, this one included.
+    pub count: u32,
+    /// The secret's view limit, if it has one.
+    pub limit: Option<u32>,
+}
+
 /// One stored version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionRecord {

@@ -70,7 +70,7 @@ impl Coffer {
         })?;
         let value = self.open_version(&org, &v).await?;
         let details = serde_json::json!({"version": n});
-        let secret = self
+        let views = self
             .catalog
             .record_view(
                 secret.id,
@@ -83,6 +83,12 @@ impl Coffer {
                 )),
                 other => Error::catalog(other, || format!("no secret `{what}`")),
             })?;
+        // A reveal changes only the count: the rest is the row `reveal_target` read.
+        let secret = SecretRecord {
+            views: views.count,
+            view_limit: views.limit,
+            ..secret
+        };
         Ok(Revealed {
             secret,
             version: n,

@@ -188,7 +188,7 @@ impl Catalog for PostgresCatalog {
     async fn put_version(&self, v: NewVersion, audit: AuditDraft) -> Result<SecretRecord> {
         in_tx!(self, |c| secret_writes::put_version(c, &v, &audit).await)
     }
-    async fn record_view(&self, secret: SecretId, audit: AuditDraft) -> Result<SecretRecord> {
+    async fn record_view(&self, secret: SecretId, audit: AuditDraft) -> Result<Views> {
         in_tx!(self, |c| secret_writes::record_view(c, secret, &audit)
             .await)
     }

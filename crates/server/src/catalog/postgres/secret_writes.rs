@@ -122,13 +122,12 @@ pub(super) async fn record_view(
     c: &mut PgConnection,
     secret: SecretId,
     audit: &AuditDraft,
-) -> Q<SecretRecord> {
+) -> Q<Views> {
     // Waiting racers re-check the WHERE on the row the previous reveal committed: no overshoot.
-    let row = sqlx::query(concat!(
+    let row = sqlx::query(
         "UPDATE secrets SET views = views + 1 WHERE id = $1 AND NOT destroyed \
-         AND (view_limit IS NULL OR views < view_limit) RETURNING ",
-        secret_cols!()
-    ))
+         AND (view_limit IS NULL OR views < view_limit) RETURNING views, view_limit",
+    )
     .bind(secret.as_uuid())
     .fetch_optional(&mut *c)
     .await?;
@@ -136,9 +135,12 @@ pub(super) async fn record_view(
         reads::secret_by_id(c, secret).await?; // NotFound if it is gone
         return Err(CatalogError::ViewLimitReached.into());
     };
-    let s = rows::secret(&row)?;
+    let views = Views {
+        count: rows::u32_at(&row, 0)?,
+        limit: rows::opt_u32_at(&row, 1)?,
+    };
     append_audit(c, audit).await?;
-    Ok(s)
+    Ok(views)
 }
 
 pub(super) async fn set_deleted(

@@ -423,18 +423,18 @@ impl Catalog for SqliteCatalog {
             .write(move |c| writes::put_version(c, &v, &audit))
             .await
     }
-    async fn record_view(&self, secret: SecretId, audit: AuditDraft) -> Result<SecretRecord> {
+    async fn record_view(&self, secret: SecretId, audit: AuditDraft) -> Result<Views> {
         // A reveal is answered once its view count and audit event are committed; they reach
         // the disk a few ms later (see `writer`). A view-limited secret's count is on disk first,
         // so losing power can never hand out a view beyond its limit.
         self.writer
             .write_with(Durability::Committed, Changes::ViewsAndAudit, move |c| {
-                let record = writes::record_view(c, secret, &audit)?;
-                let needs = match record.view_limit {
+                let views = writes::record_view(c, secret, &audit)?;
+                let needs = match views.limit {
                     Some(_) => Durability::Synced,
                     None => Durability::Committed,
                 };
-                Ok((record, needs))
+                Ok((views, needs))
             })
             .await
     }

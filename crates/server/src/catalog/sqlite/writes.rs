@@ -298,15 +298,12 @@ pub(super) fn put_version(
     super::reads::secret_by_id(conn, v.secret)
 }
 
-pub(super) fn record_view(
-    conn: &Connection,
-    secret: SecretId,
-    audit: &AuditDraft,
-) -> R<SecretRecord> {
-    // A plain UPDATE, then the row read back by the cached point SELECT. `UPDATE … RETURNING`
-    // did both in one statement but builds an ephemeral table for its result on every call:
-    // ~40% of the writer thread's time went to that one statement (docs/performance.md,
-    // session 7), and a reveal is the hottest write.
+pub(super) fn record_view(conn: &Connection, secret: SecretId, audit: &AuditDraft) -> R<Views> {
+    // A plain UPDATE, then the two columns read back by a cached point SELECT. `UPDATE …
+    // RETURNING` did both in one statement but builds an ephemeral table for its result on every
+    // call: ~40% of the writer thread's time went to that one statement, and reading the whole
+    // row back cost half as much again (docs/performance.md, session 7). A reveal is the hottest
+    // write.
     let counted = conn
         .prepare_cached(
             "UPDATE secrets SET views = views + 1 WHERE id = ?1 AND destroyed = 0 \
@@ -314,12 +311,22 @@ pub(super) fn record_view(
         )
         .and_then(|mut s| s.execute([secret.to_bytes()]))
         .map_err(e)?;
-    let record = super::reads::secret_by_id(conn, secret)?; // NotFound if it is gone
+    let views = conn
+        .prepare_cached("SELECT views, view_limit FROM secrets WHERE id = ?1 AND destroyed = 0")
+        .and_then(|mut s| {
+            s.query_row([secret.to_bytes()], |r| {
+                Ok(Views {
+                    count: r.get(0)?,
+                    limit: r.get(1)?,
+                })
+            })
+        })
+        .map_err(e)?; // NotFound if it is gone
     if counted == 0 {
         return Err(CatalogError::ViewLimitReached);
     }
     append_audit(conn, audit)?;
-    Ok(record)
+    Ok(views)
 }
 
 pub(super) fn set_deleted(

@@ -6,7 +6,7 @@ use super::AppState;
 use super::error::{ApiError, error_response};
 use crate::domain::policy::Actor;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -36,12 +36,8 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim());
         // `/api/v1/orgs/{org}/…`: failures without a known token are audited in that org.
-        // Inside the nested `/api/v1` router the URI has lost its prefix; the original has it.
-        let uri = parts
-            .extensions
-            .get::<OriginalUri>()
-            .map_or(&parts.uri, |o| &o.0);
-        let path_org = uri
+        let path_org = parts
+            .uri
             .path()
             .strip_prefix("/api/v1/orgs/")
             .and_then(|rest| rest.split('/').next());

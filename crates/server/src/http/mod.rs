@@ -24,7 +24,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use error::error_response;
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,8 +38,13 @@ pub struct AppState {
 }
 
 /// The whole router.
+///
+/// The API's routes are registered with their full paths rather than `nest`ed under
+/// [`coffer_api::API_PREFIX`]: a nested router wraps every route in two more services
+/// (`StripPrefix`, `SetNestedPath`) that are cloned, called and dropped on every request, and
+/// rewrites the URI — ~3% of a reveal's server CPU (docs/performance.md, session 8).
 pub fn router(state: Arc<AppState>) -> Router {
-    let api = Router::new()
+    let api = ApiRoutes(Router::new())
         .route("/whoami", get(orgs::whoami))
         .route("/orgs", post(orgs::create).get(orgs::list))
         .route("/orgs/{org}", get(orgs::show))
@@ -104,10 +109,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/orgs/{org}/audit", get(audit::list))
         .route("/orgs/{org}/audit/verify", get(audit::verify))
-        .route("/openapi.json", get(openapi::document));
-    Router::new()
-        .nest(coffer_api::API_PREFIX, api)
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/openapi.json", get(openapi::document))
+        .0;
+    api.route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(|| async {
@@ -128,6 +132,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             web::security_headers,
         ))
         .with_state(state)
+}
+
+/// A router whose `route` puts [`coffer_api::API_PREFIX`] in front of each path.
+struct ApiRoutes(Router<Arc<AppState>>);
+
+impl ApiRoutes {
+    fn route(self, path: &str, handler: MethodRouter<Arc<AppState>>) -> Self {
+        Self(
+            self.0
+                .route(&format!("{}{path}", coffer_api::API_PREFIX), handler),
+        )
+    }
 }
 
 /// Refuses a declared oversize body before reading it, and records route, status and latency.

@@ -13,8 +13,10 @@
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use bytes::Bytes;
-use serde::Serialize;
+use coffer_api as api;
+use std::io::Write;
 use zeroize::Zeroize;
 
 /// Bytes zeroed, with their whole capacity, when dropped.
@@ -35,16 +37,37 @@ impl AsRef<[u8]> for Wiped {
 /// A writer that never frees a buffer it wrote to without zeroing it first.
 struct WipingWriter(Wiped);
 
-impl std::io::Write for WipingWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+impl WipingWriter {
+    /// Makes room for `additional` more bytes; an outgrown buffer is zeroed before it is freed.
+    fn reserve(&mut self, additional: usize) {
         let v = &mut self.0.0;
-        if v.capacity() - v.len() < buf.len() {
-            let mut grown = Vec::with_capacity((v.len() + buf.len()).max(v.capacity() * 2));
+        if v.capacity() - v.len() < additional {
+            let mut grown = Vec::with_capacity((v.len() + additional).max(v.capacity() * 2));
             grown.extend_from_slice(v);
             v.zeroize();
             *v = grown;
         }
-        v.extend_from_slice(buf);
+    }
+
+    /// Appends the base64 (standard alphabet, padded) of `bytes`, encoded in place: no other
+    /// copy of it is ever made.
+    fn base64(&mut self, bytes: &[u8]) {
+        let n = base64::encoded_len(bytes.len(), true).expect("a secret's base64 fits in memory");
+        self.reserve(n);
+        let v = &mut self.0.0;
+        let start = v.len();
+        v.resize(start + n, 0);
+        let written = B64
+            .encode_slice(bytes, &mut v[start..])
+            .expect("the slice is sized by encoded_len");
+        debug_assert_eq!(written, n);
+    }
+}
+
+impl std::io::Write for WipingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.reserve(buf.len());
+        self.0.0.extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -53,13 +76,25 @@ impl std::io::Write for WipingWriter {
     }
 }
 
-/// `200 OK` with `value` as JSON in a body that is zeroed once written (see the module doc).
-/// `secret_len` is the length of the secret as serialized (its base64); the buffer is sized for
-/// it plus room for the metadata around it.
-pub fn json<T: Serialize>(value: &T, secret_len: usize) -> Response {
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// `200 OK` with the JSON of [`api::RevealedSecret`] — `{"secret": …, "version": …, "value":
+/// "<base64>"}`, the fields in the order serde's derive writes them — in a body that is zeroed
+/// once written (see the module doc). The value is base64-encoded straight into the body: base64
+/// never needs JSON escaping, so no intermediate `String` holds it and no escaping pass reads it
+/// (`format_escaped_str` was ~1.7% of a reveal's CPU, session 8).
+pub fn revealed(secret: &api::Secret, version: u32, value: &[u8]) -> Response {
     const METADATA_ROOM: usize = 1024;
-    let mut out = WipingWriter(Wiped(Vec::with_capacity(secret_len + METADATA_ROOM)));
-    match serde_json::to_writer(&mut out, value) {
+    let value_len = base64::encoded_len(value.len(), true).unwrap_or(0);
+    let mut out = WipingWriter(Wiped(Vec::with_capacity(value_len + METADATA_ROOM)));
+    let written = (|| -> std::io::Result<()> {
+        out.write_all(br#"{"secret":"#)?;
+        serde_json::to_writer(&mut out, secret)?;
+        write!(out, r#","version":{version},"value":""#)?;
+        out.base64(value);
+        out.write_all(br#""}"#)
+    })();
+    match written {
         Ok(()) => (
             [(
                 header::CONTENT_TYPE,
@@ -69,8 +104,8 @@ pub fn json<T: Serialize>(value: &T, secret_len: usize) -> Response {
         )
             .into_response(),
         Err(e) => {
-            // Only the error's category: its text could quote what was being written.
-            tracing::error!(category = ?e.classify(), "serializing a response that holds a secret failed");
+            // Only the error's kind: its text could quote what was being written.
+            tracing::error!(kind = ?e.kind(), "serializing a response that holds a secret failed");
             super::error::error_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -83,7 +118,6 @@ pub fn json<T: Serialize>(value: &T, secret_len: usize) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     #[test]
     fn growing_keeps_every_byte_in_order() {
@@ -96,15 +130,53 @@ mod tests {
         assert_eq!(w.0.as_ref(), &expected[..]);
     }
 
+    fn sample_secret() -> api::Secret {
+        let now = time::OffsetDateTime::now_utc();
+        api::Secret {
+            id: uuid::Uuid::now_v7(),
+            scope: "OPS-1".into(),
+            name: "db-main".into(),
+            kind: api::SecretKind::Password,
+            version: 3,
+            state: api::SecretState::Active,
+            created_by: "ada \"the admin\"".into(),
+            created_at: now,
+            updated_by: "ada".into(),
+            updated_at: now,
+            expires_at: None,
+            view_limit: Some(5),
+            views: 2,
+            unavailable: Some("a reason with a \\ and a \n".into()),
+        }
+    }
+
+    /// The hand-written body must be exactly what serde's derive of the wire type writes, for
+    /// values of every length modulo 3 (padding) and with metadata that needs escaping.
     #[tokio::test]
-    async fn the_body_is_the_json_of_the_value() {
-        let value = serde_json::json!({"value": "c2VjcmV0", "version": 2});
-        let response = json(&value, 2); // too small a hint: the writer must grow
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        assert_eq!(body, serde_json::to_vec(&value).unwrap());
+    async fn the_body_is_the_json_of_the_wire_type() {
+        for len in [0usize, 1, 2, 3, 1024, 5000] {
+            let value: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
+            let secret = sample_secret();
+            let response = revealed(&secret, 2, &value);
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let expected = api::RevealedSecret {
+                secret,
+                version: 2,
+                value: B64.encode(&value),
+            };
+            assert_eq!(body, serde_json::to_vec(&expected).unwrap(), "length {len}");
+        }
+    }
+
+    #[test]
+    fn base64_grows_the_buffer_like_a_write() {
+        let mut w = WipingWriter(Wiped(Vec::with_capacity(1)));
+        w.write_all(b"x").unwrap();
+        w.base64(b"secret");
+        assert_eq!(w.0.as_ref(), b"xc2VjcmV0");
     }
 }

@@ -14,7 +14,6 @@ use axum::response::Response;
 use base64::Engine;
 use coffer_api as api;
 use std::sync::Arc;
-use zeroize::Zeroize;
 
 type R<T> = Result<T, ApiError>;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -147,15 +146,12 @@ pub async fn reveal(
         .coffer
         .reveal_secret(&actor, &slug, &scope, &name, q.version)
         .await?;
-    let mut revealed = api::RevealedSecret {
-        secret: convert::secret(&r.secret),
-        version: r.version,
-        value: B64.encode(r.value.as_bytes()),
-    };
-    // The body is zeroed once written, and so is the base64 copy here.
-    let body = secret_body::json(&revealed, revealed.value.len());
-    revealed.value.zeroize();
-    Ok(body)
+    // The value goes straight into a body that is zeroed once written (`secret_body`).
+    Ok(secret_body::revealed(
+        &convert::secret(&r.secret),
+        r.version,
+        r.value.as_bytes(),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/secrets/{scope}/{name}/versions", params(("org" = String, Path), ("scope" = String, Path), ("name" = String, Path)),

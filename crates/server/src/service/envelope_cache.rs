@@ -14,13 +14,25 @@ use crate::catalog::StoredBlob;
 use crate::metrics::{CacheLabels, Metrics};
 use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
 
 /// Bookkeeping charged per entry on top of the envelope's bytes (key, map slot).
 const ENTRY_OVERHEAD: usize = 96;
 
+/// An entry's weight: the envelope's bytes, its key and [`ENTRY_OVERHEAD`].
+#[derive(Clone)]
+struct ByBytes;
+
+impl Weighter<StoredBlob, Bytes> for ByBytes {
+    fn weight(&self, key: &StoredBlob, val: &Bytes) -> u64 {
+        (val.len() + key.key.as_str().len() + ENTRY_OVERHEAD) as u64
+    }
+}
+
 /// A size-bounded map from where an envelope is stored to its bytes.
 pub struct EnvelopeCache {
-    entries: Option<moka::sync::Cache<StoredBlob, Bytes>>,
+    entries: Option<Cache<StoredBlob, Bytes, ByBytes>>,
     hits: Counter,
     misses: Counter,
 }
@@ -28,15 +40,12 @@ pub struct EnvelopeCache {
 impl EnvelopeCache {
     /// A cache of at most `max_bytes` (0: no caching).
     pub fn new(max_bytes: u64, metrics: &Metrics) -> Self {
-        let entries = (max_bytes > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(max_bytes)
-                .weigher(|k: &StoredBlob, v: &Bytes| {
-                    let weight = v.len() + k.key.as_str().len() + ENTRY_OVERHEAD;
-                    u32::try_from(weight).unwrap_or(u32::MAX)
-                })
-                .build()
-        });
+        // The item estimate only sizes the map up front: envelopes of 1 KiB secrets.
+        let estimated_items = usize::try_from(max_bytes / 1_500)
+            .unwrap_or(usize::MAX)
+            .max(16);
+        let entries =
+            (max_bytes > 0).then(|| Cache::with_weighter(estimated_items, max_bytes, ByBytes));
         let counter = |result| {
             metrics
                 .envelope_cache
@@ -122,13 +131,8 @@ mod tests {
             );
         }
         let entries = cache.entries.as_ref().unwrap();
-        entries.run_pending_tasks();
-        assert!(
-            entries.weighted_size() <= 64 * 1024,
-            "{}",
-            entries.weighted_size()
-        );
-        assert!(entries.entry_count() > 0);
+        assert!(entries.weight() <= 64 * 1024, "{}", entries.weight());
+        assert!(!entries.is_empty());
 
         let off = EnvelopeCache::new(0, &Metrics::default());
         off.insert(at("orgs/a/secrets/s/v1-x.cfr"), Bytes::from_static(b"x"));

@@ -404,7 +404,7 @@ impl Catalog for SqliteCatalog {
         name: &SecretName,
         version: Option<u32>,
     ) -> Result<RevealTarget> {
-        let key = (slug.clone(), scope.clone(), name.clone(), version);
+        let key = read_cache::TargetRef(slug, scope, name, version);
         if let Some(hit) = self.cache.target(&key) {
             return Ok(hit);
         }
@@ -412,7 +412,7 @@ impl Catalog for SqliteCatalog {
         let target = self
             .point_read(|c| reads::reveal_target(c, slug, scope, name, version))
             .await?;
-        self.cache.put_target(key, generation, &target);
+        self.cache.put_target(key.to_key(), generation, &target);
         Ok(target)
     }
     async fn versions(&self, secret: SecretId) -> Result<Vec<VersionRecord>> {

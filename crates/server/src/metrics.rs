@@ -13,7 +13,7 @@ pub struct HttpLabels {
     /// Route template, e.g. `/api/v1/orgs/{org}/secrets/{scope}/{name}`.
     pub route: String,
     /// HTTP method.
-    pub method: String,
+    pub method: std::borrow::Cow<'static, str>,
     /// Status code.
     pub status: u16,
 }

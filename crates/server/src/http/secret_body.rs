@@ -10,6 +10,7 @@
 //! without copying it into a buffer of its own). What the kernel's socket buffers hold is out of
 //! reach, as for any server.
 
+use super::B64;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -75,8 +76,6 @@ impl std::io::Write for WipingWriter {
         Ok(())
     }
 }
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// `200 OK` with the JSON of [`api::RevealedSecret`] — `{"secret": …, "version": …, "value":
 /// "<base64>"}`, the fields in the order serde's derive writes them — in a body that is zeroed

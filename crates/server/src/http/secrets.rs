@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use super::extract::{Body, Caller, Query};
-use super::{AppState, convert, secret_body};
+use super::{AppState, B64, convert, secret_body};
 use crate::catalog::SecretFilter;
 use crate::domain::*;
 use crate::service::{Error, PutSecret};
@@ -16,7 +16,6 @@ use coffer_api as api;
 use std::sync::Arc;
 
 type R<T> = Result<T, ApiError>;
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// Path of one secret.
 #[derive(serde::Deserialize)]

@@ -8,7 +8,7 @@
 use super::error::ApiError;
 use super::extract::{Body, Caller};
 use super::secrets::SecretPath;
-use super::{AppState, convert};
+use super::{AppState, B64, convert};
 use crate::domain::*;
 use crate::service::{Error, NewUpload};
 use axum::Json;
@@ -20,7 +20,6 @@ use coffer_api as api;
 use std::sync::Arc;
 
 type R<T> = Result<T, ApiError>;
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// Path of one upload.
 #[derive(serde::Deserialize)]

@@ -4,6 +4,7 @@
 //! the single writer makes the health check-and-set trivially race-free within this database.
 
 use super::byok_reads::{all_org_key_wraps, key_settings, list_byok};
+use super::tx::Tx;
 use super::{SqliteCatalog, map_err as e, rows, writes};
 use crate::audit::AuditDraft;
 use crate::catalog::*;
@@ -33,7 +34,7 @@ pub(super) fn check_wraps_provider(conn: &Connection, org: OrgId, wraps: &[OrgKe
     }
 }
 
-fn enable_byok(conn: &Connection, c: &EnableByok, audit: &AuditDraft) -> R<OrgKeySettings> {
+fn enable_byok(conn: &Tx, c: &EnableByok, audit: &AuditDraft) -> R<OrgKeySettings> {
     let org = c.org.to_bytes();
     let current: u32 = conn
         .query_row("SELECT key_version FROM orgs WHERE id = ?1", [org], |r| {
@@ -81,7 +82,7 @@ fn enable_byok(conn: &Connection, c: &EnableByok, audit: &AuditDraft) -> R<OrgKe
 }
 
 fn record_key_health(
-    conn: &Connection,
+    conn: &Tx,
     report: &KeyHealthReport,
     audit: &AuditDraft,
 ) -> R<Option<Transition>> {

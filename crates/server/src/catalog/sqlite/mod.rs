@@ -19,6 +19,7 @@ mod read_cache;
 mod reads;
 mod rows;
 mod storage;
+mod tx;
 mod uploads;
 mod wal_sync;
 mod web;

@@ -3,6 +3,7 @@
 //! group-commit writer, whose single connection makes every check-and-set here race-free within
 //! the database. NULL is the default store, compared with `IS` so NULL matches NULL.
 
+use super::tx::Tx;
 use super::{SqliteCatalog, map_err as e, reads, rows, writes};
 use crate::audit::AuditDraft;
 use crate::catalog::*;
@@ -36,7 +37,7 @@ fn id_bytes(s: Option<StorageId>) -> Option<[u8; 16]> {
 }
 
 fn set_org_storage(
-    conn: &Connection,
+    conn: &Tx,
     org: OrgId,
     to: Option<&StorageLocation>,
     audit: &AuditDraft,
@@ -114,7 +115,7 @@ fn versions_elsewhere(
 }
 
 fn finish_migration(
-    conn: &Connection,
+    conn: &Tx,
     org: OrgId,
     target: Option<StorageId>,
     audit: &AuditDraft,

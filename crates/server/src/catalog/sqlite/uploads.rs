@@ -2,12 +2,13 @@
 //! group-commit writer together with its audit event and the purge of expired grants; reads run
 //! on the read pool. Every lookup is scoped by org, so another org's upload id is not found.
 
+use super::tx::Tx;
 use super::{SqliteCatalog, map_err as e, rows, writes};
 use crate::audit::AuditDraft;
 use crate::blob::BlobKey;
 use crate::catalog::*;
 use async_trait::async_trait;
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Row, params};
 
 type R<T> = Result<T, CatalogError>;
 
@@ -39,7 +40,7 @@ fn upload(row: &Row) -> rusqlite::Result<PendingUpload> {
     })
 }
 
-fn create(c: &Connection, u: &PendingUpload, audit: &AuditDraft) -> R<()> {
+fn create(c: &Tx, u: &PendingUpload, audit: &AuditDraft) -> R<()> {
     c.execute(
         "DELETE FROM uploads WHERE expires_at < ?1",
         [u.created_at.millis()],

@@ -1,6 +1,7 @@
 //! [`WebCatalog`] on SQLite: `user_passwords` and `web_sessions` (migration 4). Reads run on the
 //! read pool; writes run on the group-commit writer, each one savepoint with its audit event.
 
+use super::tx::Tx;
 use super::{SqliteCatalog, map_err as e, rows, writes};
 use crate::audit::AuditDraft;
 use crate::catalog::*;
@@ -9,13 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 type R<T> = Result<T, CatalogError>;
 
-fn set_password(
-    conn: &Connection,
-    user: UserId,
-    phc: &str,
-    at: Timestamp,
-    a: &AuditDraft,
-) -> R<()> {
+fn set_password(conn: &Tx, user: UserId, phc: &str, at: Timestamp, a: &AuditDraft) -> R<()> {
     conn.execute(
         "INSERT INTO user_passwords (user_id, phc, set_at) VALUES (?1, ?2, ?3) \
          ON CONFLICT (user_id) DO UPDATE SET phc = excluded.phc, set_at = excluded.set_at",
@@ -30,7 +25,7 @@ fn set_password(
     writes::append_audit(conn, a)
 }
 
-fn create_session(conn: &Connection, s: &SessionRecord, a: &AuditDraft) -> R<()> {
+fn create_session(conn: &Tx, s: &SessionRecord, a: &AuditDraft) -> R<()> {
     conn.execute(
         "DELETE FROM web_sessions WHERE user_id = ?1 AND expires_at < ?2",
         params![s.user.to_bytes(), s.created_at.millis()],
@@ -53,7 +48,7 @@ fn create_session(conn: &Connection, s: &SessionRecord, a: &AuditDraft) -> R<()>
     writes::append_audit(conn, a)
 }
 
-fn revoke_session(conn: &Connection, hash: &[u8; 32], at: Timestamp, a: &AuditDraft) -> R<bool> {
+fn revoke_session(conn: &Tx, hash: &[u8; 32], at: Timestamp, a: &AuditDraft) -> R<bool> {
     let changed = conn
         .execute(
             "UPDATE web_sessions SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at IS NULL",

@@ -29,6 +29,7 @@
 
 use super::checkpointer::Checkpoints;
 use super::read_cache::ReadCache;
+use super::tx::{Heads, Tx};
 use super::wal_sync::WalSync;
 use crate::catalog::CatalogError;
 use crate::metrics::Metrics;
@@ -63,7 +64,7 @@ pub enum Changes {
 /// Called after the batch's COMMIT (and any fsync it needed) with its failure, if any.
 type Completion = Box<dyn FnOnce(Option<&CatalogError>) + Send>;
 /// Runs a request, inside a SAVEPOINT of its own if the flag says so.
-type Run = Box<dyn FnOnce(&Connection, bool) -> Ran + Send>;
+type Run = Box<dyn FnOnce(&Tx, bool) -> Ran + Send>;
 
 /// A request that has run, waiting for its group's COMMIT.
 struct Ran {
@@ -116,6 +117,8 @@ struct WriterState {
     full: Option<bool>,
     /// Background checkpoints, and when the writer restarts the WAL itself.
     checkpoints: Checkpoints,
+    /// The audit chain heads this thread wrote (see [`Tx`]).
+    heads: Heads,
 }
 
 fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
@@ -141,9 +144,18 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
     // rolled back instead (the sub-journal copies and two statements a SAVEPOINT costs were
     // ~7% of the writer's time, and below full load most groups hold one request).
     let alone = batch.len() == 1;
+    let tx = Tx::new(conn, &w.heads);
     let done: Vec<Ran> = batch
         .into_iter()
-        .map(|job| (job.run)(conn, !alone))
+        .map(|job| {
+            let ran = (job.run)(&tx, !alone);
+            if ran.failed {
+                // Its SAVEPOINT (or, alone, the transaction) is rolled back: so may be any
+                // audit event it appended.
+                tx.forget_heads();
+            }
+            ran
+        })
         .collect();
     let committing = Instant::now();
     let rolled_back = alone && done[0].failed;
@@ -158,6 +170,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
             let err = sql_err(e);
             tracing::error!(error = %err, "catalog: commit failed; the whole batch is rolled back");
             let _ = conn.execute_batch("ROLLBACK");
+            tx.forget_heads();
             err
         })
     };
@@ -230,6 +243,7 @@ impl Writer {
                     cache,
                     full: None,
                     checkpoints,
+                    heads: Heads::default(),
                 };
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
@@ -257,7 +271,7 @@ impl Writer {
     pub async fn write<T, F>(&self, f: F) -> Result<T, CatalogError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, CatalogError> + Send + 'static,
+        F: FnOnce(&Tx) -> Result<T, CatalogError> + Send + 'static,
     {
         self.write_with(Durability::Synced, Changes::Anything, move |c| {
             f(c).map(|v| (v, Durability::Synced))
@@ -276,10 +290,10 @@ impl Writer {
     ) -> Result<T, CatalogError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<(T, Durability), CatalogError> + Send + 'static,
+        F: FnOnce(&Tx) -> Result<(T, Durability), CatalogError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let run = Box::new(move |conn: &Connection, savepoint: bool| {
+        let run = Box::new(move |conn: &Tx, savepoint: bool| {
             let outcome = if savepoint {
                 in_savepoint(conn, f)
             } else {
@@ -323,8 +337,8 @@ impl Writer {
 }
 
 fn in_savepoint<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> Result<T, CatalogError>,
+    conn: &Tx,
+    f: impl FnOnce(&Tx) -> Result<T, CatalogError>,
 ) -> Result<T, CatalogError> {
     run_cached(conn, "SAVEPOINT job").map_err(sql_err)?;
     match f(conn) {

@@ -3,6 +3,7 @@
 //! atomic on its own, and the check-and-set reads they do see every earlier write.
 
 use super::rows;
+use super::tx::{Head, Tx};
 use crate::audit::{self, AuditDraft};
 use crate::catalog::*;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -10,20 +11,30 @@ use rusqlite::{Connection, OptionalExtension, params};
 type R<T> = Result<T, CatalogError>;
 use super::map_err as e;
 
-pub(super) fn append_audit(conn: &Connection, d: &AuditDraft) -> R<()> {
+/// Appends `d` to its org's audit chain, after the head the writer remembers or, if it
+/// remembers none, the one in the file (see [`Tx`]).
+pub(super) fn append_audit(tx: &Tx, d: &AuditDraft) -> R<()> {
     let org = d.org.to_bytes();
-    let head: Option<(i64, [u8; 32])> = conn
-        .prepare_cached(
-            "SELECT seq, hash FROM audit_events WHERE org_id = ?1 ORDER BY seq DESC LIMIT 1",
-        )
-        .and_then(|mut s| {
-            s.query_row([org], |r| Ok((r.get(0)?, r.get(1)?)))
+    let head = match tx.head(d.org) {
+        Some(head) => Some(head),
+        None => tx
+            .prepare_cached(
+                "SELECT seq, hash FROM audit_events WHERE org_id = ?1 ORDER BY seq DESC LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row([org], |r| {
+                    Ok(Head {
+                        seq: r.get::<_, i64>(0)? as u64,
+                        hash: r.get(1)?,
+                    })
+                })
                 .optional()
-        })
-        .map_err(e)?;
-    let (seq, prev) = head.map_or((1, audit::GENESIS), |(s, h)| (s as u64 + 1, h));
+            })
+            .map_err(e)?,
+    };
+    let (seq, prev) = head.map_or((1, audit::GENESIS), |h| (h.seq + 1, h.hash));
     let rec = audit::seal(d, seq, prev);
-    conn.prepare_cached(
+    tx.prepare_cached(
         "INSERT INTO audit_events (org_id, seq, at, actor_id, actor, action, target, details, prev_hash, hash) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )
@@ -42,6 +53,13 @@ pub(super) fn append_audit(conn: &Connection, d: &AuditDraft) -> R<()> {
         ])
     })
     .map_err(e)?;
+    tx.remember_head(
+        d.org,
+        Head {
+            seq: rec.seq,
+            hash: rec.hash,
+        },
+    );
     Ok(())
 }
 
@@ -115,7 +133,7 @@ fn insert_token(conn: &Connection, t: &TokenRecord) -> R<()> {
 }
 
 pub(super) fn bootstrap(
-    conn: &Connection,
+    conn: &Tx,
     org: &NewOrg,
     user: &NewUser,
     token: &TokenRecord,
@@ -141,13 +159,13 @@ pub(super) fn bootstrap(
     Ok(true)
 }
 
-pub(super) fn create_org(conn: &Connection, org: &NewOrg, audit: &AuditDraft) -> R<()> {
+pub(super) fn create_org(conn: &Tx, org: &NewOrg, audit: &AuditDraft) -> R<()> {
     insert_org(conn, org)?;
     append_audit(conn, audit)
 }
 
 pub(super) fn set_org_status(
-    conn: &Connection,
+    conn: &Tx,
     org: OrgId,
     status: OrgStatus,
     reason: Option<&str>,
@@ -166,7 +184,7 @@ pub(super) fn set_org_status(
 }
 
 pub(super) fn add_org_key(
-    conn: &Connection,
+    conn: &Tx,
     org: OrgId,
     version: u32,
     wraps: &[crate::keys::OrgKeyWrap],
@@ -193,7 +211,7 @@ pub(super) fn add_org_key(
 }
 
 pub(super) fn upsert_member(
-    conn: &Connection,
+    conn: &Tx,
     org: OrgId,
     user: &NewUser,
     role: Role,
@@ -205,13 +223,13 @@ pub(super) fn upsert_member(
     Ok(MemberRecord { user: u, role })
 }
 
-pub(super) fn create_token(conn: &Connection, t: &TokenRecord, audit: &AuditDraft) -> R<()> {
+pub(super) fn create_token(conn: &Tx, t: &TokenRecord, audit: &AuditDraft) -> R<()> {
     insert_token(conn, t)?;
     append_audit(conn, audit)
 }
 
 pub(super) fn revoke_token(
-    conn: &Connection,
+    conn: &Tx,
     org: OrgId,
     id: TokenId,
     at: Timestamp,
@@ -241,11 +259,7 @@ fn live_secret(
         })
 }
 
-pub(super) fn put_version(
-    conn: &Connection,
-    v: &NewVersion,
-    audit: &AuditDraft,
-) -> R<SecretRecord> {
+pub(super) fn put_version(conn: &Tx, v: &NewVersion, audit: &AuditDraft) -> R<SecretRecord> {
     match live_secret(conn, v.org, &v.scope, &v.name)? {
         None if v.version != 1 => return Err(CatalogError::Conflict { current: 0 }),
         None => {
@@ -298,7 +312,7 @@ pub(super) fn put_version(
     super::reads::secret_by_id(conn, v.secret)
 }
 
-pub(super) fn record_view(conn: &Connection, secret: SecretId, audit: &AuditDraft) -> R<Views> {
+pub(super) fn record_view(conn: &Tx, secret: SecretId, audit: &AuditDraft) -> R<Views> {
     // A plain UPDATE, then the two columns read back by a cached point SELECT. `UPDATE …
     // RETURNING` did both in one statement but builds an ephemeral table for its result on every
     // call: ~40% of the writer thread's time went to that one statement, and reading the whole
@@ -330,7 +344,7 @@ pub(super) fn record_view(conn: &Connection, secret: SecretId, audit: &AuditDraf
 }
 
 pub(super) fn set_deleted(
-    conn: &Connection,
+    conn: &Tx,
     secret: SecretId,
     at: Option<Timestamp>,
     audit: &AuditDraft,
@@ -348,11 +362,7 @@ pub(super) fn set_deleted(
     super::reads::secret_by_id(conn, secret)
 }
 
-pub(super) fn destroy(
-    conn: &Connection,
-    secret: SecretId,
-    audit: &AuditDraft,
-) -> R<Vec<StoredBlob>> {
+pub(super) fn destroy(conn: &Tx, secret: SecretId, audit: &AuditDraft) -> R<Vec<StoredBlob>> {
     let keys = super::reads::versions(conn, secret)?
         .iter()
         .map(VersionRecord::stored_blob)

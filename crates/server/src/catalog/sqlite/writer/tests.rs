@@ -92,7 +92,7 @@ async fn only_committed_durability_skips_the_fsync_and_is_synced_behind() {
     // A result that turns out to need the disk is still answered (after an inline sync).
     let stricter = insert_reporting(&w, 2, Durability::Synced).await.unwrap();
     assert_eq!(stricter, 1);
-    let synced = w.write(synchronous).await.unwrap();
+    let synced = w.write(|c| synchronous(c)).await.unwrap();
     assert_eq!(synced, 2, "any other write commits with synchronous = FULL");
     let rows = count_rows(&w).await;
     assert_eq!(rows, 2);

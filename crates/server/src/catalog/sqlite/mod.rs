@@ -34,7 +34,7 @@ use read_cache::ReadCache;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use writer::{Changes, Durability, Writer};
+use writer::{Changes, Durability, Undo, Writer};
 
 /// SQLite's unix VFS in its one-process form, for every connection to a catalog file. The first
 /// connection takes one exclusive `fcntl` lock on the file for the whole process, and from then
@@ -429,14 +429,19 @@ impl Catalog for SqliteCatalog {
         // the disk a few ms later (see `writer`). A view-limited secret's count is on disk first,
         // so losing power can never hand out a view beyond its limit.
         self.writer
-            .write_with(Durability::Committed, Changes::ViewsAndAudit, move |c| {
-                let views = writes::record_view(c, secret, &audit)?;
-                let needs = match views.limit {
-                    Some(_) => Durability::Synced,
-                    None => Durability::Committed,
-                };
-                Ok((views, needs))
-            })
+            .write_with(
+                Durability::Committed,
+                Changes::ViewsAndAudit,
+                Undo::FailsBeforeChanging,
+                move |c| {
+                    let views = writes::record_view(c, secret, &audit)?;
+                    let needs = match views.limit {
+                        Some(_) => Durability::Synced,
+                        None => Durability::Committed,
+                    };
+                    Ok((views, needs))
+                },
+            )
             .await
     }
     async fn set_deleted(
@@ -462,9 +467,12 @@ impl Catalog for SqliteCatalog {
         // Durable before the answer like any write, but an event alone changes nothing the
         // read cache holds: a flood of failed sign-ins must not keep emptying it.
         self.writer
-            .write_with(Durability::Synced, Changes::ViewsAndAudit, move |c| {
-                writes::append_audit(c, &audit).map(|()| ((), Durability::Synced))
-            })
+            .write_with(
+                Durability::Synced,
+                Changes::ViewsAndAudit,
+                Undo::FailsBeforeChanging,
+                move |c| writes::append_audit(c, &audit).map(|()| ((), Durability::Synced)),
+            )
             .await
     }
     async fn audit_events(&self, org: OrgId, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {

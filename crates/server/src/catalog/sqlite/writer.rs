@@ -1,8 +1,9 @@
 //! Group commit for SQLite. One thread owns the only write connection. Requests queue up while
 //! a commit is in flight; the thread then runs everything queued inside one transaction — each
 //! request in its own SAVEPOINT, so one failing request rolls back alone (a group of one needs
-//! none: its transaction is rolled back instead) — commits once, and only then answers each
-//! request. N concurrent writers cost one commit, not N.
+//! none: its transaction is rolled back instead; nor does a request that can only fail before
+//! it changes anything, see [`Undo`]) — commits once, and only then answers each request. N
+//! concurrent writers cost one commit, not N.
 //!
 //! Each request says how durable it must be before it is answered ([`Durability`]). A group
 //! holding any [`Durability::Synced`] request commits with `synchronous = FULL`: SQLite fsyncs the
@@ -61,9 +62,24 @@ pub enum Changes {
     Anything,
 }
 
+/// How a request that fails inside a group is undone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Undo {
+    /// In a SAVEPOINT of its own: it may fail after changing rows, and only its changes go.
+    Savepoint,
+    /// It fails, if it fails, before it changes anything (a reveal: its one conditional
+    /// `UPDATE` decides, and what follows fails only if the file does). It runs without a
+    /// SAVEPOINT, which copies every page the group already dirtied into a sub-journal and was
+    /// ~6% of the writer's time at full reveal load (docs/performance.md, session 9). If it
+    /// fails after changing rows anyway, the whole group is rolled back and every request in it
+    /// is refused: nothing half-done is ever committed.
+    FailsBeforeChanging,
+}
+
 /// Called after the batch's COMMIT (and any fsync it needed) with its failure, if any.
 type Completion = Box<dyn FnOnce(Option<&CatalogError>) + Send>;
-/// Runs a request, inside a SAVEPOINT of its own if the flag says so.
+/// Runs a request; the flag says whether it shares its transaction with others (a request
+/// alone needs no SAVEPOINT: its failure rolls the transaction back).
 type Run = Box<dyn FnOnce(&Tx, bool) -> Ran + Send>;
 
 /// A request that has run, waiting for its group's COMMIT.
@@ -73,6 +89,8 @@ struct Ran {
     needs: Durability,
     /// It failed (and was rolled back to its SAVEPOINT, if it had one).
     failed: bool,
+    /// It failed after changing rows, without a SAVEPOINT to undo them: the group is lost.
+    broke_group: bool,
 }
 
 struct Job {
@@ -145,18 +163,23 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
     // ~7% of the writer's time, and below full load most groups hold one request).
     let alone = batch.len() == 1;
     let tx = Tx::new(conn, &w.heads);
-    let done: Vec<Ran> = batch
-        .into_iter()
-        .map(|job| {
-            let ran = (job.run)(&tx, !alone);
-            if ran.failed {
-                // Its SAVEPOINT (or, alone, the transaction) is rolled back: so may be any
-                // audit event it appended.
-                tx.forget_heads();
-            }
-            ran
-        })
-        .collect();
+    let mut done: Vec<Ran> = Vec::with_capacity(batch.len());
+    let mut jobs = batch.into_iter();
+    for job in jobs.by_ref() {
+        let ran = (job.run)(&tx, !alone);
+        if ran.failed {
+            // Its SAVEPOINT (or, alone, the transaction) is rolled back: so may be any audit
+            // event it appended.
+            tx.forget_heads();
+        }
+        let broke = ran.broke_group;
+        done.push(ran);
+        if broke {
+            break;
+        }
+    }
+    // Requests after one that broke the group are never run: dropping them refuses them.
+    drop(jobs);
     let committing = Instant::now();
     let rolled_back = alone && done[0].failed;
     let failure = if rolled_back {
@@ -165,6 +188,16 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
             let _ = run_cached(conn, "ROLLBACK");
         }
         None
+    } else if done.iter().any(|r| r.broke_group) {
+        tracing::error!(
+            "catalog: a request failed after changing rows it promised not to; the whole batch is rolled back"
+        );
+        if !conn.is_autocommit() {
+            let _ = run_cached(conn, "ROLLBACK");
+        }
+        Some(CatalogError::Unavailable(
+            "the catalog rolled back a group of writes after one failed partway; retry".into(),
+        ))
     } else {
         run_cached(conn, "COMMIT").err().map(|e| {
             let err = sql_err(e);
@@ -273,19 +306,23 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Tx) -> Result<T, CatalogError> + Send + 'static,
     {
-        self.write_with(Durability::Synced, Changes::Anything, move |c| {
-            f(c).map(|v| (v, Durability::Synced))
-        })
+        self.write_with(
+            Durability::Synced,
+            Changes::Anything,
+            Undo::Savepoint,
+            move |c| f(c).map(|v| (v, Durability::Synced)),
+        )
         .await
     }
 
     /// Like [`Self::write`], answered as soon as the transaction is as durable as `requested`,
     /// or as the durability `f` returns with its result if that is stricter; `changes` says what
-    /// `f` may change.
+    /// `f` may change, `undo` how its failure is undone in a group.
     pub async fn write_with<T, F>(
         &self,
         requested: Durability,
         changes: Changes,
+        undo: Undo,
         f: F,
     ) -> Result<T, CatalogError>
     where
@@ -293,7 +330,9 @@ impl Writer {
         F: FnOnce(&Tx) -> Result<(T, Durability), CatalogError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let run = Box::new(move |conn: &Tx, savepoint: bool| {
+        let run = Box::new(move |conn: &Tx, grouped: bool| {
+            let savepoint = grouped && undo == Undo::Savepoint;
+            let changes_before = conn.total_changes();
             let outcome = if savepoint {
                 in_savepoint(conn, f)
             } else {
@@ -304,6 +343,8 @@ impl Writer {
                 Err(e) => (Err(e), requested),
             };
             let failed = result.is_err();
+            let broke_group =
+                failed && grouped && !savepoint && conn.total_changes() != changes_before;
             let complete: Completion = Box::new(move |failure: Option<&CatalogError>| {
                 let _ = reply.send(match failure {
                     Some(e) => Err(e.clone()),
@@ -314,6 +355,7 @@ impl Writer {
                 complete,
                 needs,
                 failed,
+                broke_group,
             }
         });
         let sent = self.jobs.as_ref().map(|jobs| {

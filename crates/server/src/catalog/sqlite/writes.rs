@@ -312,6 +312,9 @@ pub(super) fn put_version(conn: &Tx, v: &NewVersion, audit: &AuditDraft) -> R<Se
     super::reads::secret_by_id(conn, v.secret)
 }
 
+/// Counts a view of `secret` and appends its audit event. It fails, if it fails, before it
+/// changes anything ([`super::writer::Undo::FailsBeforeChanging`]): the conditional `UPDATE`
+/// comes first and decides, and what follows it fails only if the file does.
 pub(super) fn record_view(conn: &Tx, secret: SecretId, audit: &AuditDraft) -> R<Views> {
     // A plain UPDATE, then the two columns read back by a cached point SELECT. `UPDATE …
     // RETURNING` did both in one statement but builds an ephemeral table for its result on every

@@ -101,11 +101,16 @@ async fn only_committed_durability_skips_the_fsync_and_is_synced_behind() {
 /// As a reveal would: inserts `v` asking for `Committed`, says its result needs `needs`, and
 /// returns the `synchronous` setting it ran under.
 async fn insert_reporting(w: &Writer, v: i64, needs: Durability) -> Result<i64, CatalogError> {
-    w.write_with(Durability::Committed, Changes::ViewsAndAudit, move |c| {
-        c.execute("INSERT INTO t (v) VALUES (?1)", [v])
-            .map_err(sql_err)?;
-        Ok((synchronous(c)?, needs))
-    })
+    w.write_with(
+        Durability::Committed,
+        Changes::ViewsAndAudit,
+        Undo::Savepoint,
+        move |c| {
+            c.execute("INSERT INTO t (v) VALUES (?1)", [v])
+                .map_err(sql_err)?;
+            Ok((synchronous(c)?, needs))
+        },
+    )
     .await
 }
 
@@ -241,4 +246,95 @@ async fn a_failing_request_alone_leaves_nothing_behind() {
         metrics.group_commit_writes.get(),
     );
     assert_eq!(groups, (3, 3), "each request ran alone");
+}
+
+/// Holds the writer for 300 ms, so that requests sent meanwhile queue up and share one group.
+fn hold_the_writer(w: &Arc<Writer>) -> tokio::task::JoinHandle<Result<(), CatalogError>> {
+    let w = w.clone();
+    tokio::spawn(async move {
+        w.write(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(())
+        })
+        .await
+    })
+}
+
+/// Without a SAVEPOINT, as a reveal runs: inserts `v`, refusing before it if `v` is negative
+/// (as promised) or, if `v` is over 1000, breaking the promise by failing after it.
+async fn insert_unguarded(w: &Writer, v: i64) -> Result<(), CatalogError> {
+    w.write_with(
+        Durability::Committed,
+        Changes::ViewsAndAudit,
+        Undo::FailsBeforeChanging,
+        move |c| {
+            if v < 0 {
+                return Err(CatalogError::ViewLimitReached);
+            }
+            c.execute("INSERT INTO t (v) VALUES (?1)", [v])
+                .map_err(sql_err)?;
+            if v > 1000 {
+                return Err(CatalogError::Conflict { current: 0 });
+            }
+            Ok(((), Durability::Committed))
+        },
+    )
+    .await
+}
+
+/// Requests that promise to fail before changing anything share a group without SAVEPOINTs:
+/// one that keeps the promise fails alone, and the rest of its group commits.
+#[tokio::test]
+async fn a_request_failing_before_it_changes_anything_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Arc::new(start(db_with_t(&dir), &Default::default()));
+    let busy = hold_the_writer(&w);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let tasks: Vec<_> = [1, -1, 2, 3]
+        .into_iter()
+        .map(|v| {
+            let w = w.clone();
+            tokio::spawn(async move { insert_unguarded(&w, v).await })
+        })
+        .collect();
+    busy.await.unwrap().unwrap();
+    let answers: Vec<_> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|t| t.unwrap())
+        .collect();
+    assert!(matches!(answers[1], Err(CatalogError::ViewLimitReached)));
+    assert!(
+        answers.iter().filter(|a| a.is_ok()).count() == 3,
+        "{answers:?}"
+    );
+    assert_eq!(count_rows(&w).await, 3);
+}
+
+/// One that breaks the promise (fails after changing a row) loses its whole group: every
+/// request in it is refused and nothing of it is committed, its own row included.
+#[tokio::test]
+async fn a_request_failing_after_a_change_it_promised_not_to_make_loses_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Arc::new(start(db_with_t(&dir), &Default::default()));
+    let busy = hold_the_writer(&w);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let tasks: Vec<_> = [1, 1001, 2]
+        .into_iter()
+        .map(|v| {
+            let w = w.clone();
+            tokio::spawn(async move { insert_unguarded(&w, v).await })
+        })
+        .collect();
+    busy.await.unwrap().unwrap();
+    for t in tasks {
+        let answer = t.await.unwrap();
+        assert!(
+            matches!(answer, Err(CatalogError::Unavailable(_))),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(count_rows(&w).await, 0, "nothing of the lost group is left");
+    insert_unguarded(&w, 4).await.unwrap();
+    assert_eq!(count_rows(&w).await, 1, "the next group commits as usual");
 }

@@ -119,19 +119,27 @@ pub fn chain_hash(
         .expect("SHA-256 is 32 bytes")
 }
 
+impl AuditDraft {
+    /// The hash this event has at `seq`, following `prev_hash`: all a catalog needs to store
+    /// it next to the draft's own fields, without building the record.
+    pub fn hash_at(&self, seq: u64, prev_hash: &[u8; 32]) -> [u8; 32] {
+        chain_hash(
+            prev_hash,
+            seq,
+            self.org,
+            self.at,
+            self.actor_id,
+            &self.actor,
+            self.action,
+            &self.target,
+            &self.details,
+        )
+    }
+}
+
 /// Seals a draft into the record that follows `prev_hash` at `seq`.
 pub fn seal(draft: &AuditDraft, seq: u64, prev_hash: [u8; 32]) -> AuditRecord {
-    let hash = chain_hash(
-        &prev_hash,
-        seq,
-        draft.org,
-        draft.at,
-        draft.actor_id,
-        &draft.actor,
-        draft.action,
-        &draft.target,
-        &draft.details,
-    );
+    let hash = draft.hash_at(seq, &prev_hash);
     AuditRecord {
         org: draft.org,
         seq,

@@ -15,7 +15,7 @@
 use super::Q;
 use super::reads::{self, big};
 use super::rows::{self, token_cols};
-use crate::audit::{self, AuditDraft};
+use crate::audit::AuditDraft;
 use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
 use sqlx::PgConnection;
@@ -35,21 +35,22 @@ pub(super) async fn append_audit(c: &mut PgConnection, d: &AuditDraft) -> Q<()> 
     .fetch_optional(&mut *c)
     .await?
     .ok_or(CatalogError::NotFound)?;
-    let rec = audit::seal(d, rows::u64_at(&head, 0)?, rows::get(&head, 1)?);
+    let (seq, prev): (u64, [u8; 32]) = (rows::u64_at(&head, 0)?, rows::get(&head, 1)?);
+    let hash = d.hash_at(seq, &prev);
     sqlx::query(
         "WITH e AS (INSERT INTO audit_events (org_id, seq, at, actor_id, actor, action, target, details, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)) UPDATE orgs SET audit_head = $10 WHERE id = $1",
     )
-    .bind(rec.org.as_uuid())
-    .bind(big(rec.seq))
-    .bind(rec.at.millis())
-    .bind(rec.actor_id.map(|u| u.as_uuid()))
-    .bind(&rec.actor)
-    .bind(&rec.action)
-    .bind(&rec.target)
-    .bind(&rec.details)
-    .bind(&rec.prev_hash[..])
-    .bind(&rec.hash[..])
+    .bind(d.org.as_uuid())
+    .bind(big(seq))
+    .bind(d.at.millis())
+    .bind(d.actor_id.map(|u| u.as_uuid()))
+    .bind(&d.actor)
+    .bind(d.action)
+    .bind(&d.target)
+    .bind(&d.details)
+    .bind(&prev[..])
+    .bind(&hash[..])
     .execute(c)
     .await?;
     Ok(())

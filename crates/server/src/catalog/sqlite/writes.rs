@@ -33,7 +33,7 @@ pub(super) fn append_audit(tx: &Tx, d: &AuditDraft) -> R<()> {
             .map_err(e)?,
     };
     let (seq, prev) = head.map_or((1, audit::GENESIS), |h| (h.seq + 1, h.hash));
-    let rec = audit::seal(d, seq, prev);
+    let hash = d.hash_at(seq, &prev);
     tx.prepare_cached(
         "INSERT INTO audit_events (org_id, seq, at, actor_id, actor, action, target, details, prev_hash, hash) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -41,25 +41,19 @@ pub(super) fn append_audit(tx: &Tx, d: &AuditDraft) -> R<()> {
     .and_then(|mut s| {
         s.execute(params![
             org,
-            rec.seq as i64,
-            rec.at.millis(),
-            rec.actor_id.map(|u| u.to_bytes()),
-            rec.actor,
-            rec.action,
-            rec.target,
-            rec.details,
-            rec.prev_hash,
-            rec.hash
+            seq as i64,
+            d.at.millis(),
+            d.actor_id.map(|u| u.to_bytes()),
+            d.actor,
+            d.action,
+            d.target,
+            d.details,
+            prev,
+            hash
         ])
     })
     .map_err(e)?;
-    tx.remember_head(
-        d.org,
-        Head {
-            seq: rec.seq,
-            hash: rec.hash,
-        },
-    );
+    tx.remember_head(d.org, Head { seq, hash });
     Ok(())
 }
 

@@ -53,6 +53,10 @@ struct State {
     synced: u64,
     failed: bool,
     stop: bool,
+    /// The syncer is waiting on the condvar (not syncing or sleeping out its interval). Only
+    /// then does a commit wake it: a wake-up is a system call, and at moderate load almost
+    /// every commit lands while the syncer sleeps, to find the commit when it next looks.
+    idle: bool,
 }
 
 impl WalSync {
@@ -85,7 +89,9 @@ impl WalSync {
     pub fn committed_unsynced(&self) {
         let mut st = self.shared.lock();
         st.committed += 1;
-        self.shared.wake.notify_one();
+        if st.idle {
+            self.shared.wake.notify_one();
+        }
     }
 
     /// A commit was made with `synchronous = FULL`: it and everything before it are on disk.
@@ -143,7 +149,9 @@ impl Shared {
                 let mut st = self.lock();
                 // After a failure there is nothing left worth syncing (see the module doc).
                 while (st.synced >= st.committed || st.failed) && !st.stop {
+                    st.idle = true;
                     st = self.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                    st.idle = false;
                 }
                 if st.synced >= st.committed || st.failed {
                     return; // stopping, and nothing is left to sync

@@ -1,5 +1,6 @@
-//! Every mutating catalog operation as a plain function over a connection. They run on the
-//! writer thread inside a savepoint of a group-committed transaction (see `writer`), so each is
+//! Every mutating catalog operation as a plain function over the writer's transaction ([`Tx`]).
+//! They run on the writer thread inside a savepoint of a group-committed transaction (see
+//! `writer`; a reveal, which fails only before it changes anything, without one), so each is
 //! atomic on its own, and the check-and-set reads they do see every earlier write.
 
 use super::rows;

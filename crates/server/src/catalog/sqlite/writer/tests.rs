@@ -129,16 +129,7 @@ async fn a_failed_commit_fails_every_request_in_the_group() {
     .unwrap();
     let w = Arc::new(start(conn, &Default::default()));
     // Hold the writer so that the next two requests queue up and share one group.
-    let busy = {
-        let w = w.clone();
-        tokio::spawn(async move {
-            w.write(|_| {
-                std::thread::sleep(std::time::Duration::from_millis(300));
-                Ok(())
-            })
-            .await
-        })
-    };
+    let busy = hold_the_writer(&w);
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let orphan = {
         let w = w.clone();
@@ -282,30 +273,37 @@ async fn insert_unguarded(w: &Writer, v: i64) -> Result<(), CatalogError> {
     .await
 }
 
+/// Sends `insert_unguarded` for each of `values` while the writer is held, so that they share
+/// one group, and returns their answers in order.
+async fn unguarded_group(w: &Arc<Writer>, values: &[i64]) -> Vec<Result<(), CatalogError>> {
+    let busy = hold_the_writer(w);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let tasks: Vec<_> = values
+        .iter()
+        .map(|&v| {
+            let w = w.clone();
+            tokio::spawn(async move { insert_unguarded(&w, v).await })
+        })
+        .collect();
+    busy.await.unwrap().unwrap();
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|t| t.unwrap())
+        .collect()
+}
+
 /// Requests that promise to fail before changing anything share a group without SAVEPOINTs:
 /// one that keeps the promise fails alone, and the rest of its group commits.
 #[tokio::test]
 async fn a_request_failing_before_it_changes_anything_fails_alone() {
     let dir = tempfile::tempdir().unwrap();
     let w = Arc::new(start(db_with_t(&dir), &Default::default()));
-    let busy = hold_the_writer(&w);
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let tasks: Vec<_> = [1, -1, 2, 3]
-        .into_iter()
-        .map(|v| {
-            let w = w.clone();
-            tokio::spawn(async move { insert_unguarded(&w, v).await })
-        })
-        .collect();
-    busy.await.unwrap().unwrap();
-    let answers: Vec<_> = futures::future::join_all(tasks)
-        .await
-        .into_iter()
-        .map(|t| t.unwrap())
-        .collect();
+    let answers = unguarded_group(&w, &[1, -1, 2, 3]).await;
     assert!(matches!(answers[1], Err(CatalogError::ViewLimitReached)));
-    assert!(
-        answers.iter().filter(|a| a.is_ok()).count() == 3,
+    assert_eq!(
+        answers.iter().filter(|a| a.is_ok()).count(),
+        3,
         "{answers:?}"
     );
     assert_eq!(count_rows(&w).await, 3);
@@ -317,18 +315,7 @@ async fn a_request_failing_before_it_changes_anything_fails_alone() {
 async fn a_request_failing_after_a_change_it_promised_not_to_make_loses_its_group() {
     let dir = tempfile::tempdir().unwrap();
     let w = Arc::new(start(db_with_t(&dir), &Default::default()));
-    let busy = hold_the_writer(&w);
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let tasks: Vec<_> = [1, 1001, 2]
-        .into_iter()
-        .map(|v| {
-            let w = w.clone();
-            tokio::spawn(async move { insert_unguarded(&w, v).await })
-        })
-        .collect();
-    busy.await.unwrap().unwrap();
-    for t in tasks {
-        let answer = t.await.unwrap();
+    for answer in unguarded_group(&w, &[1, 1001, 2]).await {
         assert!(
             matches!(answer, Err(CatalogError::Unavailable(_))),
             "{answer:?}"

@@ -46,7 +46,7 @@ pub struct AppState {
 /// The API's routes are registered with their full paths rather than `nest`ed under
 /// [`coffer_api::API_PREFIX`]: a nested router wraps every route in two more services
 /// (`StripPrefix`, `SetNestedPath`) that are cloned, called and dropped on every request, and
-/// rewrites the URI — ~3% of a reveal's server CPU (docs/performance.md, session 8).
+/// rewrites the URI — ~3% of a reveal's server CPU (docs/performance.md).
 pub fn router(state: Arc<AppState>) -> Router {
     let api = ApiRoutes(Router::new())
         .route("/whoami", get(orgs::whoami))

@@ -132,7 +132,7 @@ impl Stores {
             Some(id) => {
                 // Boxed: opening a bucket (the SDK's client, moka's loader) is a ~29 KB future,
                 // which would otherwise be part of every caller's, the default store's reveals
-                // included, and be copied with it each time one is created (session 8).
+                // included, and be copied with it each time one is created.
                 let bucket: Arc<dyn BlobStore> = Box::pin(self.bucket(catalog, id)).await?;
                 Ok(Arc::new(MeteredBlobStore::new(
                     bucket,

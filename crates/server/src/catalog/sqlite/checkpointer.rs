@@ -6,7 +6,7 @@
 //! last commit and synced the database file. Left to SQLite, the writer checkpoints inside the
 //! COMMIT that takes the WAL past ~1,000 pages, so every request queued behind it waits for the
 //! copy and two fsyncs; at reveal load that happened dozens of times a second, and slow fsyncs
-//! reached reveals through it (docs/performance.md, sessions 5 and 6).
+//! reached reveals through it (docs/performance.md).
 //!
 //! So the work is split. This thread runs a `PASSIVE` checkpoint on its own connection every
 //! [`INTERVAL`] — it copies what has been committed without blocking the writer or any reader —
@@ -15,7 +15,8 @@
 //! checkpoints off and, once the WAL is [`RESTART_FRAMES`] long, checkpoints it itself *after*
 //! answering a group: only the last few pages are left to copy and sync, and only requests that
 //! arrive meanwhile wait. The writer's checkpoint cannot be dropped: one running beside a busy
-//! writer never catches up, so the WAL would grow without bound (session 4).
+//! writer never catches up, so the WAL would grow without bound (docs/performance.md, "Tried and
+//! dropped").
 //!
 //! If the background connection cannot be opened, or its checkpoints fail, the writer falls back
 //! on checkpointing itself (SQLite's automatic checkpoints, or [`WalLength`] reading as due), so

@@ -41,7 +41,7 @@ use writer::{Changes, Durability, Undo, Writer};
 /// on SQLite's file and WAL-index locks are taken in memory, with no system call, and the
 /// WAL-index lives in this process's heap instead of a `-shm` file. With the default `unix`
 /// VFS every transaction made ~6 `fcntl` calls, 11% of the writer's CPU at half load
-/// (docs/performance.md, session 6). One process per catalog is already the rule
+/// (docs/performance.md). One process per catalog is already the rule
 /// ([`process_lock`]); the cost is that no other program, the `sqlite3` shell included, can
 /// open the file while Coffer runs.
 const VFS: &str = "unix-excl";

@@ -4,7 +4,7 @@
 //! Why: on SQLite each of those reads is its own read transaction, and every commit (a reveal
 //! commits its view count) makes each reader drop its page cache, so a warm reveal spent more CPU
 //! on these two reads — shared-memory locks, re-reading pages, decoding rows — than on anything
-//! else of its own (docs/performance.md, session 5).
+//! else of its own (docs/performance.md).
 //!
 //! Why it can never answer with something a write has changed: every write goes through this
 //! process's one writer thread (the file is locked to one process, see [`super::process_lock`]),
@@ -26,8 +26,8 @@
 //!
 //! The maps are `quick_cache` (S3-FIFO, sharded): a hit is one hash probe under a shard's read
 //! lock, and a reveal's target is looked up by a [`TargetRef`] of borrowed names instead of
-//! cloned ones. Until session 8 they were `moka` caches, whose reads also log each access for
-//! later draining: the two lookups were ~4% of a reveal's server CPU (docs/performance.md).
+//! cloned ones. They are not `moka` caches: moka's reads also log each access for later
+//! draining, which made the two lookups ~4% of a reveal's server CPU (docs/performance.md).
 
 use crate::catalog::{Principal, RevealTarget};
 use crate::domain::{OrgSlug, Scope, SecretName};

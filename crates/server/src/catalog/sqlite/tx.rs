@@ -3,7 +3,7 @@
 //!
 //! Appending an audit event needs the chain's head (its last `seq` and `hash`). Reading it back
 //! with a `SELECT … ORDER BY seq DESC LIMIT 1` per event was ~2% of all CPU at full reveal load
-//! (docs/performance.md, session 9), and one thread owns every write to the file
+//! (docs/performance.md), and one thread owns every write to the file
 //! ([`super::process_lock`], [`super::writer`]), so the writer can remember what it wrote.
 //!
 //! The one rule that keeps that memory true: **it only ever forgets**. A head is remembered

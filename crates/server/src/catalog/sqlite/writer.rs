@@ -70,7 +70,7 @@ pub enum Undo {
     /// It fails, if it fails, before it changes anything (a reveal: its one conditional
     /// `UPDATE` decides, and what follows fails only if the file does). It runs without a
     /// SAVEPOINT, which copies every page the group already dirtied into a sub-journal and was
-    /// ~6% of the writer's time at full reveal load (docs/performance.md, session 9). If it
+    /// ~6% of the writer's time at full reveal load (docs/performance.md). If it
     /// fails after changing rows anyway, the whole group is rolled back and every request in it
     /// is refused: nothing half-done is ever committed.
     FailsBeforeChanging,

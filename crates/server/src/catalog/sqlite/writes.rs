@@ -314,7 +314,7 @@ pub(super) fn record_view(conn: &Tx, secret: SecretId, audit: &AuditDraft) -> R<
     // A plain UPDATE, then the two columns read back by a cached point SELECT. `UPDATE …
     // RETURNING` did both in one statement but builds an ephemeral table for its result on every
     // call: ~40% of the writer thread's time went to that one statement, and reading the whole
-    // row back cost half as much again (docs/performance.md, session 7). A reveal is the hottest
+    // row back cost half as much again (docs/performance.md). A reveal is the hottest
     // write.
     let counted = conn
         .prepare_cached(

@@ -21,11 +21,11 @@ pub type Req = Request<Full<Bytes>>;
 
 /// One keep-alive client connection, driven by whichever task sends on it: [`Conn::send`] polls
 /// hyper's connection future beside the request, so an exchange wakes one task, not two (a
-/// spawned driver task was woken for every write and read and woke the sender in turn; with
-/// the old pacer it made the generator cost 47–58 µs of CPU per paced request, docs/performance.md
-/// session 7). Between requests nothing polls the connection; the next `send` catches up, and
-/// finds a connection the server closed meanwhile. Dropping it closes the socket, so a server's
-/// graceful shutdown never waits on the benchmark.
+/// spawned driver task per connection is woken for every write and read and wakes the sender in
+/// turn; with a separate pacer thread it made the generator cost 47–58 µs of CPU per paced
+/// request, docs/performance.md). Between requests nothing polls the connection; the next
+/// `send` catches up, and finds a connection the server closed meanwhile. Dropping it closes the
+/// socket, so a server's graceful shutdown never waits on the benchmark.
 pub struct Conn {
     sender: SendRequest<Full<Bytes>>,
     connection: Pin<Box<Connection<TokioIo<TcpStream>, Full<Bytes>>>>,

@@ -1,4 +1,4 @@
-//! `coffer-bench`: issue 6's benchmark harness. In one process it starts Coffer (the real app,
+//! `coffer-bench`: Coffer's benchmark harness. In one process it starts Coffer (the real app,
 //! embedded default, fresh temp data directory) and a trivial hyper baseline, drives both with the
 //! same keep-alive load generator, and prints req/s, latency percentiles, the ratio to the
 //! baseline, key-provider calls and memory at two catalog sizes — as a table, or JSON with

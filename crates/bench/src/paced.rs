@@ -12,10 +12,10 @@
 //!   many periods have passed, so a late wake releases every ticket that came due.
 //! - **A multi-consumer queue** (flume): a ticket wakes the one idle connection that takes it.
 //!
-//! Until session 7 a separate pacer thread slept between releases and the connections shared a
-//! receiver behind a mutex on the multi-threaded generator runtime: each ticket crossed threads
-//! and woke two tasks, and the generator spent more CPU per request at a paced rate than at full
-//! load (docs/performance.md, session 7). The pacer's own lateness is reported, as before.
+//! A separate pacer thread sleeping between releases, with the connections sharing a receiver
+//! behind a mutex on the multi-threaded generator runtime, makes each ticket cross threads and
+//! wake two tasks; the generator then spends more CPU per request at a paced rate than at full
+//! load (docs/performance.md, "Tried and dropped"). The pacer's own lateness is reported.
 
 use crate::http::Conn;
 use crate::load::{MakeRequest, Outcome, Tally, connect_all, histogram, merge, micros};

@@ -2,15 +2,29 @@
 //! reached through the org's IAM role assumed with the external id Coffer generated for it.
 //!
 //! `wrap` encrypts the org key under every region's key (one wrap per region; Coffer does not
-//! rely on multi-region-key replication), and `unwrap` decrypts with the first region that
-//! answers, so a regional outage is invisible. Every call carries the encryption context
-//! `{coffer:org, coffer:purpose, coffer:key-version}`, which binds each wrap to its org and
-//! version and makes every use attributable in the customer's CloudTrail. Errors are split by
-//! meaning because they drive suspension: a key that is denied, disabled, pending deletion or
-//! gone is [`KeyError::Denied`] (the org is suspended); timeouts, throttling and 5xx are
-//! [`KeyError::Unavailable`] (fail over, retry, never suspend). Some KMS implementations keep
-//! decrypting with a disabled key, so [`AwsKmsProvider::describe`] (DescribeKey) is the health
-//! check that detects revocation. No key material reaches logs, errors or `Debug`.
+//! rely on multi-region-key replication) and succeeds only if every region does, so a new org
+//! key (enabling BYOK, a rotation) fails while any region is unavailable. `unwrap` tries the
+//! regions in order and moves to the next one when a region is unavailable or its wrap fails
+//! its integrity check, so one region's outage does not stop an org whose key must be
+//! unwrapped: that unwrap first waits out the failing region's timeouts and retries (the
+//! `[byok.aws]` settings), and an org key still in the keyring's cache needs no call at all. A
+//! refusal (denied, disabled, gone) ends the unwrap without trying further regions.
+//!
+//! Every call carries the encryption context `{coffer:org, coffer:purpose, coffer:key-version}`,
+//! which binds each wrap to its org and version. KMS logs each call in the key owner's
+//! CloudTrail with that context and the assumed role's session name (`coffer-byok`), so the
+//! customer can see which org, purpose and key version every call to their keys served. What
+//! CloudTrail sees is the KMS calls only: org-key wraps, unwraps on a keyring miss (about one
+//! per org-key version per node per `keys.key_cache_ttl`), health probes and DescribeKey — not
+//! individual reveals or writes, nor the users behind them; those are in Coffer's own audit
+//! log.
+//!
+//! Errors are split by meaning because they drive suspension: a key that is denied, disabled,
+//! pending deletion or gone is [`KeyError::Denied`] (the org is suspended); timeouts, throttling
+//! and 5xx are [`KeyError::Unavailable`] (fail over, retry, never suspend). Some KMS
+//! implementations keep decrypting with a disabled key, so [`AwsKmsProvider::describe`]
+//! (DescribeKey) is the health check that detects revocation. No key material reaches logs,
+//! errors or `Debug`.
 
 use super::{KeyContext, KeyError, KeyProvider, OrgKeyWrap};
 use crate::aws::{AwsConfigError, AwsCredentials, AwsSettings};

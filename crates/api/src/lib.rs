@@ -53,11 +53,15 @@ pub struct ErrorDetail {
 pub struct WhoAmI {
     /// User name.
     pub user: String,
-    /// Slug of the org the token is scoped to.
-    pub org: String,
-    /// The user's role in that org.
-    pub role: Role,
-    /// Whether the user is the deployment's operator (may create orgs).
+    /// Person, service account or operator.
+    pub kind: IdentityKind,
+    /// Slug of the org the token is scoped to (none for the operator, whose tokens act
+    /// deployment-wide).
+    pub org: Option<String>,
+    /// The user's role in that org (none for the operator).
+    pub role: Option<Role>,
+    /// Whether the user is the deployment's operator (creates orgs, seats members, resets
+    /// credentials; never a member of an org).
     pub operator: bool,
     /// Id of the token used.
     pub token_id: uuid::Uuid,

@@ -19,7 +19,52 @@ pub enum Role {
     Owner,
 }
 
-/// `POST /api/v1/orgs/{org}/users`: create the user if new and give it a role in the org.
+impl Role {
+    /// Every role, lowest first.
+    pub const ALL: [Role; 4] = [Role::Auditor, Role::Member, Role::Admin, Role::Owner];
+
+    /// The wire and stored name (`owner`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Auditor => "auditor",
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a role: use owner, admin, member or auditor"))
+    }
+}
+
+/// What kind of identity: a person (one across the deployment), a service account (of one
+/// org), or the deployment's operator (never a member of any org).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityKind {
+    /// A human.
+    Person,
+    /// A non-human identity of one org; its tokens are minted by the org's admins.
+    Service,
+    /// The deployment's operator.
+    Operator,
+}
+
+/// `POST /api/v1/orgs/{org}/users` (operator only): add an existing person without an
+/// invitation.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AddUserRequest {
     /// User name, e.g. `bob`.
@@ -28,20 +73,203 @@ pub struct AddUserRequest {
     pub role: Role,
 }
 
-/// A user as seen from one org.
+/// `PUT /api/v1/orgs/{org}/users/{name}` and `…/service-accounts/{name}`: change a member's role.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SetRoleRequest {
+    /// The new role (never above the caller's own).
+    pub role: Role,
+}
+
+/// A member of one org: a person or one of the org's service accounts.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Member {
     /// User id.
     pub id: Uuid,
-    /// User name.
+    /// User name (a service account's is unique within its org).
     pub name: String,
+    /// Person or service account.
+    pub kind: IdentityKind,
     /// Role in this org.
     pub role: Role,
-    /// Whether the user is the deployment's operator.
-    pub operator: bool,
-    /// When the user was created.
+    /// When the identity was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+/// `POST /api/v1/orgs/{org}/invitations`: invite a person (new or existing) with a role.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InviteRequest {
+    /// The person's user name, e.g. `bob`.
+    pub name: String,
+    /// The role they get on accepting (never above the inviter's own).
+    pub role: Role,
+    /// Lifetime in seconds (default 7 days, at most 30).
+    #[serde(default)]
+    pub expires_in_seconds: Option<u64>,
+}
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InvitationState {
+    /// Can be accepted.
+    Pending,
+    /// Was accepted.
+    Accepted,
+    /// Was revoked (or replaced by a newer invitation to the same name).
+    Revoked,
+    /// Ran out.
+    Expired,
+}
+
+/// An invitation (never its code).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Invitation {
+    /// Id (used to revoke it).
+    pub id: Uuid,
+    /// Org slug.
+    pub org: String,
+    /// The person it is for.
+    pub name: String,
+    /// The role it grants.
+    pub role: Role,
+    /// Who invited.
+    pub created_by: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Expiry.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Pending, accepted, revoked or expired.
+    pub state: InvitationState,
+}
+
+/// Answer to creating an invitation: the only time its code is shown.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedInvitation {
+    /// The invitation.
+    pub info: Invitation,
+    /// The one-time code (`coffer_i_…`) to hand to the person; they accept it with
+    /// `coffer invite accept` or at `/invite#CODE`.
+    pub code: String,
+}
+
+impl std::fmt::Debug for CreatedInvitation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedInvitation")
+            .field("info", &self.info)
+            .field("code", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// `GET /api/v1/orgs/{org}/invitations`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InvitationList {
+    /// Pending invitations, and those that ended in the last 30 days, newest first.
+    pub invitations: Vec<Invitation>,
+}
+
+/// `POST /api/v1/invitations/accept`: accept an invitation. For a name that is already a person,
+/// the request must be signed in as that person (and carries no password).
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct AcceptInvitationRequest {
+    /// The code (`coffer_i_…`).
+    pub code: String,
+    /// A new person's password (at least 12 characters), to sign in to the web UI.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for AcceptInvitationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AcceptInvitationRequest { code: [REDACTED], password: [REDACTED] }")
+    }
+}
+
+/// Answer to accepting an invitation: the membership and the person's first token in the org.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AcceptedInvitation {
+    /// Org slug joined.
+    pub org: String,
+    /// The person's user name.
+    pub user: String,
+    /// Their role there.
+    pub role: Role,
+    /// Their new token, scoped to the org (shown once).
+    pub token: CreatedToken,
+}
+
+/// `POST /api/v1/orgs/{org}/service-accounts`: a non-human identity of the org.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateServiceAccountRequest {
+    /// Name, unique in the org, e.g. `ci`.
+    pub name: String,
+    /// Role: `auditor`, `member` or `admin` (never `owner`, never above the caller's own).
+    pub role: Role,
+}
+
+/// `POST /api/v1/users/{name}/reset` (operator only).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ResetRequest {
+    /// Lifetime of the reset code in seconds (default 1 day, at most 30 days).
+    #[serde(default)]
+    pub expires_in_seconds: Option<u64>,
+}
+
+/// Answer to a credential reset: every token, session and the password of the person are
+/// revoked; the code (shown once) lets them set a new password.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedReset {
+    /// The person.
+    pub user: String,
+    /// When the code expires.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// The one-time code (`coffer_r_…`); the person redeems it with `coffer passwd --reset-code`.
+    pub code: String,
+}
+
+impl std::fmt::Debug for CreatedReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedReset")
+            .field("user", &self.user)
+            .field("expires_at", &self.expires_at)
+            .field("code", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// `POST /api/v1/credentials/redeem`: set a new password with a reset code.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct RedeemResetRequest {
+    /// The code (`coffer_r_…`).
+    pub code: String,
+    /// The new password (at least 12 characters).
+    pub password: String,
+    /// Also mint a personal token in this org (one of the person's).
+    #[serde(default)]
+    pub org: Option<String>,
+}
+
+impl std::fmt::Debug for RedeemResetRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedeemResetRequest")
+            .field("code", &"[REDACTED]")
+            .field("password", &"[REDACTED]")
+            .field("org", &self.org)
+            .finish()
+    }
+}
+
+/// Answer to redeeming a reset code.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RedeemedReset {
+    /// The person.
+    pub user: String,
+    /// The token asked for, if any (shown once).
+    pub token: Option<CreatedToken>,
 }
 
 /// `GET /api/v1/orgs/{org}/users`.
@@ -51,16 +279,20 @@ pub struct MemberList {
     pub users: Vec<Member>,
 }
 
-/// `POST /api/v1/orgs/{org}/tokens`: a new API token for a member, scoped to this org.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// `POST /api/v1/orgs/{org}/tokens`: a new API token scoped to this org — the caller's own, or
+/// one of the org's service accounts'. Nobody mints a token for another person.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct CreateTokenRequest {
-    /// User name the token acts as; defaults to the caller.
+    /// Must be the caller's own name if given (a person mints their own tokens).
     #[serde(default)]
     pub user: Option<String>,
+    /// Mint a token for this service account of the org instead (admins).
+    #[serde(default)]
+    pub service_account: Option<String>,
     /// Label shown in listings, e.g. `ci`.
     #[serde(default)]
     pub name: Option<String>,
-    /// Lifetime in seconds; none means it never expires.
+    /// Lifetime in seconds (1 to 315360000, i.e. 10 years); none means it never expires.
     #[serde(default)]
     pub expires_in_seconds: Option<u64>,
 }
@@ -72,8 +304,8 @@ pub struct TokenInfo {
     pub id: Uuid,
     /// User it acts as.
     pub user: String,
-    /// Org it is scoped to.
-    pub org: String,
+    /// Org it is scoped to (none: an operator token, deployment-wide).
+    pub org: Option<String>,
     /// Label.
     pub name: String,
     /// Creation time.

@@ -6,14 +6,16 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-/// `POST /api/v1/session`: sign in to one org with a user name and password.
+/// `POST /api/v1/session`: sign in to one org with a user name and password (the operator: with
+/// an empty org).
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct SignInRequest {
-    /// Org slug, e.g. `default`.
+    /// Org slug, e.g. `default`; empty for the operator.
+    #[serde(default)]
     pub org: String,
     /// User name.
     pub user: String,
-    /// Password (set with `coffer user passwd`).
+    /// Password (set when accepting an invitation, or with `coffer passwd`).
     pub password: String,
 }
 
@@ -32,10 +34,10 @@ impl std::fmt::Debug for SignInRequest {
 pub struct SessionInfo {
     /// User name.
     pub user: String,
-    /// Org slug the session acts in.
-    pub org: String,
-    /// The user's role there.
-    pub role: Role,
+    /// Org slug the session acts in (none for the operator).
+    pub org: Option<String>,
+    /// The user's role there (none for the operator).
+    pub role: Option<Role>,
     /// Whether the user is the deployment's operator.
     pub operator: bool,
     /// Send this as `X-CSRF-Token` on every request that changes something.
@@ -45,16 +47,19 @@ pub struct SessionInfo {
     pub expires_at: OffsetDateTime,
 }
 
-/// `PUT /api/v1/orgs/{org}/users/{name}/password`.
+/// `PUT /api/v1/me/password`: change one's own password (and sign out everywhere).
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct SetPasswordRequest {
     /// The new password (at least 12 characters).
     pub password: String,
+    /// The current password; required when one is set.
+    #[serde(default)]
+    pub current_password: Option<String>,
 }
 
 impl std::fmt::Debug for SetPasswordRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SetPasswordRequest { password: [REDACTED] }")
+        f.write_str("SetPasswordRequest { password: [REDACTED], current_password: [REDACTED] }")
     }
 }
 

@@ -34,7 +34,7 @@ pub struct Cli {
 
 const EXAMPLES: &str = "\
 Examples:
-  coffer serve                                    # first start writes ./coffer-data/admin.token
+  coffer serve                                    # first start writes ./coffer-data/admin.token and operator.token
   printf %s 's3cret' | coffer secret put OPS-123 db-password
   coffer secret get OPS-123 db-password
   coffer run --issue OPS-123 -- ./deploy.sh       # secrets as env vars, e.g. DB_PASSWORD";
@@ -53,8 +53,10 @@ pub struct GlobalArgs {
     )]
     pub addr: String,
 
-    /// API token. If neither this nor COFFER_TOKEN is set, ./coffer-data/admin.token is read
-    /// when it exists (the token `coffer serve` writes on first start).
+    /// API token. If neither this nor COFFER_TOKEN is set, the token `coffer serve` wrote on
+    /// first start is read when it exists: ./coffer-data/operator.token for the operator's
+    /// commands (org create, user add, user reset, operator, admin), else
+    /// ./coffer-data/admin.token.
     #[arg(long, global = true, env = "COFFER_TOKEN", hide_env_values = true)]
     pub token: Option<ApiToken>,
 
@@ -81,12 +83,24 @@ pub enum Command {
     /// Manage organizations (tenants).
     #[command(subcommand)]
     Org(OrgCommand),
-    /// Manage the members of an org.
+    /// Manage the members of an org: invitations, roles, removal.
     #[command(subcommand)]
     User(UserCommand),
+    /// Accept an invitation to an org.
+    #[command(subcommand)]
+    Invite(InviteCommand),
+    /// Manage the org's service accounts (non-human identities for automation).
+    #[command(subcommand, name = "service-account")]
+    ServiceAccount(ServiceAccountCommand),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Change your own password (prompts; never on the command line), or set a new one with a
+    /// reset code from the operator.
+    Passwd(PasswdArgs),
+    /// The operator's own tokens (deployment-wide; operator only).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Store, reveal and manage secrets.
     #[command(subcommand)]
     Secret(SecretCommand),
@@ -123,6 +137,9 @@ pub enum OrgCommand {
     Create {
         /// URL-safe identifier, e.g. `beta`.
         slug: String,
+        /// Invite this person as the org's first owner; prints the invitation code for them.
+        #[arg(long, value_name = "USER")]
+        owner: Option<String>,
         /// Display name [default: the slug].
         #[arg(long)]
         name: Option<String>,
@@ -159,7 +176,26 @@ pub fn parse_location(s: &str) -> Result<coffer_api::Location, String> {
 /// `coffer user …`.
 #[derive(Subcommand)]
 pub enum UserCommand {
-    /// Add a user to the org (creating it if new) or change its role.
+    /// Invite a person (new, or with an account elsewhere) to the org; prints the one-time code
+    /// alone on stdout for them to accept with `coffer invite accept`.
+    Invite {
+        /// User name, e.g. `bob`.
+        name: String,
+        /// Role they get (at most your own).
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// How long the invitation lasts, e.g. `7d`, `12h` [default: 7 days; at most 30].
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        expires_in: Option<std::time::Duration>,
+    },
+    /// List the org's invitations (pending, and those that ended in the last 30 days).
+    Invitations,
+    /// Revoke a pending invitation by id.
+    Uninvite {
+        /// Invitation id (from `coffer user invitations`).
+        id: Uuid,
+    },
+    /// Add an existing person to the org without an invitation (operator only).
     Add {
         /// User name, e.g. `bob`.
         name: String,
@@ -167,22 +203,120 @@ pub enum UserCommand {
         #[arg(long, value_enum)]
         role: RoleArg,
     },
-    /// List the org's members.
+    /// List the org's members (people and service accounts).
     List,
-    /// Set a user's web UI password (yours, or, as an admin, a member's). Prompts twice on a
-    /// terminal, else reads one line from stdin; never from the command line.
-    Passwd {
-        /// User name, e.g. `bob`.
+    /// Change a member's role (never above your own).
+    Role {
+        /// User name.
         name: String,
+        /// The new role.
+        #[arg(value_enum)]
+        role: RoleArg,
+    },
+    /// Remove a member: their tokens and sessions in this org stop working at once.
+    Rm {
+        /// User name.
+        name: String,
+    },
+    /// Reset a person's credentials (operator only): revokes every token, session and the
+    /// password, and prints a one-time code they redeem with `coffer passwd --reset-code`.
+    Reset {
+        /// User name.
+        name: String,
+        /// How long the code lasts, e.g. `24h` [default: 24h; at most 30 days].
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        expires_in: Option<std::time::Duration>,
+    },
+}
+
+/// `coffer invite …`.
+#[derive(Subcommand)]
+pub enum InviteCommand {
+    /// Accept an invitation. A new person sets their password here (prompted twice; on a pipe,
+    /// one line of stdin); someone with an account accepts with their own token (COFFER_TOKEN).
+    /// Prints the new token for the org alone on stdout.
+    Accept {
+        /// The code (`coffer_i_…`) from the person who invited you; it works once.
+        code: String,
+        /// Do not set a password (a new person then signs in with tokens only).
+        #[arg(long)]
+        no_password: bool,
+    },
+}
+
+/// `coffer service-account …`.
+#[derive(Subcommand)]
+pub enum ServiceAccountCommand {
+    /// Create a service account with a role (auditor, member or admin; at most your own).
+    /// Mint its tokens with `coffer token create --service-account NAME`.
+    Create {
+        /// Name, unique in the org, e.g. `ci`.
+        name: String,
+        /// Its role.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    /// Change a service account's role.
+    Role {
+        /// Name.
+        name: String,
+        /// The new role.
+        #[arg(value_enum)]
+        role: RoleArg,
+    },
+    /// Remove a service account: its tokens stop working at once.
+    Rm {
+        /// Name.
+        name: String,
+    },
+}
+
+/// `coffer passwd`.
+#[derive(Args)]
+pub struct PasswdArgs {
+    /// Redeem this reset code from the operator instead of signing in (sets a new password).
+    #[arg(long, value_name = "CODE")]
+    pub reset_code: Option<String>,
+    /// With --reset-code: also print a new token for this org (one of yours).
+    #[arg(long = "token-for", value_name = "ORG", requires = "reset_code")]
+    pub token_for: Option<String>,
+}
+
+/// `coffer operator …`.
+#[derive(Subcommand)]
+pub enum OperatorCommand {
+    /// The operator's own tokens.
+    #[command(subcommand)]
+    Token(OperatorTokenCommand),
+}
+
+/// `coffer operator token …`.
+#[derive(Subcommand)]
+pub enum OperatorTokenCommand {
+    /// Create another operator token; its value is printed alone on stdout.
+    Create {
+        /// Label shown in listings.
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifetime, e.g. `30d` [default: never expires].
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        expires_in: Option<std::time::Duration>,
+    },
+    /// List the operator's tokens.
+    List,
+    /// Revoke an operator token by id.
+    Revoke {
+        /// Token id.
+        id: Uuid,
     },
 }
 
 /// A role as typed on the command line.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum RoleArg {
-    /// Everything, including managing owners and rotating the org key.
+    /// Everything, including managing owners, keys and storage.
     Owner,
-    /// Members, tokens, destroy and org settings, plus member rights.
+    /// Members up to admin, service accounts, destroy and org settings, plus member rights.
     Admin,
     /// Reads and writes secrets.
     Member,
@@ -193,11 +327,12 @@ pub enum RoleArg {
 /// `coffer token …`.
 #[derive(Subcommand)]
 pub enum TokenCommand {
-    /// Create an API token; its value is printed alone on stdout, details on stderr.
+    /// Create an API token — your own, or a service account's — scoped to the org; its value
+    /// is printed alone on stdout, details on stderr.
     Create {
-        /// User the token acts as [default: the caller].
-        #[arg(long)]
-        user: Option<String>,
+        /// Mint it for this service account of the org (admins) instead of yourself.
+        #[arg(long, value_name = "NAME")]
+        service_account: Option<String>,
         /// Label shown in listings, e.g. `ci`.
         #[arg(long)]
         name: Option<String>,

@@ -17,17 +17,20 @@ use std::str::FromStr;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
-/// Where `coffer serve` writes the first admin's token by default, relative to the cwd.
+/// Where `coffer serve` writes the first owner's token by default, relative to the cwd.
 pub const DEFAULT_TOKEN_FILE: &str = "coffer-data/admin.token";
+/// Where `coffer serve` writes the operator's token by default, relative to the cwd.
+pub const OPERATOR_TOKEN_FILE: &str = "coffer-data/operator.token";
 
 /// A bearer token. Its `Debug` never shows the value and its memory is wiped on drop.
 #[derive(Clone)]
 pub struct ApiToken(Zeroizing<String>);
 
 impl ApiToken {
-    /// Reads the token file `coffer serve` writes, if it exists.
-    pub fn from_default_file() -> Result<Option<ApiToken>> {
-        let path = Path::new(DEFAULT_TOKEN_FILE);
+    /// Reads a token file `coffer serve` writes ([`DEFAULT_TOKEN_FILE`],
+    /// [`OPERATOR_TOKEN_FILE`]), if it exists.
+    pub fn from_file(file: &str) -> Result<Option<ApiToken>> {
+        let path = Path::new(file);
         if !path.exists() {
             return Ok(None);
         }
@@ -114,6 +117,16 @@ impl Client {
             addr: addr.trim_end_matches('/').to_owned(),
             token,
         })
+    }
+
+    /// The server's base URL, as given (`--addr`).
+    pub fn base_url(&self) -> &str {
+        &self.addr
+    }
+
+    /// Whether the client sends a token.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
     }
 
     /// The URL of `/api/v1/<segments…>` with `query` appended (empty values are left out).

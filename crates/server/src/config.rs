@@ -12,9 +12,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod byok;
+mod server;
 mod storage;
 
 pub use byok::{ByokConfig, Locations, default_locations};
+pub use server::{MetricsToken, ProxyRange, ServerConfig};
 pub use storage::StorageConfig;
 
 /// Everything `coffer serve` needs.
@@ -51,6 +53,9 @@ pub struct Config {
     /// Per-org buckets: how Coffer reaches them, and migrations between stores.
     #[serde(default)]
     pub storage: StorageConfig,
+    /// The HTTP server: trusted proxies, the `/metrics` token, connection timeouts.
+    #[serde(default)]
+    pub server: ServerConfig,
 }
 
 /// Size caps, enforced before any work.
@@ -169,6 +174,7 @@ impl Default for Config {
             locations: default_locations(),
             byok: ByokConfig::default(),
             storage: StorageConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -272,6 +278,7 @@ impl Config {
                 )));
             }
         }
+        self.server.check().map_err(ConfigError::OutOfRange)?;
         byok::check(self)
     }
 

@@ -17,7 +17,7 @@ pub mod catalog;
 pub mod config;
 pub mod domain;
 pub mod http;
-pub mod key_prober;
+pub mod jobs;
 pub mod keys;
 pub mod metrics;
 pub mod service;

@@ -72,6 +72,14 @@ pub struct ProbeLabels {
     pub verdict: &'static str,
 }
 
+/// Labels of a failed authentication.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// `missing_token`, `malformed_token`, `unknown_token`, `revoked`, `expired`,
+    /// `not_a_member`, `sign_in_failed`.
+    pub reason: &'static str,
+}
+
 /// Labels of a blob-store call.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BlobLabels {
@@ -121,6 +129,11 @@ pub struct Metrics {
     /// Duration of each checkpoint the SQLite writer runs itself to restart the write-ahead log
     /// (the one pause of the writer that waits for the database file's fsync).
     pub writer_checkpoint_seconds: Histogram,
+    /// Failed authentications by reason (the audit chain gets one summary per interval).
+    pub auth_failures: Family<ReasonLabels, Counter>,
+    /// Failed authentications counted here but left out of the audit summaries because the
+    /// interval had too many distinct (org, reason) keys.
+    pub auth_failures_unrecorded: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -226,6 +239,18 @@ impl Default for Metrics {
             "Duration of the checkpoints the SQLite catalog's writer runs to restart its write-ahead log",
             writer_checkpoint_seconds.clone(),
         );
+        let auth_failures = Family::default();
+        let auth_failures_unrecorded = Counter::default();
+        registry.register(
+            "auth_failures",
+            "Failed authentications by reason",
+            auth_failures.clone(),
+        );
+        registry.register(
+            "auth_failures_unrecorded",
+            "Failed authentications not written to an audit summary (too many distinct keys in one interval)",
+            auth_failures_unrecorded.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -244,6 +269,8 @@ impl Default for Metrics {
             commit_seconds,
             wal_syncs,
             writer_checkpoint_seconds,
+            auth_failures,
+            auth_failures_unrecorded,
         }
     }
 }

@@ -102,8 +102,13 @@ fn check_data_dir(dir: &Path) -> Result<(), StartupError> {
     Ok(())
 }
 
-fn write_admin_token(dir: &Path, token: &str) -> std::io::Result<()> {
-    let path = dir.join("admin.token");
+/// The file the first owner's token is written to (`admin`, owner of org `default`).
+pub const OWNER_TOKEN_FILE: &str = "admin.token";
+/// The file the operator's token is written to.
+pub const OPERATOR_TOKEN_FILE: &str = "operator.token";
+
+fn write_token_file(dir: &Path, file: &str, token: &str) -> std::io::Result<()> {
+    let path = dir.join(file);
     let _ = std::fs::remove_file(&path);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -152,8 +157,10 @@ async fn check_root_key(
 pub struct RunningApp {
     /// The bound address.
     pub addr: SocketAddr,
-    /// The operator token, if this start bootstrapped an empty deployment.
+    /// The token of `admin`, the first owner of org `default`, if this start created it.
     pub admin_token: Option<Zeroizing<String>>,
+    /// The operator's token, if this start seated the operator.
+    pub operator_token: Option<Zeroizing<String>>,
     state: Arc<AppState>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
@@ -210,18 +217,19 @@ impl RunningApp {
                 principal_arn: config.byok.principal_arn.clone(),
             })
             .with_storage(storage);
-        let admin_token = coffer
-            .bootstrap()
-            .await
-            .map_err(StartupError::Bootstrap)?
-            .map(|b| b.token);
+        let boot = coffer.bootstrap().await.map_err(StartupError::Bootstrap)?;
         // After bootstrap: a node that lost the bootstrap race checks the winner's org key too.
         check_root_key(provider.as_ref(), coffer.catalog().as_ref(), &key_file).await?;
-        if let Some(token) = &admin_token {
-            write_admin_token(dir, token).map_err(|e| StartupError::DataDir {
-                path: dir.display().to_string(),
-                message: format!("cannot write admin.token: {e}"),
-            })?;
+        for (file, token) in [
+            (OWNER_TOKEN_FILE, &boot.owner_token),
+            (OPERATOR_TOKEN_FILE, &boot.operator_token),
+        ] {
+            if let Some(token) = token {
+                write_token_file(dir, file, token).map_err(|e| StartupError::DataDir {
+                    path: dir.display().to_string(),
+                    message: format!("cannot write {file}: {e}"),
+                })?;
+            }
         }
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
@@ -233,36 +241,26 @@ impl RunningApp {
             addr: config.listen.clone(),
             source,
         })?;
+        let coffer = Arc::new(coffer);
+        crate::jobs::start_all(&coffer, config);
         let state = Arc::new(AppState {
             coffer,
             max_body_bytes: config.max_body_bytes(),
+            server: config.server.clone(),
         });
-        crate::sweeper::spawn(state.clone(), config.sweeper.clone());
-        crate::key_prober::spawn(state.clone(), config.keys.probe_interval);
-        crate::service::spawn_storage_migration(
-            state.clone(),
-            config.storage.migration_interval,
-            config.storage.migration_rate,
-        );
         let app = router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
+        let header_read_timeout = config.server.header_read_timeout;
         let task = tokio::spawn(async move {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            if let Err(e) = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown)
-            .await
-            {
-                tracing::error!(error = %e, "server stopped with an error");
-            }
+            crate::http::serve::serve(listener, app, header_read_timeout, shutdown).await;
         });
         Ok(Self {
             addr,
-            admin_token,
+            admin_token: boot.owner_token,
+            operator_token: boot.operator_token,
             state,
             stop: Some(stop),
             task,
@@ -274,13 +272,15 @@ impl RunningApp {
         &self.state.coffer
     }
 
-    /// Stops accepting connections, finishes in-flight requests, and returns.
+    /// Stops accepting connections, finishes in-flight requests, writes the failed
+    /// authentications counted since the last summary, and returns.
     pub async fn stop(mut self) {
         self.state.coffer.begin_shutdown();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
+        self.state.coffer.flush_failed_auth().await;
     }
 }
 
@@ -293,17 +293,40 @@ async fn shutdown_signal() {
     }
 }
 
-/// `coffer serve`: starts, prints the bootstrap token (once) and the address, serves until
-/// SIGINT or SIGTERM.
+/// `coffer serve`: starts, says where the tokens it created are, prints the address, serves
+/// until SIGINT or SIGTERM.
+///
+/// A token itself is printed only when standard output is a terminal: under a service manager
+/// stdout goes to a log, and a token in a log is a leaked token. The files (mode 0600 in the data
+/// directory) always hold them.
 pub async fn serve(config: Config) -> Result<(), StartupError> {
+    use std::io::IsTerminal;
     let app = RunningApp::start(&config).await?;
-    if let Some(token) = &app.admin_token {
-        println!("coffer: created org `default` (location local) and operator user `admin`");
-        println!(
-            "coffer: admin token (shown once; also in {}): {}",
-            config.data_dir.join("admin.token").display(),
-            token.as_str()
-        );
+    let on_terminal = std::io::stdout().is_terminal();
+    let created = [
+        (
+            &app.admin_token,
+            OWNER_TOKEN_FILE,
+            "created org `default` (location local) with its first owner `admin`; admin's token",
+        ),
+        (
+            &app.operator_token,
+            OPERATOR_TOKEN_FILE,
+            "seated the deployment's operator (creates orgs, seats owners, resets credentials; never reads secrets); its token",
+        ),
+    ];
+    for (token, file, what) in created {
+        let Some(token) = token else { continue };
+        let path = config.data_dir.join(file);
+        if on_terminal {
+            println!(
+                "coffer: {what} (shown once; also in {}): {}",
+                path.display(),
+                token.as_str()
+            );
+        } else {
+            println!("coffer: {what} is in {} (mode 0600)", path.display());
+        }
     }
     println!("coffer: listening on http://{}", app.addr);
     shutdown_signal().await;

@@ -3,41 +3,12 @@
 //! recording a version's new place and deleting its old copy. Every `interval`, the sweeper
 //! lists each store — the default store and every org bucket ever saved — and deletes blobs
 //! older than `grace` that no version references *in that store*; the grace period keeps it
-//! away from writes and copies still in flight.
+//! away from writes and copies still in flight. `crate::jobs` runs it.
 
 use crate::blob::{BlobPrefix, BlobStore};
 use crate::catalog::StoredBlob;
-use crate::config::SweeperConfig;
 use crate::domain::{StorageId, Timestamp};
-use crate::http::AppState;
 use crate::service::Coffer;
-use std::sync::Arc;
-
-/// Starts the sweeper task (unless the interval is zero).
-pub fn spawn(state: Arc<AppState>, config: SweeperConfig) {
-    if config.interval.is_zero() {
-        return;
-    }
-    // Weak, like the other background tasks: a stopped app must not be kept alive by its
-    // sweeper (its SQLite catalog stays locked until dropped).
-    let weak = Arc::downgrade(&state);
-    drop(state);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(config.interval);
-        tick.tick().await; // the first tick is immediate; start one interval after startup
-        loop {
-            tick.tick().await;
-            let Some(state) = weak.upgrade() else { return };
-            match sweep_once(&state.coffer, config.grace).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "swept orphan blobs"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "orphan sweep failed; will retry next interval")
-                }
-            }
-        }
-    });
-}
 
 /// One pass over every store: removes unreferenced blobs older than `grace`. Returns how many
 /// were removed. A bucket that cannot be listed (its org revoked access) is skipped and reported

@@ -2,20 +2,23 @@
 //! [`Client`]) and returns the process exit code.
 
 mod audit;
+mod invite;
 mod keys;
 mod org;
+mod passwd;
+mod password;
 mod run;
 mod secret;
 mod secret_upload;
 mod secret_value;
 mod serve;
+mod service_account;
 mod storage;
 mod token;
 mod user;
-mod user_passwd;
 
-use crate::cli::{Cli, Command};
-use crate::client::{ApiToken, Client};
+use crate::cli::{Cli, Command, OrgCommand, UserCommand};
+use crate::client::{ApiToken, Client, DEFAULT_TOKEN_FILE, OPERATOR_TOKEN_FILE};
 use crate::error::Result;
 use crate::output;
 use coffer_api::WhoAmI;
@@ -35,9 +38,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     if let Command::Serve(args) = cli.command {
         return serve::run(args);
     }
-    let token = match cli.global.token {
-        Some(token) => Some(token),
-        None => ApiToken::from_default_file()?,
+    let token = match (cli.global.token, default_token_file(&cli.command)) {
+        (Some(token), _) => Some(token),
+        (None, Some(file)) => ApiToken::from_file(file)?,
+        (None, None) => None,
     };
     let client = Client::new(&cli.global.addr, token)?;
     let ctx = Ctx {
@@ -58,11 +62,31 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Org(cmd) => runtime.block_on(org::run(&ctx, cmd)),
         Command::User(cmd) => runtime.block_on(user::run(&ctx, cmd)),
+        Command::Invite(cmd) => runtime.block_on(invite::run(&ctx, cmd)),
+        Command::ServiceAccount(cmd) => runtime.block_on(service_account::run(&ctx, cmd)),
         Command::Token(cmd) => runtime.block_on(token::run(&ctx, cmd)),
+        Command::Passwd(args) => runtime.block_on(passwd::run(&ctx, args)),
+        Command::Operator(cmd) => runtime.block_on(token::operator(&ctx, cmd)),
         Command::Secret(cmd) => runtime.block_on(secret::run(&ctx, cmd)),
         Command::Audit(cmd) => runtime.block_on(audit::run(&ctx, cmd)),
         Command::Whoami => runtime.block_on(whoami(&ctx)),
         Command::Admin(cmd) => runtime.block_on(keys::admin(&ctx, cmd)),
+    }
+}
+
+/// The token file `coffer serve` wrote that a command picks up when no token is given: the
+/// operator's for the operator's commands, none for accepting an invitation or redeeming a reset
+/// code (those authenticate with the code, or with a token given on purpose), else the first
+/// owner's.
+fn default_token_file(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Org(OrgCommand::Create { .. })
+        | Command::User(UserCommand::Add { .. } | UserCommand::Reset { .. })
+        | Command::Operator(_)
+        | Command::Admin(_) => Some(OPERATOR_TOKEN_FILE),
+        Command::Invite(_) => None,
+        Command::Passwd(args) if args.reset_code.is_some() => None,
+        _ => Some(DEFAULT_TOKEN_FILE),
     }
 }
 
@@ -74,17 +98,18 @@ async fn whoami(ctx: &Ctx) -> Result<i32> {
         return Ok(0);
     }
     let me: WhoAmI = body.parse()?;
-    let operator = if me.operator {
-        ", deployment operator"
-    } else {
-        ""
-    };
-    println!(
-        "{} in org {} (role {}{operator}; token {})",
-        me.user,
-        me.org,
-        output::wire_name(&me.role),
-        me.token_id
-    );
+    match (&me.org, &me.role) {
+        (Some(org), Some(role)) => println!(
+            "{} ({}) in org {org} (role {}; token {})",
+            me.user,
+            output::wire_name(&me.kind),
+            output::wire_name(role),
+            me.token_id
+        ),
+        _ => println!(
+            "{}: the deployment's operator, in no org (token {})",
+            me.user, me.token_id
+        ),
+    }
     Ok(0)
 }

@@ -4,13 +4,14 @@ use super::Ctx;
 use crate::cli::OrgCommand;
 use crate::error::Result;
 use crate::output::{self, Table, wire_name};
-use coffer_api::{CreateOrgRequest, Org, OrgList, RotateKeyResponse};
+use coffer_api::{CreateOrgRequest, Org, OrgList, Role, RotateKeyResponse};
 
 /// Runs one `org` subcommand.
 pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<i32> {
     match cmd {
         OrgCommand::Create {
             slug,
+            owner,
             name,
             location,
         } => {
@@ -20,16 +21,19 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<i32> {
                 location,
             };
             let body = ctx.client.post(&["orgs"], &req).await?;
-            if ctx.json {
+            let org: Org = body.parse()?;
+            if ctx.json && owner.is_none() {
                 return body.print_json().map(|()| 0);
             }
-            let org: Org = body.parse()?;
-            println!(
+            eprintln!(
                 "created org {} ({}, location {})",
                 org.slug,
                 org.name,
                 wire_name(&org.location)
             );
+            if let Some(owner) = owner {
+                return super::user::invite(ctx, &org.slug, owner, Role::Owner, None).await;
+            }
         }
         OrgCommand::List => {
             let body = ctx.client.get(&["orgs"], &[]).await?;

@@ -31,22 +31,13 @@ pub(super) fn new_org(slug: &str) -> NewOrg {
     }
 }
 
-pub(super) fn new_user(name: &str) -> NewUser {
-    NewUser {
-        id: UserId::new(),
-        name: UserName::parse(name).unwrap(),
-        operator: false,
-        created_at: Timestamp::now(),
-    }
-}
-
 pub(super) fn token(org: OrgId, user: UserId, byte: u8) -> TokenRecord {
     TokenRecord {
         id: TokenId::new(),
         hash: [byte; 32],
         user,
         user_name: UserName::parse("ignored").unwrap(),
-        org,
+        org: Some(org),
         name: "t".into(),
         created_at: Timestamp::now(),
         expires_at: None,
@@ -90,15 +81,13 @@ pub async fn run_all(catalog: &dyn Catalog) {
     super::conformance_storage::run_all(catalog).await;
     super::conformance_uploads::run_all(catalog).await;
     super::conformance_fresh::run_all(catalog).await;
+    super::conformance_identity::run_all(catalog).await;
 }
 
 async fn bootstrap_happens_once(c: &dyn Catalog) -> OrgId {
     let attempts = (0..4u8).map(|i| {
         let org = new_org("default");
-        let user = NewUser {
-            operator: true,
-            ..new_user("admin")
-        };
+        let user = UserRecord::person(UserName::parse("admin").unwrap(), Timestamp::now());
         let t = token(org.id, user.id, 200 + i);
         let audit = vec![event(org.id, "org.create")];
         c.bootstrap(org, user, t, audit)
@@ -112,7 +101,13 @@ async fn bootstrap_happens_once(c: &dyn Catalog) -> OrgId {
         .user_by_name(&UserName::parse("admin").unwrap())
         .await
         .unwrap();
-    assert!(admin.operator);
+    assert_eq!(admin.kind, IdentityKind::Person);
+    let members = c.list_members(orgs[0].id).await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(
+        (members[0].user.id, members[0].role),
+        (admin.id, Role::Owner)
+    );
     orgs[0].id
 }
 
@@ -170,26 +165,20 @@ async fn orgs_and_keys(c: &dyn Catalog) {
 }
 
 async fn members_and_tokens(c: &dyn Catalog, org: OrgId) {
-    let m = c
-        .upsert_member(
-            org,
-            new_user("conf-bob"),
-            Role::Member,
-            event(org, "user.add"),
-        )
-        .await
-        .unwrap();
+    let (m, _) = super::conformance_identity::person(c, org, "conf-bob", Role::Member, 3).await;
     let again = c
-        .upsert_member(
-            org,
-            new_user("conf-bob"),
-            Role::Admin,
-            event(org, "user.role"),
-        )
+        .change_role(org, m.user.id, Role::Admin, event(org, "member.role"))
         .await
         .unwrap();
-    assert_eq!(again.user.id, m.user.id, "existing user is reused");
+    assert_eq!(again.user.id, m.user.id);
     assert_eq!(again.role, Role::Admin);
+    assert_eq!(
+        c.add_member(org, m.user.id, Role::Member, event(org, "x"))
+            .await
+            .unwrap_err(),
+        CatalogError::AlreadyExists,
+        "a member is not added twice"
+    );
     assert!(
         c.list_members(org)
             .await
@@ -198,11 +187,11 @@ async fn members_and_tokens(c: &dyn Catalog, org: OrgId) {
             .any(|x| x.user.name.as_str() == "conf-bob" && x.role == Role::Admin)
     );
     let t = token(org, m.user.id, 1);
-    c.create_token(t.clone(), event(org, "token.create"))
+    c.create_token(t.clone(), Some(event(org, "token.create")))
         .await
         .unwrap();
     assert_eq!(
-        c.create_token(token(org, m.user.id, 1), event(org, "x"))
+        c.create_token(token(org, m.user.id, 1), Some(event(org, "x")))
             .await
             .unwrap_err(),
         CatalogError::AlreadyExists
@@ -219,16 +208,16 @@ async fn members_and_tokens(c: &dyn Catalog, org: OrgId) {
     assert!(c.authenticate(&[2; 32]).await.unwrap().is_none());
     let at = Timestamp::now();
     let r = c
-        .revoke_token(org, t.id, at, event(org, "token.revoke"))
+        .revoke_token(Some(org), t.id, at, Some(event(org, "token.revoke")))
         .await
         .unwrap();
     assert_eq!(r.revoked_at, Some(at));
     let later = c
         .revoke_token(
-            org,
+            Some(org),
             t.id,
             at.plus(std::time::Duration::from_secs(5)),
-            event(org, "token.revoke"),
+            Some(event(org, "token.revoke")),
         )
         .await
         .unwrap();
@@ -238,7 +227,7 @@ async fn members_and_tokens(c: &dyn Catalog, org: OrgId) {
         "the first revocation time is kept"
     );
     assert!(
-        c.list_tokens(org)
+        c.list_tokens(Some(org))
             .await
             .unwrap()
             .iter()
@@ -246,7 +235,7 @@ async fn members_and_tokens(c: &dyn Catalog, org: OrgId) {
     );
     let other = OrgId::new();
     assert_eq!(
-        c.token(other, t.id).await.unwrap_err(),
+        c.token(Some(other), t.id).await.unwrap_err(),
         CatalogError::NotFound,
         "tokens are per org"
     );

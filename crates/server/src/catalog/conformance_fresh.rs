@@ -3,8 +3,9 @@
 //! were read before. A backend that caches those reads (SQLite does) must invalidate before it
 //! answers; a reveal (`record_view`) must leave the rest of the target as it was.
 
-use super::conformance::{new_org, new_user, token, version};
+use super::conformance::{new_org, version};
 use super::conformance_byok::event;
+use super::conformance_identity::person;
 use super::*;
 
 /// Runs every check against `c` (other checks may have left rows behind).
@@ -23,17 +24,9 @@ async fn principal(c: &dyn Catalog, hash: &[u8; 32]) -> Principal {
 }
 
 async fn principals_follow_writes(c: &dyn Catalog, org: OrgId) {
-    let user = new_user("fresh-ann");
-    let m = c
-        .upsert_member(org, user.clone(), Role::Member, event(org, "user.add"))
-        .await
-        .unwrap();
-    let t = token(org, m.user.id, 0xf1);
-    c.create_token(t.clone(), event(org, "token.create"))
-        .await
-        .unwrap();
+    let (m, t) = person(c, org, "fresh-ann", Role::Member, 0xf1).await;
     assert_eq!(principal(c, &t.hash).await.role, Some(Role::Member));
-    c.upsert_member(org, user, Role::Admin, event(org, "user.role"))
+    c.change_role(org, m.user.id, Role::Admin, event(org, "member.role"))
         .await
         .unwrap();
     assert_eq!(
@@ -42,13 +35,28 @@ async fn principals_follow_writes(c: &dyn Catalog, org: OrgId) {
         "a role change is seen at once"
     );
     let at = Timestamp::now();
-    c.revoke_token(org, t.id, at, event(org, "token.revoke"))
+    c.revoke_token(Some(org), t.id, at, Some(event(org, "token.revoke")))
         .await
         .unwrap();
     assert_eq!(
         principal(c, &t.hash).await.token.revoked_at,
         Some(at),
         "a revocation is seen at once"
+    );
+    let (rob, rt) = person(c, org, "fresh-rob", Role::Member, 0xf2).await;
+    assert_eq!(principal(c, &rt.hash).await.role, Some(Role::Member));
+    c.remove_member(
+        org,
+        rob.user.id,
+        Timestamp::now(),
+        event(org, "member.remove"),
+    )
+    .await
+    .unwrap();
+    let gone = principal(c, &rt.hash).await;
+    assert!(
+        gone.role.is_none() && gone.token.revoked_at.is_some(),
+        "a removal is seen at once"
     );
 }
 

@@ -7,16 +7,10 @@
 use super::conformance_byok::{count, event, org};
 use super::*;
 
-async fn user(c: &dyn Catalog, org: OrgId, name: &str, role: Role) -> UserId {
-    let u = NewUser {
-        id: UserId::new(),
-        name: UserName::parse(name).unwrap(),
-        operator: false,
-        created_at: Timestamp::now(),
-    };
-    c.upsert_member(org, u, role, event(org, "user.add"))
+async fn user(c: &dyn Catalog, org: OrgId, name: &str, role: Role, byte: u8) -> UserId {
+    super::conformance_identity::person(c, org, name, role, byte)
         .await
-        .unwrap()
+        .0
         .user
         .id
 }
@@ -27,7 +21,7 @@ fn session(user: UserId, org: OrgId, byte: u8, expires_in_ms: i64) -> SessionRec
         id: TokenId::new(),
         hash: [byte; 32],
         user,
-        org,
+        org: Some(org),
         created_at: now,
         expires_at: Timestamp::from_millis(now.millis() + expires_in_ms),
         revoked_at: None,
@@ -38,7 +32,7 @@ fn session(user: UserId, org: OrgId, byte: u8, expires_in_ms: i64) -> SessionRec
 pub async fn run_all(c: &dyn Catalog) {
     let o = org(c, "web-a").await;
     let other = org(c, "web-b").await;
-    let alice = user(c, o, "web-alice", Role::Member).await;
+    let alice = user(c, o, "web-alice", Role::Member, 0xa1).await;
     passwords(c, o, alice).await;
     sessions_resolve_with_role(c, o, other, alice).await;
     revocation_is_recorded_once(c, o, alice).await;
@@ -53,16 +47,21 @@ async fn passwords(c: &dyn Catalog, o: OrgId, alice: UserId) {
             UserId::new(),
             "x".into(),
             Timestamp::now(),
-            event(o, "user.passwd")
+            vec![event(o, "user.passwd")]
         )
         .await
         .unwrap_err(),
         CatalogError::NotFound
     );
     for phc in ["$argon2id$first", "$argon2id$second"] {
-        c.set_password(alice, phc.into(), Timestamp::now(), event(o, "user.passwd"))
-            .await
-            .unwrap();
+        c.set_password(
+            alice,
+            phc.into(),
+            Timestamp::now(),
+            vec![event(o, "user.passwd")],
+        )
+        .await
+        .unwrap();
         assert_eq!(c.password_hash(alice).await.unwrap().as_deref(), Some(phc));
     }
     assert_eq!(count(c, o, "user.passwd").await, 2, "one event per change");
@@ -70,7 +69,7 @@ async fn passwords(c: &dyn Catalog, o: OrgId, alice: UserId) {
 
 async fn sessions_resolve_with_role(c: &dyn Catalog, o: OrgId, other: OrgId, alice: UserId) {
     let s = session(alice, o, 1, 60_000);
-    c.create_session(s.clone(), event(o, "session.create"))
+    c.create_session(s.clone(), Some(event(o, "session.create")))
         .await
         .unwrap();
     let p = c.session(&s.hash).await.unwrap().expect("stored");
@@ -84,7 +83,7 @@ async fn sessions_resolve_with_role(c: &dyn Catalog, o: OrgId, other: OrgId, ali
     };
     let before = count(c, o, "session.create").await;
     assert_eq!(
-        c.create_session(dup, event(o, "session.create"))
+        c.create_session(dup, Some(event(o, "session.create")))
             .await
             .unwrap_err(),
         CatalogError::AlreadyExists
@@ -92,7 +91,7 @@ async fn sessions_resolve_with_role(c: &dyn Catalog, o: OrgId, other: OrgId, ali
     assert_eq!(count(c, o, "session.create").await, before);
     // A session in an org the user is not a member of resolves without a role.
     let s2 = session(alice, other, 2, 60_000);
-    c.create_session(s2.clone(), event(other, "session.create"))
+    c.create_session(s2.clone(), Some(event(other, "session.create")))
         .await
         .unwrap();
     assert_eq!(c.session(&s2.hash).await.unwrap().unwrap().role, None);
@@ -100,12 +99,12 @@ async fn sessions_resolve_with_role(c: &dyn Catalog, o: OrgId, other: OrgId, ali
 
 async fn revocation_is_recorded_once(c: &dyn Catalog, o: OrgId, alice: UserId) {
     let s = session(alice, o, 3, 60_000);
-    c.create_session(s.clone(), event(o, "session.create"))
+    c.create_session(s.clone(), Some(event(o, "session.create")))
         .await
         .unwrap();
     let before = count(c, o, "session.revoke").await;
     let at = Timestamp::now();
-    let tries = (0..8).map(|_| c.revoke_session(&s.hash, at, event(o, "session.revoke")));
+    let tries = (0..8).map(|_| c.revoke_session(&s.hash, at, Some(event(o, "session.revoke"))));
     let changed = futures::future::join_all(tries).await;
     let changed = changed.into_iter().filter(|r| *r.as_ref().unwrap()).count();
     assert_eq!(changed, 1, "exactly one revocation wins");
@@ -113,28 +112,33 @@ async fn revocation_is_recorded_once(c: &dyn Catalog, o: OrgId, alice: UserId) {
     let p = c.session(&s.hash).await.unwrap().unwrap();
     assert_eq!(p.session.revoked_at, Some(at));
     assert!(
-        !c.revoke_session(&[0xAB; 32], at, event(o, "session.revoke"))
+        !c.revoke_session(&[0xAB; 32], at, Some(event(o, "session.revoke")))
             .await
             .unwrap()
     );
 }
 
 async fn new_password_signs_out_everywhere(c: &dyn Catalog, o: OrgId, alice: UserId) {
-    let bob = user(c, o, "web-bob", Role::Admin).await;
+    let bob = user(c, o, "web-bob", Role::Admin, 0xa2).await;
     let (a1, a2, b1) = (
         session(alice, o, 4, 60_000),
         session(alice, o, 5, 60_000),
         session(bob, o, 6, 60_000),
     );
     for s in [&a1, &a2, &b1] {
-        c.create_session(s.clone(), event(o, "session.create"))
+        c.create_session(s.clone(), Some(event(o, "session.create")))
             .await
             .unwrap();
     }
     let at = Timestamp::now();
-    c.set_password(alice, "$argon2id$third".into(), at, event(o, "user.passwd"))
-        .await
-        .unwrap();
+    c.set_password(
+        alice,
+        "$argon2id$third".into(),
+        at,
+        vec![event(o, "user.passwd")],
+    )
+    .await
+    .unwrap();
     for s in [&a1, &a2] {
         let p = c.session(&s.hash).await.unwrap().unwrap();
         assert_eq!(p.session.revoked_at, Some(at), "alice's sessions end");
@@ -144,14 +148,14 @@ async fn new_password_signs_out_everywhere(c: &dyn Catalog, o: OrgId, alice: Use
 }
 
 async fn expired_sessions_are_pruned(c: &dyn Catalog, o: OrgId) {
-    let carol = user(c, o, "web-carol", Role::Auditor).await;
+    let carol = user(c, o, "web-carol", Role::Auditor, 0xa3).await;
     let old = session(carol, o, 7, -1_000);
-    c.create_session(old.clone(), event(o, "session.create"))
+    c.create_session(old.clone(), Some(event(o, "session.create")))
         .await
         .unwrap();
     assert!(c.session(&old.hash).await.unwrap().is_some());
     let fresh = session(carol, o, 8, 60_000);
-    c.create_session(fresh.clone(), event(o, "session.create"))
+    c.create_session(fresh.clone(), Some(event(o, "session.create")))
         .await
         .unwrap();
     assert!(c.session(&old.hash).await.unwrap().is_none(), "pruned");

@@ -12,9 +12,11 @@ pub mod conformance;
 pub mod conformance_byok;
 mod conformance_fresh;
 mod conformance_health;
+mod conformance_identity;
 pub mod conformance_storage;
 pub mod conformance_uploads;
 pub mod conformance_web;
+mod identity;
 mod model;
 pub mod postgres;
 pub mod sqlite;
@@ -23,6 +25,7 @@ mod uploads;
 mod web;
 
 pub use byok::*;
+pub use identity::*;
 pub use model::*;
 pub use storage::*;
 pub use uploads::*;
@@ -74,22 +77,25 @@ pub enum CatalogError {
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 
 /// The catalog. See each method for its contract; [`conformance::run_all`] checks them all.
-/// The per-org key settings (BYOK) are the [`ByokCatalog`] part of the same seam, and per-org
-/// storage the [`StorageCatalog`] part, and client-side uploads the [`UploadCatalog`] part.
+/// The per-org key settings (BYOK) are the [`ByokCatalog`] part of the same seam, per-org
+/// storage the [`StorageCatalog`] part, client-side uploads the [`UploadCatalog`] part,
+/// passwords and sessions the [`WebCatalog`] part, and identities, memberships and invitations
+/// the [`IdentityCatalog`] part.
 #[async_trait]
 pub trait Catalog:
-    ByokCatalog + StorageCatalog + UploadCatalog + WebCatalog + Send + Sync + 'static
+    ByokCatalog + IdentityCatalog + StorageCatalog + UploadCatalog + WebCatalog + Send + Sync + 'static
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 
-    /// Creates `org`, `user` as its owner (and operator), and `token`, with their audit events,
-    /// only if the catalog has no org at all. Returns false (and changes nothing) otherwise.
-    /// Safe to race: exactly one caller creates.
+    /// Creates `org`, the person `owner` as its owner, and `token` (the owner's, in `org`), with
+    /// their audit events, only if the catalog has no org at all. Returns false (and changes
+    /// nothing) otherwise. Safe to race: exactly one caller creates. (The operator is seated
+    /// separately: [`IdentityCatalog::seat_operator`].)
     async fn bootstrap(
         &self,
         org: NewOrg,
-        user: NewUser,
+        owner: UserRecord,
         token: TokenRecord,
         audit: Vec<AuditDraft>,
     ) -> Result<bool>;
@@ -126,34 +132,26 @@ pub trait Catalog:
     /// How many data keys org-key `version` has wrapped.
     async fn org_key_encryptions(&self, org: OrgId, version: u32) -> Result<u64>;
 
-    /// A user by name.
-    async fn user_by_name(&self, name: &UserName) -> Result<UserRecord>;
-    /// Creates the user if the name is new, then gives it `role` in `org`.
-    async fn upsert_member(
-        &self,
-        org: OrgId,
-        user: NewUser,
-        role: Role,
-        audit: AuditDraft,
-    ) -> Result<MemberRecord>;
-    /// Members of an org, by name.
+    /// Members of an org (people and service accounts), by name.
     async fn list_members(&self, org: OrgId) -> Result<Vec<MemberRecord>>;
 
-    /// Stores a new token. `AlreadyExists` on a hash collision.
-    async fn create_token(&self, token: TokenRecord, audit: AuditDraft) -> Result<()>;
+    /// Stores a new token. `AlreadyExists` on a hash collision; `Refused` if the token's scope
+    /// does not fit its identity (an operator token scoped to an org, a member's without one).
+    async fn create_token(&self, token: TokenRecord, audit: Option<AuditDraft>) -> Result<()>;
     /// Resolves a token hash (whatever its expiry or revocation; the caller judges).
     async fn authenticate(&self, hash: &[u8; 32]) -> Result<Option<Principal>>;
-    /// Tokens of an org, newest first.
-    async fn list_tokens(&self, org: OrgId) -> Result<Vec<TokenRecord>>;
-    /// One token of an org.
-    async fn token(&self, org: OrgId, id: TokenId) -> Result<TokenRecord>;
-    /// Revokes a token of `org` (idempotent: keeps the first revocation time).
+    /// Tokens of an org, newest first (the operator's, which have no org, with `None`).
+    async fn list_tokens(&self, org: Option<OrgId>) -> Result<Vec<TokenRecord>>;
+    /// One token of an org (`None`: one of the operator's).
+    async fn token(&self, org: Option<OrgId>, id: TokenId) -> Result<TokenRecord>;
+    /// Revokes a token of `org` (idempotent: keeps the first revocation time). An operator
+    /// token (`org` `None`) has no chain to record in, so `audit` is `None` for it.
     async fn revoke_token(
         &self,
-        org: OrgId,
+        org: Option<OrgId>,
         id: TokenId,
         at: Timestamp,
-        audit: AuditDraft,
+        audit: Option<AuditDraft>,
     ) -> Result<TokenRecord>;
 
     /// A live (not destroyed) secret, deleted or not.

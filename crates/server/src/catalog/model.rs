@@ -28,17 +28,47 @@ pub struct OrgRecord {
     pub storage: Option<StorageId>,
 }
 
-/// A user (global; roles are per org).
+/// An identity: a person (one across the deployment; roles are per org), a service account of
+/// one org, or the deployment's operator (never a member of any org).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserRecord {
     /// Id.
     pub id: UserId,
-    /// Name.
+    /// Name: unique among people and the operator; a service account's is unique in its org.
     pub name: UserName,
-    /// Deployment operator (may create orgs).
-    pub operator: bool,
+    /// Person, service account or operator.
+    pub kind: IdentityKind,
+    /// The org a service account belongs to (`None` for people and the operator).
+    pub org: Option<OrgId>,
     /// Creation time.
     pub created_at: Timestamp,
+}
+
+impl UserRecord {
+    /// A new person.
+    pub fn person(name: UserName, at: Timestamp) -> Self {
+        Self::new(name, IdentityKind::Person, None, at)
+    }
+
+    /// A new service account of `org`.
+    pub fn service(org: OrgId, name: UserName, at: Timestamp) -> Self {
+        Self::new(name, IdentityKind::Service, Some(org), at)
+    }
+
+    /// The deployment's operator.
+    pub fn operator(name: UserName, at: Timestamp) -> Self {
+        Self::new(name, IdentityKind::Operator, None, at)
+    }
+
+    fn new(name: UserName, kind: IdentityKind, org: Option<OrgId>, at: Timestamp) -> Self {
+        Self {
+            id: UserId::new(),
+            name,
+            kind,
+            org,
+            created_at: at,
+        }
+    }
 }
 
 /// A user's role in one org.
@@ -61,8 +91,8 @@ pub struct TokenRecord {
     pub user: UserId,
     /// That user's name (joined for display).
     pub user_name: UserName,
-    /// Org it is scoped to.
-    pub org: OrgId,
+    /// Org it is scoped to (`None`: an operator token, which acts deployment-wide).
+    pub org: Option<OrgId>,
     /// Label.
     pub name: String,
     /// Creation time.
@@ -80,7 +110,8 @@ pub struct Principal {
     pub token: TokenRecord,
     /// Its user.
     pub user: UserRecord,
-    /// The user's current role in the token's org (none if membership was removed).
+    /// The user's current role in the token's org (none if membership was removed, and for
+    /// the operator, who has no org).
     pub role: Option<Role>,
 }
 
@@ -196,19 +227,6 @@ pub struct NewOrg {
     pub created_at: Timestamp,
     /// Wraps of org-key version 1.
     pub key_wraps: Vec<OrgKeyWrap>,
-}
-
-/// A user to create if the name is new.
-#[derive(Clone, Debug)]
-pub struct NewUser {
-    /// Id to use if created.
-    pub id: UserId,
-    /// Name.
-    pub name: UserName,
-    /// Operator flag if created.
-    pub operator: bool,
-    /// Creation time if created.
-    pub created_at: Timestamp,
 }
 
 /// A new version to append (check-and-set on the current version).

@@ -12,7 +12,8 @@ use crate::audit::AuditDraft;
 use crate::domain::*;
 use async_trait::async_trait;
 
-/// A browser session: a user signed in to one org (like a token, a session acts in one org).
+/// A browser session: a user signed in to one org (like a token, a session acts in one org), or
+/// the operator signed in to the deployment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionRecord {
     /// Id (shown in audit events; never the cookie value).
@@ -21,8 +22,8 @@ pub struct SessionRecord {
     pub hash: [u8; 32],
     /// The user.
     pub user: UserId,
-    /// The org the session acts in.
-    pub org: OrgId,
+    /// The org the session acts in (`None`: the operator's session).
+    pub org: Option<OrgId>,
     /// Sign-in time.
     pub created_at: Timestamp,
     /// After this the session is refused.
@@ -47,22 +48,26 @@ pub struct SessionPrincipal {
 pub trait WebCatalog: Send + Sync + 'static {
     /// Sets (or replaces) `user`'s password hash and, in the same transaction, revokes every
     /// session of the user that is not yet revoked (a new password signs out everywhere), then
-    /// appends `audit`. `NotFound`: no such user.
+    /// appends `audit` (one event per org the user belongs to; none for the operator).
+    /// `NotFound`: no such user.
     async fn set_password(
         &self,
         user: UserId,
         phc: String,
         at: Timestamp,
-        audit: AuditDraft,
+        audit: Vec<AuditDraft>,
     ) -> Result<()>;
 
     /// The user's password hash, if one was set (`None` also for an unknown user id).
     async fn password_hash(&self, user: UserId) -> Result<Option<String>>;
 
-    /// Stores a new session and appends `audit` (the sign-in event). Sessions of the same user
-    /// that expired before `session.created_at` are deleted on the way. `AlreadyExists` on a
-    /// hash or id collision; `NotFound` if the user or org does not exist.
-    async fn create_session(&self, session: SessionRecord, audit: AuditDraft) -> Result<()>;
+    /// Stores a new session and appends `audit` (the sign-in event; `None` for the operator,
+    /// who has no org chain). Sessions of the same user that expired before
+    /// `session.created_at` are deleted on the way. `AlreadyExists` on a hash or id collision;
+    /// `NotFound` if the user or org does not exist; `Refused` if the session's scope does not
+    /// fit its identity (as for tokens).
+    async fn create_session(&self, session: SessionRecord, audit: Option<AuditDraft>)
+    -> Result<()>;
 
     /// Resolves a session hash, whatever its expiry or revocation (the caller judges).
     async fn session(&self, hash: &[u8; 32]) -> Result<Option<SessionPrincipal>>;
@@ -74,6 +79,6 @@ pub trait WebCatalog: Send + Sync + 'static {
         &self,
         hash: &[u8; 32],
         at: Timestamp,
-        audit: AuditDraft,
+        audit: Option<AuditDraft>,
     ) -> Result<bool>;
 }

@@ -75,3 +75,11 @@ id_type!(
     /// An API token (its value is never stored, only its SHA-256).
     TokenId
 );
+id_type!(
+    /// An invitation to join an org (its code is never stored, only its SHA-256).
+    InvitationId
+);
+id_type!(
+    /// A credential reset the operator issued (its code is never stored, only its SHA-256).
+    ResetId
+);

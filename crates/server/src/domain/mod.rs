@@ -12,11 +12,12 @@ mod storage;
 mod time;
 
 pub use aws::{AwsRegion, ExternalId, KmsKeyArn, RoleArn};
-pub use ids::{OrgId, SecretId, StorageId, TokenId, UploadId, UserId};
+pub use ids::{InvitationId, OrgId, ResetId, SecretId, StorageId, TokenId, UploadId, UserId};
 pub use names::{OrgSlug, SecretName, UserName};
+pub use policy::IdentityKind;
 pub use scope::{IssueKey, ProjectKey, Scope};
 pub use storage::{BucketName, KeyPrefix};
-pub use time::Timestamp;
+pub use time::{Lifetime, Timestamp};
 
 pub use coffer_api::{Location, OrgStatus, Role, SecretKind};
 

@@ -39,6 +39,37 @@ impl Timestamp {
     }
 }
 
+/// How long a credential or code lasts: 1 second to 10 years. Anything longer is refused rather
+/// than clamped, so what a client asked for is what it gets (and a lifetime never overflows the
+/// calendar: `u64::MAX` seconds used to be stored as a date in 1970 while the token worked).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub struct Lifetime(std::time::Duration);
+
+impl Lifetime {
+    /// The longest lifetime accepted, in seconds (10 years of 365 days).
+    pub const MAX_SECS: u64 = 10 * 365 * 24 * 3600;
+
+    /// Parses a lifetime given in seconds; `field` names it in the error.
+    pub fn from_secs(field: &'static str, secs: u64) -> Result<Self, super::ParseError> {
+        if (1..=Self::MAX_SECS).contains(&secs) {
+            Ok(Self(std::time::Duration::from_secs(secs)))
+        } else {
+            Err(super::ParseError::new(
+                field,
+                format!(
+                    "{secs} seconds is not a lifetime: give 1 to {} seconds (10 years)",
+                    Self::MAX_SECS
+                ),
+            ))
+        }
+    }
+
+    /// The duration.
+    pub fn duration(self) -> std::time::Duration {
+        self.0
+    }
+}
+
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self
@@ -48,5 +79,23 @@ impl std::fmt::Display for Timestamp {
             Ok(s) => f.write_str(&s),
             Err(_) => write!(f, "{}ms", self.0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_are_one_second_to_ten_years() {
+        assert!(Lifetime::from_secs("expires_in_seconds", 0).is_err());
+        assert!(Lifetime::from_secs("expires_in_seconds", 1).is_ok());
+        assert!(Lifetime::from_secs("expires_in_seconds", Lifetime::MAX_SECS).is_ok());
+        let err = Lifetime::from_secs("expires_in_seconds", u64::MAX).unwrap_err();
+        assert_eq!(err.field, "expires_in_seconds");
+        assert!(err.message.contains("10 years"), "{}", err.message);
+        let longest = Lifetime::from_secs("x", Lifetime::MAX_SECS).unwrap();
+        let end = Timestamp::now().plus(longest.duration());
+        assert!(end.to_datetime().year() > 2030, "representable: {end}");
     }
 }

@@ -1,8 +1,10 @@
 //! Records → wire types. The only place that knows both shapes.
 
 use crate::audit::AuditRecord;
-use crate::catalog::{MemberRecord, OrgRecord, SecretRecord, TokenRecord, VersionRecord};
-use crate::domain::Timestamp;
+use crate::catalog::{
+    InvitationRecord, MemberRecord, OrgRecord, SecretRecord, TokenRecord, VersionRecord,
+};
+use crate::domain::{IdentityKind, Timestamp};
 use crate::service::unavailable_reason;
 use coffer_api as api;
 
@@ -52,21 +54,51 @@ pub fn version(v: &VersionRecord) -> api::SecretVersion {
     }
 }
 
+pub fn kind(k: IdentityKind) -> api::IdentityKind {
+    match k {
+        IdentityKind::Person => api::IdentityKind::Person,
+        IdentityKind::Service => api::IdentityKind::Service,
+        IdentityKind::Operator => api::IdentityKind::Operator,
+    }
+}
+
 pub fn member(m: &MemberRecord) -> api::Member {
     api::Member {
         id: m.user.id.as_uuid(),
         name: m.user.name.to_string(),
+        kind: kind(m.user.kind),
         role: m.role,
-        operator: m.user.operator,
         created_at: m.user.created_at.to_datetime(),
     }
 }
 
-pub fn token(t: &TokenRecord, org_slug: &str) -> api::TokenInfo {
+pub fn invitation(i: &InvitationRecord, org_slug: &str) -> api::Invitation {
+    let state = if i.accepted_at.is_some() {
+        api::InvitationState::Accepted
+    } else if i.revoked_at.is_some() {
+        api::InvitationState::Revoked
+    } else if i.expires_at <= Timestamp::now() {
+        api::InvitationState::Expired
+    } else {
+        api::InvitationState::Pending
+    };
+    api::Invitation {
+        id: i.id.as_uuid(),
+        org: org_slug.to_owned(),
+        name: i.name.to_string(),
+        role: i.role,
+        created_by: i.created_by.clone(),
+        created_at: i.created_at.to_datetime(),
+        expires_at: i.expires_at.to_datetime(),
+        state,
+    }
+}
+
+pub fn token(t: &TokenRecord, org_slug: Option<&str>) -> api::TokenInfo {
     api::TokenInfo {
         id: t.id.as_uuid(),
         user: t.user_name.to_string(),
-        org: org_slug.to_owned(),
+        org: org_slug.map(str::to_owned),
         name: t.name.clone(),
         created_at: t.created_at.to_datetime(),
         expires_at: t.expires_at.map(Timestamp::to_datetime),

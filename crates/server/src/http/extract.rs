@@ -48,6 +48,29 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     }
 }
 
+/// The caller if the request presents a credential (a bearer token or a session cookie),
+/// `None` if it presents none. A credential that does not authenticate is refused like for
+/// [`Caller`] — never silently treated as anonymous.
+pub struct MaybeCaller(pub Option<Actor>);
+
+impl FromRequestParts<Arc<AppState>> for MaybeCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        let presents = parts.headers.contains_key(header::AUTHORIZATION)
+            || super::web::session_cookie(&parts.headers).is_some();
+        if !presents {
+            return Ok(MaybeCaller(None));
+        }
+        Caller::from_request_parts(parts, state)
+            .await
+            .map(|c| MaybeCaller(Some(c.0)))
+    }
+}
+
 /// A JSON body with Coffer's errors.
 pub struct Body<T>(pub T);
 

@@ -12,8 +12,10 @@ mod extract;
 mod keys;
 mod openapi;
 mod orgs;
+mod people;
 mod secret_body;
 mod secrets;
+pub mod serve;
 mod storage;
 mod uploads;
 pub mod web;
@@ -24,7 +26,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use error::error_response;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -35,10 +37,12 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 /// What handlers share.
 pub struct AppState {
-    /// The application.
-    pub coffer: Coffer,
+    /// The application (its background jobs hold it weakly).
+    pub coffer: Arc<Coffer>,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// `[server]`: trusted proxies, the `/metrics` token, timeouts.
+    pub server: crate::config::ServerConfig,
 }
 
 /// The whole router.
@@ -67,16 +71,45 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/orgs/{org}/storage/setup", get(storage::setup))
         .route(
             "/orgs/{org}/users",
-            post(orgs::add_user).get(orgs::list_users),
+            post(people::add_user).get(people::list_users),
         )
+        .route(
+            "/orgs/{org}/users/{name}",
+            put(people::set_user_role).delete(people::remove_user),
+        )
+        .route(
+            "/orgs/{org}/service-accounts",
+            post(people::create_service_account),
+        )
+        .route(
+            "/orgs/{org}/service-accounts/{name}",
+            put(people::set_service_role).delete(people::remove_service_account),
+        )
+        .route(
+            "/orgs/{org}/invitations",
+            post(people::invite).get(people::list_invitations),
+        )
+        .route(
+            "/orgs/{org}/invitations/{id}",
+            delete(people::revoke_invitation),
+        )
+        .route("/invitations/accept", post(people::accept_invitation))
         .route(
             "/orgs/{org}/tokens",
-            post(orgs::create_token).get(orgs::list_tokens),
+            post(people::create_token).get(people::list_tokens),
+        )
+        .route("/orgs/{org}/tokens/{id}", delete(people::revoke_token))
+        .route(
+            "/operator/tokens",
+            post(people::create_operator_token).get(people::list_operator_tokens),
         )
         .route(
-            "/orgs/{org}/tokens/{id}",
-            axum::routing::delete(orgs::revoke_token),
+            "/operator/tokens/{id}",
+            delete(people::revoke_operator_token),
         )
+        .route("/me/password", put(people::set_own_password))
+        .route("/users/{name}/reset", post(people::reset_credentials))
+        .route("/credentials/redeem", post(people::redeem_reset))
         .route("/orgs/{org}/secrets", get(secrets::list))
         .route(
             "/orgs/{org}/secrets/{scope}/{name}",
@@ -150,7 +183,9 @@ impl ApiRoutes {
     }
 }
 
-/// Refuses a declared oversize body before reading it, and records route, status and latency.
+/// Refuses a declared oversize body before reading it, cuts a request that takes longer than
+/// `server.request_timeout` (a body trickled in to hold the connection), and records route,
+/// status and latency.
 async fn guard_and_measure(
     State(state): State<Arc<AppState>>,
     req: Request,
@@ -178,7 +213,17 @@ async fn guard_and_measure(
             ),
         )
     } else {
-        next.run(req).await
+        match tokio::time::timeout(state.server.request_timeout, next.run(req)).await {
+            Ok(response) => response,
+            Err(_) => error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request took longer than {}s (server.request_timeout); send it again without pausing",
+                    state.server.request_timeout.as_secs()
+                ),
+            ),
+        }
     };
     let m = state.coffer.metrics();
     let status = response.status().as_u16();
@@ -195,15 +240,19 @@ async fn guard_and_measure(
     response
 }
 
-/// The method as a metric label, without allocating for the ones the API has.
+/// The method as a metric label: the standard methods by name, anything else as `OTHER`, so a
+/// client inventing methods cannot create new series.
 fn method_label(method: &Method) -> Cow<'static, str> {
-    match method.as_str() {
-        "GET" => Cow::Borrowed("GET"),
-        "POST" => Cow::Borrowed("POST"),
-        "PUT" => Cow::Borrowed("PUT"),
-        "DELETE" => Cow::Borrowed("DELETE"),
-        other => Cow::Owned(other.to_owned()),
-    }
+    Cow::Borrowed(match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    })
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
@@ -220,7 +269,26 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+async fn metrics(State(state): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(want) = &state.server.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !want.matches(presented.trim()) {
+            let mut res = error_response(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "/metrics needs `Authorization: Bearer <server.metrics_token>`",
+            );
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+            return res;
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.coffer.metrics().render(),

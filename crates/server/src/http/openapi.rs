@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document at `/api/v1/openapi.json`, generated from the handlers' annotations
 //! and the wire types, so it cannot drift from the code.
 
-use super::{audit, keys, orgs, secrets, storage, uploads};
+use super::{audit, keys, orgs, people, secrets, storage, uploads};
 use axum::Json;
 use utoipa::OpenApi;
 
@@ -27,11 +27,26 @@ use utoipa::OpenApi;
         storage::set,
         storage::reset,
         storage::setup,
-        orgs::add_user,
-        orgs::list_users,
-        orgs::create_token,
-        orgs::list_tokens,
-        orgs::revoke_token,
+        people::list_users,
+        people::add_user,
+        people::set_user_role,
+        people::remove_user,
+        people::create_service_account,
+        people::set_service_role,
+        people::remove_service_account,
+        people::invite,
+        people::list_invitations,
+        people::revoke_invitation,
+        people::accept_invitation,
+        people::create_token,
+        people::list_tokens,
+        people::revoke_token,
+        people::create_operator_token,
+        people::list_operator_tokens,
+        people::revoke_operator_token,
+        people::set_own_password,
+        people::reset_credentials,
+        people::redeem_reset,
         secrets::list,
         secrets::put,
         secrets::get,

@@ -1,10 +1,10 @@
-//! `/api/v1/orgs…`, `/api/v1/whoami`: orgs, members, tokens and the caller's identity.
+//! `/api/v1/orgs…`, `/api/v1/whoami`: orgs and the caller's identity. (Members, invitations and
+//! credentials: [`super::people`].)
 
 use super::error::ApiError;
 use super::extract::{Body, Caller};
 use super::{AppState, convert};
 use crate::domain::*;
-use crate::service::Error;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,12 +15,16 @@ type R<T> = Result<T, ApiError>;
 
 #[utoipa::path(get, path = "/api/v1/whoami", responses((status = 200, body = api::WhoAmI), (status = 401, body = api::ErrorBody)))]
 pub async fn whoami(State(s): State<Arc<AppState>>, Caller(actor): Caller) -> R<Json<api::WhoAmI>> {
-    let org = s.coffer.actor_org(&actor).await?;
+    let org = match actor.org() {
+        Some(_) => Some(s.coffer.actor_org(&actor).await?.slug.to_string()),
+        None => None,
+    };
     Ok(Json(api::WhoAmI {
         user: actor.name.to_string(),
-        org: org.slug.to_string(),
-        role: actor.role,
-        operator: actor.operator,
+        kind: convert::kind(actor.kind()),
+        org,
+        role: actor.role(),
+        operator: actor.is_operator(),
         token_id: actor.token.as_uuid(),
     }))
 }
@@ -79,97 +83,4 @@ pub async fn rotate_key(
         key_version,
         previous_version,
     }))
-}
-
-#[utoipa::path(post, path = "/api/v1/orgs/{org}/users", params(("org" = String, Path)), request_body = api::AddUserRequest,
-    responses((status = 201, body = api::Member), (status = 403, body = api::ErrorBody)))]
-pub async fn add_user(
-    State(s): State<Arc<AppState>>,
-    Caller(actor): Caller,
-    Path(org): Path<String>,
-    Body(req): Body<api::AddUserRequest>,
-) -> R<(StatusCode, Json<api::Member>)> {
-    let m = s
-        .coffer
-        .add_member(
-            &actor,
-            &OrgSlug::parse(&org)?,
-            UserName::parse(&req.name)?,
-            req.role,
-        )
-        .await?;
-    Ok((StatusCode::CREATED, Json(convert::member(&m))))
-}
-
-#[utoipa::path(get, path = "/api/v1/orgs/{org}/users", params(("org" = String, Path)), responses((status = 200, body = api::MemberList)))]
-pub async fn list_users(
-    State(s): State<Arc<AppState>>,
-    Caller(actor): Caller,
-    Path(org): Path<String>,
-) -> R<Json<api::MemberList>> {
-    let members = s.coffer.members(&actor, &OrgSlug::parse(&org)?).await?;
-    Ok(Json(api::MemberList {
-        users: members.iter().map(convert::member).collect(),
-    }))
-}
-
-#[utoipa::path(post, path = "/api/v1/orgs/{org}/tokens", params(("org" = String, Path)), request_body = api::CreateTokenRequest,
-    responses((status = 201, body = api::CreatedToken), (status = 404, body = api::ErrorBody)))]
-pub async fn create_token(
-    State(s): State<Arc<AppState>>,
-    Caller(actor): Caller,
-    Path(org): Path<String>,
-    Body(req): Body<api::CreateTokenRequest>,
-) -> R<(StatusCode, Json<api::CreatedToken>)> {
-    let slug = OrgSlug::parse(&org)?;
-    let user = req.user.as_deref().map(UserName::parse).transpose()?;
-    if req.expires_in_seconds == Some(0) {
-        return Err(Error::InvalidInput("expires_in_seconds must be at least 1".into()).into());
-    }
-    let lifetime = req.expires_in_seconds.map(std::time::Duration::from_secs);
-    let (record, value) = s
-        .coffer
-        .create_token(&actor, &slug, user, req.name, lifetime)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(api::CreatedToken {
-            info: convert::token(&record, slug.as_str()),
-            token: value.to_string(),
-        }),
-    ))
-}
-
-#[utoipa::path(get, path = "/api/v1/orgs/{org}/tokens", params(("org" = String, Path)), responses((status = 200, body = api::TokenList)))]
-pub async fn list_tokens(
-    State(s): State<Arc<AppState>>,
-    Caller(actor): Caller,
-    Path(org): Path<String>,
-) -> R<Json<api::TokenList>> {
-    let slug = OrgSlug::parse(&org)?;
-    let tokens = s.coffer.tokens(&actor, &slug).await?;
-    Ok(Json(api::TokenList {
-        tokens: tokens
-            .iter()
-            .map(|t| convert::token(t, slug.as_str()))
-            .collect(),
-    }))
-}
-
-#[utoipa::path(delete, path = "/api/v1/orgs/{org}/tokens/{id}", params(("org" = String, Path), ("id" = uuid::Uuid, Path)),
-    responses((status = 204), (status = 404, body = api::ErrorBody)))]
-pub async fn revoke_token(
-    State(s): State<Arc<AppState>>,
-    Caller(actor): Caller,
-    Path((org, id)): Path<(String, String)>,
-) -> R<StatusCode> {
-    let id = uuid::Uuid::parse_str(&id).map_err(|_| {
-        Error::InvalidInput(format!(
-            "{id:?} is not a token id (a UUID from `coffer token list`)"
-        ))
-    })?;
-    s.coffer
-        .revoke_token(&actor, &OrgSlug::parse(&org)?, TokenId::from_uuid(id))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,6 @@
 //! in the same transaction as the change), and return records. HTTP, the CLI and tests all drive
 //! the app through here, so the rules live in one place.
 
-mod access;
 mod audit_log;
 mod byok;
 mod byok_enable;
@@ -14,9 +13,11 @@ mod byok_setup;
 mod envelope_cache;
 mod envelope_url;
 mod error;
+mod failed_auth;
 mod key_health;
 pub mod key_routing;
 mod orgs;
+mod people;
 mod reveal;
 mod secrets;
 mod storage;
@@ -35,10 +36,10 @@ pub use byok::{ByokParts, KeysView, SetKeys};
 pub use error::{Error, Result};
 pub use key_health::ProbeSummary;
 pub use orgs::Bootstrapped;
+pub use people::{Accepted, Invited, MemberRef, TokenHolder};
 pub use reveal::{Revealed, unavailable_reason};
 pub use secrets::PutSecret;
 pub use storage::{SetStorage, StorageState};
-pub use storage_migration::spawn as spawn_storage_migration;
 pub use stores::{StorageSettings, Stores};
 pub use uploads::{Grant, NewUpload};
 
@@ -73,6 +74,10 @@ pub struct Coffer {
     settings: ServiceSettings,
     write_locks: WriteLocks,
     byok: Option<ByokParts>,
+    /// Failed authentications counted since the last flush (`failed_auth`).
+    failed_auth: failed_auth::FailedAuth,
+    /// Password hashing and the sign-in limiter of this node.
+    sign_in_guard: web_guard::SignInGuard,
     /// Set when the node is stopping: background passes end at the next envelope.
     stopping: std::sync::atomic::AtomicBool,
 }
@@ -112,6 +117,8 @@ impl Coffer {
             settings,
             write_locks: WriteLocks::new(),
             byok: None,
+            failed_auth: failed_auth::FailedAuth::default(),
+            sign_in_guard: web_guard::SignInGuard::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -226,14 +233,20 @@ fn action_words(action: Action) -> &'static str {
     match action {
         Action::CreateOrg => "create orgs",
         Action::ListAllOrgs => "list every org",
+        Action::ResetCredentials => "reset people's credentials",
         Action::ReadOrg => "read this org",
         Action::RotateOrgKey => "rotate the org key",
-        Action::GrantRole(Role::Owner) => "grant the owner role",
-        Action::GrantRole(_) => "manage users",
-        Action::ListMembers => "list users",
-        Action::CreateToken { .. } => "create tokens for other users",
+        Action::ListMembers => "list members",
+        Action::Invite(Role::Owner) => "invite owners",
+        Action::Invite(_) => "invite people",
+        Action::AddMember(_) => "add people without an invitation",
+        Action::ChangeRole { .. } => "change this member's role to that role",
+        Action::RemoveMember(_) => "remove this member",
+        Action::CreateServiceAccount(_) => "create service accounts with that role",
+        Action::CreateServiceToken(_) => "create tokens for this service account",
+        Action::CreateOwnToken => "create tokens",
         Action::ListTokens => "list tokens",
-        Action::RevokeToken { .. } => "revoke other users' tokens",
+        Action::RevokeToken { .. } => "revoke this token",
         Action::ReadSecretMetadata => "list secrets",
         Action::RevealSecret => "reveal secrets",
         Action::WriteSecret => "write secrets",
@@ -248,17 +261,25 @@ fn action_words(action: Action) -> &'static str {
 }
 
 fn forbidden(actor: &Actor, action: Action, org: &str) -> Error {
-    let role = serde_json::to_value(actor.role)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let who = if matches!(action, Action::CreateOrg | Action::ListAllOrgs) {
-        "only the operator can".to_owned()
-    } else {
-        format!("your role `{role}` in org `{org}` cannot")
+    let who = match (actor.role(), actor.kind()) {
+        _ if matches!(
+            action,
+            Action::CreateOrg
+                | Action::ListAllOrgs
+                | Action::ResetCredentials
+                | Action::AddMember(_)
+        ) =>
+        {
+            "only the operator can".to_owned()
+        }
+        (Some(_), IdentityKind::Service) => {
+            format!("a service account of org `{org}` manages secrets, not people, so it cannot")
+        }
+        (Some(role), _) => format!("your role `{role}` in org `{org}` cannot"),
+        (None, _) => "the operator cannot".to_owned(),
     };
     Error::Forbidden(format!(
-        "{who} {}; ask an owner for a role that can",
+        "{who} {}; nobody acts above their own role — ask an owner",
         action_words(action)
     ))
 }
@@ -274,7 +295,7 @@ fn event(
     AuditDraft::new(
         org,
         Some(actor.user),
-        actor.name.as_str(),
+        actor.audit_name(),
         action,
         target,
         details,

@@ -1,20 +1,37 @@
 //! Org use cases: bootstrap of an empty deployment, create, list, show, and org-key rotation.
 
 use super::*;
-use crate::catalog::{CatalogError, NewOrg, NewUser, TokenRecord};
+use crate::catalog::{CatalogError, NewOrg, TokenRecord, UserRecord};
 use zeroize::Zeroizing;
 
-/// What an empty deployment gets on first start.
+/// The credentials a start created (each shown once).
+#[derive(Default)]
 pub struct Bootstrapped {
-    /// The operator's token (shown once).
-    pub token: Zeroizing<String>,
+    /// The token of `admin`, the first owner of org `default`, if this start created the org.
+    pub owner_token: Option<Zeroizing<String>>,
+    /// The operator's token, if this start seated the operator (a new deployment, or a catalog
+    /// migrated from the model where the first user was both operator and owner).
+    pub operator_token: Option<Zeroizing<String>>,
 }
 
+/// Names the operator is seated under, in order: the first one no person has.
+const OPERATOR_NAMES: [&str; 2] = ["operator", "coffer-operator"];
+
 impl Coffer {
-    /// On an empty catalog: creates org `default` (location `local`), the operator user `admin`
-    /// as its owner, and an owner token. Returns the token, or `None` if the catalog already had
-    /// an org. Safe when several nodes start at once: exactly one creates.
-    pub async fn bootstrap(&self) -> Result<Option<Bootstrapped>> {
+    /// On an empty catalog: creates org `default` (location `local`) with its first owner, the
+    /// person `admin`, and a token of theirs. Then, on any catalog without an operator (or whose
+    /// operator never had a token), seats the operator with a deployment-wide token. Safe when
+    /// several nodes start at once: exactly one creates each.
+    pub async fn bootstrap(&self) -> Result<Bootstrapped> {
+        let owner_token = self.bootstrap_default_org().await?;
+        let operator_token = self.seat_operator().await?;
+        Ok(Bootstrapped {
+            owner_token,
+            operator_token,
+        })
+    }
+
+    async fn bootstrap_default_org(&self) -> Result<Option<Zeroizing<String>>> {
         if !self
             .catalog
             .list_orgs()
@@ -27,19 +44,14 @@ impl Coffer {
         let org_id = OrgId::new();
         let wraps = self.new_org_key(org_id, 1).await?;
         let now = Timestamp::now();
-        let user = NewUser {
-            id: UserId::new(),
-            name: UserName::parse("admin")?,
-            operator: true,
-            created_at: now,
-        };
+        let owner = UserRecord::person(UserName::parse("admin")?, now);
         let token = tokens::generate();
         let record = TokenRecord {
             id: TokenId::new(),
             hash: tokens::hash(&token),
-            user: user.id,
-            user_name: user.name.clone(),
-            org: org_id,
+            user: owner.id,
+            user_name: owner.name.clone(),
+            org: Some(org_id),
             name: "bootstrap".into(),
             created_at: now,
             expires_at: None,
@@ -48,7 +60,7 @@ impl Coffer {
         let by = |action, target: &str| {
             AuditDraft::new(
                 org_id,
-                Some(user.id),
+                Some(owner.id),
                 "admin",
                 action,
                 target,
@@ -57,7 +69,7 @@ impl Coffer {
         };
         let audit = vec![
             by("org.create", "default"),
-            by("user.add", "admin"),
+            by("member.add", "admin"),
             by("token.create", "admin/bootstrap"),
         ];
         let org = NewOrg {
@@ -70,10 +82,42 @@ impl Coffer {
         };
         let created = self
             .catalog
-            .bootstrap(org, user, record, audit)
+            .bootstrap(org, owner, record, audit)
             .await
             .map_err(|e| Error::catalog(e, || "bootstrap".into()))?;
-        Ok(created.then_some(Bootstrapped { token }))
+        Ok(created.then_some(token))
+    }
+
+    async fn seat_operator(&self) -> Result<Option<Zeroizing<String>>> {
+        for name in OPERATOR_NAMES {
+            let user = UserRecord::operator(UserName::parse(name)?, Timestamp::now());
+            let token = tokens::generate();
+            let record = TokenRecord {
+                id: TokenId::new(),
+                hash: tokens::hash(&token),
+                user: user.id,
+                user_name: user.name.clone(),
+                org: None,
+                name: "bootstrap".into(),
+                created_at: user.created_at,
+                expires_at: None,
+                revoked_at: None,
+            };
+            match self.catalog.seat_operator(user, record).await {
+                Ok(true) => {
+                    tracing::info!(name, "seated the deployment's operator");
+                    return Ok(Some(token));
+                }
+                Ok(false) => return Ok(None),
+                // A person already has the name: try the next one.
+                Err(CatalogError::AlreadyExists) => continue,
+                Err(e) => return Err(Error::catalog(e, || "operator".into())),
+            }
+        }
+        Err(Error::Internal(format!(
+            "every operator name ({}) is taken by a person",
+            OPERATOR_NAMES.join(", ")
+        )))
     }
 
     async fn new_org_key(&self, org: OrgId, version: u32) -> Result<Vec<crate::keys::OrgKeyWrap>> {
@@ -142,7 +186,7 @@ impl Coffer {
             })
     }
 
-    /// Orgs the actor may see: all for the operator, else the token's org.
+    /// Orgs the actor may see: all for the operator, else the credential's org.
     pub async fn list_orgs(&self, actor: &Actor) -> Result<Vec<OrgRecord>> {
         if authorize(actor, Action::ListAllOrgs, Resource::Deployment) == Decision::Allow {
             return self
@@ -151,12 +195,7 @@ impl Coffer {
                 .await
                 .map_err(|e| Error::catalog(e, || "orgs".into()));
         }
-        let own = self
-            .catalog
-            .org_by_id(actor.org)
-            .await
-            .map_err(|e| Error::catalog(e, || "org".into()))?;
-        Ok(vec![own])
+        Ok(vec![self.actor_org(actor).await?])
     }
 
     /// One org.

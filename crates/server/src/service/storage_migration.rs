@@ -9,37 +9,16 @@
 //! re-reads the row, see `secrets.rs`), and writes go straight to the new storage.
 //!
 //! The org's "migrating" flag lives in the catalog, so a restarted node resumes where any node
-//! left off; every node runs passes, and the check-and-set makes concurrent movers safe.
+//! left off; every node runs passes (`crate::jobs`), and the check-and-set makes concurrent
+//! movers safe.
 
 use super::*;
 use crate::blob::{BlobError, BlobKey};
 use crate::catalog::{StoredBlob, VersionRecord};
-use crate::http::AppState;
 use std::time::Duration;
 
 /// Versions fetched per catalog query.
 const BATCH: u32 = 100;
-
-/// Starts the migration task on this node (unless `interval` is zero).
-/// It stops when the app is dropped.
-pub fn spawn(state: Arc<AppState>, interval: Duration, rate: u32) {
-    if interval.is_zero() {
-        return;
-    }
-    let weak = Arc::downgrade(&state);
-    drop(state);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(state) = weak.upgrade() else { return };
-            if let Err(e) = state.coffer.migrate_storage_once(rate).await {
-                tracing::warn!(error = %e, "storage migration pass failed; retrying next interval");
-            }
-        }
-    });
-}
 
 impl Coffer {
     /// One pass over every org flagged as migrating; returns how many envelopes moved.

@@ -1,5 +1,6 @@
-//! Web UI use cases: set a password, sign in (a session in one org, like a token), resolve a
-//! session cookie to an [`Actor`], sign out.
+//! Web UI use cases: sign in (a session in one org, like a token; or the operator's, in none),
+//! resolve a session cookie to an [`Actor`], sign out. (Setting one's own password is in
+//! `people::credentials`: it is a credential like any other.)
 //!
 //! A session acts exactly like a token of its user in its org: the same policy, the same audit
 //! trail (the session id stands where a token id would). Session values are `coffer_s_` + 43
@@ -8,15 +9,14 @@
 //! session, needs no storage, and a page that cannot read the HttpOnly cookie learns it only
 //! from the sign-in or `GET /api/v1/session` answer.
 
-use super::web_guard::{SignInGuard, check_new_password};
+use super::failed_auth::Failure;
 use super::*;
-use crate::catalog::{SessionRecord, UserRecord};
+use crate::catalog::{CatalogError, SessionRecord};
+use crate::domain::policy::Membership;
 use base64::Engine;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
-/// Prefix of every session value.
-pub const SESSION_PREFIX: &str = "coffer_s_";
 /// How long a session lasts after sign-in.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
@@ -65,78 +65,34 @@ pub fn csrf_matches(session_value: &str, presented: &str) -> bool {
     .is_ok()
 }
 
-fn well_formed_session(s: &str) -> bool {
-    s.strip_prefix(SESSION_PREFIX).is_some_and(|rest| {
-        rest.len() == 43
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    })
-}
-
 impl Coffer {
-    /// Sets `user`'s password (the caller's own, or, for admins, a member's of their org) and
-    /// signs the user out everywhere. Owners' passwords only owners may set.
-    pub async fn set_password(
-        &self,
-        actor: &Actor,
-        slug: &OrgSlug,
-        user: &UserName,
-        password: Zeroizing<String>,
-        guard: &SignInGuard,
-    ) -> Result<()> {
-        let own = *user == actor.name;
-        let org = self.org_for(actor, slug, Action::ReadOrg).await?;
-        let members = self
-            .catalog
-            .list_members(org.id)
-            .await
-            .map_err(|e| Error::catalog(e, || "members".into()))?;
-        let target = members
-            .iter()
-            .find(|m| m.user.name == *user)
-            .ok_or_else(|| {
-                Error::NotFound(format!("user `{user}` is not a member of org `{slug}`"))
-            })?;
-        if !own {
-            self.org_for(actor, slug, Action::GrantRole(target.role))
-                .await?;
-        }
-        check_new_password(&password)?;
-        let phc = guard.hash(password).await?;
-        let audit = event(
-            actor,
-            org.id,
-            "user.passwd",
-            user.as_str(),
-            serde_json::json!({"own": own}),
-        );
-        self.catalog
-            .set_password(target.user.id, phc, Timestamp::now(), audit)
-            .await
-            .map_err(|e| Error::catalog(e, || format!("user `{user}`")))
-    }
-
-    /// Checks a user's password for `slug` and starts a session there. Wrong user, org,
-    /// password or membership all answer the same sentence (and cost the same time).
+    /// Checks a user's password and starts a session: in org `slug` for its members, or, with
+    /// an empty `slug`, deployment-wide for the operator. Wrong user, org, password or
+    /// membership all answer the same sentence (and cost the same time: one Argon2id hash,
+    /// against a decoy when the user has no password). The attempt is reserved with the limiter
+    /// before any of that, so concurrent guesses cannot outrun it.
     pub async fn sign_in(
         &self,
         slug: &str,
         user: &str,
         password: Zeroizing<String>,
         source: &str,
-        guard: &SignInGuard,
     ) -> std::result::Result<SignedIn, SignInError> {
-        let account = format!("{slug}/{user}");
-        if let Some(wait) = guard.blocked(&account, source) {
-            return Err(SignInError::TooMany(wait));
-        }
+        let account = format!("{slug}/{}", super::failed_auth::cap(user));
+        let attempt = self
+            .sign_in_guard
+            .reserve(&account, source)
+            .map_err(SignInError::TooMany)?;
         let org = match OrgSlug::parse(slug) {
             Ok(s) => self.catalog.org_by_slug(&s).await.ok(),
             Err(_) => None,
         };
-        let found: Option<UserRecord> = match UserName::parse(user) {
-            Ok(n) => self.catalog.user_by_name(&n).await.ok(),
+        let found = match UserName::parse(user) {
+            Ok(n) => match self.catalog.user_by_name(&n).await {
+                Ok(u) => Some(u),
+                Err(CatalogError::NotFound) => None,
+                Err(e) => return Err(Error::catalog(e, || "user".into()).into()),
+            },
             Err(_) => None,
         };
         let phc = match &found {
@@ -147,58 +103,60 @@ impl Coffer {
                 .map_err(|e| Error::catalog(e, || "password".into()))?,
             None => None,
         };
-        let matches = guard.verify(phc, password).await?;
-        let role = match (&org, &found) {
-            (Some(o), Some(u)) if matches => self
+        let matches = self.sign_in_guard.verify(phc, password).await?;
+        let scope = match (&org, &found) {
+            (None, Some(u)) if matches && slug.is_empty() && u.kind == IdentityKind::Operator => {
+                Some(None)
+            }
+            (Some(o), Some(u)) if matches && u.kind == IdentityKind::Person => self
                 .catalog
                 .list_members(o.id)
                 .await
                 .map_err(|e| Error::catalog(e, || "members".into()))?
                 .into_iter()
                 .find(|m| m.user.id == u.id)
-                .map(|m| m.role),
+                .map(|_| Some(o.id)),
             _ => None,
         };
-        let (Some(org), Some(user), Some(_role)) = (org.clone(), found, role) else {
-            guard.failed(&account, source);
-            if let Some(o) = &org {
-                let details =
-                    serde_json::json!({"reason": "sign_in_failed", "user": user, "source": source});
-                let draft =
-                    AuditDraft::new(o.id, None, "anonymous", "auth.failed", "session", details);
-                self.catalog
-                    .append_audit(draft)
-                    .await
-                    .map_err(|e| Error::catalog(e, || "audit".into()))?;
-            }
+        let (Some(org_id), Some(user)) = (scope, found) else {
+            drop(attempt);
+            let failure = Failure {
+                source: Some(source),
+                user: Some(user),
+                token: None,
+            };
+            self.failed_auth(Some(slug), "sign_in_failed", Some(failure));
             return Err(Error::Unauthenticated(
-                "wrong org, user name or password; check all three (passwords are set with `coffer user passwd`)".into(),
+                "wrong org, user name or password; check all three (the operator signs in with an empty org)".into(),
             )
             .into());
         };
-        let value = Zeroizing::new(format!(
-            "{SESSION_PREFIX}{}",
-            &tokens::generate()[tokens::PREFIX.len()..]
-        ));
+        attempt.succeeded();
+        let value = tokens::generate_with(tokens::SESSION_PREFIX);
         let now = Timestamp::now();
         let session = SessionRecord {
             id: TokenId::new(),
             hash: session_hash(&value),
             user: user.id,
-            org: org.id,
+            org: org_id,
             created_at: now,
             expires_at: now.plus(SESSION_LIFETIME),
             revoked_at: None,
         };
         let details = serde_json::json!({"session_id": session.id.to_string(), "source": source});
-        let audit = AuditDraft::new(
-            org.id,
-            Some(user.id),
-            user.name.as_str(),
-            "session.create",
-            "session",
-            details,
-        );
+        let audit = org_id.map(|org| {
+            AuditDraft::new(
+                org,
+                Some(user.id),
+                user.name.as_str(),
+                "session.create",
+                "session",
+                details,
+            )
+        });
+        if org_id.is_none() {
+            tracing::info!(session_id = %session.id, source, "the operator signed in");
+        }
         self.catalog
             .create_session(session.clone(), audit)
             .await
@@ -215,7 +173,7 @@ impl Coffer {
     pub async fn authenticate_session(&self, value: &str) -> Result<Actor> {
         let ended =
             || Error::Unauthenticated("your session has ended; sign in again at /login".into());
-        if !well_formed_session(value) {
+        if !tokens::well_formed_with(tokens::SESSION_PREFIX, value) {
             return Err(ended());
         }
         let p = self
@@ -225,17 +183,20 @@ impl Coffer {
             .map_err(|e| Error::catalog(e, || "session".into()))?
             .ok_or_else(ended)?;
         let live = p.session.revoked_at.is_none() && p.session.expires_at > Timestamp::now();
-        match p.role {
-            Some(role) if live => Ok(Actor {
-                user: p.user.id,
-                name: p.user.name,
-                org: p.session.org,
-                role,
-                operator: p.user.operator,
-                token: p.session.id,
-            }),
-            _ => Err(ended()),
-        }
+        let actor = match (p.user.kind, p.session.org, p.role) {
+            (IdentityKind::Operator, None, _) => {
+                Some(Actor::operator(p.user.id, p.user.name, p.session.id))
+            }
+            (IdentityKind::Person, Some(org), Some(role)) => Actor::member(
+                p.user.id,
+                p.user.name,
+                IdentityKind::Person,
+                Membership { org, role },
+                p.session.id,
+            ),
+            _ => None,
+        };
+        actor.filter(|_| live).ok_or_else(ended)
     }
 
     /// Ends the session with this cookie value (idempotent).
@@ -245,7 +206,9 @@ impl Coffer {
             Err(_) => return Ok(()),
         };
         let details = serde_json::json!({"session_id": actor.token.to_string()});
-        let audit = event(&actor, actor.org, "session.revoke", "session", details);
+        let audit = actor
+            .org()
+            .map(|org| event(&actor, org, "session.revoke", "session", details));
         self.catalog
             .revoke_session(&session_hash(value), Timestamp::now(), audit)
             .await

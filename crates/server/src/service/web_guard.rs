@@ -1,7 +1,17 @@
 //! What stands between a sign-in form and the password hashes: Argon2id with OWASP's parameters
 //! (m = 19456 KiB, t = 2, p = 1), run on blocking threads behind a bounded semaphore so a flood
-//! of sign-ins queues instead of exhausting memory (each hash holds ~19 MiB), and a failure-rate
-//! limiter per account and per source address.
+//! of sign-ins queues instead of exhausting memory (each hash holds ~19 MiB), and a limiter.
+//!
+//! The limiter's rules (docs/web-ui.md, "Password guessing"):
+//! - An attempt is *reserved* before its hash is checked, and counts as a failure until it is
+//!   known to have succeeded; so 60 concurrent guesses get no more through than 60 sequential
+//!   ones would.
+//! - Failures count per (account, source address): after [`PAIR_FAILURES`], that pair waits
+//!   [`FIRST_BACKOFF`], doubling with each further run of failures up to [`MAX_BACKOFF`]; a
+//!   success clears the pair. A stranger guessing at someone's account from their own address
+//!   therefore locks out only themselves, never the account's owner signing in from elsewhere.
+//! - Failures also count per source across accounts ([`SOURCE_FAILURES`] per [`WINDOW`]), which
+//!   stops one address from spraying many accounts.
 //!
 //! The limiter is in memory, per node: behind a load balancer with N nodes an attacker gets at
 //! most N times the budget. That is stated in docs/web-ui.md; the Argon2 cost stays per guess.
@@ -16,13 +26,19 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
-/// Failed sign-ins one account may have per window.
-pub const ACCOUNT_FAILURES: u32 = 5;
-/// Failed sign-ins one source address may have per window.
+/// Failed sign-ins one (account, source) pair may have before it must wait.
+pub const PAIR_FAILURES: u32 = 5;
+/// The first wait of a pair; each further run of failures doubles it.
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(60);
+/// The longest wait of a pair.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// Failed sign-ins one source address may have per window, across accounts.
 pub const SOURCE_FAILURES: u32 = 20;
-/// The limiter's window.
+/// The source window.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Entries kept per map before the oldest windows are dropped (bounds memory under a spray).
+/// How long a pair's history is kept after its last failure.
+const PAIR_MEMORY: Duration = Duration::from_secs(24 * 3600);
+/// Entries kept per map before stale ones are dropped (bounds memory under a spray).
 const MAX_ENTRIES: usize = 50_000;
 /// Hashes computed at once (2 × ~19 MiB).
 const HASHING_PERMITS: usize = 2;
@@ -34,38 +50,107 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Failures per key inside a fixed window that starts at the first failure.
+/// One (account, source) pair: failures since the last wait (reserved attempts included), how
+/// many waits it has had, and until when it waits.
+#[derive(Clone, Copy)]
+struct Pair {
+    failures: u32,
+    waits: u32,
+    until: Option<Instant>,
+    last: Instant,
+}
+
+/// One source: failures (reserved attempts included) in the window that started at `start`.
+#[derive(Clone, Copy)]
+struct Source {
+    start: Instant,
+    failures: u32,
+}
+
 #[derive(Default)]
-struct Windows(HashMap<String, (Instant, u32)>);
+struct Limits {
+    pairs: HashMap<(String, String), Pair>,
+    sources: HashMap<String, Source>,
+}
 
-impl Windows {
-    fn blocked_for(&self, key: &str, limit: u32, now: Instant) -> Option<Duration> {
-        let (start, n) = self.0.get(key)?;
-        let left = WINDOW.checked_sub(now.duration_since(*start))?;
-        (*n >= limit).then_some(left)
-    }
-
-    fn fail(&mut self, key: &str, now: Instant) {
-        if self.0.len() >= MAX_ENTRIES {
-            self.0
-                .retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
-            if self.0.len() >= MAX_ENTRIES {
-                self.0.clear();
+impl Limits {
+    fn prune(&mut self, now: Instant) {
+        if self.pairs.len() >= MAX_ENTRIES {
+            self.pairs.retain(|_, p| {
+                p.until.is_some_and(|u| u > now) || now.duration_since(p.last) < PAIR_MEMORY
+            });
+            if self.pairs.len() >= MAX_ENTRIES {
+                self.pairs.clear();
             }
         }
-        let entry = self.0.entry(key.to_owned()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= WINDOW {
-            *entry = (now, 0);
+        if self.sources.len() >= MAX_ENTRIES {
+            self.sources
+                .retain(|_, s| now.duration_since(s.start) < WINDOW);
+            if self.sources.len() >= MAX_ENTRIES {
+                self.sources.clear();
+            }
         }
-        entry.1 += 1;
+    }
+}
+
+fn backoff(waits: u32) -> Duration {
+    FIRST_BACKOFF
+        .saturating_mul(1u32.checked_shl(waits).unwrap_or(u32::MAX))
+        .min(MAX_BACKOFF)
+}
+
+/// A reserved sign-in attempt. It counts as a failure unless [`Attempt::succeeded`] is called
+/// (dropping it, on any error path, leaves it counted).
+#[must_use = "an attempt counts as a failure unless marked as succeeded"]
+pub struct Attempt<'a> {
+    guard: &'a SignInGuard,
+    pair: (String, String),
+    resolved: bool,
+}
+
+impl Attempt<'_> {
+    /// The password matched: the pair starts over and the attempt no longer counts.
+    pub fn succeeded(mut self) {
+        self.resolved = true;
+        let mut l = self.guard.limits.lock().expect("limiter poisoned");
+        l.pairs.remove(&self.pair);
+        if let Some(s) = l.sources.get_mut(&self.pair.1) {
+            s.failures = s.failures.saturating_sub(1);
+        }
+    }
+
+    /// The attempt failed (the default when dropped).
+    pub fn failed(mut self) {
+        self.fail();
+    }
+
+    fn fail(&mut self) {
+        if std::mem::replace(&mut self.resolved, true) {
+            return;
+        }
+        let now = Instant::now();
+        let mut l = self.guard.limits.lock().expect("limiter poisoned");
+        if let Some(p) = l.pairs.get_mut(&self.pair) {
+            p.last = now;
+            if p.failures >= PAIR_FAILURES {
+                p.until = Some(now + backoff(p.waits));
+                p.waits = p.waits.saturating_add(1);
+                p.failures = 0;
+            }
+        }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        self.fail();
     }
 }
 
 /// The sign-in guard of one node.
 pub struct SignInGuard {
     hashing: Arc<Semaphore>,
-    accounts: Mutex<Windows>,
-    sources: Mutex<Windows>,
+    limits: Mutex<Limits>,
     /// A hash of a random password, verified against when the account has none, so an unknown
     /// user costs as much time as a wrong password.
     decoy: String,
@@ -88,33 +173,57 @@ impl SignInGuard {
             .to_string();
         Self {
             hashing: Arc::new(Semaphore::new(HASHING_PERMITS)),
-            accounts: Mutex::new(Windows::default()),
-            sources: Mutex::new(Windows::default()),
+            limits: Mutex::new(Limits::default()),
             decoy,
         }
     }
 
-    /// `Some(wait)` if the account or the source has used up its failures.
-    pub fn blocked(&self, account: &str, source: &str) -> Option<Duration> {
+    /// Reserves a sign-in attempt of `account` from `source`, or says how long to wait first.
+    /// The attempt counts as a failure of the pair and of the source until it succeeds.
+    pub fn reserve(&self, account: &str, source: &str) -> Result<Attempt<'_>, Duration> {
         let now = Instant::now();
-        let a = self.accounts.lock().expect("limiter poisoned");
-        let s = self.sources.lock().expect("limiter poisoned");
-        let x = a.blocked_for(account, ACCOUNT_FAILURES, now);
-        let y = s.blocked_for(source, SOURCE_FAILURES, now);
-        x.max(y)
-    }
-
-    /// Counts a failed sign-in against the account and the source.
-    pub fn failed(&self, account: &str, source: &str) {
-        let now = Instant::now();
-        self.accounts
-            .lock()
-            .expect("limiter poisoned")
-            .fail(account, now);
-        self.sources
-            .lock()
-            .expect("limiter poisoned")
-            .fail(source, now);
+        let mut l = self.limits.lock().expect("limiter poisoned");
+        l.prune(now);
+        let key = (account.to_owned(), source.to_owned());
+        let pair = l.pairs.get(&key).copied();
+        if let Some(wait) = pair
+            .and_then(|p| p.until)
+            .and_then(|u| u.checked_duration_since(now))
+            .filter(|w| !w.is_zero())
+        {
+            return Err(wait);
+        }
+        if pair.is_some_and(|p| p.failures >= PAIR_FAILURES) {
+            // Attempts still in flight have used the pair's budget.
+            return Err(backoff(pair.map_or(0, |p| p.waits)));
+        }
+        let src = l.sources.entry(source.to_owned()).or_insert(Source {
+            start: now,
+            failures: 0,
+        });
+        if now.duration_since(src.start) >= WINDOW {
+            *src = Source {
+                start: now,
+                failures: 0,
+            };
+        }
+        if src.failures >= SOURCE_FAILURES {
+            return Err(WINDOW.saturating_sub(now.duration_since(src.start)));
+        }
+        src.failures += 1;
+        let p = l.pairs.entry(key.clone()).or_insert(Pair {
+            failures: 0,
+            waits: 0,
+            until: None,
+            last: now,
+        });
+        p.failures += 1;
+        p.last = now;
+        Ok(Attempt {
+            guard: self,
+            pair: key,
+            resolved: false,
+        })
     }
 
     async fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
@@ -199,28 +308,65 @@ mod tests {
     }
 
     #[test]
-    fn the_limiter_blocks_an_account_and_a_source_after_their_failures() {
+    fn a_pair_waits_after_its_failures_and_backs_off() {
         let g = SignInGuard::new();
-        for i in 0..ACCOUNT_FAILURES {
-            assert!(g.blocked("alice", "10.0.0.1").is_none());
-            g.failed("alice", &format!("10.0.1.{i}"));
+        for _ in 0..PAIR_FAILURES {
+            g.reserve("alice", "10.0.0.1").unwrap().failed();
         }
         let wait = g
-            .blocked("alice", "10.9.9.9")
-            .expect("account blocked from anywhere");
-        assert!(wait <= WINDOW && wait > WINDOW - Duration::from_secs(5));
+            .reserve("alice", "10.0.0.1")
+            .err()
+            .expect("the pair waits");
+        assert!(wait <= FIRST_BACKOFF && wait > FIRST_BACKOFF - Duration::from_secs(5));
+        let own = g
+            .reserve("alice", "10.9.9.9")
+            .expect("the owner elsewhere is not locked out");
+        own.succeeded();
         assert!(
-            g.blocked("bob", "10.0.0.1").is_none(),
+            g.reserve("bob", "10.0.0.1").is_ok(),
             "other accounts are not"
         );
+        assert_eq!(backoff(1), FIRST_BACKOFF * 2);
+        assert_eq!(backoff(40), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn attempts_in_flight_use_the_budget() {
+        let g = SignInGuard::new();
+        let held: Vec<_> = (0..60).map(|_| g.reserve("alice", "10.0.0.2")).collect();
+        let through = held.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(
+            through, PAIR_FAILURES as usize,
+            "no more than the limit at once"
+        );
+        drop(held);
+        assert!(
+            g.reserve("alice", "10.0.0.2").is_err(),
+            "dropped attempts count as failures"
+        );
+    }
+
+    #[test]
+    fn a_success_clears_the_pair_and_a_spraying_source_is_stopped() {
+        let g = SignInGuard::new();
+        for _ in 0..PAIR_FAILURES - 1 {
+            g.reserve("carol", "10.0.0.3").unwrap().failed();
+        }
+        g.reserve("carol", "10.0.0.3").unwrap().succeeded();
+        for _ in 0..PAIR_FAILURES {
+            g.reserve("carol", "10.0.0.3").unwrap().failed();
+        }
+        assert!(g.reserve("carol", "10.0.0.3").is_err());
         for i in 0..SOURCE_FAILURES {
-            g.failed(&format!("user{i}"), "192.0.2.7");
+            if let Ok(a) = g.reserve(&format!("user{i}"), "192.0.2.7") {
+                a.failed();
+            }
         }
         assert!(
-            g.blocked("carol", "192.0.2.7").is_some(),
+            g.reserve("dave", "192.0.2.7").is_err(),
             "a spraying source is blocked"
         );
-        assert!(g.blocked("carol", "192.0.2.8").is_none());
+        assert!(g.reserve("dave", "192.0.2.8").is_ok());
     }
 
     #[test]

@@ -63,14 +63,31 @@ async fn operator_manages_other_orgs_but_cannot_read_their_secrets() {
     let beta = app.org_with_owner("beta", "bob").await;
     app.put_secret_as(&beta, "beta", "OPS-1", "db", b"x", json!({}))
         .await;
-    assert_eq!(
-        app.reveal_as(&app.token, "beta", "OPS-1", "db")
-            .await
-            .status,
-        404
-    );
-    assert_eq!(app.get("/api/v1/orgs/beta/audit").await.status, 404);
-    assert_eq!(app.get("/api/v1/orgs/beta/users").await.status, 200);
+    for org in ["beta", "default"] {
+        assert_eq!(
+            app.reveal_as(&app.operator, org, "OPS-1", "db")
+                .await
+                .status,
+            404
+        );
+        for path in ["secrets", "audit", "keys", "storage"] {
+            let path = format!("/api/v1/orgs/{org}/{path}");
+            let r = app.call(&app.operator, Method::GET, &path, None).await;
+            assert_eq!(r.status, 404, "{org}/{path}: {}", r.body);
+        }
+        let path = format!("/api/v1/orgs/{org}/users");
+        let r = app.call(&app.operator, Method::GET, &path, None).await;
+        assert_eq!(r.status, 200);
+    }
+    let r = app
+        .call(
+            &app.operator,
+            Method::POST,
+            "/api/v1/orgs/beta/tokens",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 403, "the operator holds no org token: {}", r.body);
     let r = app
         .call(
             &beta,
@@ -81,29 +98,22 @@ async fn operator_manages_other_orgs_but_cannot_read_their_secrets() {
         .await;
     assert_eq!((r.status.as_u16(), r.code()), (403, "forbidden"));
     assert!(r.message().contains("operator"), "{}", r.message());
-    let r = app.post("/api/v1/orgs", json!({"slug": "beta"})).await;
+    let r = app
+        .call(
+            &app.operator,
+            Method::POST,
+            "/api/v1/orgs",
+            Some(json!({"slug": "beta"})),
+        )
+        .await;
     assert_eq!((r.status.as_u16(), r.code()), (409, "already_exists"));
 }
 
 #[tokio::test]
 async fn roles_are_enforced_with_clear_messages() {
     let app = spawn_app().await;
-    let add = |name: &'static str, role: &'static str| {
-        app.post(
-            "/api/v1/orgs/default/users",
-            json!({"name": name, "role": role}),
-        )
-    };
-    assert_eq!(add("carol", "auditor").await.status, 201);
-    assert_eq!(add("dave", "member").await.status, 201);
-    let mut tokens = Vec::new();
-    for user in ["carol", "dave"] {
-        let r = app
-            .post("/api/v1/orgs/default/tokens", json!({"user": user}))
-            .await;
-        tokens.push(r.body["token"].as_str().unwrap().to_owned());
-    }
-    let (auditor, member) = (&tokens[0], &tokens[1]);
+    let auditor = &app.member("carol", "auditor").await;
+    let member = &app.member("dave", "member").await;
     assert_eq!(
         app.put_secret_as(member, "default", "OPS-1", "db", b"v", json!({}))
             .await
@@ -267,18 +277,31 @@ async fn revoked_expired_and_unknown_tokens_are_401_and_audited() {
         "an unknown org changes nothing for the caller"
     );
 
+    // Failures are summarised: one event per reason per flush, with the count.
+    app.flush_failed_auth().await;
     let events = app
         .get("/api/v1/orgs/default/audit?action=auth.failed")
         .await;
-    let reasons: Vec<_> = events.body["events"]
+    let mut reasons: Vec<_> = events.body["events"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["details"]["reason"].as_str().unwrap().to_owned())
+        .map(|e| {
+            (
+                e["details"]["reason"].as_str().unwrap().to_owned(),
+                e["details"]["count"].as_u64().unwrap(),
+            )
+        })
         .collect();
+    reasons.sort();
     assert_eq!(
         reasons,
-        ["revoked", "expired", "unknown_token", "missing_token"]
+        [
+            ("expired".to_owned(), 1),
+            ("missing_token".to_owned(), 1),
+            ("revoked".to_owned(), 1),
+            ("unknown_token".to_owned(), 1)
+        ]
     );
     let all = serde_json::to_string(&app.get("/api/v1/orgs/default/audit?limit=1000").await.body)
         .unwrap();
@@ -299,9 +322,22 @@ async fn token_listing_never_shows_values() {
     assert_eq!(
         (
             who.body["user"].as_str(),
+            who.body["kind"].as_str(),
             who.body["org"].as_str(),
             who.body["operator"].as_bool()
         ),
-        (Some("admin"), Some("default"), Some(true))
+        (Some("admin"), Some("person"), Some("default"), Some(false))
+    );
+    let op = app
+        .call(&app.operator, Method::GET, "/api/v1/whoami", None)
+        .await;
+    assert_eq!(
+        (
+            op.body["kind"].as_str(),
+            op.body["org"].is_null(),
+            op.body["role"].is_null(),
+            op.body["operator"].as_bool()
+        ),
+        (Some("operator"), true, true, Some(true))
     );
 }

@@ -44,7 +44,7 @@ async fn mixed_operations_leave_a_verifiable_chain_without_values() {
         "secret.delete",
         "secret.restore",
         "org.rotate_key",
-        "user.add",
+        "member.add",
         "secret.destroy",
     ] {
         assert!(actions.iter().any(|x| x == a), "missing {a} in {actions:?}");

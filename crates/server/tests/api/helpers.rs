@@ -9,10 +9,16 @@ use std::path::{Path, PathBuf};
 
 pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+/// The password test people choose when they accept an invitation.
+pub const PASSWORD: &str = "correct horse battery staple";
+
 pub struct TestApp {
     pub app: RunningApp,
     pub base: String,
+    /// The token of `admin`, the first owner of org `default`.
     pub token: String,
+    /// The deployment operator's token.
+    pub operator: String,
     pub dir: tempfile::TempDir,
     client: reqwest::Client,
 }
@@ -54,7 +60,14 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         .as_ref()
         .expect("fresh data dir bootstraps")
         .to_string();
-    TestApp::attach(app, token, dir)
+    let operator = app
+        .operator_token
+        .as_ref()
+        .expect("fresh data dir seats the operator")
+        .to_string();
+    let mut t = TestApp::attach(app, token, dir);
+    t.operator = operator;
+    t
 }
 
 impl TestApp {
@@ -65,6 +78,7 @@ impl TestApp {
             app,
             base,
             token,
+            operator: String::new(),
             dir,
             client: reqwest::Client::new(),
         }
@@ -144,29 +158,85 @@ impl TestApp {
         B64.decode(r.body["value"].as_str().unwrap()).unwrap()
     }
 
-    /// Creates org `slug`, an owner `user` in it, and returns that user's token.
+    /// The operator creates org `slug` and invites `user` (a new person) as its owner, who
+    /// accepts; returns that person's token.
     pub async fn org_with_owner(&self, slug: &str, user: &str) -> String {
-        assert_eq!(
-            self.post("/api/v1/orgs", json!({"slug": slug}))
-                .await
-                .status,
-            201
-        );
+        self.org_with_owner_in(slug, "local", user).await.1
+    }
+
+    /// Like [`Self::org_with_owner`] with a location; returns the org's id and the owner's token.
+    pub async fn org_with_owner_in(
+        &self,
+        slug: &str,
+        location: &str,
+        user: &str,
+    ) -> (String, String) {
         let r = self
-            .post(
-                &format!("/api/v1/orgs/{slug}/users"),
-                json!({"name": user, "role": "owner"}),
+            .call(
+                &self.operator,
+                Method::POST,
+                "/api/v1/orgs",
+                Some(json!({"slug": slug, "location": location})),
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        (
+            id,
+            self.member_as(&self.operator, slug, user, "owner").await,
+        )
+    }
+
+    /// `inviter` invites the new person `user` to `org` with `role`, who accepts (with a
+    /// password); returns their token.
+    pub async fn member_as(&self, inviter: &str, org: &str, user: &str, role: &str) -> String {
+        let code = self.invite_as(inviter, org, user, role).await;
+        let r = self.accept(None, &code, Some(PASSWORD)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["token"]["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Like [`Self::member_as`], invited by `admin` of `default`.
+    pub async fn member(&self, user: &str, role: &str) -> String {
+        self.member_as(&self.token, "default", user, role).await
+    }
+
+    /// `inviter` invites `user` to `org` with `role`; returns the code.
+    pub async fn invite_as(&self, inviter: &str, org: &str, user: &str, role: &str) -> String {
         let r = self
-            .post(
-                &format!("/api/v1/orgs/{slug}/tokens"),
-                json!({"user": user}),
+            .call(
+                inviter,
+                Method::POST,
+                &format!("/api/v1/orgs/{org}/invitations"),
+                Some(json!({"name": user, "role": role})),
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
-        r.body["token"].as_str().unwrap().to_owned()
+        r.body["code"].as_str().unwrap().to_owned()
+    }
+
+    /// Accepts an invitation, signed in with `token` (or not at all).
+    pub async fn accept(&self, token: Option<&str>, code: &str, password: Option<&str>) -> Resp {
+        let mut req = self
+            .client
+            .post(format!("{}/api/v1/invitations/accept", self.base))
+            .json(&json!({"code": code, "password": password}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.expect("request sent");
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        Resp {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Writes the failed authentications counted so far to the audit chains (the background job
+    /// does it every `server.failed_auth_flush_interval`).
+    pub async fn flush_failed_auth(&self) -> usize {
+        self.app.coffer().flush_failed_auth().await
     }
 
     /// A counter's value from /metrics, summed over label sets containing every `labels` pair.

@@ -125,17 +125,7 @@ async fn tampered_swapped_and_misdeclared_uploads_are_refused_and_leave_nothing(
         );
     }
     // Nor is a grant usable by another member of the same org.
-    let r = app
-        .post(
-            "/api/v1/orgs/default/users",
-            json!({"name": "carol", "role": "owner"}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let r = app
-        .post("/api/v1/orgs/default/tokens", json!({"user": "carol"}))
-        .await;
-    let carol = r.body["token"].as_str().unwrap().to_owned();
+    let carol = app.member("carol", "owner").await;
     assert_eq!(
         commit(&app, &carol, "default", &g3, &sha256_hex(b"x"))
             .await

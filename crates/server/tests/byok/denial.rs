@@ -92,7 +92,7 @@ async fn a_kms_denial_during_unwrap_suspends_the_org_once() {
         metrics,
         settings,
     );
-    let token = coffer.bootstrap().await.unwrap().unwrap().token;
+    let token = coffer.bootstrap().await.unwrap().owner_token.unwrap();
     let actor = coffer
         .authenticate(Some(token.as_str()), None)
         .await

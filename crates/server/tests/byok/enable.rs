@@ -89,14 +89,17 @@ async fn enable_on_a_new_org_then_both_regions_report_healthy() {
     );
     assert_eq!(e.put("OPS-1", "db", b"v1").await.status, 201);
     assert_eq!(e.reveal("OPS-1", "db").await.status, 200);
-    let listed = e.app.get("/api/v1/admin/byok").await;
+    let listed = e
+        .app
+        .call(&e.app.operator, Method::GET, "/api/v1/admin/byok", None)
+        .await;
     assert_eq!(listed.status, 200, "{}", listed.body);
     assert_eq!(listed.body["orgs"][0]["org"], "acme");
     assert_eq!(e.audit_count("org.byok_enable").await, 1);
     // The operator's token sees another org's keys as missing; an org owner cannot list all.
     let other = e
         .app
-        .call(&e.app.token, Method::GET, "/api/v1/orgs/acme/keys", None)
+        .call(&e.app.operator, Method::GET, "/api/v1/orgs/acme/keys", None)
         .await;
     assert_eq!(other.status, 404, "{}", other.body);
     let member = e

@@ -54,22 +54,7 @@ pub async fn env(moto: &Moto, tweak: impl FnOnce(&mut Config)) -> Env {
         tweak(c);
     })
     .await;
-    let r = app
-        .post("/api/v1/orgs", json!({"slug": "acme", "location": "eu"}))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let org_id = r.body["id"].as_str().unwrap().to_owned();
-    let r = app
-        .post(
-            "/api/v1/orgs/acme/users",
-            json!({"name": "alice", "role": "owner"}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let r = app
-        .post("/api/v1/orgs/acme/tokens", json!({"user": "alice"}))
-        .await;
-    let owner = r.body["token"].as_str().unwrap().to_owned();
+    let (org_id, owner) = app.org_with_owner_in("acme", "eu", "alice").await;
     let (keys, admin) = region_keys(&moto.settings(REGIONS[0])).await;
     let role = moto.create_role(&unique("org-role"), "{}").await;
     Env {

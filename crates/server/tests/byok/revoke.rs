@@ -76,7 +76,10 @@ async fn a_disabled_key_suspends_within_ttl_plus_probe_and_enabling_it_restores(
     );
     assert_eq!(view.body["keys"][0]["last_probe"]["ok"], true);
     assert_eq!(
-        e.app.get("/api/v1/admin/byok").await.body["orgs"][0]["status"],
+        e.app
+            .call(&e.app.operator, Method::GET, "/api/v1/admin/byok", None)
+            .await
+            .body["orgs"][0]["status"],
         "suspended"
     );
     let audit = e

@@ -103,7 +103,15 @@ async fn each_validation_failure_names_its_step_and_leaves_the_org_unchanged() {
     assert_eq!(e.audit_count("org.byok_enable").await, 0);
 
     // An org whose location has no regions cannot enable BYOK at all.
-    let r = e.app.post("/api/v1/orgs", json!({"slug": "plain"})).await;
+    let r = e
+        .app
+        .call(
+            &e.app.operator,
+            Method::POST,
+            "/api/v1/orgs",
+            Some(json!({"slug": "plain"})),
+        )
+        .await;
     assert_eq!(r.status, 201);
     let r = e
         .app
@@ -132,7 +140,12 @@ async fn each_validation_failure_names_its_step_and_leaves_the_org_unchanged() {
     assert_eq!(r.status, 409, "{}", r.body);
     let r = e
         .app
-        .post("/api/v1/orgs", json!({"slug": "mars", "location": "mars"}))
+        .call(
+            &e.app.operator,
+            Method::POST,
+            "/api/v1/orgs",
+            Some(json!({"slug": "mars", "location": "mars"})),
+        )
         .await;
     assert_eq!(
         (r.status.as_u16(), r.code()),

@@ -34,22 +34,7 @@ pub async fn env(moto: &Moto, aws: AwsSettings) -> (TestApp, String) {
     })
     .await;
     let _ = moto;
-    let r = app
-        .post("/api/v1/orgs", json!({"slug": "acme", "location": "eu"}))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let r = app
-        .post(
-            "/api/v1/orgs/acme/users",
-            json!({"name": "alice", "role": "owner"}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let r = app
-        .post("/api/v1/orgs/acme/tokens", json!({"user": "alice"}))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let owner = r.body["token"].as_str().unwrap().to_owned();
+    let (_, owner) = app.org_with_owner_in("acme", "eu", "alice").await;
     (app, owner)
 }
 

@@ -22,19 +22,18 @@ pub struct Browser {
     pub csrf: String,
 }
 
-/// Sets `user`'s password in `org` with `token` (their own token or an admin's).
+/// Sets the password of the person `token` belongs to (`current`: the one they have, if any).
 pub async fn set_password(
     app: &TestApp,
     token: &str,
-    org: &str,
-    user: &str,
     password: &str,
+    current: Option<&str>,
 ) -> Resp {
     app.call(
         token,
         Method::PUT,
-        &format!("/api/v1/orgs/{org}/users/{user}/password"),
-        Some(json!({"password": password})),
+        "/api/v1/me/password",
+        Some(json!({"password": password, "current_password": current})),
     )
     .await
 }

@@ -64,7 +64,8 @@ async fn pages_and_files_are_served_with_a_strict_policy() {
         .unwrap();
     for path in [
         "/api/v1/session",
-        "/api/v1/orgs/{org}/users/{name}/password",
+        "/api/v1/me/password",
+        "/api/v1/invitations/accept",
         "/api/v1/orgs/{org}/search",
         "/api/v1/orgs/{org}/audit/search",
         "/api/v1/orgs/{org}/secrets",

@@ -14,6 +14,7 @@
 //! the conformance suite exercises, so building needs no live database.
 
 mod byok;
+mod identity;
 mod open;
 mod reads;
 mod rows;
@@ -66,11 +67,11 @@ impl Catalog for PostgresCatalog {
     async fn bootstrap(
         &self,
         org: NewOrg,
-        user: NewUser,
+        owner: UserRecord,
         token: TokenRecord,
         audit: Vec<AuditDraft>,
     ) -> Result<bool> {
-        in_tx!(self, |c| writes::bootstrap(c, &org, &user, &token, &audit)
+        in_tx!(self, |c| writes::bootstrap(c, &org, &owner, &token, &audit)
             .await)
     }
     async fn create_org(&self, org: NewOrg, audit: AuditDraft) -> Result<OrgRecord> {
@@ -121,44 +122,38 @@ impl Catalog for PostgresCatalog {
         self.read(async |c| reads::org_key_encryptions(c, org, version).await)
             .await
     }
-    async fn user_by_name(&self, name: &UserName) -> Result<UserRecord> {
-        self.read(async |c| reads::user_by_name(c, name).await)
-            .await
-    }
-    async fn upsert_member(
-        &self,
-        org: OrgId,
-        user: NewUser,
-        role: Role,
-        audit: AuditDraft,
-    ) -> Result<MemberRecord> {
-        in_tx!(self, |c| writes::upsert_member(c, org, &user, role, &audit)
-            .await)
-    }
     async fn list_members(&self, org: OrgId) -> Result<Vec<MemberRecord>> {
         self.read(async |c| reads::list_members(c, org).await).await
     }
-    async fn create_token(&self, token: TokenRecord, audit: AuditDraft) -> Result<()> {
-        in_tx!(self, |c| writes::create_token(c, &token, &audit).await)
+    async fn create_token(&self, token: TokenRecord, audit: Option<AuditDraft>) -> Result<()> {
+        in_tx!(self, |c| writes::create_token(c, &token, audit.as_ref())
+            .await)
     }
     async fn authenticate(&self, hash: &[u8; 32]) -> Result<Option<Principal>> {
         self.read(async |c| reads::authenticate(c, hash).await)
             .await
     }
-    async fn list_tokens(&self, org: OrgId) -> Result<Vec<TokenRecord>> {
+    async fn list_tokens(&self, org: Option<OrgId>) -> Result<Vec<TokenRecord>> {
         self.read(async |c| reads::list_tokens(c, org).await).await
     }
-    async fn token(&self, org: OrgId, id: TokenId) -> Result<TokenRecord> {
+    async fn token(&self, org: Option<OrgId>, id: TokenId) -> Result<TokenRecord> {
         self.read(async |c| reads::token(c, org, id).await).await
     }
     async fn revoke_token(
         &self,
-        org: OrgId,
+        org: Option<OrgId>,
         id: TokenId,
         at: Timestamp,
-        audit: AuditDraft,
+        audit: Option<AuditDraft>,
     ) -> Result<TokenRecord> {
-        in_tx!(self, |c| writes::revoke_token(c, org, id, at, &audit).await)
+        in_tx!(self, |c| writes::revoke_token(
+            c,
+            org,
+            id,
+            at,
+            audit.as_ref()
+        )
+        .await)
     }
     async fn secret(&self, org: OrgId, scope: &Scope, name: &SecretName) -> Result<SecretRecord> {
         self.read(async |c| reads::secret(c, org, scope, name).await)

@@ -81,12 +81,75 @@ pub(super) async fn user_by_name(c: &mut PgConnection, name: &UserName) -> Q<Use
     let row = sqlx::query(concat!(
         "SELECT ",
         user_cols!(),
-        " FROM users u WHERE u.name = $1"
+        " FROM users u WHERE u.name = $1 AND u.kind <> 'service'"
     ))
     .bind(name.as_str())
     .fetch_one(c)
     .await?;
     Ok(rows::user(&row, 0)?)
+}
+
+pub(super) async fn user_by_id(c: &mut PgConnection, id: UserId) -> Q<UserRecord> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        user_cols!(),
+        " FROM users u WHERE u.id = $1"
+    ))
+    .bind(id.as_uuid())
+    .fetch_one(c)
+    .await?;
+    Ok(rows::user(&row, 0)?)
+}
+
+pub(super) async fn service_account(
+    c: &mut PgConnection,
+    org: OrgId,
+    name: &UserName,
+) -> Q<UserRecord> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        user_cols!(),
+        " FROM users u WHERE u.kind = 'service' AND u.org_id = $1 AND u.name = $2"
+    ))
+    .bind(org.as_uuid())
+    .bind(name.as_str())
+    .fetch_one(c)
+    .await?;
+    Ok(rows::user(&row, 0)?)
+}
+
+pub(super) async fn member(c: &mut PgConnection, org: OrgId, user: UserId) -> Q<MemberRecord> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        user_cols!(),
+        ", m.role FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.org_id = $1 AND m.user_id = $2"
+    ))
+    .bind(org.as_uuid())
+    .bind(user.as_uuid())
+    .fetch_one(c)
+    .await?;
+    Ok(MemberRecord {
+        user: rows::user(&row, 0)?,
+        role: rows::role_at(&row, rows::USER_WIDTH)?,
+    })
+}
+
+pub(super) async fn memberships(c: &mut PgConnection, user: UserId) -> Q<Vec<MembershipRecord>> {
+    let list = sqlx::query(
+        "SELECT o.id, o.slug, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id \
+         WHERE m.user_id = $1 ORDER BY o.slug",
+    )
+    .bind(user.as_uuid())
+    .fetch_all(c)
+    .await?;
+    Ok(rows::all(&list, |r| {
+        Ok(MembershipRecord {
+            org: OrgId::from_uuid(rows::get(r, 0)?),
+            slug: rows::parse(r, 1, |s| OrgSlug::parse(s).ok())?,
+            role: rows::role_at(r, 2)?,
+        })
+    })?)
 }
 
 pub(super) async fn list_members(c: &mut PgConnection, org: OrgId) -> Q<Vec<MemberRecord>> {
@@ -101,7 +164,7 @@ pub(super) async fn list_members(c: &mut PgConnection, org: OrgId) -> Q<Vec<Memb
     Ok(rows::all(&list, |r| {
         Ok(MemberRecord {
             user: rows::user(r, 0)?,
-            role: rows::role_at(r, 4)?,
+            role: rows::role_at(r, rows::USER_WIDTH)?,
         })
     })?)
 }
@@ -119,37 +182,40 @@ pub(super) async fn authenticate(c: &mut PgConnection, hash: &[u8; 32]) -> Q<Opt
     .fetch_optional(c)
     .await?;
     let Some(r) = row else { return Ok(None) };
-    let role = match rows::get::<Option<String>>(&r, 13)? {
-        Some(_) => Some(rows::role_at(&r, 13)?),
+    let at = rows::TOKEN_WIDTH + rows::USER_WIDTH;
+    let role = match rows::get::<Option<String>>(&r, at)? {
+        Some(_) => Some(rows::role_at(&r, at)?),
         None => None,
     };
     Ok(Some(Principal {
         token: rows::token(&r)?,
-        user: rows::user(&r, 9)?,
+        user: rows::user(&r, rows::TOKEN_WIDTH)?,
         role,
     }))
 }
 
-pub(super) async fn list_tokens(c: &mut PgConnection, org: OrgId) -> Q<Vec<TokenRecord>> {
+pub(super) async fn list_tokens(c: &mut PgConnection, org: Option<OrgId>) -> Q<Vec<TokenRecord>> {
     let list = sqlx::query(concat!(
         "SELECT ",
         token_cols!(),
-        " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.org_id = $1 ORDER BY t.created_at DESC, t.id DESC"
+        " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.org_id IS NOT DISTINCT FROM $1 \
+         ORDER BY t.created_at DESC, t.id DESC"
     ))
-    .bind(org.as_uuid())
+    .bind(org.map(|o| o.as_uuid()))
     .fetch_all(c)
     .await?;
     Ok(rows::all(&list, rows::token)?)
 }
 
-pub(super) async fn token(c: &mut PgConnection, org: OrgId, id: TokenId) -> Q<TokenRecord> {
+pub(super) async fn token(c: &mut PgConnection, org: Option<OrgId>, id: TokenId) -> Q<TokenRecord> {
     let row = sqlx::query(concat!(
         "SELECT ",
         token_cols!(),
-        " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1 AND t.org_id = $2"
+        " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1 \
+         AND t.org_id IS NOT DISTINCT FROM $2"
     ))
     .bind(id.as_uuid())
-    .bind(org.as_uuid())
+    .bind(org.map(|o| o.as_uuid()))
     .fetch_one(c)
     .await?;
     Ok(rows::token(&row)?)

@@ -77,11 +77,16 @@ macro_rules! org_cols {
         "id, slug, name, location, status, suspended_reason, key_version, created_at, storage_id"
     };
 }
+/// The columns of an identity, [`USER_WIDTH`] of them.
 macro_rules! user_cols {
     () => {
-        "u.id, u.name, u.operator, u.created_at"
+        "u.id, u.name, u.kind, u.org_id, u.created_at"
     };
 }
+/// How many columns `user_cols!()` is.
+pub(super) const USER_WIDTH: usize = 5;
+/// How many columns `token_cols!()` is.
+pub(super) const TOKEN_WIDTH: usize = 9;
 macro_rules! token_cols {
     () => {
         "t.id, t.hash, t.user_id, u.name, t.org_id, t.name, t.created_at, t.expires_at, t.revoked_at"
@@ -125,8 +130,9 @@ pub(super) fn user(row: &PgRow, at: usize) -> C<UserRecord> {
     Ok(UserRecord {
         id: UserId::from_uuid(get(row, at)?),
         name: parse(row, at + 1, |s| UserName::parse(s).ok())?,
-        operator: get(row, at + 2)?,
-        created_at: ts(row, at + 3)?,
+        kind: parse(row, at + 2, |s| s.parse().ok())?,
+        org: get::<Option<uuid::Uuid>>(row, at + 3)?.map(OrgId::from_uuid),
+        created_at: ts(row, at + 4)?,
     })
 }
 
@@ -140,7 +146,7 @@ pub(super) fn token(row: &PgRow) -> C<TokenRecord> {
         hash: get(row, 1)?,
         user: UserId::from_uuid(get(row, 2)?),
         user_name: parse(row, 3, |s| UserName::parse(s).ok())?,
-        org: OrgId::from_uuid(get(row, 4)?),
+        org: get::<Option<uuid::Uuid>>(row, 4)?.map(OrgId::from_uuid),
         name: get(row, 5)?,
         created_at: ts(row, 6)?,
         expires_at: opt_ts(row, 7)?,

@@ -60,6 +60,12 @@ pub(super) fn map_err(err: sqlx::Error) -> CatalogError {
         E::Database(db) if db.is_unique_violation() => return CatalogError::AlreadyExists,
         // The row it refers to (org, user, secret) does not exist.
         E::Database(db) if db.is_foreign_key_violation() => return CatalogError::NotFound,
+        // A trigger keeping one of the identity rules (migration 6) refused the row.
+        E::Database(db)
+            if db.code().as_deref() == Some("23514") && db.message().starts_with("coffer: ") =>
+        {
+            return CatalogError::Refused(db.message()["coffer: ".len()..].to_owned());
+        }
         _ => {}
     }
     let corrupt = matches!(

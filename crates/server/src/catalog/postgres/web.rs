@@ -13,12 +13,13 @@ use sqlx::PgConnection;
 
 type R<T> = Result<T, CatalogError>;
 
-async fn set_password(
+/// Stores `user`'s password and signs them out everywhere (no audit event: the callers add
+/// theirs).
+pub(super) async fn store_password(
     c: &mut PgConnection,
     user: UserId,
     phc: &str,
     at: Timestamp,
-    a: &AuditDraft,
 ) -> Q<()> {
     sqlx::query(
         "INSERT INTO user_passwords (user_id, phc, set_at) VALUES ($1, $2, $3) \
@@ -36,10 +37,24 @@ async fn set_password(
     .bind(at.millis())
     .execute(&mut *c)
     .await?;
-    writes::append_audit(c, a).await
+    Ok(())
 }
 
-async fn create_session(c: &mut PgConnection, s: &SessionRecord, a: &AuditDraft) -> Q<()> {
+async fn set_password(
+    c: &mut PgConnection,
+    user: UserId,
+    phc: &str,
+    at: Timestamp,
+    a: &[AuditDraft],
+) -> Q<()> {
+    store_password(c, user, phc, at).await?;
+    for d in a {
+        writes::append_audit(c, d).await?;
+    }
+    Ok(())
+}
+
+async fn create_session(c: &mut PgConnection, s: &SessionRecord, a: Option<&AuditDraft>) -> Q<()> {
     sqlx::query("DELETE FROM web_sessions WHERE user_id = $1 AND expires_at < $2")
         .bind(s.user.as_uuid())
         .bind(s.created_at.millis())
@@ -52,20 +67,23 @@ async fn create_session(c: &mut PgConnection, s: &SessionRecord, a: &AuditDraft)
     .bind(s.id.as_uuid())
     .bind(&s.hash[..])
     .bind(s.user.as_uuid())
-    .bind(s.org.as_uuid())
+    .bind(s.org.map(|o| o.as_uuid()))
     .bind(s.created_at.millis())
     .bind(s.expires_at.millis())
     .bind(s.revoked_at.map(|t| t.millis()))
     .execute(&mut *c)
     .await?;
-    writes::append_audit(c, a).await
+    match a {
+        Some(a) => writes::append_audit(c, a).await,
+        None => Ok(()),
+    }
 }
 
 async fn revoke_session(
     c: &mut PgConnection,
     hash: &[u8; 32],
     at: Timestamp,
-    a: &AuditDraft,
+    a: Option<&AuditDraft>,
 ) -> Q<bool> {
     let changed = sqlx::query(
         "UPDATE web_sessions SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL",
@@ -78,7 +96,9 @@ async fn revoke_session(
     if changed == 0 {
         return Ok(false);
     }
-    writes::append_audit(c, a).await?;
+    if let Some(a) = a {
+        writes::append_audit(c, a).await?;
+    }
     Ok(true)
 }
 
@@ -97,8 +117,9 @@ async fn session(c: &mut PgConnection, hash: &[u8; 32]) -> Q<Option<SessionPrinc
     let stored: [u8; 32] = stored
         .try_into()
         .map_err(|_| CatalogError::Corrupt("session hash is not 32 bytes".into()))?;
-    let role = match rows::get::<Option<String>>(&r, 11)? {
-        Some(_) => Some(rows::role_at(&r, 11)?),
+    let at = 7 + rows::USER_WIDTH;
+    let role = match rows::get::<Option<String>>(&r, at)? {
+        Some(_) => Some(rows::role_at(&r, at)?),
         None => None,
     };
     Ok(Some(SessionPrincipal {
@@ -106,7 +127,7 @@ async fn session(c: &mut PgConnection, hash: &[u8; 32]) -> Q<Option<SessionPrinc
             id: TokenId::from_uuid(rows::get(&r, 0)?),
             hash: stored,
             user: UserId::from_uuid(rows::get(&r, 2)?),
-            org: OrgId::from_uuid(rows::get(&r, 3)?),
+            org: rows::get::<Option<uuid::Uuid>>(&r, 3)?.map(OrgId::from_uuid),
             created_at: Timestamp::from_millis(rows::get(&r, 4)?),
             expires_at: Timestamp::from_millis(rows::get(&r, 5)?),
             revoked_at: rows::get::<Option<i64>>(&r, 6)?.map(Timestamp::from_millis),
@@ -118,7 +139,13 @@ async fn session(c: &mut PgConnection, hash: &[u8; 32]) -> Q<Option<SessionPrinc
 
 #[async_trait]
 impl WebCatalog for PostgresCatalog {
-    async fn set_password(&self, user: UserId, phc: String, at: Timestamp, a: AuditDraft) -> R<()> {
+    async fn set_password(
+        &self,
+        user: UserId,
+        phc: String,
+        at: Timestamp,
+        a: Vec<AuditDraft>,
+    ) -> R<()> {
         in_tx!(self, |c| set_password(c, user, &phc, at, &a).await)
     }
     async fn password_hash(&self, user: UserId) -> R<Option<String>> {
@@ -132,14 +159,19 @@ impl WebCatalog for PostgresCatalog {
         })
         .await
     }
-    async fn create_session(&self, s: SessionRecord, a: AuditDraft) -> R<()> {
-        in_tx!(self, |c| create_session(c, &s, &a).await)
+    async fn create_session(&self, s: SessionRecord, a: Option<AuditDraft>) -> R<()> {
+        in_tx!(self, |c| create_session(c, &s, a.as_ref()).await)
     }
     async fn session(&self, hash: &[u8; 32]) -> R<Option<SessionPrincipal>> {
         self.read(async |c| session(c, hash).await).await
     }
-    async fn revoke_session(&self, hash: &[u8; 32], at: Timestamp, a: AuditDraft) -> R<bool> {
-        in_tx!(self, |c| revoke_session(c, hash, at, &a).await)
+    async fn revoke_session(
+        &self,
+        hash: &[u8; 32],
+        at: Timestamp,
+        a: Option<AuditDraft>,
+    ) -> R<bool> {
+        in_tx!(self, |c| revoke_session(c, hash, at, a.as_ref()).await)
     }
 }
 

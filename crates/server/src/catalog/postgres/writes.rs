@@ -100,33 +100,38 @@ async fn insert_org_key(
     Ok(())
 }
 
-/// Two statements on purpose: after `DO NOTHING` waited for a concurrent insert of the same
-/// name, only a new statement's snapshot sees that row.
-async fn insert_user_if_absent(c: &mut PgConnection, u: &NewUser) -> Q<UserRecord> {
-    sqlx::query("INSERT INTO users (id, name, operator, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING")
-        .bind(u.id.as_uuid())
-        .bind(u.name.as_str())
-        .bind(u.operator)
-        .bind(u.created_at.millis())
-        .execute(&mut *c)
-        .await?;
-    reads::user_by_name(c, &u.name).await
-}
-
-async fn set_role(c: &mut PgConnection, org: OrgId, user: UserId, role: Role) -> Q<()> {
+/// Inserts a new identity. `AlreadyExists` if its name is taken (among people and the operator,
+/// or among its org's service accounts).
+pub(super) async fn insert_user(c: &mut PgConnection, u: &UserRecord) -> Q<()> {
     sqlx::query(
-        "INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3) \
-         ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+        "INSERT INTO users (id, kind, name, org_id, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(org.as_uuid())
-    .bind(user.as_uuid())
-    .bind(rows::enum_text(&role))
+    .bind(u.id.as_uuid())
+    .bind(u.kind.as_str())
+    .bind(u.name.as_str())
+    .bind(u.org.map(|o| o.as_uuid()))
+    .bind(u.created_at.millis())
     .execute(c)
     .await?;
     Ok(())
 }
 
-async fn insert_token(c: &mut PgConnection, t: &TokenRecord) -> Q<()> {
+pub(super) async fn insert_member(
+    c: &mut PgConnection,
+    org: OrgId,
+    user: UserId,
+    role: Role,
+) -> Q<()> {
+    sqlx::query("INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3)")
+        .bind(org.as_uuid())
+        .bind(user.as_uuid())
+        .bind(role.as_str())
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn insert_token(c: &mut PgConnection, t: &TokenRecord) -> Q<()> {
     sqlx::query(
         "INSERT INTO tokens (id, hash, user_id, org_id, name, created_at, expires_at, revoked_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
@@ -134,7 +139,7 @@ async fn insert_token(c: &mut PgConnection, t: &TokenRecord) -> Q<()> {
     .bind(t.id.as_uuid())
     .bind(&t.hash[..])
     .bind(t.user.as_uuid())
-    .bind(t.org.as_uuid())
+    .bind(t.org.map(|o| o.as_uuid()))
     .bind(&t.name)
     .bind(t.created_at.millis())
     .bind(t.expires_at.map(|x| x.millis()))
@@ -146,7 +151,7 @@ async fn insert_token(c: &mut PgConnection, t: &TokenRecord) -> Q<()> {
 pub(super) async fn bootstrap(
     c: &mut PgConnection,
     org: &NewOrg,
-    user: &NewUser,
+    owner: &UserRecord,
     token: &TokenRecord,
     audit: &[AuditDraft],
 ) -> Q<bool> {
@@ -163,16 +168,9 @@ pub(super) async fn bootstrap(
         return Ok(false);
     }
     insert_org(c, org).await?;
-    let u = insert_user_if_absent(c, user).await?;
-    set_role(c, org.id, u.id, Role::Owner).await?;
-    insert_token(
-        c,
-        &TokenRecord {
-            user: u.id,
-            ..token.clone()
-        },
-    )
-    .await?;
+    insert_user(c, owner).await?;
+    insert_member(c, org.id, owner.id, Role::Owner).await?;
+    insert_token(c, token).await?;
     for d in audit {
         append_audit(c, d).await?;
     }
@@ -238,46 +236,38 @@ pub(super) async fn add_org_key(
     append_audit(c, audit).await
 }
 
-pub(super) async fn upsert_member(
-    c: &mut PgConnection,
-    org: OrgId,
-    user: &NewUser,
-    role: Role,
-    audit: &AuditDraft,
-) -> Q<MemberRecord> {
-    let u = insert_user_if_absent(c, user).await?;
-    set_role(c, org, u.id, role).await?;
-    append_audit(c, audit).await?;
-    Ok(MemberRecord { user: u, role })
-}
-
 pub(super) async fn create_token(
     c: &mut PgConnection,
     t: &TokenRecord,
-    audit: &AuditDraft,
+    audit: Option<&AuditDraft>,
 ) -> Q<()> {
     insert_token(c, t).await?;
-    append_audit(c, audit).await
+    match audit {
+        Some(a) => append_audit(c, a).await,
+        None => Ok(()),
+    }
 }
 
 pub(super) async fn revoke_token(
     c: &mut PgConnection,
-    org: OrgId,
+    org: Option<OrgId>,
     id: TokenId,
     at: Timestamp,
-    audit: &AuditDraft,
+    audit: Option<&AuditDraft>,
 ) -> Q<TokenRecord> {
     let row = sqlx::query(concat!(
         "UPDATE tokens t SET revoked_at = COALESCE(t.revoked_at, $3) FROM users u \
-         WHERE u.id = t.user_id AND t.id = $1 AND t.org_id = $2 RETURNING ",
+         WHERE u.id = t.user_id AND t.id = $1 AND t.org_id IS NOT DISTINCT FROM $2 RETURNING ",
         token_cols!()
     ))
     .bind(id.as_uuid())
-    .bind(org.as_uuid())
+    .bind(org.map(|o| o.as_uuid()))
     .bind(at.millis())
     .fetch_one(&mut *c)
     .await?;
     let t = rows::token(&row)?;
-    append_audit(c, audit).await?;
+    if let Some(a) = audit {
+        append_audit(c, a).await?;
+    }
     Ok(t)
 }

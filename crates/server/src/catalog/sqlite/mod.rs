@@ -14,6 +14,7 @@
 mod byok;
 mod byok_reads;
 mod checkpointer;
+mod identity;
 mod process_lock;
 mod read_cache;
 mod reads;
@@ -31,7 +32,7 @@ use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
 use async_trait::async_trait;
 use read_cache::ReadCache;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use writer::{Changes, Durability, Undo, Writer};
@@ -67,6 +68,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         5,
         include_str!("../../../migrations/sqlite/0005_uploads.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/sqlite/0006_identity.sql"),
+    ),
 ];
 
 pub(super) fn map_err(err: rusqlite::Error) -> CatalogError {
@@ -77,6 +82,10 @@ pub(super) fn map_err(err: rusqlite::Error) -> CatalogError {
             if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
         {
             CatalogError::NotFound
+        }
+        // A trigger keeping one of the identity rules (migration 6) refused the row.
+        E::SqliteFailure(f, msg) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER => {
+            CatalogError::Refused(msg.unwrap_or_else(|| "refused by a catalog rule".into()))
         }
         E::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
             CatalogError::AlreadyExists
@@ -163,17 +172,39 @@ fn migrate(conn: &Connection) -> Result<()> {
             "the catalog has schema version {applied} but this coffer only knows up to {known}: run a newer coffer"
         )));
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > applied) {
-        let tx = conn.unchecked_transaction().map_err(map_err)?;
-        tx.execute_batch(sql).map_err(map_err)?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
-            rusqlite::params![version, Timestamp::now().millis()],
-        )
+    // Foreign keys are off while a migration runs, so one may rebuild a table others refer to
+    // (SQLite's way of changing a column's constraints); each is checked before it commits.
+    // The pragma is a no-op inside a transaction, hence out here.
+    conn.execute_batch("PRAGMA foreign_keys = OFF")
         .map_err(map_err)?;
-        tx.commit().map_err(map_err)?;
-        tracing::info!(version, "applied catalog migration");
+    let result = MIGRATIONS
+        .iter()
+        .filter(|(v, _)| *v > applied)
+        .try_for_each(|(version, sql)| apply_migration(conn, *version, sql));
+    conn.execute_batch("PRAGMA foreign_keys = ON")
+        .map_err(map_err)?;
+    result
+}
+
+fn apply_migration(conn: &Connection, version: u32, sql: &str) -> Result<()> {
+    let tx = conn.unchecked_transaction().map_err(map_err)?;
+    tx.execute_batch(sql).map_err(map_err)?;
+    let dangling: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .optional()
+        .map_err(map_err)?;
+    if let Some(table) = dangling {
+        return Err(CatalogError::Corrupt(format!(
+            "migration {version} would leave a row of `{table}` pointing at nothing"
+        )));
     }
+    tx.execute(
+        "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+        rusqlite::params![version, Timestamp::now().millis()],
+    )
+    .map_err(map_err)?;
+    tx.commit().map_err(map_err)?;
+    tracing::info!(version, "applied catalog migration");
     Ok(())
 }
 
@@ -277,12 +308,12 @@ impl Catalog for SqliteCatalog {
     async fn bootstrap(
         &self,
         org: NewOrg,
-        user: NewUser,
+        owner: UserRecord,
         token: TokenRecord,
         audit: Vec<AuditDraft>,
     ) -> Result<bool> {
         self.writer
-            .write(move |c| writes::bootstrap(c, &org, &user, &token, &audit))
+            .write(move |c| writes::bootstrap(c, &org, &owner, &token, &audit))
             .await
     }
     async fn create_org(&self, org: NewOrg, audit: AuditDraft) -> Result<OrgRecord> {
@@ -333,27 +364,12 @@ impl Catalog for SqliteCatalog {
         self.read(move |c| reads::org_key_encryptions(c, org, version))
             .await
     }
-    async fn user_by_name(&self, name: &UserName) -> Result<UserRecord> {
-        let name = name.clone();
-        self.read(move |c| reads::user_by_name(c, &name)).await
-    }
-    async fn upsert_member(
-        &self,
-        org: OrgId,
-        user: NewUser,
-        role: Role,
-        audit: AuditDraft,
-    ) -> Result<MemberRecord> {
-        self.writer
-            .write(move |c| writes::upsert_member(c, org, &user, role, &audit))
-            .await
-    }
     async fn list_members(&self, org: OrgId) -> Result<Vec<MemberRecord>> {
         self.read(move |c| reads::list_members(c, org)).await
     }
-    async fn create_token(&self, token: TokenRecord, audit: AuditDraft) -> Result<()> {
+    async fn create_token(&self, token: TokenRecord, audit: Option<AuditDraft>) -> Result<()> {
         self.writer
-            .write(move |c| writes::create_token(c, &token, &audit))
+            .write(move |c| writes::create_token(c, &token, audit.as_ref()))
             .await
     }
     async fn authenticate(&self, hash: &[u8; 32]) -> Result<Option<Principal>> {
@@ -367,21 +383,21 @@ impl Catalog for SqliteCatalog {
         }
         Ok(found)
     }
-    async fn list_tokens(&self, org: OrgId) -> Result<Vec<TokenRecord>> {
+    async fn list_tokens(&self, org: Option<OrgId>) -> Result<Vec<TokenRecord>> {
         self.read(move |c| reads::list_tokens(c, org)).await
     }
-    async fn token(&self, org: OrgId, id: TokenId) -> Result<TokenRecord> {
+    async fn token(&self, org: Option<OrgId>, id: TokenId) -> Result<TokenRecord> {
         self.point_read(move |c| reads::token(c, org, id)).await
     }
     async fn revoke_token(
         &self,
-        org: OrgId,
+        org: Option<OrgId>,
         id: TokenId,
         at: Timestamp,
-        audit: AuditDraft,
+        audit: Option<AuditDraft>,
     ) -> Result<TokenRecord> {
         self.writer
-            .write(move |c| writes::revoke_token(c, org, id, at, &audit))
+            .write(move |c| writes::revoke_token(c, org, id, at, audit.as_ref()))
             .await
     }
     async fn secret(&self, org: OrgId, scope: &Scope, name: &SecretName) -> Result<SecretRecord> {

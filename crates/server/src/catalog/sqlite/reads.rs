@@ -74,10 +74,70 @@ pub(super) fn org_key_encryptions(conn: &Connection, org: OrgId, version: u32) -
 
 pub(super) fn user_by_name(conn: &Connection, name: &UserName) -> R<UserRecord> {
     conn.query_row(
-        &format!("SELECT {} FROM users u WHERE u.name = ?1", rows::USER_COLS),
+        &format!(
+            "SELECT {} FROM users u WHERE u.name = ?1 AND u.kind <> 'service'",
+            rows::USER_COLS
+        ),
         [name.as_str()],
         |r| rows::user(r, 0),
     )
+    .map_err(e)
+}
+
+pub(super) fn user_by_id(conn: &Connection, id: UserId) -> R<UserRecord> {
+    conn.query_row(
+        &format!("SELECT {} FROM users u WHERE u.id = ?1", rows::USER_COLS),
+        [id.to_bytes()],
+        |r| rows::user(r, 0),
+    )
+    .map_err(e)
+}
+
+pub(super) fn service_account(conn: &Connection, org: OrgId, name: &UserName) -> R<UserRecord> {
+    conn.query_row(
+        &format!(
+            "SELECT {} FROM users u WHERE u.kind = 'service' AND u.org_id = ?1 AND u.name = ?2",
+            rows::USER_COLS
+        ),
+        params![org.to_bytes(), name.as_str()],
+        |r| rows::user(r, 0),
+    )
+    .map_err(e)
+}
+
+pub(super) fn member(conn: &Connection, org: OrgId, user: UserId) -> R<MemberRecord> {
+    conn.query_row(
+        &format!(
+            "SELECT {}, m.role FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.org_id = ?1 AND m.user_id = ?2",
+            rows::USER_COLS
+        ),
+        params![org.to_bytes(), user.to_bytes()],
+        |r| {
+            Ok(MemberRecord {
+                user: rows::user(r, 0)?,
+                role: rows::role_at(r, rows::USER_WIDTH)?,
+            })
+        },
+    )
+    .map_err(e)
+}
+
+pub(super) fn memberships(conn: &Connection, user: UserId) -> R<Vec<MembershipRecord>> {
+    let mut s = conn
+        .prepare_cached(
+            "SELECT o.id, o.slug, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id \
+             WHERE m.user_id = ?1 ORDER BY o.slug",
+        )
+        .map_err(e)?;
+    s.query_map([user.to_bytes()], |r| {
+        Ok(MembershipRecord {
+            org: OrgId::from_uuid(rows::uuid_at(r, 0)?),
+            slug: rows::parse_at(r, 1, |s| OrgSlug::parse(s).ok())?,
+            role: rows::role_at(r, 2)?,
+        })
+    })
+    .and_then(|it| it.collect())
     .map_err(e)
 }
 
@@ -91,7 +151,7 @@ pub(super) fn list_members(conn: &Connection, org: OrgId) -> R<Vec<MemberRecord>
     s.query_map([org.to_bytes()], |r| {
         Ok(MemberRecord {
             user: rows::user(r, 0)?,
-            role: rows::role_at(r, 4)?,
+            role: rows::role_at(r, rows::USER_WIDTH)?,
         })
     })
     .and_then(|it| it.collect())
@@ -108,12 +168,13 @@ pub(super) fn authenticate(conn: &Connection, hash: &[u8; 32]) -> R<Option<Princ
     conn.prepare_cached(&sql)
         .and_then(|mut s| {
             s.query_row([hash], |r| {
-                let role: Option<String> = r.get(13)?;
+                let at = rows::TOKEN_WIDTH + rows::USER_WIDTH;
+                let role: Option<String> = r.get(at)?;
                 Ok(Principal {
                     token: rows::token(r)?,
-                    user: rows::user(r, 9)?,
+                    user: rows::user(r, rows::TOKEN_WIDTH)?,
                     role: match role {
-                        Some(_) => Some(rows::role_at(r, 13)?),
+                        Some(_) => Some(rows::role_at(r, at)?),
                         None => None,
                     },
                 })
@@ -123,22 +184,22 @@ pub(super) fn authenticate(conn: &Connection, hash: &[u8; 32]) -> R<Option<Princ
         .map_err(e)
 }
 
-pub(super) fn list_tokens(conn: &Connection, org: OrgId) -> R<Vec<TokenRecord>> {
+pub(super) fn list_tokens(conn: &Connection, org: Option<OrgId>) -> R<Vec<TokenRecord>> {
     let mut s = conn
         .prepare_cached(&format!(
-            "SELECT {} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.org_id = ?1 ORDER BY t.created_at DESC",
+            "SELECT {} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.org_id IS ?1 ORDER BY t.created_at DESC",
             rows::TOKEN_COLS
         ))
         .map_err(e)?;
-    s.query_map([org.to_bytes()], rows::token)
+    s.query_map([org.map(|o| o.to_bytes())], rows::token)
         .and_then(|it| it.collect())
         .map_err(e)
 }
 
-pub(super) fn token(conn: &Connection, org: OrgId, id: TokenId) -> R<TokenRecord> {
+pub(super) fn token(conn: &Connection, org: Option<OrgId>, id: TokenId) -> R<TokenRecord> {
     conn.query_row(
-        &format!("SELECT {} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?1 AND t.org_id = ?2", rows::TOKEN_COLS),
-        params![id.to_bytes(), org.to_bytes()],
+        &format!("SELECT {} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?1 AND t.org_id IS ?2", rows::TOKEN_COLS),
+        params![id.to_bytes(), org.map(|o| o.to_bytes())],
         rows::token,
     )
     .map_err(e)

@@ -63,14 +63,18 @@ pub(super) fn opt_uuid_at(row: &Row, col: usize) -> rusqlite::Result<Option<Uuid
     Ok(row.get::<_, Option<[u8; 16]>>(col)?.map(Uuid::from_bytes))
 }
 
-pub(super) const USER_COLS: &str = "u.id, u.name, u.operator, u.created_at";
+/// The columns of an identity, [`USER_WIDTH`] of them.
+pub(super) const USER_COLS: &str = "u.id, u.name, u.kind, u.org_id, u.created_at";
+/// How many columns [`USER_COLS`] is.
+pub(super) const USER_WIDTH: usize = 5;
 
 pub(super) fn user(row: &Row, at: usize) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
         id: UserId::from_uuid(uuid_at(row, at)?),
         name: parse_at(row, at + 1, |s| UserName::parse(s).ok())?,
-        operator: row.get(at + 2)?,
-        created_at: Timestamp::from_millis(row.get(at + 3)?),
+        kind: parse_at(row, at + 2, |s| s.parse().ok())?,
+        org: opt_uuid_at(row, at + 3)?.map(OrgId::from_uuid),
+        created_at: Timestamp::from_millis(row.get(at + 4)?),
     })
 }
 
@@ -78,8 +82,11 @@ pub(super) fn role_at(row: &Row, col: usize) -> rusqlite::Result<Role> {
     parse_at(row, col, enum_parse)
 }
 
+/// The columns of a token, [`TOKEN_WIDTH`] of them.
 pub(super) const TOKEN_COLS: &str =
     "t.id, t.hash, t.user_id, u.name, t.org_id, t.name, t.created_at, t.expires_at, t.revoked_at";
+/// How many columns [`TOKEN_COLS`] is.
+pub(super) const TOKEN_WIDTH: usize = 9;
 
 pub(super) fn token(row: &Row) -> rusqlite::Result<TokenRecord> {
     Ok(TokenRecord {
@@ -87,7 +94,7 @@ pub(super) fn token(row: &Row) -> rusqlite::Result<TokenRecord> {
         hash: row.get(1)?,
         user: UserId::from_uuid(uuid_at(row, 2)?),
         user_name: parse_at(row, 3, |s| UserName::parse(s).ok())?,
-        org: OrgId::from_uuid(uuid_at(row, 4)?),
+        org: opt_uuid_at(row, 4)?.map(OrgId::from_uuid),
         name: row.get(5)?,
         created_at: Timestamp::from_millis(row.get(6)?),
         expires_at: opt_ts(row, 7)?,

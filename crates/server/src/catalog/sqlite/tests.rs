@@ -48,8 +48,9 @@ async fn one_process_per_catalog_file() {
 #[tokio::test]
 async fn warm_reads_come_from_the_cache() {
     use crate::catalog::Catalog;
-    use crate::catalog::conformance::{new_org, new_user, token, version};
+    use crate::catalog::conformance::{new_org, version};
     use crate::catalog::conformance_byok::event;
+    use crate::catalog::conformance_identity::person;
     use crate::domain::*;
     use crate::metrics::{CacheLabels, Metrics};
 
@@ -65,15 +66,7 @@ async fn warm_reads_come_from_the_cache() {
     let o = new_org("cached");
     let (org, slug) = (o.id, o.slug.clone());
     c.create_org(o, event(org, "org.create")).await.unwrap();
-    let user = new_user("cache-cy");
-    let m = c
-        .upsert_member(org, user, Role::Member, event(org, "user.add"))
-        .await
-        .unwrap();
-    let t = token(org, m.user.id, 0xc4);
-    c.create_token(t.clone(), event(org, "token.create"))
-        .await
-        .unwrap();
+    let (_, t) = person(&c, org, "cache-cy", Role::Member, 0xc4).await;
     let id = SecretId::new();
     c.put_version(
         version(org, id, "CA-1", "db", 1),

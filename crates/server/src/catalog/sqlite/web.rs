@@ -10,7 +10,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 type R<T> = Result<T, CatalogError>;
 
-fn set_password(conn: &Tx, user: UserId, phc: &str, at: Timestamp, a: &AuditDraft) -> R<()> {
+/// Stores `user`'s password and signs them out everywhere (no audit event: the callers add
+/// theirs).
+pub(super) fn store_password(conn: &Tx, user: UserId, phc: &str, at: Timestamp) -> R<()> {
     conn.execute(
         "INSERT INTO user_passwords (user_id, phc, set_at) VALUES (?1, ?2, ?3) \
          ON CONFLICT (user_id) DO UPDATE SET phc = excluded.phc, set_at = excluded.set_at",
@@ -22,10 +24,15 @@ fn set_password(conn: &Tx, user: UserId, phc: &str, at: Timestamp, a: &AuditDraf
         params![user.to_bytes(), at.millis()],
     )
     .map_err(e)?;
-    writes::append_audit(conn, a)
+    Ok(())
 }
 
-fn create_session(conn: &Tx, s: &SessionRecord, a: &AuditDraft) -> R<()> {
+fn set_password(conn: &Tx, user: UserId, phc: &str, at: Timestamp, a: &[AuditDraft]) -> R<()> {
+    store_password(conn, user, phc, at)?;
+    a.iter().try_for_each(|d| writes::append_audit(conn, d))
+}
+
+fn create_session(conn: &Tx, s: &SessionRecord, a: Option<&AuditDraft>) -> R<()> {
     conn.execute(
         "DELETE FROM web_sessions WHERE user_id = ?1 AND expires_at < ?2",
         params![s.user.to_bytes(), s.created_at.millis()],
@@ -38,17 +45,17 @@ fn create_session(conn: &Tx, s: &SessionRecord, a: &AuditDraft) -> R<()> {
             s.id.to_bytes(),
             s.hash.as_slice(),
             s.user.to_bytes(),
-            s.org.to_bytes(),
+            s.org.map(|o| o.to_bytes()),
             s.created_at.millis(),
             s.expires_at.millis(),
             s.revoked_at.map(|t| t.millis()),
         ],
     )
     .map_err(e)?;
-    writes::append_audit(conn, a)
+    a.map_or(Ok(()), |a| writes::append_audit(conn, a))
 }
 
-fn revoke_session(conn: &Tx, hash: &[u8; 32], at: Timestamp, a: &AuditDraft) -> R<bool> {
+fn revoke_session(conn: &Tx, hash: &[u8; 32], at: Timestamp, a: Option<&AuditDraft>) -> R<bool> {
     let changed = conn
         .execute(
             "UPDATE web_sessions SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at IS NULL",
@@ -58,7 +65,9 @@ fn revoke_session(conn: &Tx, hash: &[u8; 32], at: Timestamp, a: &AuditDraft) -> 
     if changed == 0 {
         return Ok(false);
     }
-    writes::append_audit(conn, a)?;
+    if let Some(a) = a {
+        writes::append_audit(conn, a)?;
+    }
     Ok(true)
 }
 
@@ -72,14 +81,14 @@ fn principal(r: &Row) -> rusqlite::Result<SessionPrincipal> {
             id: TokenId::from_uuid(rows::uuid_at(r, 0)?),
             hash,
             user: UserId::from_uuid(rows::uuid_at(r, 2)?),
-            org: OrgId::from_uuid(rows::uuid_at(r, 3)?),
+            org: rows::opt_uuid_at(r, 3)?.map(OrgId::from_uuid),
             created_at: Timestamp::from_millis(r.get(4)?),
             expires_at: Timestamp::from_millis(r.get(5)?),
             revoked_at: r.get::<_, Option<i64>>(6)?.map(Timestamp::from_millis),
         },
         user: rows::user(r, 7)?,
-        role: match r.get::<_, Option<String>>(11)? {
-            Some(_) => Some(rows::role_at(r, 11)?),
+        role: match r.get::<_, Option<String>>(7 + rows::USER_WIDTH)? {
+            Some(_) => Some(rows::role_at(r, 7 + rows::USER_WIDTH)?),
             None => None,
         },
     })
@@ -99,7 +108,13 @@ fn session(conn: &Connection, hash: &[u8; 32]) -> R<Option<SessionPrincipal>> {
 
 #[async_trait]
 impl WebCatalog for SqliteCatalog {
-    async fn set_password(&self, user: UserId, phc: String, at: Timestamp, a: AuditDraft) -> R<()> {
+    async fn set_password(
+        &self,
+        user: UserId,
+        phc: String,
+        at: Timestamp,
+        a: Vec<AuditDraft>,
+    ) -> R<()> {
         self.writer
             .write(move |c| set_password(c, user, &phc, at, &a))
             .await
@@ -116,17 +131,24 @@ impl WebCatalog for SqliteCatalog {
         })
         .await
     }
-    async fn create_session(&self, s: SessionRecord, a: AuditDraft) -> R<()> {
-        self.writer.write(move |c| create_session(c, &s, &a)).await
+    async fn create_session(&self, s: SessionRecord, a: Option<AuditDraft>) -> R<()> {
+        self.writer
+            .write(move |c| create_session(c, &s, a.as_ref()))
+            .await
     }
     async fn session(&self, hash: &[u8; 32]) -> R<Option<SessionPrincipal>> {
         let hash = *hash;
         self.read(move |c| session(c, &hash)).await
     }
-    async fn revoke_session(&self, hash: &[u8; 32], at: Timestamp, a: AuditDraft) -> R<bool> {
+    async fn revoke_session(
+        &self,
+        hash: &[u8; 32],
+        at: Timestamp,
+        a: Option<AuditDraft>,
+    ) -> R<bool> {
         let hash = *hash;
         self.writer
-            .write(move |c| revoke_session(c, &hash, at, &a))
+            .write(move |c| revoke_session(c, &hash, at, a.as_ref()))
             .await
     }
 }

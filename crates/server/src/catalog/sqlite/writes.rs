@@ -94,34 +94,36 @@ fn insert_org_key(
     Ok(())
 }
 
-fn insert_user_if_absent(conn: &Connection, u: &NewUser) -> R<UserRecord> {
+/// Inserts a new identity. `AlreadyExists` if its name is taken (among people and the operator,
+/// or among its org's service accounts).
+pub(super) fn insert_user(conn: &Connection, u: &UserRecord) -> R<()> {
     conn.execute(
-        "INSERT INTO users (id, name, operator, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO NOTHING",
-        params![u.id.to_bytes(), u.name.as_str(), u.operator, u.created_at.millis()],
-    )
-    .map_err(e)?;
-    conn.query_row(
-        &format!("SELECT {} FROM users u WHERE u.name = ?1", rows::USER_COLS),
-        [u.name.as_str()],
-        |r| rows::user(r, 0),
-    )
-    .map_err(e)
-}
-
-fn set_role(conn: &Connection, org: OrgId, user: UserId, role: Role) -> R<()> {
-    conn.execute(
-        "INSERT INTO memberships (org_id, user_id, role) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
-        params![org.to_bytes(), user.to_bytes(), rows::enum_text(&role)],
+        "INSERT INTO users (id, kind, name, org_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            u.id.to_bytes(),
+            u.kind.as_str(),
+            u.name.as_str(),
+            u.org.map(|o| o.to_bytes()),
+            u.created_at.millis()
+        ],
     )
     .map_err(e)?;
     Ok(())
 }
 
-fn insert_token(conn: &Connection, t: &TokenRecord) -> R<()> {
+pub(super) fn insert_member(conn: &Connection, org: OrgId, user: UserId, role: Role) -> R<()> {
+    conn.execute(
+        "INSERT INTO memberships (org_id, user_id, role) VALUES (?1, ?2, ?3)",
+        params![org.to_bytes(), user.to_bytes(), role.as_str()],
+    )
+    .map_err(e)?;
+    Ok(())
+}
+
+pub(super) fn insert_token(conn: &Connection, t: &TokenRecord) -> R<()> {
     conn.execute(
         "INSERT INTO tokens (id, hash, user_id, org_id, name, created_at, expires_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)",
-        params![t.id.to_bytes(), t.hash, t.user.to_bytes(), t.org.to_bytes(), t.name, t.created_at.millis(), t.expires_at.map(|x| x.millis())],
+        params![t.id.to_bytes(), t.hash, t.user.to_bytes(), t.org.map(|o| o.to_bytes()), t.name, t.created_at.millis(), t.expires_at.map(|x| x.millis())],
     )
     .map_err(e)?;
     Ok(())
@@ -130,7 +132,7 @@ fn insert_token(conn: &Connection, t: &TokenRecord) -> R<()> {
 pub(super) fn bootstrap(
     conn: &Tx,
     org: &NewOrg,
-    user: &NewUser,
+    owner: &UserRecord,
     token: &TokenRecord,
     audit: &[AuditDraft],
 ) -> R<bool> {
@@ -141,15 +143,9 @@ pub(super) fn bootstrap(
         return Ok(false);
     }
     insert_org(conn, org)?;
-    let u = insert_user_if_absent(conn, user)?;
-    set_role(conn, org.id, u.id, Role::Owner)?;
-    insert_token(
-        conn,
-        &TokenRecord {
-            user: u.id,
-            ..token.clone()
-        },
-    )?;
+    insert_user(conn, owner)?;
+    insert_member(conn, org.id, owner.id, Role::Owner)?;
+    insert_token(conn, token)?;
     audit.iter().try_for_each(|d| append_audit(conn, d))?;
     Ok(true)
 }
@@ -205,38 +201,25 @@ pub(super) fn add_org_key(
     append_audit(conn, audit)
 }
 
-pub(super) fn upsert_member(
-    conn: &Tx,
-    org: OrgId,
-    user: &NewUser,
-    role: Role,
-    audit: &AuditDraft,
-) -> R<MemberRecord> {
-    let u = insert_user_if_absent(conn, user)?;
-    set_role(conn, org, u.id, role)?;
-    append_audit(conn, audit)?;
-    Ok(MemberRecord { user: u, role })
-}
-
-pub(super) fn create_token(conn: &Tx, t: &TokenRecord, audit: &AuditDraft) -> R<()> {
+pub(super) fn create_token(conn: &Tx, t: &TokenRecord, audit: Option<&AuditDraft>) -> R<()> {
     insert_token(conn, t)?;
-    append_audit(conn, audit)
+    audit.map_or(Ok(()), |a| append_audit(conn, a))
 }
 
 pub(super) fn revoke_token(
     conn: &Tx,
-    org: OrgId,
+    org: Option<OrgId>,
     id: TokenId,
     at: Timestamp,
-    audit: &AuditDraft,
+    audit: Option<&AuditDraft>,
 ) -> R<TokenRecord> {
     conn.execute(
-        "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?3) WHERE id = ?1 AND org_id = ?2",
-        params![id.to_bytes(), org.to_bytes(), at.millis()],
+        "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?3) WHERE id = ?1 AND org_id IS ?2",
+        params![id.to_bytes(), org.map(|o| o.to_bytes()), at.millis()],
     )
     .map_err(e)?;
     let t = super::reads::token(conn, org, id)?;
-    append_audit(conn, audit)?;
+    audit.map_or(Ok(()), |a| append_audit(conn, a))?;
     Ok(t)
 }
 

@@ -9,14 +9,13 @@ use super::super::AppState;
 use super::super::error::{ApiError, error_response};
 use super::super::extract::{Body, Caller};
 use super::{SESSION_COOKIE, cross_site, over_tls, session_cookie};
-use crate::domain::{OrgSlug, UserName};
+use crate::config::ServerConfig;
 use crate::service::web::{SESSION_LIFETIME, SignInError, csrf_for};
-use crate::service::web_guard::SignInGuard;
+use axum::Json;
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use coffer_api as api;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,40 +48,52 @@ fn cookie(value: &str, max_age: u64, secure: bool) -> HeaderValue {
     .expect("cookie values are base64url")
 }
 
-/// Where the request came from: the peer address, or — when the peer is a proxy on this host
-/// or a private network — the last address it put in `X-Forwarded-For`.
-fn source(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
+/// Where the request came from: the TCP peer, unless the peer is one of
+/// `server.trusted_proxies` — then the nearest address in `X-Forwarded-For` that is not itself a
+/// trusted proxy (walking from the right, the entries a trusted proxy appended). With no trusted
+/// proxies (the default) the header is ignored, so a client cannot choose its own source and
+/// slip past the per-source sign-in limit.
+pub fn source(headers: &HeaderMap, peer: Option<SocketAddr>, server: &ServerConfig) -> String {
     let Some(peer) = peer else {
         return "unknown".into();
     };
-    let ip = peer.ip();
-    let proxied = match ip {
-        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
-        std::net::IpAddr::V6(v6) => v6.is_loopback(),
-    };
-    let forwarded = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .map(str::trim)
-        .and_then(|v| v.parse::<std::net::IpAddr>().ok());
-    match forwarded {
-        Some(f) if proxied => f.to_string(),
-        _ => ip.to_string(),
+    let mut ip = peer.ip();
+    if !server.trusts(ip) {
+        return ip.to_string();
     }
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(h) => {
+                ip = h;
+                if !server.trusts(h) {
+                    break;
+                }
+            }
+            // A hop the proxies did not write as an address: stop at the last trusted one.
+            Err(_) => break,
+        }
+    }
+    ip.to_string()
 }
 
 fn info(
     actor: &crate::domain::policy::Actor,
-    org: &str,
+    org: Option<&str>,
     csrf: String,
     expires: time::OffsetDateTime,
 ) -> api::SessionInfo {
     api::SessionInfo {
         user: actor.name.to_string(),
-        org: org.to_owned(),
-        role: actor.role,
-        operator: actor.operator,
+        org: org.map(str::to_owned),
+        role: actor.role(),
+        operator: actor.is_operator(),
         csrf_token: csrf,
         expires_at: expires,
     }
@@ -92,7 +103,6 @@ fn info(
     responses((status = 200, body = api::SessionInfo), (status = 401, body = api::ErrorBody), (status = 429, body = api::ErrorBody)))]
 pub async fn sign_in(
     State(s): State<Arc<AppState>>,
-    Extension(guard): Extension<Arc<SignInGuard>>,
     Peer(peer): Peer,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
@@ -107,13 +117,9 @@ pub async fn sign_in(
             ),
         );
     }
-    let from = source(&headers, peer);
+    let from = source(&headers, peer, &s.server);
     let password = Zeroizing::new(req.password);
-    let signed = match s
-        .coffer
-        .sign_in(&req.org, &req.user, password, &from, &guard)
-        .await
-    {
+    let signed = match s.coffer.sign_in(&req.org, &req.user, password, &from).await {
         Ok(v) => v,
         Err(SignInError::TooMany(wait)) => {
             let mins = wait.as_secs().div_ceil(60);
@@ -121,7 +127,7 @@ pub async fn sign_in(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_sign_ins",
                 format!(
-                    "too many failed sign-ins for this account or address; wait {mins} minute(s) and try again, or ask an admin to reset the password"
+                    "too many failed sign-ins for this account or address; wait {mins} minute(s) and try again, or ask the operator to reset your credentials"
                 ),
             );
             res.headers_mut().insert(
@@ -139,7 +145,7 @@ pub async fn sign_in(
     let secure = over_tls(&headers, uri.scheme_str());
     let body = info(
         &actor,
-        &req.org,
+        actor.org().map(|_| req.org.as_str()),
         signed.csrf,
         signed.session.expires_at.to_datetime(),
     );
@@ -159,7 +165,10 @@ pub async fn current(
     headers: HeaderMap,
     Caller(actor): Caller,
 ) -> Result<Response, ApiError> {
-    let org = s.coffer.actor_org(&actor).await?;
+    let org = match actor.org() {
+        Some(_) => Some(s.coffer.actor_org(&actor).await?.slug.to_string()),
+        None => None,
+    };
     let Some(value) = session_cookie(&headers) else {
         return Err(ApiError(crate::service::Error::InvalidInput(
             "GET /api/v1/session describes a browser session; this request used a token (see GET /api/v1/whoami)".into(),
@@ -176,7 +185,7 @@ pub async fn current(
         .map_or(time::OffsetDateTime::now_utc(), |p| {
             p.session.expires_at.to_datetime()
         });
-    let mut res = Json(info(&actor, org.slug.as_str(), csrf, expires)).into_response();
+    let mut res = Json(info(&actor, org.as_deref(), csrf, expires)).into_response();
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
@@ -197,27 +206,4 @@ pub async fn sign_out(
     res.headers_mut()
         .insert(header::SET_COOKIE, cookie("", 0, secure));
     Ok(res)
-}
-
-#[utoipa::path(put, path = "/api/v1/orgs/{org}/users/{name}/password", request_body = api::SetPasswordRequest,
-    params(("org" = String, Path), ("name" = String, Path)),
-    responses((status = 204), (status = 400, body = api::ErrorBody), (status = 403, body = api::ErrorBody)))]
-pub async fn set_password(
-    State(s): State<Arc<AppState>>,
-    Extension(guard): Extension<Arc<SignInGuard>>,
-    Caller(actor): Caller,
-    Path((org, name)): Path<(String, String)>,
-    Body(req): Body<api::SetPasswordRequest>,
-) -> Result<StatusCode, ApiError> {
-    let password = Zeroizing::new(req.password);
-    s.coffer
-        .set_password(
-            &actor,
-            &OrgSlug::parse(&org)?,
-            &UserName::parse(&name)?,
-            password,
-            &guard,
-        )
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
 }

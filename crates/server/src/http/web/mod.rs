@@ -16,14 +16,13 @@ use super::AppState;
 use super::error::error_response;
 use crate::domain::policy::Actor;
 use crate::service::web::csrf_matches;
-use crate::service::web_guard::SignInGuard;
+use axum::Router;
 use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
-use axum::{Extension, Router};
+use axum::routing::get;
 use std::sync::Arc;
 
 /// Name of the session cookie.
@@ -86,13 +85,8 @@ pub fn router() -> Router<Arc<AppState>> {
                 .post(auth::sign_in)
                 .delete(auth::sign_out),
         )
-        .route(
-            "/api/v1/orgs/{org}/users/{name}/password",
-            put(auth::set_password),
-        )
         .route("/api/v1/orgs/{org}/search", get(find::search))
         .route("/api/v1/orgs/{org}/audit/search", get(find::audit))
-        .layer(Extension(Arc::new(SignInGuard::new())))
 }
 
 /// The UI's endpoints in the OpenAPI document (merged into `/api/v1/openapi.json`).
@@ -101,7 +95,6 @@ pub fn router() -> Router<Arc<AppState>> {
     auth::sign_in,
     auth::current,
     auth::sign_out,
-    auth::set_password,
     find::search,
     find::audit
 ))]

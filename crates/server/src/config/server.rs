@@ -1,0 +1,154 @@
+//! `[server]`: how the HTTP server treats connections and the requests on them — which proxies'
+//! `X-Forwarded-For` to believe, the `/metrics` token, the timeouts that cut slow or idle
+//! clients (slowloris), and how often failed authentications are summarised into the audit
+//! chains.
+
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// One trusted proxy: an address (`10.0.0.5`) or a CIDR range (`10.0.0.0/8`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ProxyRange(ipnet::IpNet);
+
+impl ProxyRange {
+    /// Whether `ip` is in the range.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.contains(&ip)
+    }
+}
+
+impl TryFrom<String> for ProxyRange {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse::<ipnet::IpNet>()
+            .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
+            .map(ProxyRange)
+            .map_err(|_| {
+                format!("{s:?} is not an IP address or CIDR range (e.g. 10.0.0.5 or 10.0.0.0/8)")
+            })
+    }
+}
+
+impl From<ProxyRange> for String {
+    fn from(p: ProxyRange) -> String {
+        p.0.to_string()
+    }
+}
+
+/// A bearer token `/metrics` requires. Redacted in `Debug`; compared in constant time.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct MetricsToken(String);
+
+impl MetricsToken {
+    /// Whether `presented` is this token.
+    pub fn matches(&self, presented: &str) -> bool {
+        aws_lc_rs::constant_time::verify_slices_are_equal(self.0.as_bytes(), presented.as_bytes())
+            .is_ok()
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken([REDACTED])")
+    }
+}
+
+/// The `[server]` section.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client. Empty by
+    /// default: then the TCP peer is the client, whatever a request's headers say.
+    #[serde(default)]
+    pub trusted_proxies: Vec<ProxyRange>,
+    /// If set, `/metrics` answers only requests with `Authorization: Bearer <this>`.
+    /// Prefer `COFFER_SERVER__METRICS_TOKEN` to writing it into the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<MetricsToken>,
+    /// How long a connection may wait for a request's headers to arrive whole — on a new
+    /// connection, and between requests on a kept-alive one — before it is closed (a slowloris
+    /// or an idle connection).
+    #[serde(default = "default_header_read_timeout", with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// How long one request may take, body included, before it is answered 408.
+    #[serde(default = "default_request_timeout", with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// How often failed authentications are written to each org's audit chain as one summary
+    /// event per org and reason.
+    #[serde(default = "default_failure_flush", with = "humantime_serde")]
+    pub failed_auth_flush_interval: Duration,
+}
+
+fn default_header_read_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_failure_flush() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Vec::new(),
+            metrics_token: None,
+            header_read_timeout: default_header_read_timeout(),
+            request_timeout: default_request_timeout(),
+            failed_auth_flush_interval: default_failure_flush(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Whether `ip` is one of the trusted proxies.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|p| p.contains(ip))
+    }
+
+    pub(super) fn check(&self) -> Result<(), String> {
+        let secs = |d: Duration| d.as_secs_f64();
+        if !(1.0..=300.0).contains(&secs(self.header_read_timeout)) {
+            return Err("server.header_read_timeout must be between 1s and 5m".into());
+        }
+        if !(1.0..=3600.0).contains(&secs(self.request_timeout)) {
+            return Err("server.request_timeout must be between 1s and 1h".into());
+        }
+        if !(0.1..=3600.0).contains(&secs(self.failed_auth_flush_interval)) {
+            return Err("server.failed_auth_flush_interval must be between 100ms and 1h".into());
+        }
+        if let Some(t) = &self.metrics_token
+            && t.0.len() < 16
+        {
+            return Err("server.metrics_token must be at least 16 characters".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxies_are_addresses_or_ranges() {
+        let r = ProxyRange::try_from("10.0.0.0/8".to_owned()).unwrap();
+        assert!(r.contains("10.1.2.3".parse().unwrap()));
+        assert!(!r.contains("11.0.0.1".parse().unwrap()));
+        let one = ProxyRange::try_from("::1".to_owned()).unwrap();
+        assert!(one.contains("::1".parse().unwrap()));
+        assert!(ProxyRange::try_from("proxy.internal".to_owned()).is_err());
+        assert!(ServerConfig::default().trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn the_metrics_token_is_never_printed() {
+        let t = MetricsToken("a-very-secret-token".into());
+        assert!(!format!("{t:?}").contains("secret"));
+        assert!(t.matches("a-very-secret-token") && !t.matches("a-very-secret-tokeN"));
+    }
+}

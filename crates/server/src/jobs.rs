@@ -1,0 +1,106 @@
+//! Background work, in one place: every job of a node is a use case of [`Coffer`] run by
+//! [`every`] on an interval. Each job holds the app only weakly, so a stopped app is not kept
+//! alive by its jobs (its SQLite catalog stays locked until dropped), and a run that overruns its
+//! interval delays the next one instead of stacking.
+//!
+//! | job | interval | what it does |
+//! | --- | --- | --- |
+//! | key probe | `keys.probe_interval` (30 s) | checks every BYOK org's keys; suspends or restores (`Coffer::probe_byok_orgs`) |
+//! | storage migration | `storage.migration_interval` | moves envelopes of orgs whose storage changed (`Coffer::migrate_storage_once`) |
+//! | orphan sweep | `sweeper.interval` (1 h) | deletes blobs no version references, older than `sweeper.grace` (`crate::sweeper`) |
+//! | failed-auth summary | `server.failed_auth_flush_interval` (10 s) | writes the counted failed authentications to each org's chain (`Coffer::flush_failed_auth`) |
+
+use crate::config::Config;
+use crate::service::Coffer;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// When a job first runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// As soon as it is started (work left over from before a restart).
+    Now,
+    /// One interval after it is started.
+    AfterInterval,
+}
+
+/// Runs `job` every `interval` (never, if it is zero) while the app lives.
+pub fn every<F, Fut>(interval: Duration, start: Start, coffer: Weak<Coffer>, job: F)
+where
+    F: Fn(Arc<Coffer>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    if interval.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        if start == Start::AfterInterval {
+            tick.tick().await; // the first tick is immediate
+        }
+        loop {
+            tick.tick().await;
+            let Some(coffer) = coffer.upgrade() else {
+                return;
+            };
+            job(coffer).await;
+        }
+    });
+}
+
+/// Starts every background job of a node.
+pub fn start_all(coffer: &Arc<Coffer>, config: &Config) {
+    let weak = || Arc::downgrade(coffer);
+    every(
+        config.keys.probe_interval,
+        Start::AfterInterval,
+        weak(),
+        |c| async move {
+            match c.probe_byok_orgs().await {
+                Ok(s) if s.suspended + s.restored > 0 => tracing::info!(
+                    probed = s.probed,
+                    suspended = s.suspended,
+                    restored = s.restored,
+                    "BYOK key probe changed org status"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "BYOK key probe failed; will retry"),
+            }
+        },
+    );
+    let rate = config.storage.migration_rate;
+    every(
+        config.storage.migration_interval,
+        Start::Now,
+        weak(),
+        move |c| async move {
+            if let Err(e) = c.migrate_storage_once(rate).await {
+                tracing::warn!(error = %e, "storage migration pass failed; retrying next interval");
+            }
+        },
+    );
+    let grace = config.sweeper.grace;
+    every(
+        config.sweeper.interval,
+        Start::AfterInterval,
+        weak(),
+        move |c| async move {
+            match crate::sweeper::sweep_once(&c, grace).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "swept orphan blobs"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "orphan sweep failed; will retry next interval")
+                }
+            }
+        },
+    );
+    every(
+        config.server.failed_auth_flush_interval,
+        Start::AfterInterval,
+        weak(),
+        |c| async move {
+            c.flush_failed_auth().await;
+        },
+    );
+}

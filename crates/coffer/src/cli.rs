@@ -34,7 +34,7 @@ pub struct Cli {
 
 const EXAMPLES: &str = "\
 Examples:
-  coffer serve                                    # first start writes ./coffer-data/admin.token and operator.token
+  coffer serve                                    # first start writes coffer-data/*.token
   printf %s 's3cret' | coffer secret put OPS-123 db-password
   coffer secret get OPS-123 db-password
   coffer run --issue OPS-123 -- ./deploy.sh       # secrets as env vars, e.g. DB_PASSWORD";

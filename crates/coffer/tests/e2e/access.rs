@@ -9,28 +9,61 @@ fn a_token_of_another_org_cannot_see_the_first_orgs_secrets() {
     s.run_stdin(&["secret", "put", "OPS-5", "db-password"], b"default-only")
         .ok();
 
-    s.run(&[
-        "org",
-        "create",
-        "beta",
-        "--name",
-        "Beta Inc",
-        "--location",
-        "eu",
-    ])
-    .ok();
-    let orgs = s.run(&["org", "list"]).ok().stdout();
-    assert!(orgs.contains("beta") && orgs.contains("default"), "{orgs}");
-    s.run(&["--org", "beta", "user", "add", "bob", "--role", "admin"])
-        .ok();
-    let users = s.run(&["--org", "beta", "user", "list"]).ok().stdout();
-    assert!(users.contains("bob") && users.contains("admin"), "{users}");
-
-    let created = s
-        .run(&[
-            "--org", "beta", "token", "create", "--user", "bob", "--name", "ci",
+    // The operator creates the org and invites bob as its owner; bob accepts with the CLI and
+    // chooses his password; then he mints a second token of his own.
+    let code = s
+        .run_as_operator(&[
+            "org",
+            "create",
+            "beta",
+            "--name",
+            "Beta Inc",
+            "--location",
+            "eu",
+            "--owner",
+            "bob",
         ])
         .ok();
+    let code = code.stdout().trim().to_owned();
+    assert!(code.starts_with("coffer_i_"), "{code}");
+    let orgs = s.run_as_operator(&["org", "list"]).ok().stdout();
+    assert!(orgs.contains("beta") && orgs.contains("default"), "{orgs}");
+    let accepted = support::run(
+        s.cmd_without_token(".").args(["invite", "accept", &code]),
+        b"bob's long passphrase\n",
+    )
+    .ok();
+    assert!(
+        accepted.stderr().contains("joined org beta as owner"),
+        "{}",
+        accepted.stderr()
+    );
+    let first = accepted.stdout().trim().to_owned();
+    let again = support::run(
+        s.cmd_without_token(".").args(["invite", "accept", &code]),
+        b"bob's long passphrase\n",
+    )
+    .expect_code(1);
+    assert!(
+        again.stderr().contains("already used"),
+        "{}",
+        again.stderr()
+    );
+    let users = support::run(
+        s.cmd_with_token(&first)
+            .args(["--org", "beta", "user", "list"]),
+        b"",
+    )
+    .ok()
+    .stdout();
+    assert!(users.contains("bob") && users.contains("owner"), "{users}");
+
+    let created = support::run(
+        s.cmd_with_token(&first)
+            .args(["--org", "beta", "token", "create", "--name", "ci"]),
+        b"",
+    )
+    .ok();
     let stdout = created.stdout();
     assert_eq!(
         stdout.lines().count(),
@@ -44,10 +77,14 @@ fn a_token_of_another_org_cannot_see_the_first_orgs_secrets() {
         "the token must not be repeated on stderr"
     );
     assert!(
-        !s.run(&["--org", "beta", "token", "list"])
-            .ok()
-            .stdout()
-            .contains(&bob)
+        !support::run(
+            s.cmd_with_token(&bob)
+                .args(["--org", "beta", "token", "list"]),
+            b""
+        )
+        .ok()
+        .stdout()
+        .contains(&bob)
     );
 
     let who = support::run(s.cmd_with_token(&bob).arg("whoami"), b"")

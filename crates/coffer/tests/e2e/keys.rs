@@ -29,13 +29,7 @@ fn the_byok_admin_flow_setup_enable_show_revoke_restore() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let moto = Moto::start();
     let s = server_for(&moto);
-    s.run(&["org", "create", "acme", "--location", "eu"]).ok();
-    s.run(&["--org", "acme", "user", "add", "alice", "--role", "owner"])
-        .ok();
-    let alice = s
-        .run(&["--org", "acme", "token", "create", "--user", "alice"])
-        .ok()
-        .stdout();
+    let alice = s.org_with_owner("acme", &["--location", "eu"], "alice");
     let as_alice = |args: &[&str]| support::run(s.cmd_with_token(alice.trim()).args(args), b"");
 
     let setup = as_alice(&["org", "keys", "setup", "acme"]).ok().stdout();
@@ -114,7 +108,7 @@ fn the_byok_admin_flow_setup_enable_show_revoke_restore() {
         refused.stderr()
     );
 
-    let all = s.run(&["admin", "byok"]).ok().stdout();
+    let all = s.run_as_operator(&["admin", "byok"]).ok().stdout();
     assert!(
         all.contains("acme") && all.contains(REGIONS[0]) && all.contains(REGIONS[1]),
         "{all}"
@@ -163,7 +157,7 @@ fn without_byok_configured_setup_is_refused_and_local_is_a_no_op() {
         "{}",
         setup.stderr()
     );
-    let admin = s.run(&["admin", "byok"]).ok();
+    let admin = s.run_as_operator(&["admin", "byok"]).ok();
     assert!(
         admin.stderr().contains("no org uses BYOK"),
         "{}",

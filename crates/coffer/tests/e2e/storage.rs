@@ -60,15 +60,7 @@ fn an_admin_moves_an_org_into_its_bucket_with_the_server_killed_midway() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let moto = Moto::start();
     let s = start(&moto, "25", None);
-    s.run(&["org", "create", "acme", "--location", "eu"]).ok();
-    s.run(&["--org", "acme", "user", "add", "alice", "--role", "owner"])
-        .ok();
-    let alice = s
-        .run(&["--org", "acme", "token", "create", "--user", "alice"])
-        .ok()
-        .stdout()
-        .trim()
-        .to_owned();
+    let alice = s.org_with_owner("acme", &["--location", "eu"], "alice");
     let as_alice = |s: &Server, args: &[&str], stdin: &[u8]| {
         let mut all = vec!["--org", "acme"];
         all.extend_from_slice(args);

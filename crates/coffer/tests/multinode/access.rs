@@ -121,18 +121,28 @@ async fn suspension_and_restore_are_enforced_by_every_node_within_1s() {
 async fn nodes_starting_together_bootstrap_exactly_one_org_and_admin() {
     for round in 0..3 {
         // Cluster::start spawns both nodes before waiting for either, and asserts that exactly
-        // one printed the bootstrap token.
+        // one wrote the first owner's token.
         let c = Cluster::start(2, Knobs::default()).await;
         let winner = (0..2)
-            .find(|&i| c.node(i).printed_token().is_some())
+            .find(|&i| c.node(i).written_token("admin.token").is_some())
             .unwrap();
-        for sql in [
-            "SELECT count(*) FROM orgs",
-            "SELECT count(*) FROM users",
-            "SELECT count(*) FROM memberships",
-            "SELECT count(*) FROM tokens",
+        let seated: Vec<_> = (0..2)
+            .filter(|&i| c.node(i).written_token("operator.token").is_some())
+            .collect();
+        assert_eq!(
+            seated.len(),
+            1,
+            "round {round}: one node seats the operator"
+        );
+        for (sql, want) in [
+            ("SELECT count(*) FROM orgs", 1),
+            ("SELECT count(*) FROM users WHERE kind = 'person'", 1),
+            ("SELECT count(*) FROM users WHERE kind = 'operator'", 1),
+            ("SELECT count(*) FROM memberships", 1),
+            ("SELECT count(*) FROM tokens WHERE org_id IS NOT NULL", 1),
+            ("SELECT count(*) FROM tokens WHERE org_id IS NULL", 1),
         ] {
-            assert_eq!(c.db.count(sql).await, 1, "round {round}: {sql}");
+            assert_eq!(c.db.count(sql).await, want, "round {round}: {sql}");
         }
         let events = c.db.count("SELECT count(*) FROM audit_events").await;
         assert_eq!(events, 3, "round {round}: one bootstrap's events");

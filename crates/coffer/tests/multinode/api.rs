@@ -61,10 +61,10 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> Result<Resp, reqwest::Error> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token);
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -147,33 +147,49 @@ pub fn value(r: &Resp) -> String {
     String::from_utf8(B64.decode(b64).expect("base64")).expect("utf-8")
 }
 
-/// Adds `user` to org `default` with `role` and returns (token id, token) of a new token for it.
-pub async fn member_token(node: &Node, admin: &str, user: &str, role: &str) -> (String, String) {
+/// `admin` invites the new person `user` to `org` with `role`, who accepts; returns (token id,
+/// token) of the token the acceptance gave them.
+pub async fn member_token_in(
+    node: &Node,
+    admin: &str,
+    org: &str,
+    user: &str,
+    role: &str,
+) -> (String, String) {
     let c = Client::of(node);
-    let added = c
+    let invited = c
         .call(
             admin,
             Method::POST,
-            "/api/v1/orgs/default/users",
+            &format!("/api/v1/orgs/{org}/invitations"),
             Some(json!({"name": user, "role": role})),
         )
         .await;
-    assert!(added.status < 300, "adding {user}: {added:?}");
+    assert!(invited.status < 300, "inviting {user}: {invited:?}");
+    let code = invited.body["code"].as_str().expect("code");
     let made = c
         .call(
-            admin,
+            "",
             Method::POST,
-            "/api/v1/orgs/default/tokens",
-            Some(json!({"user": user, "name": "multinode"})),
+            "/api/v1/invitations/accept",
+            Some(json!({"code": code})),
         )
         .await;
-    assert!(made.status < 300, "token for {user}: {made:?}");
-    let id = made.body["info"]["id"]
+    assert!(made.status < 300, "{user} accepting: {made:?}");
+    let id = made.body["token"]["info"]["id"]
         .as_str()
         .expect("token id")
         .to_owned();
-    let token = made.body["token"].as_str().expect("token").to_owned();
+    let token = made.body["token"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     (id, token)
+}
+
+/// [`member_token_in`] org `default`.
+pub async fn member_token(node: &Node, admin: &str, user: &str, role: &str) -> (String, String) {
+    member_token_in(node, admin, "default", user, role).await
 }
 
 /// Polls `check` (every 5 ms) until it holds, giving up after 10 s; returns how long it took

@@ -41,8 +41,10 @@ impl Default for Knobs {
 pub struct Cluster {
     /// The nodes, in start order.
     pub nodes: Vec<Node>,
-    /// The operator token that exactly one node printed.
+    /// The token of `admin`, first owner of org `default`, that exactly one node wrote.
     pub token: String,
+    /// The operator's token, that exactly one node wrote.
+    pub operator: String,
     /// The shared database.
     pub db: TestDb,
     /// The shared bucket.
@@ -126,16 +128,24 @@ impl Cluster {
         for node in &mut nodes {
             node.wait_listening();
         }
-        let printed: Vec<String> = nodes.iter().filter_map(Node::printed_token).collect();
+        let written: Vec<String> = nodes
+            .iter()
+            .filter_map(|n| n.written_token("admin.token"))
+            .collect();
         assert_eq!(
-            printed.len(),
+            written.len(),
             1,
-            "exactly one node of a fresh deployment prints the bootstrap token: {printed:?}"
+            "exactly one node of a fresh deployment creates the first owner's token: {written:?}"
         );
-        let token = printed[0].clone();
+        let token = written[0].clone();
+        let operator = nodes
+            .iter()
+            .find_map(|n| n.written_token("operator.token"))
+            .expect("one node seats the operator");
         Cluster {
             nodes,
             token,
+            operator,
             db,
             bucket,
             knobs,

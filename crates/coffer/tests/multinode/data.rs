@@ -4,7 +4,7 @@
 //! version; view-limited reveals racing on both nodes never exceed the limit; the audit chain
 //! of an org stays one verifiable chain whichever node appended each event.
 
-use crate::api::{Client, SECRETS, value};
+use crate::api::{Client, SECRETS, member_token_in, value};
 use crate::cluster::{Cluster, Knobs};
 use reqwest::Method;
 use serde_json::json;
@@ -72,31 +72,14 @@ async fn a_secret_written_on_one_node_is_revealed_on_the_other() {
     // An org whose key only A ever wrapped: B unwraps it with the shared master key.
     let org = a
         .call(
-            t,
+            &c.operator,
             Method::POST,
             "/api/v1/orgs",
             Some(json!({"slug": "acme"})),
         )
         .await;
     assert_eq!(org.status, 201, "{org:?}");
-    let added = a
-        .call(
-            t,
-            Method::POST,
-            "/api/v1/orgs/acme/users",
-            Some(json!({"name": "alice", "role": "owner"})),
-        )
-        .await;
-    assert!(added.status < 300, "{added:?}");
-    let made = a
-        .call(
-            t,
-            Method::POST,
-            "/api/v1/orgs/acme/tokens",
-            Some(json!({"user": "alice"})),
-        )
-        .await;
-    let alice = made.body["token"].as_str().expect("token").to_owned();
+    let (_, alice) = member_token_in(c.node(0), &c.operator, "acme", "alice", "owner").await;
     let path = "/api/v1/orgs/acme/secrets/ACME-7/api-key";
     let put = b
         .call(

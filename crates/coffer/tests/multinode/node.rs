@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const LISTENING: &str = "coffer: listening on http://";
-const TOKEN_LINE: &str = "coffer: admin token";
+/// How a node says where it wrote a token it created (its stdout is not a terminal, so it does
+/// not print the token itself).
+const TOKEN_FILE_LINE: &str = " (mode 0600)";
 /// How long a node may take to connect, migrate, bootstrap and bind on a loaded machine.
 const START_LIMIT: Duration = Duration::from_secs(60);
 
@@ -106,11 +108,19 @@ impl Node {
         }
     }
 
-    /// The bootstrap token, if this node printed one.
-    pub fn printed_token(&self) -> Option<String> {
+    /// The token this node created at start-up and wrote to `file` (`admin.token`,
+    /// `operator.token`), if it did: it prints where, and never the token itself to a pipe.
+    pub fn written_token(&self, file: &str) -> Option<String> {
         let lines = self.stdout.lock().unwrap();
-        let line = lines.iter().find(|l| l.starts_with(TOKEN_LINE))?;
-        Some(line.rsplit(' ').next()?.trim().to_owned())
+        let line = lines
+            .iter()
+            .find(|l| l.ends_with(&format!("/{file}{TOKEN_FILE_LINE}")))?;
+        assert!(!line.contains("coffer_"), "a token reached stdout: {line}");
+        let path = line
+            .rsplit_once(" is in ")?
+            .1
+            .strip_suffix(TOKEN_FILE_LINE)?;
+        Some(std::fs::read_to_string(path).ok()?.trim().to_owned())
     }
 
     /// Every line the node printed to stdout so far.

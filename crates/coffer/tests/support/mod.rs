@@ -1,7 +1,8 @@
 //! Test harness for the end-to-end CLI tests: starts the real `coffer serve` as a subprocess on
 //! port 0 in its own temporary data directory, waits (at most 30 s) for its
-//! `coffer: listening on http://ADDR` line, reads the bootstrap token from `admin.token`, and
-//! runs the `coffer` binary against it. The server is killed when the [`Server`] drops, also
+//! `coffer: listening on http://ADDR` line, reads the tokens the first start wrote
+//! (`admin.token`: the first owner of org `default`; `operator.token`), and runs the `coffer`
+//! binary against it. The server is killed when the [`Server`] drops, also
 //! when a test panics.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -20,8 +21,10 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub addr: String,
-    /// The bootstrap operator token (org `default`).
+    /// The token of `admin`, the first owner of org `default`.
     pub token: String,
+    /// The operator's token.
+    pub operator: String,
     dir: tempfile::TempDir,
 }
 
@@ -93,6 +96,7 @@ impl Server {
             child,
             addr: String::new(),
             token: String::new(),
+            operator: String::new(),
             dir,
         };
         let deadline = Instant::now() + LISTEN_TIMEOUT;
@@ -113,12 +117,17 @@ impl Server {
                 ),
             }
         }
-        let token_file = data.join("admin.token");
-        server.token = std::fs::read_to_string(&token_file)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", token_file.display()))
-            .trim()
-            .to_owned();
-        assert!(!server.token.is_empty(), "admin.token is empty");
+        let read = |file: &str| {
+            let path = data.join(file);
+            let token = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+                .trim()
+                .to_owned();
+            assert!(!token.is_empty(), "{file} is empty");
+            token
+        };
+        server.token = read("admin.token");
+        server.operator = read("operator.token");
         server
     }
 
@@ -159,6 +168,52 @@ impl Server {
     /// Runs `coffer ARGS` with the admin token, feeding `stdin`.
     pub fn run_stdin(&self, args: &[&str], stdin: &[u8]) -> Run {
         run(self.cmd().args(args), stdin)
+    }
+
+    /// Runs `coffer ARGS` with the operator's token and empty stdin.
+    pub fn run_as_operator(&self, args: &[&str]) -> Run {
+        run(self.cmd_with_token(&self.operator).args(args), b"")
+    }
+
+    /// Invites the new person `name` to `org` with `role` using `inviter`'s token, and accepts
+    /// as that person with `password` — both with the CLI, as people would. Returns their token.
+    pub fn invite_and_accept(
+        &self,
+        inviter: &str,
+        org: &str,
+        name: &str,
+        role: &str,
+        password: &str,
+    ) -> String {
+        let code = run(
+            self.cmd_with_token(inviter)
+                .args(["--org", org, "user", "invite", name, "--role", role]),
+            b"",
+        )
+        .ok()
+        .stdout();
+        let accepted = run(
+            self.cmd_without_token(".")
+                .args(["invite", "accept", code.trim()]),
+            format!("{password}\n").as_bytes(),
+        )
+        .ok();
+        accepted.stdout().trim().to_owned()
+    }
+
+    /// The operator creates `org` (with `extra` arguments, e.g. a location) and `name` joins as
+    /// its owner; returns the owner's token.
+    pub fn org_with_owner(&self, org: &str, extra: &[&str], name: &str) -> String {
+        let mut args = vec!["org", "create", org, "--owner", name];
+        args.extend_from_slice(extra);
+        let code = self.run_as_operator(&args).ok().stdout();
+        let accepted = run(
+            self.cmd_without_token(".")
+                .args(["invite", "accept", code.trim()]),
+            b"a long enough passphrase\n",
+        )
+        .ok();
+        accepted.stdout().trim().to_owned()
     }
 }
 

@@ -180,6 +180,9 @@ pub struct AcceptInvitationRequest {
     /// A new person's password (at least 12 characters), to sign in to the web UI.
     #[serde(default)]
     pub password: Option<String>,
+    /// Whether to mint a first API token in the org (default true; the web UI asks for none).
+    #[serde(default)]
+    pub token: Option<bool>,
 }
 
 impl std::fmt::Debug for AcceptInvitationRequest {
@@ -197,8 +200,8 @@ pub struct AcceptedInvitation {
     pub user: String,
     /// Their role there.
     pub role: Role,
-    /// Their new token, scoped to the org (shown once).
-    pub token: CreatedToken,
+    /// Their new token, scoped to the org (shown once), unless they asked for none.
+    pub token: Option<CreatedToken>,
 }
 
 /// `POST /api/v1/orgs/{org}/service-accounts`: a non-human identity of the org.

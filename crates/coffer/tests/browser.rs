@@ -3,7 +3,8 @@
 //! drives Debian's chromium headless through playwright-core — sign in, issue page, reveal and
 //! copy, history, delete/restore, search, a CSRF-less post refused, audit filters, enabling BYOK
 //! in the keys page and the suspension banner after the key is disabled in moto, the operator's
-//! BYOK overview, secrets sealed in the browser (uploaded to Coffer, then presigned straight to
+//! BYOK overview, members (an invitation link accepted in the browser, a role change, a service
+//! account and its token, a removal), secrets sealed in the browser (uploaded to Coffer, then presigned straight to
 //! the org's moto bucket) and revealed through the CLI, and the storage form against moto buckets (the validation sentence, a residency
 //! mismatch refused). Screenshots of every page land in `target/browser-artifacts/`.
 //!
@@ -152,34 +153,45 @@ fn a_person_uses_the_web_ui_in_chromium() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let moto = Moto::start();
     let s = server_for(&moto);
-    s.run(&["org", "create", "acme", "--location", "eu"]).ok();
-    s.run(&["--org", "acme", "user", "add", "alice", "--role", "owner"])
-        .ok();
-    let alice = s
-        .run(&["--org", "acme", "token", "create", "--user", "alice"])
+    // The operator creates the org with alice as its first owner; alice accepts with the CLI.
+    // Passwords come from stdin (or a no-echo prompt), never argv; too short ones are refused
+    // and leave the invitation usable.
+    let code = s
+        .run_as_operator(&[
+            "org",
+            "create",
+            "acme",
+            "--location",
+            "eu",
+            "--owner",
+            "alice",
+        ])
         .ok()
         .stdout();
+    let accept = |stdin: &[u8]| {
+        support::run(
+            s.cmd_without_token(".")
+                .args(["invite", "accept", code.trim()]),
+            stdin,
+        )
+    };
+    let short = accept(b"short\n").expect_code(1);
+    assert!(short.stderr().contains("at least 12"), "{}", short.stderr());
+    let alice = accept(format!("{PASSWORD}\n").as_bytes()).ok().stdout();
     let as_alice = |args: &[&str], stdin: &[u8]| {
         support::run(s.cmd_with_token(alice.trim()).args(args), stdin)
     };
-    // Passwords come from stdin (or a no-echo prompt), never argv; too short ones are refused.
-    let short = as_alice(&["--org", "acme", "user", "passwd", "alice"], b"short\n").expect_code(1);
-    assert!(short.stderr().contains("at least 12"), "{}", short.stderr());
-    let set = as_alice(
-        &["--org", "acme", "user", "passwd", "alice"],
-        format!("{PASSWORD}\n").as_bytes(),
-    )
-    .ok();
-    assert!(
-        set.stdout().contains("password set for alice"),
-        "{}",
-        set.stdout()
-    );
-    s.run_stdin(
-        &["user", "passwd", "admin"],
+    // The operator signs in to the web UI with a password of its own.
+    let set = support::run(
+        s.cmd_with_token(&s.operator).arg("passwd"),
         format!("{ADMIN_PASSWORD}\n").as_bytes(),
     )
     .ok();
+    assert!(
+        set.stdout().contains("password changed"),
+        "{}",
+        set.stdout()
+    );
     // A CLI-stored secret with two versions, for reveal and history in the browser.
     for v in ["from-the-cli-1", "from-the-cli-2"] {
         as_alice(
@@ -201,13 +213,14 @@ fn a_person_uses_the_web_ui_in_chromium() {
     rt.block_on(create_bucket(&moto, &bucket_us, "us-east-1"));
     run_browser(
         &s,
-        "core,upload_default,storage,upload_bucket",
+        "core,members,upload_default,storage,upload_bucket",
         "core",
         &[
             ("ORG", "acme"),
             ("USER", "alice"),
             ("PASSWORD", PASSWORD),
             ("ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("OPERATOR", "operator"),
             ("MOTO_URL", moto.endpoint()),
             ("ROLE_ARN", &role),
             ("KEY_ARNS", &keys.join(",")),

@@ -24,6 +24,7 @@ pub async fn run(ctx: &Ctx, cmd: InviteCommand) -> Result<i32> {
     let mut req = AcceptInvitationRequest {
         code: code.to_string(),
         password: password.as_ref().map(|p| p.to_string()),
+        token: Some(true),
     };
     let sent = ctx.client.post(&["invitations", "accept"], &req).await;
     req.code.zeroize();
@@ -35,7 +36,7 @@ pub async fn run(ctx: &Ctx, cmd: InviteCommand) -> Result<i32> {
         return body.print_json().map(|()| 0);
     }
     let accepted: AcceptedInvitation = body.parse()?;
-    let token = Zeroizing::new(accepted.token.token);
+    let token = Zeroizing::new(accepted.token.map(|t| t.token).unwrap_or_default());
     eprintln!(
         "{} joined org {} as {}. Your token for it (shown once) follows; keep it like a password, e.g. export COFFER_TOKEN=… and COFFER_ORG={}",
         accepted.user,

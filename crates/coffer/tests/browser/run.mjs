@@ -78,6 +78,71 @@ async function addInBrowser(name, value) {
 }
 
 const scenarios = {
+  async members() {
+    const org = env('ORG');
+    step = 'members: the owner invites bob';
+    await page.context().clearCookies();
+    await page.goto('/orgs/' + org + '/admin/members');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn(org, env('USER'), env('PASSWORD'), '/orgs/' + org + '/admin/members');
+    await page.locator(`tr[data-member="${env('USER')}"]`).waitFor();
+    await page.fill('#invite-name', 'bob');
+    await page.selectOption('#invite-role', 'member');
+    await page.click('#invite-form button[type=submit]');
+    await page.locator('#invite-link').waitFor();
+    const link = await text('#invite-link');
+    assert.match(link, new RegExp(`^${BASE}/invite#coffer_i_`), link);
+    await page.locator('tr[data-invitation="bob"]', { hasText: 'pending' }).waitFor();
+    await shot('20-members-invited');
+
+    step = 'members: bob opens the link, chooses a password and is signed in';
+    await page.context().clearCookies();
+    await page.goto(link);
+    await page.locator('#accept-form').waitFor();
+    await page.fill('#password', 'bobs long passphrase');
+    await page.fill('#password-again', 'bobs long passphrase');
+    await shot('21-invitation');
+    await page.click('#accept-form button[type=submit]');
+    await page.waitForURL((u) => u.pathname === '/orgs/' + org);
+    assert.match(await text('#who'), new RegExp(`bob · ${org} · member`));
+    step = 'members: bob, a member, cannot manage members';
+    await page.goto('/orgs/' + org + '/admin/members');
+    await page.locator('#members .msg-error').waitFor();
+    assert.match(await text('#members'), /member.*cannot list members/);
+    step = 'members: the link works once';
+    await page.context().clearCookies();
+    await page.goto(link);
+    await page.fill('#password', 'another long passphrase');
+    await page.fill('#password-again', 'another long passphrase');
+    await page.click('#accept-form button[type=submit]');
+    await page.locator('#accept-result .msg-error').waitFor();
+    assert.match(await text('#accept-result'), /already used/);
+
+    step = 'members: the owner makes bob an admin, creates a service account and its token, removes bob';
+    await page.goto('/orgs/' + org + '/admin/members');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn(org, env('USER'), env('PASSWORD'), '/orgs/' + org + '/admin/members');
+    const bob = page.locator('tr[data-member="bob"]');
+    await bob.waitFor();
+    await page.selectOption('#role-person-bob', 'admin');
+    await page.locator('#members-status .msg-ok', { hasText: 'bob is now admin' }).waitFor();
+    await page.fill('#service-name', 'ci');
+    await page.selectOption('#service-role', 'member');
+    await page.click('#service-form button[type=submit]');
+    const ci = page.locator('tr[data-member="ci"][data-kind="service"]');
+    await ci.waitFor();
+    await ci.getByRole('button', { name: 'New token' }).click();
+    await page.locator('#service-token').waitFor();
+    const token = (await text('#service-token')).trim();
+    const who = await (await fetch(`${BASE}/api/v1/whoami`, { headers: { Authorization: `Bearer ${token}` } })).json();
+    assert.equal(who.kind, 'service', JSON.stringify(who));
+    assert.equal(who.org, org);
+    await shot('22-members-service-account');
+    page.once('dialog', (d) => d.accept());
+    await bob.getByRole('button', { name: 'Remove' }).click();
+    await page.locator('#members-status .msg-ok', { hasText: 'Removed bob' }).waitFor();
+    await page.locator('tr[data-member="bob"]').waitFor({ state: 'detached' });
+  },
   async upload_default() {
     step = 'a kv secret that is not a JSON object is refused before anything is sent';
     await page.context().clearCookies();
@@ -243,7 +308,9 @@ const scenarios = {
     await page.waitForURL((u) => u.pathname === '/login');
     await page.goto('/admin/byok');
     await page.waitForURL((u) => u.pathname === '/login');
-    await signIn('default', 'admin', env('ADMIN_PASSWORD'), '/admin/byok');
+    await signIn('', env('OPERATOR'), env('ADMIN_PASSWORD'), '/admin/byok');
+    assert.match(await text('#who'), /operator/);
+    assert.deepEqual(await page.locator('#nav a').allInnerTexts(), ['BYOK overview'], 'the operator sees no org pages');
     await page.locator('#byok-orgs tbody tr', { hasText: org }).waitFor();
     assert.match(await text('#byok-orgs'), /eu-central-1: enabled/);
     await shot('12-byok-overview');

@@ -56,7 +56,7 @@ fn acceptance(inv: &InvitationRecord, invitee: Invitee, user: &UserRecord, byte:
         invitation: inv.id,
         invitee,
         password: None,
-        token: token(Some(inv.org), user, byte),
+        token: Some(token(Some(inv.org), user, byte)),
         at: Timestamp::now(),
     }
 }
@@ -73,7 +73,7 @@ pub(super) async fn person(
     let inv = invite(c, org, name, role, byte).await;
     let user = UserRecord::person(inv.name.clone(), Timestamp::now());
     let a = acceptance(&inv, Invitee::New(user.clone()), &user, byte);
-    let t = a.token.clone();
+    let t = a.token.clone().expect("asked for");
     let m = c
         .accept_invitation(a, vec![event(org, "member.join")])
         .await
@@ -114,7 +114,7 @@ async fn invitations_admit_once(c: &dyn Catalog, a: OrgId, b: OrgId) {
         "the join is audited"
     );
     let mut again = accept;
-    again.token = token(Some(b), &ann.user, 0x13);
+    again.token = Some(token(Some(b), &ann.user, 0x13));
     assert!(matches!(
         c.accept_invitation(again, vec![event(b, "x")]).await,
         Err(CatalogError::Refused(_))

@@ -73,8 +73,8 @@ pub struct Acceptance {
     pub invitee: Invitee,
     /// A password to set (an Argon2id PHC string), if given.
     pub password: Option<String>,
-    /// The person's first token in the org.
-    pub token: TokenRecord,
+    /// The person's first token in the org, if they asked for one.
+    pub token: Option<TokenRecord>,
     /// Time.
     pub at: Timestamp,
 }
@@ -217,7 +217,7 @@ pub trait IdentityCatalog: Send + Sync + 'static {
     /// Accepts an invitation: marks it accepted (`Refused` unless pending at `a.at`), creates
     /// the person if new (`AlreadyExists` if the name was taken), adds the membership with the
     /// invitation's role (`AlreadyExists` if a member), sets the password if given (signing the
-    /// person out everywhere), stores the token, and appends `audit`.
+    /// person out everywhere), stores the token if any, and appends `audit`.
     async fn accept_invitation(
         &self,
         a: Acceptance,

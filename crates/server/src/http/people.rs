@@ -228,7 +228,7 @@ pub async fn accept_invitation(
     let password = req.password.map(Zeroizing::new);
     let a = s
         .coffer
-        .accept_invitation(caller.as_ref(), &code, password)
+        .accept_invitation(caller.as_ref(), &code, password, req.token.unwrap_or(true))
         .await?;
     let slug = a.org.slug.to_string();
     Ok((
@@ -237,7 +237,7 @@ pub async fn accept_invitation(
             org: slug.clone(),
             user: a.member.user.name.to_string(),
             role: a.member.role,
-            token: created_token(&a.token, Some(&slug), &a.value),
+            token: a.token.map(|(t, v)| created_token(&t, Some(&slug), &v)),
         }),
     ))
 }

@@ -1,6 +1,7 @@
 // The UI's entry point: finds the session, draws the header and the suspension banner, and
 // hands the page to the module for the path. Routes (all served as this same shell):
-//   /login · /orgs/{org} · /orgs/{org}/issues/{KEY} · /orgs/{org}/admin/{storage,keys,audit} · /admin/byok
+//   /login · /invite · /account · /orgs/{org} · /orgs/{org}/issues/{KEY}
+//   /orgs/{org}/admin/{members,storage,keys,audit} · /admin/byok (operator)
 import { api, setCsrf, ApiError } from './api.js';
 import { h, fill, message } from './ui.js';
 
@@ -8,8 +9,11 @@ const main = document.getElementById('main');
 
 const routes = [
   [/^\/login$/, () => import('./pages/login.js'), false],
+  [/^\/invite$/, () => import('./pages/invite.js'), false],
+  [/^\/account$/, () => import('./pages/account.js'), true],
   [/^\/orgs\/([^/]+)$/, () => import('./pages/home.js'), true],
   [/^\/orgs\/([^/]+)\/issues\/([^/]+)$/, () => import('./pages/issue.js'), true],
+  [/^\/orgs\/([^/]+)\/admin\/members$/, () => import('./pages/members.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/storage$/, () => import('./pages/storage.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/keys$/, () => import('./pages/keys.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/audit$/, () => import('./pages/audit.js'), true],
@@ -19,13 +23,14 @@ const routes = [
 function nav(session, org) {
   const link = (href, text) => h('a', { href, 'aria-current': location.pathname === href ? 'page' : null }, text);
   const o = encodeURIComponent(org);
-  const links = [
+  // The operator belongs to no org: it sees the deployment's pages only.
+  const links = session.operator ? [link('/admin/byok', 'BYOK overview')] : [
     link(`/orgs/${o}`, 'Secrets'),
+    link(`/orgs/${o}/admin/members`, 'Members'),
     link(`/orgs/${o}/admin/storage`, 'Storage'),
     link(`/orgs/${o}/admin/keys`, 'Encryption keys'),
     link(`/orgs/${o}/admin/audit`, 'Audit'),
   ];
-  if (session.operator) links.push(link('/admin/byok', 'BYOK overview'));
   fill(document.getElementById('nav'), links);
   const out = h('button', {
     type: 'button',
@@ -35,7 +40,8 @@ function nav(session, org) {
       location.assign('/login');
     },
   }, 'Sign out');
-  fill(document.getElementById('who'), h('span', { class: 'muted' }, `${session.user} · ${session.org} · ${session.role}`), ' ', out);
+  const who = session.operator ? `${session.user} · operator` : `${session.user} · ${session.org} · ${session.role}`;
+  fill(document.getElementById('who'), h('a', { href: '/account', class: 'muted' }, who), ' ', out);
 }
 
 /** The permanent banner while the org is suspended: why, and how to restore it. */
@@ -73,7 +79,8 @@ async function start() {
     }
   }
   if (path === '/') {
-    location.replace(session ? `/orgs/${encodeURIComponent(session.org)}` : '/login');
+    const home = session?.operator ? '/admin/byok' : `/orgs/${encodeURIComponent(session?.org ?? '')}`;
+    location.replace(session ? home : '/login');
     return;
   }
   const route = routes.find(([re]) => re.test(path));
@@ -90,7 +97,7 @@ async function start() {
   const org = params[0] && path.startsWith('/orgs/') ? params[0] : session?.org;
   if (session) {
     nav(session, org);
-    await banner(org);
+    if (org) await banner(org);
   }
   const page = await load();
   fill(main);

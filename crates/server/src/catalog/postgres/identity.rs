@@ -304,7 +304,10 @@ async fn accept_invitation(
             u.id
         }
     };
-    if x.token.user != person || x.token.org != Some(inv.org) {
+    if x.token
+        .as_ref()
+        .is_some_and(|t| t.user != person || t.org != Some(inv.org))
+    {
         return Err(
             CatalogError::Refused("the token does not belong to the invitation".into()).into(),
         );
@@ -313,7 +316,9 @@ async fn accept_invitation(
     if let Some(phc) = &x.password {
         web::store_password(c, person, phc, x.at).await?;
     }
-    writes::insert_token(c, &x.token).await?;
+    if let Some(t) = &x.token {
+        writes::insert_token(c, t).await?;
+    }
     for d in audit {
         writes::append_audit(c, d).await?;
     }

@@ -235,7 +235,10 @@ fn accept_invitation(conn: &Tx, x: &Acceptance, audit: &[AuditDraft]) -> R<Membe
             u.id
         }
     };
-    if x.token.user != person || x.token.org != Some(inv.org) {
+    if x.token
+        .as_ref()
+        .is_some_and(|t| t.user != person || t.org != Some(inv.org))
+    {
         return Err(CatalogError::Refused(
             "the token does not belong to the invitation".into(),
         ));
@@ -249,7 +252,9 @@ fn accept_invitation(conn: &Tx, x: &Acceptance, audit: &[AuditDraft]) -> R<Membe
     if let Some(phc) = &x.password {
         web::store_password(conn, person, phc, x.at)?;
     }
-    writes::insert_token(conn, &x.token)?;
+    if let Some(t) = &x.token {
+        writes::insert_token(conn, t)?;
+    }
     audit
         .iter()
         .try_for_each(|d| writes::append_audit(conn, d))?;

@@ -64,8 +64,11 @@ pub fn csp_for(state: &AppState) -> HeaderValue {
 const PAGES: &[&str] = &[
     "/",
     "/login",
+    "/invite",
+    "/account",
     "/orgs/{org}",
     "/orgs/{org}/issues/{key}",
+    "/orgs/{org}/admin/members",
     "/orgs/{org}/admin/storage",
     "/orgs/{org}/admin/keys",
     "/orgs/{org}/admin/audit",

@@ -41,16 +41,15 @@ pub struct Invited {
     pub code: Zeroizing<String>,
 }
 
-/// An accepted invitation: the membership, its org, and the person's new token (shown once).
+/// An accepted invitation: the membership, its org, and the person's new token (shown once) if
+/// they asked for one.
 pub struct Accepted {
     /// The new membership.
     pub member: MemberRecord,
     /// The org joined.
     pub org: OrgRecord,
-    /// The token's record.
-    pub token: TokenRecord,
-    /// The token's value.
-    pub value: Zeroizing<String>,
+    /// The token's record and value.
+    pub token: Option<(TokenRecord, Zeroizing<String>)>,
 }
 
 fn unknown_code() -> Error {
@@ -182,12 +181,14 @@ impl Coffer {
 
     /// Accepts an invitation with its `code`. `caller` is who the request is signed in as, if
     /// anyone: an invitation for an existing person needs that person; one for a new name makes
-    /// the person, with `password` if given. Returns the membership and a first token.
+    /// the person, with `password` if given. Returns the membership and, with `mint_token`, a
+    /// first token in the org.
     pub async fn accept_invitation(
         &self,
         caller: Option<&Actor>,
         code: &str,
         password: Option<Zeroizing<String>>,
+        mint_token: bool,
     ) -> Result<Accepted> {
         if !tokens::well_formed_with(tokens::INVITATION_PREFIX, code) {
             return Err(unknown_code());
@@ -256,18 +257,21 @@ impl Coffer {
             }
             None => None,
         };
-        let value = tokens::generate();
-        let token = TokenRecord {
-            id: TokenId::new(),
-            hash: tokens::hash(&value),
-            user: person.id,
-            user_name: person.name.clone(),
-            org: Some(org.id),
-            name: "invitation".into(),
-            created_at: now,
-            expires_at: None,
-            revoked_at: None,
-        };
+        let token = mint_token.then(|| {
+            let value = tokens::generate();
+            let record = TokenRecord {
+                id: TokenId::new(),
+                hash: tokens::hash(&value),
+                user: person.id,
+                user_name: person.name.clone(),
+                org: Some(org.id),
+                name: "invitation".into(),
+                created_at: now,
+                expires_at: None,
+                revoked_at: None,
+            };
+            (record, value)
+        });
         let by = |action, details| {
             AuditDraft::new(
                 org.id,
@@ -278,26 +282,26 @@ impl Coffer {
                 details,
             )
         };
-        let audit = vec![
-            by(
-                "member.join",
-                serde_json::json!({
-                    "role": inv.role,
-                    "invitation_id": inv.id.to_string(),
-                    "invited_by": inv.created_by,
-                    "new_person": matches!(invitee, Invitee::New(_)),
-                }),
-            ),
-            by(
+        let mut audit = vec![by(
+            "member.join",
+            serde_json::json!({
+                "role": inv.role,
+                "invitation_id": inv.id.to_string(),
+                "invited_by": inv.created_by,
+                "new_person": matches!(invitee, Invitee::New(_)),
+            }),
+        )];
+        if let Some((t, _)) = &token {
+            audit.push(by(
                 "token.create",
-                serde_json::json!({"token_id": token.id.to_string(), "name": token.name}),
-            ),
-        ];
+                serde_json::json!({"token_id": t.id.to_string(), "name": t.name}),
+            ));
+        }
         let acceptance = Acceptance {
             invitation: inv.id,
             invitee,
             password,
-            token: token.clone(),
+            token: token.as_ref().map(|(t, _)| t.clone()),
             at: now,
         };
         let member = self
@@ -314,12 +318,7 @@ impl Coffer {
                 )),
                 other => Error::catalog(other, || "invitation".into()),
             })?;
-        Ok(Accepted {
-            member,
-            org,
-            token,
-            value,
-        })
+        Ok(Accepted { member, org, token })
     }
 }
 

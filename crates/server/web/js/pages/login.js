@@ -7,7 +7,8 @@ export async function render(main, { session }) {
   const next = new URLSearchParams(location.search).get('next');
   const target = next && next.startsWith('/') && !next.startsWith('//') ? next : '/';
   const out = h('div', { id: 'login-result' });
-  const org = h('input', { id: 'org', name: 'org', required: true, value: session?.org ?? 'default', autocomplete: 'organization' });
+  const asked = new URLSearchParams(location.search).get('org');
+  const org = h('input', { id: 'org', name: 'org', value: asked ?? session?.org ?? 'default', autocomplete: 'organization' });
   const user = h('input', { id: 'user', name: 'user', required: true, autocomplete: 'username', autofocus: true });
   const password = h('input', { id: 'password', name: 'password', type: 'password', required: true, autocomplete: 'current-password' });
   const button = h('button', { type: 'submit' }, 'Sign in');
@@ -28,10 +29,11 @@ export async function render(main, { session }) {
     },
   },
   h('h1', {}, 'Sign in to Coffer'),
-  h('label', { for: 'org' }, 'Organization'), org,
+  h('label', { for: 'org' }, 'Organization (empty for the operator)'), org,
   h('label', { for: 'user' }, 'User name'), user,
   h('label', { for: 'password' }, 'Password'), password,
   button, out,
-  h('p', { class: 'muted small' }, 'No password yet? An admin sets one with ', h('code', {}, 'coffer user passwd NAME'), '.'));
+  h('p', { class: 'muted small' }, 'No account yet? Ask an admin of your org for an invitation link. Lost your password? Ask the operator for a reset code (',
+    h('code', {}, 'coffer passwd --reset-code'), ').'));
   fill(main, form);
 }

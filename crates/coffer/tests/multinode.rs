@@ -26,7 +26,9 @@ mod api;
 mod cluster;
 #[path = "multinode/node.rs"]
 mod node;
-#[path = "multinode/pg.rs"]
+/// The throwaway-database harness of the server's PostgreSQL tests, shared rather than copied.
+#[path = "../../server/tests/support/pg.rs"]
+#[allow(dead_code)]
 mod pg;
 #[path = "multinode/proxy.rs"]
 mod proxy;

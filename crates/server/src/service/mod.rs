@@ -261,17 +261,16 @@ fn action_words(action: Action) -> &'static str {
 }
 
 fn forbidden(actor: &Actor, action: Action, org: &str) -> Error {
+    if matches!(
+        action,
+        Action::CreateOrg | Action::ListAllOrgs | Action::ResetCredentials | Action::AddMember(_)
+    ) {
+        return Error::Forbidden(format!(
+            "only the deployment's operator can {} (its token is operator.token in the server's data directory)",
+            action_words(action)
+        ));
+    }
     let who = match (actor.role(), actor.kind()) {
-        _ if matches!(
-            action,
-            Action::CreateOrg
-                | Action::ListAllOrgs
-                | Action::ResetCredentials
-                | Action::AddMember(_)
-        ) =>
-        {
-            "only the operator can".to_owned()
-        }
         (Some(_), IdentityKind::Service) => {
             format!("a service account of org `{org}` manages secrets, not people, so it cannot")
         }

@@ -1,4 +1,4 @@
-//! A throwaway PostgreSQL database per test: `coffer_mn_<random>` on
+//! A throwaway PostgreSQL database per test: `coffer_t_<random>` on
 //! `postgres://postgres@127.0.0.1:5432/postgres` (or the server in `COFFER_TEST_PG_URL`), dropped
 //! `WITH (FORCE)` when the [`TestDb`] goes out of scope — also while a test unwinds from a panic.
 //! An unreachable server fails the test with the command that starts it; it never skips.
@@ -66,10 +66,10 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// Creates `coffer_mn_<random>`.
+    /// Creates `coffer_t_<random>`.
     pub async fn create() -> Self {
         let server = server_url();
-        let name = format!("coffer_mn_{}", uuid::Uuid::new_v4().simple());
+        let name = format!("coffer_t_{}", uuid::Uuid::new_v4().simple());
         let mut conn = admin().await;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)

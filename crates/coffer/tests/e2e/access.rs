@@ -279,3 +279,91 @@ fn a_second_server_on_the_same_data_directory_is_refused() {
     );
     assert!(s.run(&["whoami"]).ok().stdout().contains("admin"));
 }
+
+/// Members, service accounts and credentials, as an owner, a member and the operator would use
+/// the CLI.
+#[test]
+fn members_service_accounts_and_credentials_from_the_cli() {
+    let s = Server::start();
+    let carol = s.invite_and_accept(&s.token, "default", "carol", "member", "carol's passphrase");
+    let users = s.run(&["user", "list"]).ok().stdout();
+    assert!(
+        users
+            .lines()
+            .any(|l| l.starts_with("carol") && l.contains("person") && l.contains("member")),
+        "{users}"
+    );
+    s.run(&["user", "role", "carol", "admin"]).ok();
+    let as_carol =
+        |args: &[&str], stdin: &[u8]| support::run(s.cmd_with_token(&carol).args(args), stdin);
+    // carol, now an admin, cannot make anyone an owner.
+    let up = as_carol(&["user", "role", "admin", "member"], b"").expect_code(1);
+    assert!(up.stderr().contains("forbidden"), "{}", up.stderr());
+
+    s.run(&["service-account", "create", "ci", "--role", "member"])
+        .ok();
+    let ci = s
+        .run(&[
+            "token",
+            "create",
+            "--service-account",
+            "ci",
+            "--name",
+            "pipeline",
+        ])
+        .ok()
+        .stdout();
+    let who = support::run(s.cmd_with_token(ci.trim()).arg("whoami"), b"")
+        .ok()
+        .stdout();
+    assert!(
+        who.contains("ci (service) in org default (role member"),
+        "{who}"
+    );
+    support::run(
+        s.cmd_with_token(ci.trim())
+            .args(["secret", "put", "OPS-9", "k"]),
+        b"from ci",
+    )
+    .ok();
+
+    // carol changes her password: the current one is asked for (the next line of stdin).
+    as_carol(
+        &["passwd"],
+        b"carol's second passphrase\ncarol's passphrase\n",
+    )
+    .ok();
+    let wrong = as_carol(&["passwd"], b"carol's third passphrase\nnot it at all\n").expect_code(1);
+    assert!(
+        wrong.stderr().contains("current password is wrong"),
+        "{}",
+        wrong.stderr()
+    );
+
+    // The operator resets carol: her token stops at once; the code gives her a new one, once.
+    let code = s.run_as_operator(&["user", "reset", "carol"]).ok().stdout();
+    as_carol(&["whoami"], b"").expect_code(1);
+    let redeem = |stdin: &[u8]| {
+        support::run(
+            s.cmd_without_token(".").args([
+                "passwd",
+                "--reset-code",
+                code.trim(),
+                "--token-for",
+                "default",
+            ]),
+            stdin,
+        )
+    };
+    let fresh = redeem(b"carol's fresh passphrase\n").ok().stdout();
+    let who = support::run(s.cmd_with_token(fresh.trim()).arg("whoami"), b"")
+        .ok()
+        .stdout();
+    assert!(who.contains("carol (person) in org default"), "{who}");
+    redeem(b"carol's fresh passphrase\n").expect_code(1);
+
+    s.run(&["user", "rm", "carol"]).ok();
+    support::run(s.cmd_with_token(fresh.trim()).arg("whoami"), b"").expect_code(1);
+    s.run(&["service-account", "rm", "ci"]).ok();
+    support::run(s.cmd_with_token(ci.trim()).arg("whoami"), b"").expect_code(1);
+}

@@ -100,6 +100,7 @@ impl Server {
             dir,
         };
         let deadline = Instant::now() + LISTEN_TIMEOUT;
+        let mut printed = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
@@ -108,6 +109,7 @@ impl Server {
                         server.addr = format!("http://{}", addr.trim());
                         break;
                     }
+                    printed.push(line);
                 }
                 Err(e) => panic!(
                     "coffer serve did not print `{LISTEN_PREFIX}…` within {LISTEN_TIMEOUT:?} ({e}); \
@@ -128,6 +130,16 @@ impl Server {
         };
         server.token = read("admin.token");
         server.operator = read("operator.token");
+        // stdout is a pipe here, as under a service manager: it says where the tokens are and
+        // never shows them.
+        if !printed.is_empty() {
+            let text = printed.join("\n");
+            assert!(
+                text.contains("admin.token") && text.contains("operator.token"),
+                "{text}"
+            );
+            assert!(!text.contains("coffer_"), "a token reached stdout:\n{text}");
+        }
         server
     }
 

@@ -73,19 +73,33 @@ pub fn check_endpoint(endpoint: &str, allow_custom: bool) -> Result<(), String> 
     }
 }
 
-/// Link-local (which holds the cloud metadata services), AWS's IPv6 metadata address, or
-/// unspecified: never a legitimate place to send signed requests, in any spelling.
+/// Cloud metadata and platform services outside link-local: Alibaba Cloud's metadata service,
+/// Azure's platform endpoint (WireServer), and AWS's IPv6 metadata and DNS addresses.
+const METADATA_ADDRESSES: [IpAddr; 4] = [
+    IpAddr::V4(std::net::Ipv4Addr::new(100, 100, 100, 200)),
+    IpAddr::V4(std::net::Ipv4Addr::new(168, 63, 129, 16)),
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23)),
+];
+
+/// Link-local (which holds most cloud metadata services), the other metadata addresses
+/// ([`METADATA_ADDRESSES`]), or unspecified: never a legitimate place to send signed requests, in
+/// any spelling.
 pub(crate) fn is_forbidden(ip: IpAddr) -> bool {
     let v4 = match ip {
         IpAddr::V4(v4) => Some(v4),
         IpAddr::V6(v6) if v6.is_loopback() => None,
         IpAddr::V6(v6) => v6.to_ipv4().or_else(|| nat64(v6)),
     };
+    if METADATA_ADDRESSES.contains(&ip)
+        || v4.is_some_and(|v4| METADATA_ADDRESSES.contains(&IpAddr::V4(v4)))
+    {
+        return true;
+    }
     match (ip, v4) {
         (_, Some(v4)) => v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast(),
         (IpAddr::V6(v6), None) => {
             (v6.segments()[0] & 0xffc0) == 0xfe80 // fe80::/10
-                || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
                 || v6.is_unspecified()
         }
         (IpAddr::V4(_), None) => unreachable!("an IPv4 address is its own IPv4 form"),
@@ -223,6 +237,10 @@ mod tests {
             "http://0xa9.0xfe.0xa9.0xfe", // hex
             "http://0251.0376.0251.0376", // octal
             "http://[fd00:ec2::254]",
+            "http://[fd00:ec2::23]",
+            "http://100.100.100.200/latest/meta-data/",
+            "http://[::ffff:100.100.100.200]",
+            "http://168.63.129.16",
             "http://[fe80::1]",
             "http://[febf::1]",
             "http://[::ffff:169.254.169.254]",

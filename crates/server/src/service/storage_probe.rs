@@ -49,6 +49,22 @@ fn failed(step: &'static str, message: String) -> Error {
     }
 }
 
+/// A validation step that could not reach the endpoint. The transport's own words ("Connection
+/// refused (os error 111)", a TLS or DNS error) go to the log only: echoed to the caller, they
+/// would let anyone who may save storage settings probe which hosts and ports Coffer's network
+/// can reach.
+fn unreachable(step: &'static str, detail: &str) -> Error {
+    tracing::warn!(
+        step,
+        detail,
+        "storage validation could not reach the endpoint"
+    );
+    Error::Unavailable(format!(
+        "validation step `{step}` could not reach the endpoint; nothing was saved. Check the \
+         bucket's endpoint and region, then retry"
+    ))
+}
+
 fn regions_text(allowed: &[AwsRegion]) -> String {
     allowed
         .iter()
@@ -115,11 +131,7 @@ async fn bucket_and_region(store: &S3BlobStore, c: &Candidate<'_>) -> Result<Vec
                     ));
                 }
                 Failure::Service { .. } | Failure::RoleDenied(_) => header,
-                Failure::Transient(m) => {
-                    return Err(Error::Unavailable(format!(
-                        "checking bucket {b} failed ({m}); nothing was saved, retry shortly"
-                    )));
-                }
+                Failure::Transient(m) => return Err(unreachable("bucket_exists", &m)),
                 Failure::Invalid(m) => return Err(failed("bucket_exists", m)),
             }
         }
@@ -161,9 +173,7 @@ async fn object_round_trip(store: &S3BlobStore, c: &Candidate<'_>) -> Result<Vec
         )
     };
     let step_error = |step: &'static str, action: &str, e: BlobError| match e {
-        BlobError::Unavailable(m) => Error::Unavailable(format!(
-            "{action} on {object} failed ({m}); nothing was saved, retry shortly"
-        )),
+        BlobError::Unavailable(m) => unreachable(step, &m),
         other => failed(
             step,
             format!("{action} on {object}: {other}; {}", fix(action)),
@@ -223,7 +233,11 @@ fn unreadable(what: &str, action: &str, e: Failure) -> StorageCheck {
         Failure::Service { code, .. } => format!(
             "could not check {what} ({code}); allow {action} in the bucket policy to let Coffer check"
         ),
-        other => format!("could not check {what}: {other:?}"),
+        Failure::Transient(m) => {
+            tracing::warn!(what, detail = %m, "storage validation could not read a bucket setting");
+            format!("could not check {what}: the endpoint did not answer")
+        }
+        Failure::RoleDenied(_) | Failure::Invalid(_) => format!("could not check {what}"),
     };
     check(what, "warning", detail)
 }

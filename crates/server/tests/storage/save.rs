@@ -239,3 +239,56 @@ async fn a_bucket_that_refuses_deletes_fails_at_the_delete_step() {
     );
     assert_eq!(storage(&app, &owner).await["kind"], "default");
 }
+
+/// Validation is no network scanner: an endpoint that refuses connections, or a metadata
+/// address in any of its spellings, answers a sentence that names the step and nothing the
+/// network said.
+#[tokio::test]
+async fn unreachable_endpoints_answer_without_the_networks_words() {
+    let moto = Moto::shared();
+    let (app, owner) = env(moto, moto.settings("eu-central-1")).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let r = save(
+        &app,
+        &owner,
+        json!({"bucket": "acme-closed", "region": "eu-central-1", "endpoint": format!("http://127.0.0.1:{port}")}),
+    )
+    .await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    let message = r.message();
+    assert!(
+        message.contains("`bucket_exists` could not reach the endpoint"),
+        "{message}"
+    );
+    for leak in ["refused", "os error", "dispatch", "connect", "tcp"] {
+        assert!(
+            !message.to_lowercase().contains(leak),
+            "{leak} in {message}"
+        );
+    }
+    for metadata in [
+        "http://100.100.100.200",
+        "http://[fd00:ec2::23]",
+        "http://[fd00:ec2::254]",
+    ] {
+        let r = save(
+            &app,
+            &owner,
+            json!({"bucket": "acme-meta", "region": "eu-central-1", "endpoint": metadata}),
+        )
+        .await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (400, "storage_endpoint"),
+            "{metadata}: {}",
+            r.body
+        );
+    }
+    assert_eq!(
+        storage(&app, &owner).await["kind"],
+        "default",
+        "nothing was saved"
+    );
+}

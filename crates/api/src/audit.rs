@@ -40,7 +40,7 @@ pub struct AuditList {
 /// `GET /api/v1/orgs/{org}/audit/verify`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AuditVerification {
-    /// True when every event's hash and link checks out.
+    /// True when every event's hash and link checks out and every signed checkpoint matches.
     pub ok: bool,
     /// Number of events checked.
     pub events: u64,
@@ -48,6 +48,36 @@ pub struct AuditVerification {
     pub head: String,
     /// First sequence number that failed, when one did.
     pub first_bad_seq: Option<u64>,
+    /// Signed checkpoints verified.
+    pub checkpoints_verified: u64,
+    /// What is wrong with the checkpoints (missing events, a rewritten event, a missing or
+    /// forged checkpoint), when something is.
+    pub checkpoint_problem: Option<String>,
+    /// The newest checkpoint, signed by this verification if the chain grew: keep it, and pass
+    /// it back as `expect` later to prove nothing before it was removed or rewritten.
+    pub checkpoint: Option<AuditCheckpoint>,
     /// Sentence describing the result.
     pub message: String,
+}
+
+/// A signed statement that event `seq` of the org's chain had hash `head` (docs/formats.md).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditCheckpoint {
+    /// Its number among the org's checkpoints, from 1.
+    pub n: u64,
+    /// The event it vouches for.
+    pub seq: u64,
+    /// That event's hash (hex).
+    pub head: String,
+    /// When it was signed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The org-key version whose derived key signed it.
+    pub key_version: u32,
+    /// The previous checkpoint's digest (hex).
+    pub prev: String,
+    /// Ed25519 signature (hex).
+    pub signature: String,
+    /// The Ed25519 public key that verifies it (hex).
+    pub public_key: String,
 }

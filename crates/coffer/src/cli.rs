@@ -367,8 +367,14 @@ pub enum AuditCommand {
         #[arg(long, value_name = "USER")]
         actor: Option<String>,
     },
-    /// Verify the hash chain; exits 0 when intact, 1 otherwise.
-    Verify,
+    /// Verify the hash chain and its signed checkpoints; exits 0 when intact, 1 otherwise.
+    /// Prints the newest checkpoint: keep it, and pass it to --expect later to prove nothing
+    /// before it was removed or rewritten.
+    Verify {
+        /// A checkpoint kept from an earlier verification, `N:HEAD`.
+        #[arg(long, value_name = "N:HEAD")]
+        expect: Option<String>,
+    },
 }
 
 /// `coffer run`.

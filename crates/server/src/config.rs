@@ -16,7 +16,7 @@ mod server;
 mod storage;
 
 pub use byok::{ByokConfig, Locations, default_locations};
-pub use server::{MetricsToken, ProxyRange, ServerConfig};
+pub use server::{AuditConfig, MetricsToken, ProxyRange, ServerConfig};
 pub use storage::StorageConfig;
 
 /// Everything `coffer serve` needs.
@@ -56,6 +56,9 @@ pub struct Config {
     /// The HTTP server: trusted proxies, the `/metrics` token, connection timeouts.
     #[serde(default)]
     pub server: ServerConfig,
+    /// Audit checkpoints and failure summaries.
+    #[serde(default)]
+    pub audit: AuditConfig,
 }
 
 /// Size caps, enforced before any work.
@@ -175,6 +178,7 @@ impl Default for Config {
             byok: ByokConfig::default(),
             storage: StorageConfig::default(),
             server: ServerConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -279,6 +283,7 @@ impl Config {
             }
         }
         self.server.check().map_err(ConfigError::OutOfRange)?;
+        self.audit.check().map_err(ConfigError::OutOfRange)?;
         byok::check(self)
     }
 

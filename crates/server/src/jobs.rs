@@ -8,7 +8,8 @@
 //! | key probe | `keys.probe_interval` (30 s) | checks every BYOK org's keys; suspends or restores (`Coffer::probe_byok_orgs`) |
 //! | storage migration | `storage.migration_interval` | moves envelopes of orgs whose storage changed (`Coffer::migrate_storage_once`) |
 //! | orphan sweep | `sweeper.interval` (1 h) | deletes blobs no version references, older than `sweeper.grace` (`crate::sweeper`) |
-//! | failed-auth summary | `server.failed_auth_flush_interval` (10 s) | writes the counted failed authentications to each org's chain (`Coffer::flush_failed_auth`) |
+//! | failed-auth summary | `audit.failure_summary_interval` (10 s) | writes the counted failed authentications to each org's chain (`Coffer::flush_failed_auth`) |
+//! | audit checkpoints | `audit.checkpoint_interval` (10 s) | signs the head of every org's chain that grew (`Coffer::checkpoint_all`) |
 
 use crate::config::Config;
 use crate::service::Coffer;
@@ -96,11 +97,21 @@ pub fn start_all(coffer: &Arc<Coffer>, config: &Config) {
         },
     );
     every(
-        config.server.failed_auth_flush_interval,
+        config.audit.failure_summary_interval,
         Start::AfterInterval,
         weak(),
         |c| async move {
             c.flush_failed_auth().await;
+        },
+    );
+    every(
+        config.audit.checkpoint_interval,
+        Start::AfterInterval,
+        weak(),
+        |c| async move {
+            if let Err(e) = c.checkpoint_all().await {
+                tracing::warn!(error = %e, "audit checkpoints failed; will retry");
+            }
         },
     );
 }

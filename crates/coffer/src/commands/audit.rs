@@ -47,16 +47,23 @@ pub async fn run(ctx: &Ctx, cmd: AuditCommand) -> Result<i32> {
             table.print_or("no audit events");
             Ok(0)
         }
-        AuditCommand::Verify => {
+        AuditCommand::Verify { expect } => {
+            let query = [("expect", expect.unwrap_or_default())];
             let body = ctx
                 .client
-                .get(&["orgs", org, "audit", "verify"], &[])
+                .get(&["orgs", org, "audit", "verify"], &query)
                 .await?;
             let v: AuditVerification = body.parse()?;
             if ctx.json {
                 body.print_json()?;
             } else if v.ok {
                 println!("{} ({} events, head {})", v.message, v.events, v.head);
+                if let Some(c) = &v.checkpoint {
+                    println!(
+                        "checkpoint {}:{} (event {}, signed by {}) — keep it; `coffer audit verify --expect {}:{}` proves later that nothing before it was removed or rewritten",
+                        c.n, c.head, c.seq, c.public_key, c.n, c.head
+                    );
+                }
             } else {
                 match v.first_bad_seq {
                     Some(seq) => eprintln!("audit chain BROKEN at seq {seq}: {}", v.message),

@@ -7,8 +7,25 @@
 //! event cannot be written, the request fails. Events carry names and ids, never secret values
 //! or raw tokens. The hash input is versioned (`coffer-audit-v1`) like every persisted format.
 
+pub mod checkpoint;
+
 use crate::domain::{OrgId, Timestamp, UserId};
 use aws_lc_rs::digest;
+
+/// Characters of an event's actor kept.
+const MAX_ACTOR_CHARS: usize = 128;
+/// Characters of an event's target kept.
+const MAX_TARGET_CHARS: usize = 512;
+/// Bytes of an event's details kept; larger details are replaced by a note of their size.
+const MAX_DETAILS_BYTES: usize = 16 * 1024;
+
+/// `s` cut to `max` characters, marked with `…` when cut.
+fn cap(s: String, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s,
+    }
+}
 
 /// The zero hash that precedes an org's first event.
 pub const GENESIS: [u8; 32] = [0; 32];
@@ -33,7 +50,8 @@ pub struct AuditDraft {
 }
 
 impl AuditDraft {
-    /// A draft with `details` serialized canonically (serde_json's map keeps keys sorted).
+    /// A draft with `details` serialized canonically (serde_json's map keeps keys sorted). Every
+    /// field is capped (actor, target, details), so no request can make one event large.
     pub fn new(
         org: OrgId,
         actor_id: Option<UserId>,
@@ -42,14 +60,18 @@ impl AuditDraft {
         target: impl Into<String>,
         details: serde_json::Value,
     ) -> Self {
+        let mut details = details.to_string();
+        if details.len() > MAX_DETAILS_BYTES {
+            details = serde_json::json!({"truncated_bytes": details.len()}).to_string();
+        }
         Self {
             org,
             at: Timestamp::now(),
             actor_id,
-            actor: actor.into(),
+            actor: cap(actor.into(), MAX_ACTOR_CHARS),
             action,
-            target: target.into(),
-            details: details.to_string(),
+            target: cap(target.into(), MAX_TARGET_CHARS),
+            details,
         }
     }
 }

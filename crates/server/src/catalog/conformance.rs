@@ -529,6 +529,47 @@ async fn listing(c: &dyn Catalog, org: OrgId) {
     );
 }
 
+async fn checkpoints_are_numbered_and_chained(
+    c: &dyn Catalog,
+    org: OrgId,
+    seq: u64,
+    head: [u8; 32],
+) {
+    use crate::audit::checkpoint::SigningKey;
+    let key = SigningKey::derive(&coffer_envelope::OrgKey::generate(), org, 1);
+    assert!(c.audit_checkpoints(org).await.unwrap().is_empty());
+    let first = key.sign(org, 1, seq - 1, [1; 32], Timestamp::now(), None);
+    let second = key.sign(org, 1, seq, head, Timestamp::now(), Some(&first));
+    assert!(
+        matches!(
+            c.add_audit_checkpoint(second.clone()).await,
+            Err(CatalogError::Refused(_))
+        ),
+        "checkpoint 2 needs checkpoint 1"
+    );
+    c.add_audit_checkpoint(first.clone()).await.unwrap();
+    // Two nodes signing checkpoint 2 at once: one is stored.
+    let rival = key.sign(org, 1, seq, head, Timestamp::now(), Some(&first));
+    let (x, y) = futures::join!(
+        c.add_audit_checkpoint(second.clone()),
+        c.add_audit_checkpoint(rival.clone())
+    );
+    assert_eq!(
+        [&x, &y].iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{x:?} {y:?}"
+    );
+    assert!(
+        [&x, &y]
+            .iter()
+            .any(|r| **r == Err(CatalogError::AlreadyExists))
+    );
+    let stored = c.audit_checkpoints(org).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0], first);
+    assert!(stored[1] == second || stored[1] == rival);
+}
+
 async fn audit_chain_verifies(c: &dyn Catalog, org: OrgId) {
     c.append_audit(event(org, "auth.failed")).await.unwrap();
     let all = c
@@ -559,6 +600,14 @@ async fn audit_chain_verifies(c: &dyn Catalog, org: OrgId) {
         .await
         .unwrap();
     assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4, 5]);
+    let last = all.last().unwrap();
+    assert_eq!(
+        c.audit_head(org).await.unwrap(),
+        Some((last.seq, last.hash)),
+        "the head is the last event"
+    );
+    assert_eq!(c.audit_head(OrgId::new()).await.ok().flatten(), None);
+    checkpoints_are_numbered_and_chained(c, org, last.seq, last.hash).await;
     let reveals = c
         .audit_events(
             org,

@@ -31,6 +31,7 @@ pub use storage::*;
 pub use uploads::*;
 pub use web::*;
 
+use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::domain::*;
 use crate::keys::OrgKeyWrap;
@@ -197,6 +198,13 @@ pub trait Catalog:
     async fn append_audit(&self, audit: AuditDraft) -> Result<()>;
     /// Events of an org in chain order.
     async fn audit_events(&self, org: OrgId, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
+    /// The head of an org's chain: its last event's sequence number and hash (`None`: no event).
+    async fn audit_head(&self, org: OrgId) -> Result<Option<(u64, [u8; 32])>>;
+    /// An org's signed checkpoints, in order of their number.
+    async fn audit_checkpoints(&self, org: OrgId) -> Result<Vec<Checkpoint>>;
+    /// Stores checkpoint `c`. `AlreadyExists` if the org has checkpoint `c.n` (another node
+    /// signed first); `Refused` if it has no checkpoint `c.n - 1` (for `c.n` > 1).
+    async fn add_audit_checkpoint(&self, c: Checkpoint) -> Result<()>;
 }
 
 /// Which catalog backend. Tagged by `kind` in `coffer.toml`.

@@ -1,7 +1,7 @@
 //! `[server]`: how the HTTP server treats connections and the requests on them — which proxies'
-//! `X-Forwarded-For` to believe, the `/metrics` token, the timeouts that cut slow or idle
-//! clients (slowloris), and how often failed authentications are summarised into the audit
-//! chains.
+//! `X-Forwarded-For` to believe, the `/metrics` token, the timeouts that cut slow or idle clients
+//! (slowloris) — and `[audit]`: how often the audit chains get signed checkpoints and summaries
+//! of failed authentications.
 
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -76,10 +76,47 @@ pub struct ServerConfig {
     /// How long one request may take, body included, before it is answered 408.
     #[serde(default = "default_request_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
-    /// How often failed authentications are written to each org's audit chain as one summary
-    /// event per org and reason.
+}
+
+/// The `[audit]` section: how often the background jobs write to the audit chains.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How often each org whose chain grew gets a signed checkpoint of its head (0s: only when
+    /// verified). Events after the newest checkpoint are what a catalog-only attacker could
+    /// truncate unnoticed, so this bounds that window.
+    #[serde(default = "default_checkpoint_interval", with = "humantime_serde")]
+    pub checkpoint_interval: Duration,
+    /// How often failed authentications are written to each org's chain, as one summary event
+    /// per org and reason.
     #[serde(default = "default_failure_flush", with = "humantime_serde")]
-    pub failed_auth_flush_interval: Duration,
+    pub failure_summary_interval: Duration,
+}
+
+fn default_checkpoint_interval() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_interval: default_checkpoint_interval(),
+            failure_summary_interval: default_failure_flush(),
+        }
+    }
+}
+
+impl AuditConfig {
+    pub(super) fn check(&self) -> Result<(), String> {
+        let secs = |d: Duration| d.as_secs_f64();
+        if !(0.1..=3600.0).contains(&secs(self.failure_summary_interval)) {
+            return Err("audit.failure_summary_interval must be between 100ms and 1h".into());
+        }
+        if secs(self.checkpoint_interval) > 86_400.0 {
+            return Err("audit.checkpoint_interval must be at most 1 day".into());
+        }
+        Ok(())
+    }
 }
 
 fn default_header_read_timeout() -> Duration {
@@ -99,7 +136,6 @@ impl Default for ServerConfig {
             metrics_token: None,
             header_read_timeout: default_header_read_timeout(),
             request_timeout: default_request_timeout(),
-            failed_auth_flush_interval: default_failure_flush(),
         }
     }
 }
@@ -117,9 +153,6 @@ impl ServerConfig {
         }
         if !(1.0..=3600.0).contains(&secs(self.request_timeout)) {
             return Err("server.request_timeout must be between 1s and 1h".into());
-        }
-        if !(0.1..=3600.0).contains(&secs(self.failed_auth_flush_interval)) {
-            return Err("server.failed_auth_flush_interval must be between 100ms and 1h".into());
         }
         if let Some(t) = &self.metrics_token
             && t.0.len() < 16

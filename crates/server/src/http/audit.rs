@@ -46,28 +46,90 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/orgs/{org}/audit/verify", params(("org" = String, Path)), responses((status = 200, body = api::AuditVerification)))]
+/// Query of the verification.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct VerifyQuery {
+    /// A checkpoint kept from an earlier verification, as `N:HEAD` (its number and head hash in
+    /// hex): the verification fails unless the catalog still has that checkpoint, and the chain
+    /// still has that event with that hash.
+    expect: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/audit/verify", params(("org" = String, Path), VerifyQuery),
+    responses((status = 200, body = api::AuditVerification), (status = 400, body = api::ErrorBody), (status = 401, body = api::ErrorBody), (status = 403, body = api::ErrorBody), (status = 404, body = api::ErrorBody)))]
 pub async fn verify(
     State(s): State<Arc<AppState>>,
     Caller(actor): Caller,
     Path(org): Path<String>,
+    Query(q): Query<VerifyQuery>,
 ) -> Result<Json<api::AuditVerification>, ApiError> {
-    let v = s
+    let expect = q.expect.as_deref().map(parse_expect).transpose()?;
+    let mut v = s
         .coffer
         .verify_audit(&actor, &OrgSlug::parse(&org)?)
         .await?;
-    let message = match v.failure {
-        None => format!("audit chain intact: {} events verified", v.events),
-        Some((seq, why)) => format!(
+    if let Some((n, head)) = expect
+        && v.checkpoint_failure.is_none()
+    {
+        let kept = v.latest.as_ref().map_or(0, |(c, _)| c.n);
+        let found = s
+            .coffer
+            .audit_checkpoint(&actor, &OrgSlug::parse(&org)?, n)
+            .await?;
+        v.checkpoint_failure = match found {
+            None => Some(format!(
+                "the checkpoint {n} you kept is gone (the newest is {kept}): checkpoints and the events after it were removed"
+            )),
+            Some(c) if c.head != head => Some(format!(
+                "checkpoint {n} no longer vouches for the head you kept: it was replaced"
+            )),
+            Some(_) => None,
+        };
+    }
+    let chain = &v.chain;
+    let message = match (&chain.failure, &v.checkpoint_failure) {
+        (Some((seq, why)), _) => format!(
             "audit chain broken at event {seq}: {why} ({} events before it verified)",
-            v.events
+            chain.events
+        ),
+        (None, Some(why)) => format!("audit trail truncated or rewritten: {why}"),
+        (None, None) => format!(
+            "audit chain intact: {} events and {} signed checkpoints verified",
+            chain.events, v.checkpoints
         ),
     };
     Ok(Json(api::AuditVerification {
-        ok: v.failure.is_none(),
-        events: v.events,
-        head: hex::encode(v.head),
-        first_bad_seq: v.failure.map(|f| f.0),
+        ok: v.ok(),
+        events: chain.events,
+        head: hex::encode(chain.head),
+        first_bad_seq: chain.failure.map(|f| f.0),
+        checkpoints_verified: v.checkpoints,
+        checkpoint_problem: v.checkpoint_failure.clone(),
+        checkpoint: v.latest.as_ref().map(|(c, key)| api::AuditCheckpoint {
+            n: c.n,
+            seq: c.seq,
+            head: hex::encode(c.head),
+            at: c.at.to_datetime(),
+            key_version: c.key_version,
+            prev: hex::encode(c.prev),
+            signature: hex::encode(&c.signature),
+            public_key: hex::encode(key),
+        }),
         message,
     }))
+}
+
+fn parse_expect(s: &str) -> Result<(u64, [u8; 32]), ApiError> {
+    let bad = || {
+        ApiError(crate::service::Error::InvalidInput(
+            "expect must be N:HEAD — a checkpoint's number and head hash (64 hex digits) from an earlier `audit verify`".into(),
+        ))
+    };
+    let (n, head) = s.split_once(':').ok_or_else(bad)?;
+    let n = n.parse().map_err(|_| bad())?;
+    let head: [u8; 32] = hex::decode(head)
+        .ok()
+        .and_then(|h| h.try_into().ok())
+        .ok_or_else(bad)?;
+    Ok((n, head))
 }

@@ -32,6 +32,7 @@ pub mod web;
 pub mod web_guard;
 pub mod web_search;
 
+pub use audit_log::AuditCheck;
 pub use byok::{ByokParts, KeysView, SetKeys};
 pub use error::{Error, Result};
 pub use key_health::ProbeSummary;
@@ -76,6 +77,8 @@ pub struct Coffer {
     byok: Option<ByokParts>,
     /// Failed authentications counted since the last flush (`failed_auth`).
     failed_auth: failed_auth::FailedAuth,
+    /// The highest audit checkpoint this node has seen of each org (`audit_log`).
+    seen_checkpoints: audit_log::SeenCheckpoints,
     /// Password hashing and the sign-in limiter of this node.
     sign_in_guard: web_guard::SignInGuard,
     /// Set when the node is stopping: background passes end at the next envelope.
@@ -118,6 +121,7 @@ impl Coffer {
             write_locks: WriteLocks::new(),
             byok: None,
             failed_auth: failed_auth::FailedAuth::default(),
+            seen_checkpoints: audit_log::SeenCheckpoints::default(),
             sign_in_guard: web_guard::SignInGuard::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
         }

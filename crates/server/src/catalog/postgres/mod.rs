@@ -27,6 +27,7 @@ mod writes;
 
 pub use open::redact;
 
+use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
@@ -209,6 +210,79 @@ impl Catalog for PostgresCatalog {
     async fn audit_events(&self, org: OrgId, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
         self.read(async |c| reads::audit_events(c, org, filter).await)
             .await
+    }
+    async fn audit_head(&self, org: OrgId) -> Result<Option<(u64, [u8; 32])>> {
+        self.read(async |c| {
+            let row = sqlx::query("SELECT audit_seq, audit_head FROM orgs WHERE id = $1")
+                .bind(org.as_uuid())
+                .fetch_one(c)
+                .await?;
+            let seq = rows::u64_at(&row, 0)?;
+            Ok((seq > 0).then_some((seq, rows::get(&row, 1)?)))
+        })
+        .await
+    }
+    async fn audit_checkpoints(&self, org: OrgId) -> Result<Vec<Checkpoint>> {
+        self.read(async |c| {
+            let list = sqlx::query(
+                "SELECT n, seq, head, at, key_version, prev, signature FROM audit_checkpoints \
+                 WHERE org_id = $1 ORDER BY n",
+            )
+            .bind(org.as_uuid())
+            .fetch_all(c)
+            .await?;
+            Ok(rows::all(&list, |r| {
+                Ok(Checkpoint {
+                    org,
+                    n: rows::u64_at(r, 0)?,
+                    seq: rows::u64_at(r, 1)?,
+                    head: rows::get(r, 2)?,
+                    at: rows::ts(r, 3)?,
+                    key_version: rows::u32_at(r, 4)?,
+                    prev: rows::get(r, 5)?,
+                    signature: rows::get(r, 6)?,
+                })
+            })?)
+        })
+        .await
+    }
+    async fn add_audit_checkpoint(&self, cp: Checkpoint) -> Result<()> {
+        in_tx!(self, |c| {
+            async {
+            if cp.n > 1 {
+                let prev: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM audit_checkpoints WHERE org_id = $1 AND n = $2)",
+                )
+                .bind(cp.org.as_uuid())
+                .bind(reads::big(cp.n - 1))
+                .fetch_one(&mut *c)
+                .await?;
+                if !prev {
+                    return Err(CatalogError::Refused(format!(
+                        "checkpoint {} does not exist",
+                        cp.n - 1
+                    ))
+                    .into());
+                }
+            }
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (org_id, n, seq, head, at, key_version, prev, signature) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(cp.org.as_uuid())
+            .bind(reads::big(cp.n))
+            .bind(reads::big(cp.seq))
+            .bind(&cp.head[..])
+            .bind(cp.at.millis())
+            .bind(i64::from(cp.key_version))
+            .bind(&cp.prev[..])
+            .bind(&cp.signature)
+            .execute(&mut *c)
+            .await?;
+            Ok::<_, tx::Fail>(())
+        }
+        .await
+        })
     }
 }
 

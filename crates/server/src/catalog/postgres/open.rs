@@ -39,6 +39,10 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../../migrations/postgres/0006_identity.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/postgres/0007_audit_checkpoints.sql"),
+    ),
 ];
 /// Advisory-lock key serializing migrations across processes ("coffer" + 0).
 const MIGRATION_LOCK: i64 = 0x636f_6666_6572_0000;

@@ -14,6 +14,7 @@
 mod byok;
 mod byok_reads;
 mod checkpointer;
+mod checkpoints;
 mod identity;
 mod process_lock;
 mod read_cache;
@@ -27,6 +28,7 @@ mod web;
 mod writer;
 mod writes;
 
+use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
@@ -71,6 +73,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         6,
         include_str!("../../../migrations/sqlite/0006_identity.sql"),
+    ),
+    (
+        7,
+        include_str!("../../../migrations/sqlite/0007_audit_checkpoints.sql"),
     ),
 ];
 
@@ -495,6 +501,15 @@ impl Catalog for SqliteCatalog {
         let filter = filter.clone();
         self.read(move |c| reads::audit_events(c, org, &filter))
             .await
+    }
+    async fn audit_head(&self, org: OrgId) -> Result<Option<(u64, [u8; 32])>> {
+        self.point_read(move |c| checkpoints::head(c, org)).await
+    }
+    async fn audit_checkpoints(&self, org: OrgId) -> Result<Vec<Checkpoint>> {
+        self.read(move |c| checkpoints::list(c, org)).await
+    }
+    async fn add_audit_checkpoint(&self, c: Checkpoint) -> Result<()> {
+        self.writer.write(move |tx| checkpoints::add(tx, &c)).await
     }
 }
 

@@ -230,7 +230,7 @@ mod tests {
         let err = check_run(&[c1.clone(), c2.clone()], 10, rewritten, keys).unwrap_err();
         assert!(err.contains("event 4 was rewritten"), "{err}");
         // A checkpoint deleted, altered or forged.
-        let err = check_run(&[c2.clone()], 10, hash_at, keys).unwrap_err();
+        let err = check_run(std::slice::from_ref(&c2), 10, hash_at, keys).unwrap_err();
         assert!(err.contains("checkpoint 1 is missing"), "{err}");
         let mut moved = c2.clone();
         moved.seq = 9;

@@ -80,7 +80,20 @@ async fn editing_the_stored_chain_is_detected() {
     assert!(v.body["message"].as_str().unwrap().contains("modified"));
 }
 
-/// Recomputes every hash of `org_slug`'s chain in the catalog file from event `from` on, the way
+/// One stored event: seq, org, prev_hash, at, actor_id, actor, action, target, details.
+type Row = (
+    i64,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    Option<Vec<u8>>,
+    String,
+    String,
+    String,
+    String,
+);
+
+/// Recomputes every hash of the chain in the catalog file from event `from` on, the way
 /// someone with write access to the database (but not the org key) would cover an edit.
 fn recompute_from(db: &std::path::Path, from: i64) {
     let conn = rusqlite::Connection::open(db).unwrap();

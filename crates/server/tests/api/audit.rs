@@ -97,7 +97,7 @@ type Row = (
 /// someone with write access to the database (but not the org key) would cover an edit.
 fn recompute_from(db: &std::path::Path, from: i64) {
     let conn = rusqlite::Connection::open(db).unwrap();
-    let mut rows: Vec<(i64, Vec<u8>, Vec<u8>, i64, Option<Vec<u8>>, String, String, String, String)> = conn
+    let mut rows: Vec<Row> = conn
         .prepare("SELECT seq, org_id, prev_hash, at, actor_id, actor, action, target, details FROM audit_events ORDER BY org_id, seq")
         .unwrap()
         .query_map([], |r| {

@@ -453,3 +453,93 @@ async fn resets_revoke_everything_and_work_once(c: &dyn Catalog, a: OrgId, b: Or
         CatalogError::NotFound
     );
 }
+
+/// A catalog as the model before migration 6 left it: org `default` with `admin` (the operator
+/// and its owner, with a token) and `bob` (a member with a token, a password and a session), as
+/// both backends' migration tests write it with their own SQL.
+pub(crate) struct OldWorld {
+    pub org: OrgId,
+    pub admin: UserId,
+    pub bob: UserId,
+    pub admin_token: [u8; 32],
+    pub bob_token: [u8; 32],
+    pub bob_session: [u8; 32],
+}
+
+impl OldWorld {
+    pub(crate) fn new() -> Self {
+        Self {
+            org: OrgId::new(),
+            admin: UserId::new(),
+            bob: UserId::new(),
+            admin_token: [0xa1; 32],
+            bob_token: [0xb1; 32],
+            bob_session: [0xb2; 32],
+        }
+    }
+}
+
+/// After migration 6: every user, role, token, password and session is still there; the old
+/// operator is a person (still owner of `default`, its token still working); the deployment has
+/// no operator until one is seated, which then happens exactly once.
+pub(crate) async fn old_world_survives(c: &dyn Catalog, w: &OldWorld) {
+    let admin = c.user_by_id(w.admin).await.unwrap();
+    assert_eq!(
+        (admin.name.as_str(), admin.kind),
+        ("admin", IdentityKind::Person)
+    );
+    let members: Vec<_> = c
+        .list_members(w.org)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.user.name.to_string(), m.role))
+        .collect();
+    assert_eq!(
+        members,
+        [
+            ("admin".to_owned(), Role::Owner),
+            ("bob".to_owned(), Role::Member)
+        ]
+    );
+    for (hash, user, role) in [
+        (w.admin_token, w.admin, Role::Owner),
+        (w.bob_token, w.bob, Role::Member),
+    ] {
+        let p = c.authenticate(&hash).await.unwrap().expect("token kept");
+        assert_eq!(
+            (p.user.id, p.role, p.token.org),
+            (user, Some(role), Some(w.org))
+        );
+    }
+    assert_eq!(
+        c.password_hash(w.bob).await.unwrap().as_deref(),
+        Some("$argon2id$bob")
+    );
+    let s = c
+        .session(&w.bob_session)
+        .await
+        .unwrap()
+        .expect("session kept");
+    assert_eq!(
+        (s.user.id, s.role, s.session.org),
+        (w.bob, Some(Role::Member), Some(w.org))
+    );
+    let op = UserRecord::operator(UserName::parse("operator").unwrap(), Timestamp::now());
+    assert!(
+        c.seat_operator(op.clone(), token(None, &op, 0xee))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !c.seat_operator(op.clone(), token(None, &op, 0xef))
+            .await
+            .unwrap()
+    );
+    let seated = c.authenticate(&[0xee; 32]).await.unwrap().unwrap();
+    assert_eq!(
+        (seated.user.kind, seated.token.org),
+        (IdentityKind::Operator, None)
+    );
+    assert!(c.memberships(seated.user.id).await.unwrap().is_empty());
+}

@@ -281,3 +281,78 @@ async fn migration_2_gives_existing_orgs_settings_and_distinct_external_ids() {
     assert_ne!(a.external_id, b.external_id);
     catalog.pool.close().await;
 }
+
+/// A catalog written by the model before migration 6 opens with every user, role, token,
+/// password and session intact, and its operator becomes a person.
+#[tokio::test]
+async fn migration_6_keeps_users_roles_tokens_and_sessions() {
+    use crate::catalog::conformance_identity::{OldWorld, old_world_survives};
+    let db = TestDb::create().await;
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE schema_migrations (version bigint PRIMARY KEY, checksum bytea NOT NULL, applied_at bigint NOT NULL)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 5) {
+        sqlx::raw_sql(*sql).execute(&mut conn).await.unwrap();
+        sqlx::query("INSERT INTO schema_migrations VALUES ($1, $2, 0)")
+            .bind(version)
+            .bind(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, sql.as_bytes()).as_ref())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let w = OldWorld::new();
+    let q = |sql: &'static str| sqlx::query(sql);
+    q("INSERT INTO orgs (id, slug, name, location, status, key_version, created_at) VALUES ($1, 'default', 'Default', 'local', 'active', 1, 0)")
+        .bind(w.org.as_uuid())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for (id, name, operator, role, token) in [
+        (w.admin, "admin", true, "owner", w.admin_token),
+        (w.bob, "bob", false, "member", w.bob_token),
+    ] {
+        q("INSERT INTO users (id, name, operator, created_at) VALUES ($1, $2, $3, 0)")
+            .bind(id.as_uuid())
+            .bind(name)
+            .bind(operator)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        q("INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3)")
+            .bind(w.org.as_uuid())
+            .bind(id.as_uuid())
+            .bind(role)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        q("INSERT INTO tokens (id, hash, user_id, org_id, name, created_at) VALUES ($1, $2, $3, $4, 'old', 0)")
+            .bind(uuid::Uuid::new_v4())
+            .bind(&token[..])
+            .bind(id.as_uuid())
+            .bind(w.org.as_uuid())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    q("INSERT INTO user_passwords (user_id, phc, set_at) VALUES ($1, '$argon2id$bob', 0)")
+        .bind(w.bob.as_uuid())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    q("INSERT INTO web_sessions (id, hash, user_id, org_id, created_at, expires_at) VALUES ($1, $2, $3, $4, 0, 9999999999999)")
+        .bind(uuid::Uuid::new_v4())
+        .bind(&w.bob_session[..])
+        .bind(w.bob.as_uuid())
+        .bind(w.org.as_uuid())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    let catalog = PostgresCatalog::open(&db.url, 2).await.unwrap();
+    old_world_survives(&catalog, &w).await;
+    catalog.pool.close().await;
+}

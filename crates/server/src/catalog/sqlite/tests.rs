@@ -103,3 +103,64 @@ async fn warm_reads_come_from_the_cache() {
     reads().await;
     assert_eq!(hits(), 8);
 }
+
+/// A catalog written by the model before migration 6 opens with every user, role, token,
+/// password and session intact, and its operator becomes a person.
+#[tokio::test]
+async fn migration_6_keeps_users_roles_tokens_and_sessions() {
+    use crate::catalog::conformance_identity::{OldWorld, old_world_survives};
+    use rusqlite::params;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT;",
+    )
+    .unwrap();
+    for (version, sql) in super::MIGRATIONS.iter().filter(|(v, _)| *v <= 5) {
+        conn.execute_batch(sql).unwrap();
+        conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [version])
+            .unwrap();
+    }
+    let w = OldWorld::new();
+    let org = w.org.to_bytes();
+    conn.execute(
+        "INSERT INTO orgs (id, slug, name, location, status, key_version, created_at) VALUES (?1, 'default', 'Default', 'local', 'active', 1, 0)",
+        [org],
+    )
+    .unwrap();
+    for (id, name, operator, role, token) in [
+        (w.admin, "admin", 1, "owner", w.admin_token),
+        (w.bob, "bob", 0, "member", w.bob_token),
+    ] {
+        let id = id.to_bytes();
+        conn.execute(
+            "INSERT INTO users (id, name, operator, created_at) VALUES (?1, ?2, ?3, 0)",
+            params![id, name, operator],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO memberships (org_id, user_id, role) VALUES (?1, ?2, ?3)",
+            params![org, id, role],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO tokens (id, hash, user_id, org_id, name, created_at) VALUES (?1, ?2, ?3, ?4, 'old', 0)",
+            params![uuid::Uuid::new_v4().as_bytes(), token, id, org],
+        )
+        .unwrap();
+    }
+    conn.execute(
+        "INSERT INTO user_passwords (user_id, phc, set_at) VALUES (?1, '$argon2id$bob', 0)",
+        [w.bob.to_bytes()],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO web_sessions (id, hash, user_id, org_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, 0, 9999999999999)",
+        params![uuid::Uuid::new_v4().as_bytes(), w.bob_session, w.bob.to_bytes(), org],
+    )
+    .unwrap();
+    drop(conn);
+    let catalog = super::SqliteCatalog::open(&path, 1).await.unwrap();
+    old_world_survives(&catalog, &w).await;
+}

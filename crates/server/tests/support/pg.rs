@@ -2,12 +2,15 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres` (or the server in `COFFER_TEST_PG_URL`), dropped
 //! `WITH (FORCE)` when the [`TestDb`] goes out of scope — also while a test unwinds from a panic.
 //! An unreachable server fails the test with the command that starts it; it never skips.
+//! The one harness of every PostgreSQL test: the catalog's unit tests (`catalog/postgres`), the
+//! server's integration tests and the multi-node tests include this file.
 
 use sqlx::{Connection, PgConnection};
 
 const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-fn server_url() -> String {
+/// The test server's URL (`COFFER_TEST_PG_URL`, else the machine's PostgreSQL).
+pub fn server_url() -> String {
     std::env::var("COFFER_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_SERVER.into())
 }
 
@@ -60,7 +63,8 @@ pub async fn admin() -> PgConnection {
 /// A database of its own for one test.
 pub struct TestDb {
     server: String,
-    name: String,
+    /// The database's name.
+    pub name: String,
     /// Connection URL of the database.
     pub url: String,
 }

@@ -10,84 +10,12 @@ use crate::catalog::conformance;
 use sqlx::{Connection, PgConnection};
 use std::time::Duration;
 
-const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// The PostgreSQL harness every test of the workspace shares.
+#[path = "../../../tests/support/pg.rs"]
+#[allow(dead_code)] // each includer uses a different part
+pub(super) mod pg;
 
-fn server_url() -> String {
-    std::env::var("COFFER_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_SERVER.into())
-}
-
-/// `url` pointing at database `db` instead of its own.
-fn with_database(url: &str, db: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let path = url[start..]
-        .find(['/', '?'])
-        .map_or(url.len(), |i| start + i);
-    let query = url[path..].find('?').map_or("", |i| &url[path + i..]);
-    format!("{}/{db}{query}", &url[..path])
-}
-
-async fn admin(server: &str) -> PgConnection {
-    match PgConnection::connect(server).await {
-        Ok(c) => c,
-        Err(e) => panic!(
-            "PostgreSQL is not reachable at {} ({e}). These tests need a real server: start it with \
-             `pg_ctlcluster --skip-systemctl-redirect 15 main start`, or set COFFER_TEST_PG_URL to a \
-             server URL whose user may CREATE DATABASE",
-            redact(server)
-        ),
-    }
-}
-
-/// A throwaway database, dropped (with any connections still open) when this goes out of scope.
-struct TestDb {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl TestDb {
-    async fn create() -> Self {
-        let server = server_url();
-        let name = format!("coffer_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = admin(&server).await;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("CREATE DATABASE");
-        let _ = conn.close().await;
-        let url = with_database(&server, &name);
-        Self { server, name, url }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        // Drop runs inside the test's runtime (or while unwinding): do the async work on a
-        // thread with a runtime of its own, and wait for it.
-        let (server, name) = (self.server.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                let mut conn = PgConnection::connect(&server)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok::<_, String>(())
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}: {dropped:?}", self.name);
-        }
-    }
-}
+use pg::{TestDb, admin, with_database};
 
 #[tokio::test]
 async fn conformance() {
@@ -103,7 +31,7 @@ async fn conformance() {
 #[tokio::test]
 async fn conformance_when_the_server_defaults_to_serializable() {
     let db = TestDb::create().await;
-    let mut conn = admin(&server_url()).await;
+    let mut conn = admin().await;
     let sql = format!(
         "ALTER DATABASE {} SET default_transaction_isolation = 'serializable'",
         db.name

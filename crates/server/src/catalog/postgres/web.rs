@@ -178,42 +178,15 @@ impl WebCatalog for PostgresCatalog {
 #[cfg(test)]
 mod tests {
     //! The web conformance suite against a throwaway database on the real server (the same
-    //! server and rules as `postgres::tests`; an unreachable server fails, never skips).
+    //! harness as `postgres::tests`; an unreachable server fails, never skips).
+    use super::super::tests::pg::TestDb;
     use super::PostgresCatalog;
-    use sqlx::{Connection, PgConnection};
 
     #[tokio::test]
     async fn conformance_web() {
-        let server = std::env::var("COFFER_TEST_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("coffer_test_web_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&server).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL is not reachable ({e}); start it or set COFFER_TEST_PG_URL")
-        });
-        let create = format!("CREATE DATABASE {name}");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(create))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let url = match server.rsplit_once('/') {
-            Some((base, rest)) if !base.ends_with('/') => {
-                let query = rest.find('?').map_or("", |i| &rest[i..]);
-                format!("{base}/{name}{query}")
-            }
-            _ => panic!("COFFER_TEST_PG_URL must name a database, like …:5432/postgres"),
-        };
-        let catalog = PostgresCatalog::open(&url, 4).await.unwrap();
-        let outcome = tokio::spawn(async move {
-            crate::catalog::conformance_web::run_all(&catalog).await;
-            catalog.pool.close().await;
-        })
-        .await;
-        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
-            .execute(&mut admin)
-            .await;
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic.into_panic());
-        }
+        let db = TestDb::create().await;
+        let catalog = PostgresCatalog::open(&db.url, 4).await.unwrap();
+        crate::catalog::conformance_web::run_all(&catalog).await;
+        catalog.pool.close().await;
     }
 }

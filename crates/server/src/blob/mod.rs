@@ -1,13 +1,15 @@
 //! The blob seam: where envelope bytes live. A [`BlobStore`] is a flat namespace of immutable
 //! objects under [`BlobKey`]s. The contract is deliberately the intersection of a filesystem and
 //! S3 (conditional create, get, delete, list by prefix) so that the `fs` and `memory` backends
-//! here and an `s3` backend (a customer's own bucket) are interchangeable, and one
-//! [`conformance`] suite proves it for each.
+//! here and an `s3` backend (a customer's own bucket) are interchangeable, and one conformance
+//! suite (`conformance.rs`, compiled for tests and with the `conformance` feature, never into the
+//! release binary) proves it for each.
 //!
 //! Blobs are never overwritten: every secret version gets a fresh key, so caches and replicas of
 //! a blob can never be stale, and a crash can at worst leave an orphan (swept later), never a
 //! half-replaced value.
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod fs;
 mod key;
@@ -56,7 +58,7 @@ pub enum BlobError {
 
 /// Storage for immutable envelope blobs.
 ///
-/// Contract every backend meets (checked by [`conformance::run_all`]):
+/// Contract every backend meets (checked by `conformance::run_all`):
 /// - `put_if_absent` stores `bytes` under `key` only if nothing is there, atomically: readers see
 ///   either no object or all of it. When it returns `Ok`, the object is durable (survives a crash
 ///   of the process and, for local disks, of the machine). If an object exists it returns

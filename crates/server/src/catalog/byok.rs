@@ -4,7 +4,7 @@
 //!
 //! It is a supertrait of [`Catalog`](super::Catalog) rather than more methods on it so that each
 //! backend implements it in a file of its own (`sqlite/byok.rs`, `postgres/byok.rs`) and the
-//! shared suite [`conformance_byok`](super::conformance_byok) holds both to the same contract.
+//! shared suite `conformance::byok` holds both to the same contract.
 //! As everywhere in the catalog, every mutating method is one transaction that also appends its
 //! audit event — and the health transition is a check-and-set inside that transaction, so any
 //! number of nodes may probe at once and each real change is recorded exactly once.
@@ -129,7 +129,7 @@ pub enum Transition {
     Restored,
 }
 
-/// Per-org key settings. See each method for its contract; `conformance_byok` checks them.
+/// Per-org key settings. See each method for its contract; `conformance::byok` checks them.
 #[async_trait]
 pub trait ByokCatalog: Send + Sync + 'static {
     /// The org's key settings; `NotFound` if there is no such org.

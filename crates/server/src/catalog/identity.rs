@@ -3,7 +3,7 @@
 //!
 //! A supertrait of [`Catalog`](super::Catalog) like [`WebCatalog`](super::WebCatalog), each
 //! backend in a file of its own (`sqlite/identity.rs`, `postgres/identity.rs`), one suite
-//! ([`conformance_identity`](super::conformance_identity)) for both.
+//! (`conformance::identity`) for both.
 //!
 //! The rules the service relies on are kept *here*, inside each transaction, so that no
 //! sequence of calls can break them (docs/threat-model.md, "Identity and tenancy"):
@@ -134,7 +134,7 @@ pub const ENDED_INVITATIONS_LISTED_MS: i64 = 30 * 24 * 3600 * 1000;
 pub const LAST_OWNER: &str = "the org's last owner cannot be demoted or removed";
 
 /// Identities, memberships, invitations and resets. See each method for its contract;
-/// `conformance_identity` checks them on every backend.
+/// `conformance::identity` checks them on every backend.
 #[async_trait]
 pub trait IdentityCatalog: Send + Sync + 'static {
     /// An identity by id.

@@ -5,17 +5,12 @@
 //! that also appends its audit event, so no backend can commit a change without its event, or
 //! lose a check-and-set race. That keeps transactions inside the backend (SQLite's group-commit
 //! writer, PostgreSQL's row locks) instead of leaking a transaction type through the seam, and
-//! lets one [`conformance`] suite hold every backend to the same semantics.
+//! lets one conformance suite (`conformance/`, compiled only for tests) hold every backend to the
+//! same semantics.
 
 mod byok;
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
-pub mod conformance_byok;
-mod conformance_fresh;
-mod conformance_health;
-mod conformance_identity;
-pub mod conformance_storage;
-pub mod conformance_uploads;
-pub mod conformance_web;
 mod identity;
 mod model;
 pub mod postgres;
@@ -77,7 +72,7 @@ pub enum CatalogError {
 /// Result alias.
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 
-/// The catalog. See each method for its contract; [`conformance::run_all`] checks them all.
+/// The catalog. See each method for its contract; `conformance::run_all` checks them all.
 /// The per-org key settings (BYOK) are the [`ByokCatalog`] part of the same seam, per-org
 /// storage the [`StorageCatalog`] part, client-side uploads the [`UploadCatalog`] part,
 /// passwords and sessions the [`WebCatalog`] part, and identities, memberships and invitations

@@ -2,13 +2,12 @@
 //! every secret version's envelope is, and the bookkeeping of moving envelopes between them.
 //!
 //! Like [`ByokCatalog`](super::ByokCatalog) it is a supertrait of the catalog so each backend
-//! implements it in a file of its own and one suite ([`conformance_storage`]) holds both to it.
+//! implements it in a file of its own and one suite (`conformance::storage`) holds both to it.
 //! The migration is shaped for many nodes and crashes: a version moves by a check-and-set on its
 //! store (`move_version`), so two nodes copying the same envelope agree on one winner, and the
 //! org's "still migrating" flag is cleared only in a transaction that sees no version left
 //! outside the org's storage — a write that raced the switch sets it again.
 //!
-//! [`conformance_storage`]: super::conformance_storage
 
 use super::{OrgRecord, Result, StoredBlob, VersionRecord};
 use crate::audit::AuditDraft;

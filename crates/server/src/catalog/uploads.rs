@@ -7,9 +7,8 @@
 //! append the version with the ordinary [`Catalog::put_version`](super::Catalog::put_version)
 //! (its check-and-set and audit event). The data key itself is never stored. Like
 //! [`StorageCatalog`](super::StorageCatalog) this is a supertrait of the catalog, implemented per
-//! backend in a file of its own and held to one suite ([`conformance_uploads`]).
+//! backend in a file of its own and held to one suite (`conformance::uploads`).
 //!
-//! [`conformance_uploads`]: super::conformance_uploads
 
 use super::Result;
 use crate::audit::AuditDraft;

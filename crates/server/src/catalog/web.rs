@@ -2,7 +2,7 @@
 //!
 //! A supertrait of [`Catalog`](super::Catalog), like [`ByokCatalog`](super::ByokCatalog), so each
 //! backend implements it in a file of its own (`sqlite/web.rs`, `postgres/web.rs`) and one suite
-//! ([`conformance_web`](super::conformance_web)) holds both to the same contract. Sessions live
+//! (`conformance::web`) holds both to the same contract. Sessions live
 //! in the catalog, not in a node's memory, so any node of a deployment accepts a session another
 //! node issued, and a revocation (sign-out, password change) takes effect everywhere at once.
 //! Only the SHA-256 of a session's cookie value is stored, as for API tokens.
@@ -43,7 +43,7 @@ pub struct SessionPrincipal {
     pub role: Option<Role>,
 }
 
-/// Passwords and sessions. See each method for its contract; `conformance_web` checks them.
+/// Passwords and sessions. See each method for its contract; `conformance::web` checks them.
 #[async_trait]
 pub trait WebCatalog: Send + Sync + 'static {
     /// Sets (or replaces) `user`'s password hash and, in the same transaction, revokes every

@@ -214,7 +214,7 @@ async fn migration_2_gives_existing_orgs_settings_and_distinct_external_ids() {
 /// password and session intact, and its operator becomes a person.
 #[tokio::test]
 async fn migration_6_keeps_users_roles_tokens_and_sessions() {
-    use crate::catalog::conformance_identity::{OldWorld, old_world_survives};
+    use crate::catalog::conformance::identity::{OldWorld, old_world_survives};
     let db = TestDb::create().await;
     let mut conn = PgConnection::connect(&db.url).await.unwrap();
     sqlx::raw_sql(
@@ -232,7 +232,7 @@ async fn migration_6_keeps_users_roles_tokens_and_sessions() {
             .await
             .unwrap();
     }
-    let w = OldWorld::new();
+    let w = OldWorld::default();
     let q = |sql: &'static str| sqlx::query(sql);
     q("INSERT INTO orgs (id, slug, name, location, status, key_version, created_at) VALUES ($1, 'default', 'Default', 'local', 'active', 1, 0)")
         .bind(w.org.as_uuid())

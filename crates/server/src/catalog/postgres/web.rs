@@ -174,19 +174,3 @@ impl WebCatalog for PostgresCatalog {
         in_tx!(self, |c| revoke_session(c, hash, at, a.as_ref()).await)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    //! The web conformance suite against a throwaway database on the real server (the same
-    //! harness as `postgres::tests`; an unreachable server fails, never skips).
-    use super::super::tests::pg::TestDb;
-    use super::PostgresCatalog;
-
-    #[tokio::test]
-    async fn conformance_web() {
-        let db = TestDb::create().await;
-        let catalog = PostgresCatalog::open(&db.url, 4).await.unwrap();
-        crate::catalog::conformance_web::run_all(&catalog).await;
-        catalog.pool.close().await;
-    }
-}

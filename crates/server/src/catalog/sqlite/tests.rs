@@ -48,9 +48,9 @@ async fn one_process_per_catalog_file() {
 #[tokio::test]
 async fn warm_reads_come_from_the_cache() {
     use crate::catalog::Catalog;
+    use crate::catalog::conformance::byok::event;
+    use crate::catalog::conformance::identity::person;
     use crate::catalog::conformance::{new_org, version};
-    use crate::catalog::conformance_byok::event;
-    use crate::catalog::conformance_identity::person;
     use crate::domain::*;
     use crate::metrics::{CacheLabels, Metrics};
 
@@ -108,7 +108,7 @@ async fn warm_reads_come_from_the_cache() {
 /// password and session intact, and its operator becomes a person.
 #[tokio::test]
 async fn migration_6_keeps_users_roles_tokens_and_sessions() {
-    use crate::catalog::conformance_identity::{OldWorld, old_world_survives};
+    use crate::catalog::conformance::identity::{OldWorld, old_world_survives};
     use rusqlite::params;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("catalog.db");
@@ -122,7 +122,7 @@ async fn migration_6_keeps_users_roles_tokens_and_sessions() {
         conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [version])
             .unwrap();
     }
-    let w = OldWorld::new();
+    let w = OldWorld::default();
     let org = w.org.to_bytes();
     conn.execute(
         "INSERT INTO orgs (id, slug, name, location, status, key_version, created_at) VALUES (?1, 'default', 'Default', 'local', 'active', 1, 0)",

@@ -152,15 +152,3 @@ impl WebCatalog for SqliteCatalog {
             .await
     }
 }
-
-#[cfg(test)]
-mod tests {
-    #[tokio::test]
-    async fn conformance_web() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalog = super::SqliteCatalog::open(&dir.path().join("catalog.db"), 2)
-            .await
-            .unwrap();
-        crate::catalog::conformance_web::run_all(&catalog).await;
-    }
-}

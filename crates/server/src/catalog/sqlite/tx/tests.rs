@@ -3,8 +3,8 @@
 
 use super::super::{SqliteCatalog, writes};
 use crate::audit::{AuditRecord, Verifier};
+use crate::catalog::conformance::byok::event;
 use crate::catalog::conformance::new_org;
-use crate::catalog::conformance_byok::event;
 use crate::catalog::{AuditFilter, Catalog, CatalogError};
 use crate::domain::OrgId;
 use std::sync::Arc;

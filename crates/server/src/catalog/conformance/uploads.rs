@@ -3,10 +3,10 @@
 //! storage location), is visible only in its own org, is unique by id, is audited with its
 //! creation, deletes exactly once, and expired grants are forgotten when a later one is created.
 
+use super::byok::{event, region};
 use super::conformance::new_org;
-use super::conformance_byok::{event, region};
-use super::*;
 use crate::blob::BlobKey;
+use crate::catalog::*;
 
 fn grant(org: OrgId, name: &str, created_at: i64, ttl_ms: i64) -> PendingUpload {
     let secret = SecretId::new();

@@ -4,11 +4,11 @@
 //! with the user's current role in their org; revocation is recorded once however often (or
 //! however concurrently) it is asked for; expired sessions are pruned at the next sign-in.
 
-use super::conformance_byok::{count, event, org};
-use super::*;
+use super::byok::{count, event, org};
+use crate::catalog::*;
 
 async fn user(c: &dyn Catalog, org: OrgId, name: &str, role: Role, byte: u8) -> UserId {
-    super::conformance_identity::person(c, org, name, role, byte)
+    super::identity::person(c, org, name, role, byte)
         .await
         .0
         .user

@@ -1,11 +1,19 @@
 //! The catalog conformance suite: the [`Catalog`] contract as executable checks, written only
-//! against the trait so every backend (SQLite here, PostgreSQL later) runs it unchanged. It
+//! against the trait so every backend (SQLite and PostgreSQL) runs it unchanged. It
 //! expects an empty catalog. Concurrency checks fire real concurrent calls, because check-and-set
 //! and view limits are exactly where backends differ.
 
-use super::*;
+pub mod byok;
+mod fresh;
+mod health;
+pub mod identity;
+mod storage;
+mod uploads;
+pub mod web;
+
 use crate::audit::{AuditDraft, Verifier};
 use crate::blob::BlobKey;
+use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
 
 fn wrap() -> Vec<OrgKeyWrap> {
@@ -20,7 +28,7 @@ fn event(org: OrgId, action: &'static str) -> AuditDraft {
     AuditDraft::new(org, None, "tester", action, "t", serde_json::json!({}))
 }
 
-pub(super) fn new_org(slug: &str) -> NewOrg {
+pub(crate) fn new_org(slug: &str) -> NewOrg {
     NewOrg {
         id: OrgId::new(),
         slug: OrgSlug::parse(slug).unwrap(),
@@ -31,7 +39,7 @@ pub(super) fn new_org(slug: &str) -> NewOrg {
     }
 }
 
-pub(super) fn token(org: OrgId, user: UserId, byte: u8) -> TokenRecord {
+pub(crate) fn token(org: OrgId, user: UserId, byte: u8) -> TokenRecord {
     TokenRecord {
         id: TokenId::new(),
         hash: [byte; 32],
@@ -45,7 +53,7 @@ pub(super) fn token(org: OrgId, user: UserId, byte: u8) -> TokenRecord {
     }
 }
 
-pub(super) fn version(org: OrgId, secret: SecretId, scope: &str, name: &str, v: u32) -> NewVersion {
+pub(crate) fn version(org: OrgId, secret: SecretId, scope: &str, name: &str, v: u32) -> NewVersion {
     NewVersion {
         org,
         secret,
@@ -77,11 +85,12 @@ pub async fn run_all(catalog: &dyn Catalog) {
     key_exhaustion(catalog, org).await;
     listing(catalog, org).await;
     audit_chain_verifies(catalog, org).await;
-    super::conformance_byok::run_all(catalog).await;
-    super::conformance_storage::run_all(catalog).await;
-    super::conformance_uploads::run_all(catalog).await;
-    super::conformance_fresh::run_all(catalog).await;
-    super::conformance_identity::run_all(catalog).await;
+    byok::run_all(catalog).await;
+    storage::run_all(catalog).await;
+    uploads::run_all(catalog).await;
+    fresh::run_all(catalog).await;
+    identity::run_all(catalog).await;
+    web::run_all(catalog).await;
 }
 
 async fn bootstrap_happens_once(c: &dyn Catalog) -> OrgId {
@@ -165,7 +174,7 @@ async fn orgs_and_keys(c: &dyn Catalog) {
 }
 
 async fn members_and_tokens(c: &dyn Catalog, org: OrgId) {
-    let (m, _) = super::conformance_identity::person(c, org, "conf-bob", Role::Member, 3).await;
+    let (m, _) = identity::person(c, org, "conf-bob", Role::Member, 3).await;
     let again = c
         .change_role(org, m.user.id, Role::Admin, event(org, "member.role"))
         .await

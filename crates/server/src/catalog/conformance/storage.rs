@@ -4,10 +4,10 @@
 //! flag clears only when nothing is left elsewhere, and a write that lands in the old store after
 //! the switch keeps it set; the sweeper's reference check is per store.
 
-use super::conformance::{new_org, version};
-use super::conformance_byok::{event, region};
-use super::*;
+use super::byok::{event, region};
+use super::{new_org, version};
 use crate::blob::BlobKey;
+use crate::catalog::*;
 
 /// Version `v` of `secret`'s envelope, copied to `to` under a fresh key.
 fn copy_of(secret: SecretId, v: u32, to: Option<StorageId>) -> StoredBlob {

@@ -3,10 +3,10 @@
 //! were read before. A backend that caches those reads (SQLite does) must invalidate before it
 //! answers; a reveal (`record_view`) must leave the rest of the target as it was.
 
-use super::conformance::{new_org, version};
-use super::conformance_byok::event;
-use super::conformance_identity::person;
-use super::*;
+use super::byok::event;
+use super::identity::person;
+use super::{new_org, version};
+use crate::catalog::*;
 
 /// Runs every check against `c` (other checks may have left rows behind).
 pub async fn run_all(c: &dyn Catalog) {

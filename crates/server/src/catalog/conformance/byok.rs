@@ -4,8 +4,8 @@
 //! a rotation cannot add a local wrap to a BYOK org; and the health transitions are a
 //! check-and-set — many concurrent reports (several nodes probing) give one change, one event.
 
-use super::*;
 use crate::audit::AuditDraft;
+use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
 
 fn wrap(provider: &str, key_ref: &str, byte: u8) -> OrgKeyWrap {
@@ -16,7 +16,7 @@ fn wrap(provider: &str, key_ref: &str, byte: u8) -> OrgKeyWrap {
     }
 }
 
-pub(super) fn event(org: OrgId, action: &'static str) -> AuditDraft {
+pub(crate) fn event(org: OrgId, action: &'static str) -> AuditDraft {
     AuditDraft::new(org, None, "tester", action, "t", serde_json::json!({}))
 }
 
@@ -58,7 +58,7 @@ pub(super) fn change(org: OrgId, versions: u32, regions: &[&str], id: &str) -> E
     }
 }
 
-pub(super) async fn org(c: &dyn Catalog, slug: &str) -> OrgId {
+pub(crate) async fn org(c: &dyn Catalog, slug: &str) -> OrgId {
     let o = NewOrg {
         id: OrgId::new(),
         slug: OrgSlug::parse(slug).unwrap(),
@@ -72,7 +72,7 @@ pub(super) async fn org(c: &dyn Catalog, slug: &str) -> OrgId {
     id
 }
 
-pub(super) async fn count(c: &dyn Catalog, org: OrgId, action: &str) -> usize {
+pub(crate) async fn count(c: &dyn Catalog, org: OrgId, action: &str) -> usize {
     let filter = AuditFilter {
         limit: 1000,
         action: Some(action.into()),
@@ -87,8 +87,8 @@ pub(super) const EU: [&str; 2] = ["eu-central-1", "eu-west-1"];
 pub async fn run_all(c: &dyn Catalog) {
     let a = settings_exist_per_org(c).await;
     enable_replaces_every_wrap_atomically(c, a).await;
-    super::conformance_health::health_transitions_are_check_and_set(c, a).await;
-    super::conformance_health::concurrent_reports_change_once(c).await;
+    super::health::health_transitions_are_check_and_set(c, a).await;
+    super::health::concurrent_reports_change_once(c).await;
 }
 
 async fn settings_exist_per_org(c: &dyn Catalog) -> OrgId {

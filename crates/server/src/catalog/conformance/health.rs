@@ -3,8 +3,8 @@
 //! suspended, `Inconclusive` never changes a status, and concurrent reports — several nodes
 //! probing at once — make exactly one transition and one audit event.
 
-use super::conformance_byok::{EU, change, count, event, org, region};
-use super::*;
+use super::byok::{EU, change, count, event, org, region};
+use crate::catalog::*;
 
 fn report(org: OrgId, verdict: KeyVerdict, ok: bool) -> KeyHealthReport {
     let probe = ProbeResult {

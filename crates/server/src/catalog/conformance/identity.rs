@@ -5,12 +5,12 @@
 //! an org never loses its last owner; removing a member revokes their credentials in that org
 //! only; a credential reset revokes everything and its code works once.
 
-use super::conformance_byok::{count, event, org};
-use super::*;
+use super::byok::{count, event, org};
+use crate::catalog::*;
 use std::time::Duration;
 
 /// An invitation of `name` to `org` with `role`, stored, with code hash `[byte; 32]`.
-pub(super) async fn invite(
+pub(crate) async fn invite(
     c: &dyn Catalog,
     org: OrgId,
     name: &str,
@@ -37,7 +37,7 @@ pub(super) async fn invite(
 }
 
 /// A token of `user` in `org` whose hash is `[byte; 32]`.
-pub(super) fn token(org: Option<OrgId>, user: &UserRecord, byte: u8) -> TokenRecord {
+pub(crate) fn token(org: Option<OrgId>, user: &UserRecord, byte: u8) -> TokenRecord {
     TokenRecord {
         id: TokenId::new(),
         hash: [byte; 32],
@@ -63,7 +63,7 @@ fn acceptance(inv: &InvitationRecord, invitee: Invitee, user: &UserRecord, byte:
 
 /// A new person `name`, a member of `org` with `role` through an accepted invitation, and the
 /// token the acceptance minted (hash `[byte; 32]`).
-pub(super) async fn person(
+pub(crate) async fn person(
     c: &dyn Catalog,
     org: OrgId,
     name: &str,
@@ -457,7 +457,7 @@ async fn resets_revoke_everything_and_work_once(c: &dyn Catalog, a: OrgId, b: Or
 /// A catalog as the model before migration 6 left it: org `default` with `admin` (the operator
 /// and its owner, with a token) and `bob` (a member with a token, a password and a session), as
 /// both backends' migration tests write it with their own SQL.
-pub(crate) struct OldWorld {
+pub struct OldWorld {
     pub org: OrgId,
     pub admin: UserId,
     pub bob: UserId,
@@ -466,8 +466,8 @@ pub(crate) struct OldWorld {
     pub bob_session: [u8; 32],
 }
 
-impl OldWorld {
-    pub(crate) fn new() -> Self {
+impl Default for OldWorld {
+    fn default() -> Self {
         Self {
             org: OrgId::new(),
             admin: UserId::new(),
@@ -482,7 +482,7 @@ impl OldWorld {
 /// After migration 6: every user, role, token, password and session is still there; the old
 /// operator is a person (still owner of `default`, its token still working); the deployment has
 /// no operator until one is seated, which then happens exactly once.
-pub(crate) async fn old_world_survives(c: &dyn Catalog, w: &OldWorld) {
+pub async fn old_world_survives(c: &dyn Catalog, w: &OldWorld) {
     let admin = c.user_by_id(w.admin).await.unwrap();
     assert_eq!(
         (admin.name.as_str(), admin.kind),

@@ -78,23 +78,23 @@ impl Coffer {
                 MAX_LIFETIME.as_secs() / 86_400
             )));
         }
+        // The members are read whether or not the name is a person already, so the answer
+        // takes the same work either way.
+        let members = self
+            .catalog
+            .list_members(org.id)
+            .await
+            .map_err(|e| Error::catalog(e, || "members".into()))?;
         match self.catalog.user_by_name(&name).await {
             Ok(u) if u.kind == IdentityKind::Operator => {
                 return Err(operator_is_never_a_member(&name));
             }
-            Ok(u) => {
-                let members = self
-                    .catalog
-                    .list_members(org.id)
-                    .await
-                    .map_err(|e| Error::catalog(e, || "members".into()))?;
-                if members.iter().any(|m| m.user.id == u.id) {
-                    return Err(Error::AlreadyExists(format!(
-                        "`{name}` is already a member of org `{slug}`; change their role with `coffer user role {name} ROLE --org {slug}`"
-                    )));
-                }
+            Ok(u) if members.iter().any(|m| m.user.id == u.id) => {
+                return Err(Error::AlreadyExists(format!(
+                    "`{name}` is already a member of org `{slug}`; change their role with `coffer user role {name} ROLE --org {slug}`"
+                )));
             }
-            Err(CatalogError::NotFound) => {}
+            Ok(_) | Err(CatalogError::NotFound) => {}
             Err(e) => return Err(Error::catalog(e, || format!("user `{name}`"))),
         }
         let code = tokens::generate_with(tokens::INVITATION_PREFIX);

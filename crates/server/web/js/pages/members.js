@@ -158,7 +158,9 @@ export async function render(main, { org, session }) {
   serviceResult);
 
   fill(main, h('h1', {}, `Members of ${org}`),
-    h('p', { class: 'muted small' }, `You are ${session.role}: you can invite, change and remove people up to that role.`),
+    h('p', { class: 'muted small' }, session.operator
+      ? 'You are the operator: you can invite, add, change and remove members of any org.'
+      : `You are ${session.role}: you can invite, change and remove people up to that role.`),
     status, people, inviteForm, h('h2', {}, 'Invitations'), invitations, serviceForm);
   await load();
 }

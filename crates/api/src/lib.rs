@@ -8,6 +8,45 @@
 
 #![forbid(unsafe_code)]
 
+/// The text forms of a wire enum whose variants serialize as lowercase names: `ALL`, `as_str`,
+/// `Display` and `FromStr`, so the server stores and the CLI parses exactly what serde writes
+/// (a test holds each to serde's form).
+macro_rules! text_enum {
+    ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The wire and stored name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $ty::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| {
+                        let all: Vec<&str> = $ty::ALL.iter().map(|v| v.as_str()).collect();
+                        format!("{s:?} is not one of: {}", all.join(", "))
+                    })
+            }
+        }
+    };
+}
+
 mod audit;
 mod keys;
 mod orgs;
@@ -65,4 +104,29 @@ pub struct WhoAmI {
     pub operator: bool,
     /// Id of the token used.
     pub token_id: uuid::Uuid,
+}
+
+#[cfg(test)]
+mod text_enum_tests {
+    use super::*;
+
+    fn same_as_serde<
+        T: serde::Serialize + std::str::FromStr + PartialEq + std::fmt::Debug + Copy,
+    >(
+        all: &[T],
+        text: impl Fn(T) -> &'static str,
+    ) {
+        for v in all {
+            assert_eq!(serde_json::to_value(v).unwrap(), text(*v));
+            assert_eq!(text(*v).parse::<T>().ok(), Some(*v));
+        }
+    }
+
+    #[test]
+    fn text_forms_are_serdes() {
+        same_as_serde(Role::ALL, Role::as_str);
+        same_as_serde(SecretKind::ALL, SecretKind::as_str);
+        same_as_serde(OrgStatus::ALL, OrgStatus::as_str);
+        assert!("admins".parse::<Role>().unwrap_err().contains("owner"));
+    }
 }

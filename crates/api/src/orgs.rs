@@ -57,6 +57,13 @@ impl std::fmt::Display for Location {
     }
 }
 
+impl std::str::FromStr for Location {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::parse(s)
+    }
+}
+
 impl TryFrom<String> for Location {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
@@ -79,6 +86,11 @@ pub enum OrgStatus {
     /// Secret reads and writes answer 423 (e.g. its BYOK key was revoked).
     Suspended,
 }
+
+text_enum!(OrgStatus {
+    Active => "active",
+    Suspended => "suspended",
+});
 
 /// `POST /api/v1/orgs` (operator only).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

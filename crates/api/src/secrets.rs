@@ -19,6 +19,13 @@ pub enum SecretKind {
     File,
 }
 
+text_enum!(SecretKind {
+    Password => "password",
+    Note => "note",
+    Kv => "kv",
+    File => "file",
+});
+
 /// Lifecycle state of a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -19,36 +19,12 @@ pub enum Role {
     Owner,
 }
 
-impl Role {
-    /// Every role, lowest first.
-    pub const ALL: [Role; 4] = [Role::Auditor, Role::Member, Role::Admin, Role::Owner];
-
-    /// The wire and stored name (`owner`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Auditor => "auditor",
-            Role::Member => "member",
-            Role::Admin => "admin",
-            Role::Owner => "owner",
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("{s:?} is not a role: use owner, admin, member or auditor"))
-    }
-}
+text_enum!(Role {
+    Auditor => "auditor",
+    Member => "member",
+    Admin => "admin",
+    Owner => "owner",
+});
 
 /// What kind of identity: a person (one across the deployment), a service account (of one
 /// org), or the deployment's operator (never a member of any org).

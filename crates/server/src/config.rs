@@ -15,7 +15,8 @@ mod byok;
 mod server;
 mod storage;
 
-pub use byok::{ByokConfig, Locations, default_locations};
+pub use crate::domain::{Locations, default_locations};
+pub use byok::ByokConfig;
 pub use server::{AuditConfig, MetricsToken, ProxyRange, ServerConfig};
 pub use storage::StorageConfig;
 

@@ -9,7 +9,7 @@
 //! sequence of calls can break them (docs/threat-model.md, "Identity and tenancy"):
 //! - the operator is never a member of an org, a service account is a member only of its own
 //!   org and never an owner (both backends also refuse such a row with a trigger);
-//! - an org never loses its last owner ([`owners_left_ok`]);
+//! - an org never loses its last owner (`rules::owners_left_ok`);
 //! - removing a member revokes their tokens and sessions in that org in the same transaction,
 //!   so re-inviting them later cannot bring an old credential back;
 //! - an invitation or a reset code is used at most once, and only before it expires;
@@ -51,7 +51,7 @@ pub struct InvitationRecord {
 impl InvitationRecord {
     /// Whether it can still be accepted at `now`.
     pub fn pending(&self, now: Timestamp) -> bool {
-        self.accepted_at.is_none() && self.revoked_at.is_none() && self.expires_at > now
+        super::rules::code_usable(self.accepted_at, self.revoked_at, self.expires_at, now)
     }
 }
 
@@ -121,17 +121,8 @@ pub struct MembershipRecord {
     pub role: Role,
 }
 
-/// The one rule about owners, which both backends apply after demoting or removing an owner: an
-/// org keeps at least one owner (else nobody could ever manage its keys or owners again).
-pub fn owners_left_ok(owners: u64) -> bool {
-    owners >= 1
-}
-
 /// How long ended (accepted, revoked, expired) invitations stay in the org's list: 30 days.
 pub const ENDED_INVITATIONS_LISTED_MS: i64 = 30 * 24 * 3600 * 1000;
-
-/// The sentence a refused last-owner change carries.
-pub const LAST_OWNER: &str = "the org's last owner cannot be demoted or removed";
 
 /// Identities, memberships, invitations and resets. See each method for its contract;
 /// `conformance::identity` checks them on every backend.

@@ -7,26 +7,8 @@
 
 use super::{Config, ConfigError};
 use crate::aws::AwsSettings;
-use crate::domain::{AwsRegion, Location};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Location name → its AWS regions, in failover order.
-pub type Locations = BTreeMap<Location, Vec<AwsRegion>>;
-
-/// `eu` = eu-central-1 + eu-west-1, `us` = us-east-1 + us-west-2.
-pub fn default_locations() -> Locations {
-    let loc = |l: &str| Location::parse(l).expect("static location name");
-    let regions = |rs: [&str; 2]| {
-        rs.iter()
-            .map(|r| AwsRegion::parse(r).expect("static region name"))
-            .collect()
-    };
-    BTreeMap::from([
-        (loc("eu"), regions(["eu-central-1", "eu-west-1"])),
-        (loc("us"), regions(["us-east-1", "us-west-2"])),
-    ])
-}
 
 /// `[byok]`: Coffer's side of customer-managed keys.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

@@ -5,7 +5,8 @@
 //! its region and account, a `RoleArn` its account, an `ExternalId` only characters STS accepts.
 //! None of them is secret (they appear in the customer's own policies), so `Debug` shows them.
 
-use super::ParseError;
+use super::{Location, ParseError};
+use std::collections::BTreeMap;
 use std::fmt;
 
 macro_rules! string_type {
@@ -200,6 +201,23 @@ impl ExternalId {
         aws_lc_rs::rand::fill(&mut bytes).expect("the OS CSPRNG is available");
         Self(format!("coffer-{}", hex::encode(bytes)))
     }
+}
+
+/// Location name → its AWS regions, in failover order.
+pub type Locations = BTreeMap<Location, Vec<AwsRegion>>;
+
+/// `eu` = eu-central-1 + eu-west-1, `us` = us-east-1 + us-west-2.
+pub fn default_locations() -> Locations {
+    let loc = |l: &str| Location::parse(l).expect("static location name");
+    let regions = |rs: [&str; 2]| {
+        rs.iter()
+            .map(|r| AwsRegion::parse(r).expect("static region name"))
+            .collect()
+    };
+    BTreeMap::from([
+        (loc("eu"), regions(["eu-central-1", "eu-west-1"])),
+        (loc("us"), regions(["us-east-1", "us-west-2"])),
+    ])
 }
 
 #[cfg(test)]

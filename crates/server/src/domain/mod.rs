@@ -11,7 +11,7 @@ mod scope;
 mod storage;
 mod time;
 
-pub use aws::{AwsRegion, ExternalId, KmsKeyArn, RoleArn};
+pub use aws::{AwsRegion, ExternalId, KmsKeyArn, Locations, RoleArn, default_locations};
 pub use ids::{InvitationId, OrgId, ResetId, SecretId, StorageId, TokenId, UploadId, UserId};
 pub use names::{OrgSlug, SecretName, UserName};
 pub use policy::IdentityKind;

@@ -7,7 +7,7 @@
 use super::key_routing::OrgKeyProviders;
 use super::*;
 use crate::catalog::{KeyProviderKind, OrgKeySettings};
-use crate::config::{Locations, default_locations};
+use crate::domain::{Locations, default_locations};
 
 /// What the BYOK use cases need beyond the seams (see [`Coffer::with_byok`]).
 pub struct ByokParts {

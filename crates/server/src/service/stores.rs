@@ -30,7 +30,7 @@ pub struct StorageSettings {
     /// Coffer's AWS principal (what bucket policies grant), if configured.
     pub principal_arn: Option<String>,
     /// Data-residency locations and their regions (a bucket must be in its org's).
-    pub locations: crate::config::Locations,
+    pub locations: crate::domain::Locations,
 }
 
 /// The default store plus a cache of opened tenant buckets.

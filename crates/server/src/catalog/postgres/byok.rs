@@ -223,7 +223,7 @@ async fn record_key_health(
         .execute(&mut *c)
         .await?;
     }
-    let status = if status == rows::enum_text(&OrgStatus::Suspended) {
+    let status = if status == OrgStatus::Suspended.as_str() {
         OrgStatus::Suspended
     } else {
         OrgStatus::Active
@@ -238,7 +238,7 @@ async fn record_key_health(
     };
     sqlx::query("UPDATE orgs SET status = $2, suspended_reason = $3 WHERE id = $1")
         .bind(org)
-        .bind(rows::enum_text(&new_status))
+        .bind(new_status.as_str())
         .bind(reason)
         .execute(&mut *c)
         .await?;

@@ -12,6 +12,7 @@ use super::rows;
 use super::tx::{self, Q, in_tx};
 use super::{PostgresCatalog, reads, web, writes};
 use crate::audit::AuditDraft;
+use crate::catalog::rules;
 use crate::catalog::*;
 use async_trait::async_trait;
 use sqlx::PgConnection;
@@ -40,7 +41,7 @@ async fn keep_an_owner(c: &mut PgConnection, org: OrgId, before: Role) -> Q<()> 
             .bind(org.as_uuid())
             .fetch_one(c)
             .await?;
-    if owners_left_ok(owners as u64) {
+    if rules::owners_left_ok(owners as u64) {
         Ok(())
     } else {
         Err(CatalogError::Refused(LAST_OWNER.into()).into())

@@ -60,18 +60,6 @@ pub(super) fn opt_ts(row: &PgRow, col: usize) -> C<Option<Timestamp>> {
     Ok(get::<Option<i64>>(row, col)?.map(Timestamp::from_millis))
 }
 
-/// Lowercase text of an enum serialized by serde (`Location::Eu` → `eu`), as SQLite stores it.
-pub(super) fn enum_text<T: serde::Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => unreachable!("catalog enums serialize as strings"),
-    }
-}
-
-pub(super) fn enum_parse<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
-}
-
 macro_rules! org_cols {
     () => {
         "id, slug, name, location, status, suspended_reason, key_version, created_at, storage_id"
@@ -116,8 +104,8 @@ pub(super) fn org(row: &PgRow) -> C<OrgRecord> {
         id: OrgId::from_uuid(get(row, 0)?),
         slug: parse(row, 1, |s| OrgSlug::parse(s).ok())?,
         name: get(row, 2)?,
-        location: parse(row, 3, enum_parse)?,
-        status: parse(row, 4, enum_parse)?,
+        location: parse(row, 3, |s| s.parse().ok())?,
+        status: parse(row, 4, |s| s.parse().ok())?,
         suspended_reason: get(row, 5)?,
         key_version: u32_at(row, 6)?,
         created_at: ts(row, 7)?,
@@ -137,7 +125,7 @@ pub(super) fn user(row: &PgRow, at: usize) -> C<UserRecord> {
 }
 
 pub(super) fn role_at(row: &PgRow, col: usize) -> C<Role> {
-    parse(row, col, enum_parse)
+    parse(row, col, |s| s.parse().ok())
 }
 
 pub(super) fn token(row: &PgRow) -> C<TokenRecord> {
@@ -162,7 +150,7 @@ pub(super) fn secret(row: &PgRow) -> C<SecretRecord> {
         org: OrgId::from_uuid(get(row, 1)?),
         scope: Scope::from_parts(&project, issue).map_err(|e| corrupt(2, e))?,
         name: parse(row, 4, |s| SecretName::parse(s).ok())?,
-        kind: parse(row, 5, enum_parse)?,
+        kind: parse(row, 5, |s| s.parse().ok())?,
         version: u32_at(row, 6)?,
         deleted_at: opt_ts(row, 7)?,
         created_at: ts(row, 8)?,

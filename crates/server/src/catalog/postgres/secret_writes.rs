@@ -15,6 +15,7 @@ use super::rows::{self, secret_cols};
 use super::writes::append_audit;
 use crate::audit::AuditDraft;
 use crate::blob::BlobKey;
+use crate::catalog::rules;
 use crate::catalog::*;
 use sqlx::PgConnection;
 
@@ -23,9 +24,9 @@ pub(super) async fn put_version(
     v: &NewVersion,
     audit: &AuditDraft,
 ) -> Q<SecretRecord> {
-    let updated = match reads::secret_at(c, v.org, &v.scope, &v.name, true).await? {
-        None if v.version != 1 => return Err(CatalogError::Conflict { current: 0 }.into()),
-        None => match insert_secret(c, v).await? {
+    let live = reads::secret_at(c, v.org, &v.scope, &v.name, true).await?;
+    let updated = match rules::version_step(live.as_ref(), v.secret, v.version)? {
+        rules::VersionStep::Create => match insert_secret(c, v).await? {
             Some(s) => s,
             // A concurrent writer created the name first (we waited for its commit).
             None => {
@@ -35,11 +36,7 @@ pub(super) async fn put_version(
                 return Err(CatalogError::Conflict { current }.into());
             }
         },
-        Some(s) if s.id != v.secret || s.version.checked_add(1) != Some(v.version) => {
-            return Err(CatalogError::Conflict { current: s.version }.into());
-        }
-        Some(s) if s.deleted_at.is_some() => return Err(CatalogError::Deleted.into()),
-        Some(_) => {
+        rules::VersionStep::Append => {
             let row = sqlx::query(concat!(
                 "UPDATE secrets SET version = $2, kind = $3, updated_at = $4, updated_by = $5, \
                  expires_at = COALESCE($6, expires_at), view_limit = COALESCE($7, view_limit) WHERE id = $1 RETURNING ",
@@ -47,7 +44,7 @@ pub(super) async fn put_version(
             ))
             .bind(v.secret.as_uuid())
             .bind(i64::from(v.version))
-            .bind(rows::enum_text(&v.kind))
+            .bind(v.kind.as_str())
             .bind(v.at.millis())
             .bind(&v.by)
             .bind(v.expires_at.map(|t| t.millis()))
@@ -108,7 +105,7 @@ async fn insert_secret(c: &mut PgConnection, v: &NewVersion) -> Q<Option<SecretR
     .bind(v.scope.project().as_str())
     .bind(i64::from(v.scope.issue_number()))
     .bind(v.name.as_str())
-    .bind(rows::enum_text(&v.kind))
+    .bind(v.kind.as_str())
     .bind(v.at.millis())
     .bind(&v.by)
     .bind(v.expires_at.map(|t| t.millis()))

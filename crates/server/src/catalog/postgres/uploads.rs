@@ -29,7 +29,7 @@ fn upload(row: &PgRow) -> Result<PendingUpload> {
         secret: SecretId::from_uuid(get(row, 2)?),
         scope: Scope::from_parts(&project, issue).map_err(|x| rows::corrupt(3, x))?,
         name: rows::parse(row, 5, |s| SecretName::parse(s).ok())?,
-        kind: rows::parse(row, 6, rows::enum_parse)?,
+        kind: rows::parse(row, 6, |s| s.parse().ok())?,
         version: rows::u32_at(row, 7)?,
         key_version: rows::u32_at(row, 8)?,
         wrapped_key: get(row, 9)?,
@@ -60,7 +60,7 @@ async fn create(c: &mut PgConnection, u: &PendingUpload, audit: &AuditDraft) -> 
     .bind(u.scope.project().as_str())
     .bind(i64::from(u.scope.issue_number()))
     .bind(u.name.as_str())
-    .bind(rows::enum_text(&u.kind))
+    .bind(u.kind.as_str())
     .bind(i64::from(u.version))
     .bind(i64::from(u.key_version))
     .bind(&u.wrapped_key)

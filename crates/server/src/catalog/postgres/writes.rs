@@ -16,6 +16,7 @@ use super::Q;
 use super::reads::{self, big};
 use super::rows::{self, token_cols};
 use crate::audit::AuditDraft;
+use crate::catalog::rules;
 use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
 use sqlx::PgConnection;
@@ -61,7 +62,7 @@ async fn insert_org(c: &mut PgConnection, org: &NewOrg) -> Q<()> {
         .bind(org.id.as_uuid())
         .bind(org.slug.as_str())
         .bind(&org.name)
-        .bind(rows::enum_text(&org.location))
+        .bind(org.location.as_str())
         .bind(org.created_at.millis())
         .execute(&mut *c)
         .await?;
@@ -200,7 +201,7 @@ pub(super) async fn set_org_status(
 ) -> Q<()> {
     let n = sqlx::query("UPDATE orgs SET status = $2, suspended_reason = $3 WHERE id = $1")
         .bind(org.as_uuid())
-        .bind(rows::enum_text(&status))
+        .bind(status.as_str())
         .bind(reason)
         .execute(&mut *c)
         .await?
@@ -223,9 +224,7 @@ pub(super) async fn add_org_key(
         .fetch_one(&mut *c)
         .await?;
     let current = rows::u32_at(&row, 0)?;
-    if Some(version) != current.checked_add(1) {
-        return Err(CatalogError::Conflict { current }.into());
-    }
+    rules::next_key_version(current, version)?;
     super::byok::check_wraps_provider(c, org, wraps).await?;
     insert_org_key(c, org, version, wraps, audit.at).await?;
     sqlx::query("UPDATE orgs SET key_version = $2 WHERE id = $1")

@@ -5,7 +5,7 @@
 
 use super::byok_reads::{all_org_key_wraps, key_settings, list_byok};
 use super::tx::Tx;
-use super::{SqliteCatalog, map_err as e, rows, writes};
+use super::{SqliteCatalog, map_err as e, writes};
 use crate::audit::AuditDraft;
 use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
@@ -106,7 +106,7 @@ fn record_key_health(
         )
         .map_err(e)?;
     }
-    let status = if status == rows::enum_text(&OrgStatus::Suspended) {
+    let status = if status == OrgStatus::Suspended.as_str() {
         OrgStatus::Suspended
     } else {
         OrgStatus::Active
@@ -121,7 +121,7 @@ fn record_key_health(
     };
     conn.execute(
         "UPDATE orgs SET status = ?2, suspended_reason = ?3 WHERE id = ?1",
-        params![org, rows::enum_text(&new_status), reason],
+        params![org, new_status.as_str(), reason],
     )
     .map_err(e)?;
     conn.execute(

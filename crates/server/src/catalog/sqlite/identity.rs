@@ -6,6 +6,7 @@
 use super::tx::Tx;
 use super::{SqliteCatalog, map_err as e, reads, rows, web, writes};
 use crate::audit::AuditDraft;
+use crate::catalog::rules;
 use crate::catalog::*;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -24,7 +25,7 @@ fn owners(conn: &Connection, org: OrgId) -> R<u64> {
 
 /// After a change to a member who was `before`: refuses if it took the org's last owner away.
 fn keep_an_owner(conn: &Connection, org: OrgId, before: Role) -> R<()> {
-    if before != Role::Owner || owners_left_ok(owners(conn, org)?) {
+    if before != Role::Owner || rules::owners_left_ok(owners(conn, org)?) {
         Ok(())
     } else {
         Err(CatalogError::Refused(LAST_OWNER.into()))
@@ -312,7 +313,7 @@ fn redeem_reset(conn: &Tx, x: &Redemption, audit: &[AuditDraft]) -> R<UserRecord
             reset_row,
         )
         .map_err(e)?;
-    if reset.used_at.is_some() || reset.expires_at <= x.at {
+    if !rules::code_usable(reset.used_at, None, reset.expires_at, x.at) {
         return Err(CatalogError::Refused(
             "the reset code was already used or has expired".into(),
         ));

@@ -26,18 +26,6 @@ pub(super) fn parse_at<T>(
     f(&s).ok_or_else(|| bad(col, format!("unexpected value {s:?}")))
 }
 
-/// Lowercase text of an enum serialized by serde (`Location::Eu` → `eu`).
-pub(super) fn enum_text<T: serde::Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => unreachable!("catalog enums serialize as strings"),
-    }
-}
-
-pub(super) fn enum_parse<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
-}
-
 pub(super) fn opt_ts(row: &Row, col: usize) -> rusqlite::Result<Option<Timestamp>> {
     Ok(row.get::<_, Option<i64>>(col)?.map(Timestamp::from_millis))
 }
@@ -50,8 +38,8 @@ pub(super) fn org(row: &Row) -> rusqlite::Result<OrgRecord> {
         id: OrgId::from_uuid(uuid_at(row, 0)?),
         slug: parse_at(row, 1, |s| OrgSlug::parse(s).ok())?,
         name: row.get(2)?,
-        location: parse_at(row, 3, enum_parse)?,
-        status: parse_at(row, 4, enum_parse)?,
+        location: parse_at(row, 3, |s| s.parse().ok())?,
+        status: parse_at(row, 4, |s| s.parse().ok())?,
         suspended_reason: row.get(5)?,
         key_version: row.get(6)?,
         created_at: Timestamp::from_millis(row.get(7)?),
@@ -79,7 +67,7 @@ pub(super) fn user(row: &Row, at: usize) -> rusqlite::Result<UserRecord> {
 }
 
 pub(super) fn role_at(row: &Row, col: usize) -> rusqlite::Result<Role> {
-    parse_at(row, col, enum_parse)
+    parse_at(row, col, |s| s.parse().ok())
 }
 
 /// The columns of a token, [`TOKEN_WIDTH`] of them.
@@ -122,7 +110,7 @@ pub(super) fn secret(row: &Row) -> rusqlite::Result<SecretRecord> {
         org: OrgId::from_uuid(uuid_at(row, 1)?),
         scope: Scope::from_parts(&project, issue).map_err(|e| bad(2, e.to_string()))?,
         name: parse_at(row, 4, |s| SecretName::parse(s).ok())?,
-        kind: parse_at(row, 5, enum_parse)?,
+        kind: parse_at(row, 5, |s| s.parse().ok())?,
         version: row.get(6)?,
         deleted_at: opt_ts(row, 7)?,
         created_at: Timestamp::from_millis(row.get(8)?),

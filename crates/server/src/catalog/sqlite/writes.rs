@@ -3,9 +3,9 @@
 //! `writer`; a reveal, which fails only before it changes anything, without one), so each is
 //! atomic on its own, and the check-and-set reads they do see every earlier write.
 
-use super::rows;
 use super::tx::{Head, Tx};
 use crate::audit::{self, AuditDraft};
+use crate::catalog::rules;
 use crate::catalog::*;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -62,7 +62,7 @@ fn insert_org(conn: &Connection, org: &NewOrg) -> R<()> {
     let id = org.id.to_bytes();
     conn.execute(
         "INSERT INTO orgs (id, slug, name, location, status, key_version, created_at) VALUES (?1, ?2, ?3, ?4, 'active', 1, ?5)",
-        params![id, org.slug.as_str(), org.name, rows::enum_text(&org.location), org.created_at.millis()],
+        params![id, org.slug.as_str(), org.name, org.location.as_str(), org.created_at.millis()],
     )
     .map_err(e)?;
     // Key settings (migration 2): provider `local`, a fresh external id from the column default.
@@ -165,7 +165,7 @@ pub(super) fn set_org_status(
     let n = conn
         .execute(
             "UPDATE orgs SET status = ?2, suspended_reason = ?3 WHERE id = ?1",
-            params![org.to_bytes(), rows::enum_text(&status), reason],
+            params![org.to_bytes(), status.as_str(), reason],
         )
         .map_err(e)?;
     if n == 0 {
@@ -188,9 +188,7 @@ pub(super) fn add_org_key(
             |r| r.get(0),
         )
         .map_err(e)?;
-    if version != current + 1 {
-        return Err(CatalogError::Conflict { current });
-    }
+    rules::next_key_version(current, version)?;
     super::byok::check_wraps_provider(conn, org, wraps)?;
     insert_org_key(conn, org, version, wraps, audit.at)?;
     conn.execute(
@@ -238,28 +236,24 @@ fn live_secret(
 }
 
 pub(super) fn put_version(conn: &Tx, v: &NewVersion, audit: &AuditDraft) -> R<SecretRecord> {
-    match live_secret(conn, v.org, &v.scope, &v.name)? {
-        None if v.version != 1 => return Err(CatalogError::Conflict { current: 0 }),
-        None => {
+    let live = live_secret(conn, v.org, &v.scope, &v.name)?;
+    match rules::version_step(live.as_ref(), v.secret, v.version)? {
+        rules::VersionStep::Create => {
             conn.execute(
                 "INSERT INTO secrets (id, org_id, project, issue, name, kind, version, created_at, created_by, updated_at, updated_by, expires_at, view_limit) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?7, ?8, ?9, ?10)",
                 params![
                     v.secret.to_bytes(), v.org.to_bytes(), v.scope.project().as_str(), v.scope.issue_number(), v.name.as_str(),
-                    rows::enum_text(&v.kind), v.at.millis(), v.by, v.expires_at.map(|t| t.millis()), v.view_limit
+                    v.kind.as_str(), v.at.millis(), v.by, v.expires_at.map(|t| t.millis()), v.view_limit
                 ],
             )
             .map_err(e)?;
         }
-        Some(s) if s.id != v.secret || s.version + 1 != v.version => {
-            return Err(CatalogError::Conflict { current: s.version });
-        }
-        Some(s) if s.deleted_at.is_some() => return Err(CatalogError::Deleted),
-        Some(_) => {
+        rules::VersionStep::Append => {
             conn.execute(
                 "UPDATE secrets SET version = ?2, kind = ?3, updated_at = ?4, updated_by = ?5, \
                  expires_at = COALESCE(?6, expires_at), view_limit = COALESCE(?7, view_limit) WHERE id = ?1",
-                params![v.secret.to_bytes(), v.version, rows::enum_text(&v.kind), v.at.millis(), v.by, v.expires_at.map(|t| t.millis()), v.view_limit],
+                params![v.secret.to_bytes(), v.version, v.kind.as_str(), v.at.millis(), v.by, v.expires_at.map(|t| t.millis()), v.view_limit],
             )
             .map_err(e)?;
         }

@@ -389,7 +389,7 @@ impl Coffer {
             .map_err(|e| Error::catalog(e, || "reset".into()))?
             .ok_or_else(unknown)?;
         let now = Timestamp::now();
-        if reset.used_at.is_some() || reset.expires_at <= now {
+        if !crate::catalog::rules::code_usable(reset.used_at, None, reset.expires_at, now) {
             return Err(Error::Gone(
                 "this reset code was already used or has expired; ask the operator for a new one"
                     .into(),

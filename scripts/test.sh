@@ -38,6 +38,18 @@ if ! .venv-test/bin/python -c "import moto, sys; sys.exit(moto.__version__ != '$
 fi
 export COFFER_MOTO_SERVER="$PWD/.venv-test/bin/moto_server"
 
+# The OpenAPI contract test (crates/server/tests/api/contract.rs) runs schemathesis against the
+# app. Pinned, like moto: its checks and generators change between releases. Its own venv, so
+# neither tool's dependencies move the other's.
+SCHEMATHESIS_VERSION=4.32.5
+if ! .venv-schemathesis/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$SCHEMATHESIS_VERSION')" 2>/dev/null \
+   || [ ! -x .venv-schemathesis/bin/schemathesis ]; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION into .venv-schemathesis (OpenAPI contract test)"
+  python3 -m venv .venv-schemathesis
+  .venv-schemathesis/bin/pip install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+export COFFER_SCHEMATHESIS="$PWD/.venv-schemathesis/bin/schemathesis"
+
 # The PostgreSQL catalog's tests and the multi-node tests (crates/coffer/tests/multinode.rs) run
 # against the real server on 127.0.0.1:5432 (user postgres, trust auth), or COFFER_TEST_PG_URL.
 # They never skip: without the server, fail here, before building, saying how to start it.

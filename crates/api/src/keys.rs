@@ -49,6 +49,7 @@ pub struct KeySetup {
 
 /// One region's key in an enable request.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegionKeyInput {
     /// AWS region, e.g. `eu-central-1`.
     pub region: String,
@@ -58,6 +59,7 @@ pub struct RegionKeyInput {
 
 /// `PUT /api/v1/orgs/{org}/keys`: choose the org's key provider.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SetOrgKeysRequest {
     /// `aws-kms` enables BYOK; `local` is refused once BYOK is on (it cannot be turned off).
     pub provider: KeyProviderKind,

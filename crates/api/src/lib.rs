@@ -50,11 +50,13 @@ macro_rules! text_enum {
 mod audit;
 mod keys;
 mod orgs;
+pub mod patterns;
 mod secrets;
 mod storage;
 mod uploads;
 mod users;
 mod web;
+pub(crate) mod whole;
 
 pub use audit::*;
 pub use keys::*;

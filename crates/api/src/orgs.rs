@@ -94,6 +94,7 @@ text_enum!(OrgStatus {
 
 /// `POST /api/v1/orgs` (operator only).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateOrgRequest {
     /// URL-safe identifier, e.g. `beta`.
     pub slug: String,

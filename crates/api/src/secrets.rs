@@ -38,6 +38,7 @@ pub enum SecretState {
 
 /// `PUT /api/v1/orgs/{org}/secrets/{scope}/{name}`: write a new version.
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PutSecretRequest {
     /// The value, base64 (standard alphabet, padded).
     pub value: String,
@@ -45,13 +46,13 @@ pub struct PutSecretRequest {
     #[serde(default)]
     pub kind: Option<SecretKind>,
     /// Check-and-set: the version the caller believes is current (0 = must not exist yet).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::opt_u32")]
     pub expect_version: Option<u32>,
     /// After this time the secret is unavailable.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
     /// How many reveals are allowed in total (counted across versions).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::opt_u32")]
     pub view_limit: Option<u32>,
 }
 

@@ -12,6 +12,7 @@ pub const STORAGE_SAVED: &str = "Your custom S3 settings have been saved and val
 
 /// `PUT /api/v1/orgs/{org}/storage`: store the org's envelopes in its own bucket.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SetStorageRequest {
     /// Bucket name (3–63 characters: lowercase letters, digits, `-` and `.`).
     pub bucket: String,

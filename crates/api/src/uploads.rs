@@ -12,20 +12,22 @@ use uuid::Uuid;
 
 /// `POST /api/v1/orgs/{org}/secrets/{scope}/{name}/uploads`: start a client-side write.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateUploadRequest {
     /// Kind; defaults to the existing secret's kind, or `password`.
     #[serde(default)]
     pub kind: Option<SecretKind>,
     /// Check-and-set: the version the caller believes is current (0 = must not exist yet).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::opt_u32")]
     pub expect_version: Option<u32>,
     /// Expiry of the new version.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
     /// View limit.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::opt_u32")]
     pub view_limit: Option<u32>,
     /// Plaintext size in bytes (checked against the limit now, and against the envelope at commit).
+    #[serde(deserialize_with = "crate::whole::u64")]
     pub size: u64,
 }
 
@@ -72,6 +74,7 @@ impl std::fmt::Debug for UploadGrant {
 
 /// `POST …/uploads/{id}/commit`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CommitUploadRequest {
     /// SHA-256 of the uploaded envelope, hex: Coffer refuses the commit if the stored object
     /// differs from what the client sealed.

@@ -42,6 +42,7 @@ pub enum IdentityKind {
 /// `POST /api/v1/orgs/{org}/users` (operator only): add an existing person without an
 /// invitation.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AddUserRequest {
     /// User name, e.g. `bob`.
     pub name: String,
@@ -51,6 +52,7 @@ pub struct AddUserRequest {
 
 /// `PUT /api/v1/orgs/{org}/users/{name}` and `…/service-accounts/{name}`: change a member's role.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SetRoleRequest {
     /// The new role (never above the caller's own).
     pub role: Role,
@@ -74,13 +76,14 @@ pub struct Member {
 
 /// `POST /api/v1/orgs/{org}/invitations`: invite a person (new or existing) with a role.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InviteRequest {
     /// The person's user name, e.g. `bob`.
     pub name: String,
     /// The role they get on accepting (never above the inviter's own).
     pub role: Role,
     /// Lifetime in seconds (default 7 days, at most 30).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::opt_u64")]
     pub expires_in_seconds: Option<u64>,
 }
 
@@ -150,6 +153,7 @@ pub struct InvitationList {
 /// `POST /api/v1/invitations/accept`: accept an invitation. For a name that is already a person,
 /// the request must be signed in as that person (and carries no password).
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AcceptInvitationRequest {
     /// The code (`coffer_i_…`).
     pub code: String,
@@ -182,6 +186,7 @@ pub struct AcceptedInvitation {
 
 /// `POST /api/v1/orgs/{org}/service-accounts`: a non-human identity of the org.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateServiceAccountRequest {
     /// Name, unique in the org, e.g. `ci`.
     pub name: String,
@@ -191,9 +196,10 @@ pub struct CreateServiceAccountRequest {
 
 /// `POST /api/v1/users/{name}/reset` (operator only).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     /// Lifetime of the reset code in seconds (default 1 day, at most 30 days).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole::opt_u64")]
     pub expires_in_seconds: Option<u64>,
 }
 
@@ -222,6 +228,7 @@ impl std::fmt::Debug for CreatedReset {
 
 /// `POST /api/v1/credentials/redeem`: set a new password with a reset code.
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RedeemResetRequest {
     /// The code (`coffer_r_…`).
     pub code: String,
@@ -261,6 +268,7 @@ pub struct MemberList {
 /// `POST /api/v1/orgs/{org}/tokens`: a new API token scoped to this org — the caller's own, or
 /// one of the org's service accounts'. Nobody mints a token for another person.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     /// Must be the caller's own name if given (a person mints their own tokens).
     #[serde(default)]
@@ -272,7 +280,19 @@ pub struct CreateTokenRequest {
     #[serde(default)]
     pub name: Option<String>,
     /// Lifetime in seconds (1 to 315360000, i.e. 10 years); none means it never expires.
+    #[serde(default, deserialize_with = "crate::whole::opt_u64")]
+    pub expires_in_seconds: Option<u64>,
+}
+
+/// `POST /api/v1/operator/tokens`: another deployment-wide token of the operator's own.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOperatorTokenRequest {
+    /// Label shown in listings.
     #[serde(default)]
+    pub name: Option<String>,
+    /// Lifetime in seconds (1 to 315360000, i.e. 10 years); none means it never expires.
+    #[serde(default, deserialize_with = "crate::whole::opt_u64")]
     pub expires_in_seconds: Option<u64>,
 }
 

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 /// `POST /api/v1/session`: sign in to one org with a user name and password (the operator: with
 /// an empty org).
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     /// Org slug, e.g. `default`; empty for the operator.
     #[serde(default)]
@@ -49,6 +50,7 @@ pub struct SessionInfo {
 
 /// `PUT /api/v1/me/password`: change one's own password (and sign out everywhere).
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SetPasswordRequest {
     /// The new password (at least 12 characters).
     pub password: String,

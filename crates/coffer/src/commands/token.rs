@@ -57,7 +57,7 @@ fn request(
     }
 }
 
-async fn create(ctx: &Ctx, path: &[&str], req: &CreateTokenRequest) -> Result<i32> {
+async fn create(ctx: &Ctx, path: &[&str], req: &impl serde::Serialize) -> Result<i32> {
     let body = ctx.client.post(path, req).await?;
     if ctx.json {
         return body.print_json().map(|()| 0);

@@ -61,6 +61,12 @@ pub fn code_usable(
     used.is_none() && revoked.is_none() && expires > now
 }
 
+/// A client-supplied count or bound as the catalog's 64-bit signed integer: values past
+/// `i64::MAX` saturate (so "after 2^64-1" means "after everything"), never wrap to negative.
+pub fn saturating_i64(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

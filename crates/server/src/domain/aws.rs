@@ -80,8 +80,8 @@ impl AwsRegion {
             && parts[..parts.len() - 1]
                 .iter()
                 .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-            && parts[parts.len() - 1].len() <= 2
-            && parts[parts.len() - 1].parse::<u8>().is_ok();
+            && (1..=2).contains(&parts[parts.len() - 1].len())
+            && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit());
         if ok {
             Ok(Self(s.to_owned()))
         } else {

@@ -10,6 +10,8 @@ pub mod policy;
 mod scope;
 mod storage;
 mod time;
+#[cfg(test)]
+mod wire_patterns;
 
 pub use aws::{AwsRegion, ExternalId, KmsKeyArn, Locations, RoleArn, default_locations};
 pub use ids::{InvitationId, OrgId, ResetId, SecretId, StorageId, TokenId, UploadId, UserId};

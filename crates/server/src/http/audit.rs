@@ -1,17 +1,18 @@
 //! `/api/v1/orgs/{org}/audit…`: list events and verify the chain.
 
 use super::error::ApiError;
-use super::extract::{Caller, Query};
+use super::extract::{Caller, Path, Query};
 use super::{AppState, convert};
 use crate::catalog::AuditFilter;
 use crate::domain::OrgSlug;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use coffer_api as api;
 use std::sync::Arc;
 
 /// Query of the audit list.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only events after this sequence number.
     #[serde(default)]
@@ -48,6 +49,7 @@ pub async fn list(
 
 /// Query of the verification.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VerifyQuery {
     /// A checkpoint kept from an earlier verification, as `N:HEAD` (its number and head hash in
     /// hex): the verification fails unless the catalog still has that checkpoint, and the chain

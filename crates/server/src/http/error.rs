@@ -40,6 +40,7 @@ impl IntoResponse for ApiError {
             Error::InvalidInput(_) => (StatusCode::BAD_REQUEST, "invalid_input"),
             Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::ProofRequired { code, .. } => (StatusCode::FORBIDDEN, *code),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::AlreadyExists(_) => (StatusCode::CONFLICT, "already_exists"),
             Error::VersionConflict { .. } => (StatusCode::CONFLICT, "version_conflict"),

@@ -1,11 +1,12 @@
 //! Extractors that speak Coffer's error format: the caller (bearer token, or the web UI's
 //! session cookie with its CSRF check), JSON bodies (413 before
-//! reading an oversize body whole, 400 naming the bad field otherwise), and query strings.
+//! reading an oversize body whole, 400 naming the bad field otherwise), query strings and path
+//! parameters (400 with the one error body, never axum's plain-text rejection).
 
 use super::AppState;
 use super::error::{ApiError, error_response};
 use crate::domain::policy::Actor;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -71,15 +72,37 @@ impl FromRequestParts<Arc<AppState>> for MaybeCaller {
     }
 }
 
-/// A JSON body with Coffer's errors.
+/// A JSON body with Coffer's errors. Every request body is a JSON object: serde would also build
+/// a struct from an array of its fields in order (`[null, null]`), which no client means and the
+/// document does not allow, so anything but an object is refused.
 pub struct Body<T>(pub T);
+
+/// `T`, read only from a JSON object.
+struct Object<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Fields<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Fields(std::marker::PhantomData))
+            .map(Object)
+    }
+}
 
 impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Body(v)),
+        match axum::Json::<Object<T>>::from_request(req, state).await {
+            Ok(axum::Json(Object(v))) => Ok(Body(v)),
             Err(JsonRejection::BytesRejection(e))
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
             {
@@ -108,6 +131,25 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Que
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(Query(v)),
             Err(e @ QueryRejection::FailedToDeserializeQueryString(_)) => Err(error_response(
+                StatusCode::BAD_REQUEST,
+                "invalid_input",
+                e.body_text(),
+            )),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// Path parameters with Coffer's errors.
+pub struct Path<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(e @ PathRejection::FailedToDeserializePathParams(_)) => Err(error_response(
                 StatusCode::BAD_REQUEST,
                 "invalid_input",
                 e.body_text(),

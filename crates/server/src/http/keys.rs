@@ -6,12 +6,12 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Body, Caller};
+use super::extract::{Body, Caller, Path};
 use crate::catalog::ProbeResult;
 use crate::domain::*;
 use crate::service::{KeysView, SetKeys};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use coffer_api as api;
 use std::sync::Arc;
 

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// The wire encoding of secret values: standard alphabet, padded.
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+pub(crate) const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// What handlers share.
 pub struct AppState {

@@ -1,8 +1,19 @@
-//! The OpenAPI 3.1 document at `/api/v1/openapi.json`, generated from the handlers' annotations
-//! and the wire types, so it cannot drift from the code.
+//! The OpenAPI 3.1 document at `/api/v1/openapi.json`: generated from the handlers' annotations
+//! and the wire types, so it cannot drift from the code, then made precise in one place
+//! ([`constrain`]) with what the annotations do not say:
+//!
+//! - every path parameter's shape (`coffer_api::patterns`, the same rules the server's parsers
+//!   enforce, held to them by a property test in `domain`);
+//! - the request body fields that carry a name, a password or a lifetime, with their shapes;
+//! - every error status an operation can answer, each with the one error schema
+//!   (`{"error": {"code", "message"}}`).
+//!
+//! schemathesis checks the result against the running server (`crates/server/tests/contract.rs`).
 
 use super::{audit, keys, orgs, people, secrets, storage, uploads};
 use axum::Json;
+use coffer_api::patterns;
+use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -65,7 +76,212 @@ use utoipa::OpenApi;
 )]
 struct ApiDoc;
 
+/// The document, generated once and made precise.
+fn build() -> Value {
+    let doc = ApiDoc::openapi().merge_from(<super::web::WebApiDoc as OpenApi>::openapi());
+    let mut doc = serde_json::to_value(doc).expect("the document serializes");
+    constrain(&mut doc);
+    doc
+}
+
 /// Serves the document.
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi().merge_from(<super::web::WebApiDoc as OpenApi>::openapi()))
+pub async fn document() -> Json<Value> {
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    Json(DOC.get_or_init(build).clone())
+}
+
+fn string(pattern: &str, max: usize) -> Value {
+    json!({"type": "string", "pattern": pattern, "maxLength": max})
+}
+
+/// The schema of a path parameter named `name` in `path`.
+fn path_param(path: &str, name: &str) -> Option<Value> {
+    Some(match name {
+        "org" => string(patterns::ORG_SLUG, patterns::ORG_SLUG_MAX),
+        "scope" => string(patterns::SCOPE, patterns::SCOPE_MAX),
+        "name" if path.contains("/secrets/") => {
+            string(patterns::SECRET_NAME, patterns::SECRET_NAME_MAX)
+        }
+        "name" => string(patterns::USER_NAME, patterns::USER_NAME_MAX),
+        "id" => json!({"type": "string", "format": "uuid"}),
+        "n" => json!({"type": "integer", "minimum": 1, "maximum": u32::MAX}),
+        _ => return None,
+    })
+}
+
+/// The schema of a query parameter named `name` of the operation at `path`, where the server
+/// takes less than "any string".
+fn query_param(path: &str, name: &str) -> Option<Value> {
+    let optional = |mut v: Value| {
+        v["type"] = json!(["string", "null"]);
+        v
+    };
+    Some(match name {
+        "limit" | "version" => json!({"type": "integer", "minimum": 0, "maximum": u32::MAX}),
+        "after" => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+        "since" | "until" => json!({"type": "string", "format": "date-time"}),
+        "expect" => json!({"type": "string", "pattern": "^[0-9]{1,19}:[0-9a-fA-F]{64}$"}),
+        "q" => json!({"type": "string", "pattern": "\\S", "maxLength": 100}),
+        "issue" if path.ends_with("/secrets") => {
+            optional(string(patterns::ISSUE_KEY, patterns::SCOPE_MAX))
+        }
+        "project" => optional(string(patterns::PROJECT_KEY, 10)),
+        "bucket" => string(patterns::BUCKET, 63),
+        "region" => optional(string(patterns::AWS_REGION, 32)),
+        _ => return None,
+    })
+}
+
+/// The shape of a request body field, by schema and field name.
+fn body_field(schema: &str, field: &str) -> Option<Value> {
+    let user = || string(patterns::USER_NAME, patterns::USER_NAME_MAX);
+    let password = || {
+        json!({
+            "type": "string",
+            "pattern": patterns::PASSWORD,
+            "minLength": 12,
+            "maxLength": crate::service::web_guard::MAX_PASSWORD_CHARS
+        })
+    };
+    let lifetime = |max: u64| json!({"type": ["integer", "null"], "minimum": 1, "maximum": max});
+    Some(match (schema, field) {
+        ("CreateOrgRequest", "slug") => string(patterns::ORG_SLUG, patterns::ORG_SLUG_MAX),
+        ("CreateOrgRequest", "name") => {
+            json!({"type": ["string", "null"], "pattern": "\\S", "minLength": 1, "maxLength": 50})
+        }
+        ("AddUserRequest" | "InviteRequest" | "CreateServiceAccountRequest", "name") => user(),
+        ("CreateTokenRequest", "user" | "service_account") => {
+            json!({"type": ["string", "null"], "pattern": patterns::USER_NAME, "maxLength": patterns::USER_NAME_MAX})
+        }
+        ("CreateTokenRequest" | "CreateOperatorTokenRequest", "name") => {
+            json!({"type": ["string", "null"], "pattern": patterns::LABEL, "maxLength": 100})
+        }
+        ("CreateTokenRequest" | "CreateOperatorTokenRequest", "expires_in_seconds") => {
+            lifetime(crate::domain::Lifetime::MAX_SECS)
+        }
+        ("InviteRequest" | "ResetRequest", "expires_in_seconds") => {
+            lifetime(crate::service::MAX_CODE_LIFETIME.as_secs())
+        }
+        ("SetPasswordRequest" | "RedeemResetRequest", "password") => password(),
+        ("AcceptInvitationRequest", "password") => {
+            let mut p = password();
+            p["type"] = json!(["string", "null"]);
+            p
+        }
+        ("AcceptInvitationRequest", "code") => {
+            json!({"type": "string", "pattern": "^coffer_i_[A-Za-z0-9_-]{43}$"})
+        }
+        ("RedeemResetRequest", "code") => {
+            json!({"type": "string", "pattern": "^coffer_r_[A-Za-z0-9_-]{43}$"})
+        }
+        ("CreateServiceAccountRequest", "role") => {
+            json!({"type": "string", "enum": ["auditor", "member", "admin"]})
+        }
+        ("PutSecretRequest" | "CreateUploadRequest", "expires_at") => json!({
+            "type": ["string", "null"],
+            "format": "date-time",
+            "pattern": "^[1-9][0-9]{3}-"
+        }),
+        ("CommitUploadRequest", "sha256") => {
+            json!({"type": "string", "pattern": "^[0-9a-fA-F]{64}$"})
+        }
+        ("PutSecretRequest", "value") => json!({"type": "string", "pattern": patterns::BASE64}),
+        ("RedeemResetRequest", "org") => json!({
+            "type": ["string", "null"],
+            "pattern": patterns::ORG_SLUG,
+            "maxLength": patterns::ORG_SLUG_MAX
+        }),
+        _ => return None,
+    })
+}
+
+/// Error statuses every operation may answer, with what they mean for it.
+const ERRORS: &[(&str, &str)] = &[
+    (
+        "400",
+        "The request is malformed; the message names the field and what a valid one looks like.",
+    ),
+    ("401", "No valid credential was presented."),
+    (
+        "403",
+        "The caller may see the resource but its role does not allow this.",
+    ),
+    (
+        "404",
+        "No such object, or it belongs to another org (the two look alike).",
+    ),
+    (
+        "408",
+        "The request took longer than server.request_timeout.",
+    ),
+    (
+        "409",
+        "The request contradicts the current state (a name taken, a version moved on, a rule of the org).",
+    ),
+    (
+        "410",
+        "The object can no longer be used (an expired or used code, a spent secret).",
+    ),
+    ("413", "The body is over the size limit."),
+    ("423", "The org is suspended (its keys are unreachable)."),
+    (
+        "429",
+        "Too many attempts; retry after the Retry-After header's seconds.",
+    ),
+    ("503", "A dependency is briefly unavailable; retry."),
+];
+
+/// Makes `doc` say what the server does (see the module docs).
+fn constrain(doc: &mut Value) {
+    let error = json!({
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    });
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    for (path, item) in paths.iter_mut() {
+        for (_, op) in item.as_object_mut().expect("path item").iter_mut() {
+            let Some(op) = op.as_object_mut() else {
+                continue;
+            };
+            if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                for p in params.iter_mut() {
+                    let name = p["name"].as_str().unwrap_or("");
+                    let schema = match p["in"].as_str() {
+                        Some("path") => path_param(path, name),
+                        Some("query") => query_param(path, name),
+                        _ => None,
+                    };
+                    if let Some(schema) = schema {
+                        p["schema"] = schema;
+                    }
+                }
+            }
+            let responses = op
+                .entry("responses")
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .expect("responses");
+            for (status, description) in ERRORS {
+                let entry = responses.entry(*status).or_insert_with(|| json!({}));
+                entry["description"] = json!(description);
+                entry["content"] = error["content"].clone();
+            }
+        }
+    }
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("schemas");
+    for (name, schema) in schemas.iter_mut() {
+        if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+            for (field, p) in props.iter_mut() {
+                if let Some(shape) = body_field(name, field) {
+                    if let Some(d) = p.get("description").cloned() {
+                        *p = shape;
+                        p["description"] = d;
+                    } else {
+                        *p = shape;
+                    }
+                }
+            }
+        }
+    }
 }

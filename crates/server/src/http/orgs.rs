@@ -2,11 +2,11 @@
 //! credentials: [`super::people`].)
 
 use super::error::ApiError;
-use super::extract::{Body, Caller};
+use super::extract::{Body, Caller, Path};
 use super::{AppState, convert};
 use crate::domain::*;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use coffer_api as api;
 use std::sync::Arc;

@@ -4,12 +4,12 @@
 //! memberships, invitations, service accounts and credentials (`service::people`).
 
 use super::error::ApiError;
-use super::extract::{Body, Caller, MaybeCaller};
+use super::extract::{Body, Caller, MaybeCaller, Path};
 use super::{AppState, convert};
 use crate::domain::{InvitationId, Lifetime, OrgSlug, TokenId, UserName};
 use crate::service::{Error, MemberRef, TokenHolder};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use coffer_api as api;
 use std::sync::Arc;
@@ -310,19 +310,13 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/operator/tokens", request_body = api::CreateTokenRequest,
+#[utoipa::path(post, path = "/api/v1/operator/tokens", request_body = api::CreateOperatorTokenRequest,
     responses((status = 201, body = api::CreatedToken), (status = 400, body = api::ErrorBody), (status = 403, body = api::ErrorBody)))]
 pub async fn create_operator_token(
     State(s): State<Arc<AppState>>,
     Caller(actor): Caller,
-    Body(req): Body<api::CreateTokenRequest>,
+    Body(req): Body<api::CreateOperatorTokenRequest>,
 ) -> R<(StatusCode, Json<api::CreatedToken>)> {
-    if req.user.is_some() || req.service_account.is_some() {
-        return Err(Error::InvalidInput(
-            "operator tokens are the operator's own: leave out user and service_account".into(),
-        )
-        .into());
-    }
     let (record, value) = s
         .coffer
         .create_operator_token(&actor, req.name, lifetime(req.expires_in_seconds)?)

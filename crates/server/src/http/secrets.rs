@@ -2,13 +2,13 @@
 //! service, and convert records to wire types.
 
 use super::error::ApiError;
-use super::extract::{Body, Caller, Query};
+use super::extract::{Body, Caller, Path, Query};
 use super::{AppState, B64, convert, secret_body};
 use crate::catalog::SecretFilter;
 use crate::domain::*;
 use crate::service::{Error, PutSecret};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine;
@@ -37,6 +37,7 @@ impl SecretPath {
 
 /// Query of the list endpoint.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only this project (e.g. `OPS`).
     project: Option<String>,
@@ -53,6 +54,7 @@ pub struct ListQuery {
 
 /// Query of the reveal endpoint.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RevealQuery {
     /// Version to reveal (default: current).
     version: Option<u32>,

@@ -6,11 +6,11 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Body, Caller, Query};
+use super::extract::{Body, Caller, Path, Query};
 use crate::domain::*;
 use crate::service::{SetStorage, StorageState};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use coffer_api as api;
 use std::sync::Arc;
 
@@ -111,6 +111,7 @@ pub async fn reset(
 
 /// Query of the setup endpoint.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SetupQuery {
     /// The bucket to prepare.
     bucket: String,

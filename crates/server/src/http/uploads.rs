@@ -6,14 +6,14 @@
 //! only in the grant's JSON (base64) and is wiped from this process's copy.
 
 use super::error::ApiError;
-use super::extract::{Body, Caller};
+use super::extract::{Body, Caller, Path};
 use super::secrets::SecretPath;
 use super::{AppState, B64, convert};
 use crate::domain::*;
 use crate::service::{Error, NewUpload};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
 use coffer_api as api;

@@ -17,6 +17,15 @@ pub enum Error {
     /// The caller may see the object but lacks the role for this action.
     #[error("{0}")]
     Forbidden(String),
+    /// The caller is who they say, but a proof the action needs is missing or wrong (403), e.g.
+    /// the current password; `code` is the stable error code.
+    #[error("{message}")]
+    ProofRequired {
+        /// Stable snake_case code, e.g. `current_password_required`.
+        code: &'static str,
+        /// Sentence: what is missing and what to do.
+        message: String,
+    },
     /// No such object, or it belongs to another org.
     #[error("{0}")]
     NotFound(String),

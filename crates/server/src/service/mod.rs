@@ -37,7 +37,7 @@ pub use byok::{ByokParts, KeysView, SetKeys};
 pub use error::{Error, Result};
 pub use key_health::ProbeSummary;
 pub use orgs::Bootstrapped;
-pub use people::{Accepted, Invited, MemberRef, TokenHolder};
+pub use people::{Accepted, Invited, MAX_CODE_LIFETIME, MemberRef, TokenHolder};
 pub use reveal::{Revealed, unavailable_reason};
 pub use secrets::PutSecret;
 pub use storage::{SetStorage, StorageState};

@@ -267,6 +267,9 @@ impl SignInGuard {
     }
 }
 
+/// The longest new password, in characters (the OpenAPI document's `maxLength`).
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
 /// Checks a new password's shape; the error says what to change.
 pub fn check_new_password(p: &str) -> Result<()> {
     let chars = p.chars().count();
@@ -275,10 +278,10 @@ pub fn check_new_password(p: &str) -> Result<()> {
             "the password has {chars} characters; use at least 12 (a passphrase of a few words is easiest)"
         )));
     }
-    if p.len() > 1024 {
-        return Err(Error::InvalidInput(
-            "the password is over 1024 bytes; use a shorter one".into(),
-        ));
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(Error::InvalidInput(format!(
+            "the password has {chars} characters; use at most {MAX_PASSWORD_CHARS}"
+        )));
     }
     if p.chars().any(char::is_control) {
         return Err(Error::InvalidInput(

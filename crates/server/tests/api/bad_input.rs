@@ -98,6 +98,42 @@ async fn bad_json_and_bad_base64_are_400() {
         .await;
     assert_eq!(r.status, 400);
     assert!(r.message().contains("base64"));
+    // Non-canonical base64 (the last character's unused bits set) has one right spelling.
+    let r = app
+        .call(
+            &app.token,
+            Method::PUT,
+            "/api/v1/orgs/default/secrets/OPS-1/x",
+            Some(json!({"value": "eB=="})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_mistyped_field_is_refused_not_ignored() {
+    // A one-time secret whose `view_limit` is misspelt must not be stored without its limit.
+    let app = spawn_app().await;
+    let put = |body| {
+        app.call(
+            &app.token,
+            Method::PUT,
+            "/api/v1/orgs/default/secrets/OPS-1/handover",
+            Some(body),
+        )
+    };
+    let r = put(json!({"value": "eA==", "view_limt": 1})).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_input"));
+    assert!(r.message().contains("view_limt"), "{}", r.message());
+    // Fields in an array (serde would take them in order) are not a body either.
+    let r = put(json!(["eA==", null, null, null, 1])).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_input"));
+    assert!(r.message().contains("JSON object"), "{}", r.message());
+    let list = app.get("/api/v1/orgs/default/secrets").await;
+    assert!(
+        list.body["secrets"].as_array().unwrap().is_empty(),
+        "nothing was written"
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod bad_input;
+mod contract;
 mod hardening;
 mod helpers;
 mod keys;

@@ -215,7 +215,12 @@ async fn admin_cannot_act_as_owner(b: Backend) {
             Some(json!({"name": "boss", "role": "owner"})),
         )
         .await;
-    assert_eq!(owner_sa.status, 400, "{b:?}: {}", owner_sa.body);
+    assert_eq!(
+        (owner_sa.status.as_u16(), owner_sa.code()),
+        (409, "service_account_role"),
+        "{b:?}: {}",
+        owner_sa.body
+    );
     let sa = w
         .call(
             badmin,
@@ -263,7 +268,7 @@ async fn admin_cannot_act_as_owner(b: Backend) {
         ] {
             let r = w.call(token, method.clone(), path, body).await;
             assert!(
-                matches!(r.status.as_u16(), 400 | 403),
+                matches!(r.status.as_u16(), 403 | 409),
                 "{b:?} {method} {path}: {} {}",
                 r.status,
                 r.body

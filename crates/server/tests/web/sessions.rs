@@ -151,7 +151,7 @@ async fn sign_out_and_a_new_password_end_sessions() {
     let r = set_password(&app, &app.token, "another long passphrase", None).await;
     assert_eq!(
         (r.status.as_u16(), r.code()),
-        (400, "current_password_required")
+        (403, "current_password_required")
     );
     let r = set_password(
         &app,
@@ -162,7 +162,7 @@ async fn sign_out_and_a_new_password_end_sessions() {
     .await;
     assert_eq!(
         (r.status.as_u16(), r.code()),
-        (400, "current_password_wrong")
+        (403, "current_password_wrong")
     );
     assert_eq!(
         b.call(&app, Method::GET, "/api/v1/session", None, false)

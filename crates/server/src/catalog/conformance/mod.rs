@@ -609,6 +609,15 @@ async fn audit_chain_verifies(c: &dyn Catalog, org: OrgId) {
         .await
         .unwrap();
     assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4, 5]);
+    for far in [i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+        let filter = AuditFilter {
+            after_seq: far,
+            limit: 3,
+            ..Default::default()
+        };
+        let beyond = c.audit_events(org, &filter).await.unwrap();
+        assert!(beyond.is_empty(), "nothing comes after {far}");
+    }
     let last = all.last().unwrap();
     assert_eq!(
         c.audit_head(org).await.unwrap(),

@@ -29,6 +29,7 @@ pub use open::redact;
 
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditDraft, AuditRecord};
+use crate::catalog::rules::saturating_i64;
 use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
 use async_trait::async_trait;
@@ -254,7 +255,7 @@ impl Catalog for PostgresCatalog {
                     "SELECT EXISTS (SELECT 1 FROM audit_checkpoints WHERE org_id = $1 AND n = $2)",
                 )
                 .bind(cp.org.as_uuid())
-                .bind(reads::big(cp.n - 1))
+                .bind(saturating_i64(cp.n - 1))
                 .fetch_one(&mut *c)
                 .await?;
                 if !prev {
@@ -270,8 +271,8 @@ impl Catalog for PostgresCatalog {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(cp.org.as_uuid())
-            .bind(reads::big(cp.n))
-            .bind(reads::big(cp.seq))
+            .bind(saturating_i64(cp.n))
+            .bind(saturating_i64(cp.seq))
             .bind(&cp.head[..])
             .bind(cp.at.millis())
             .bind(i64::from(cp.key_version))

@@ -8,15 +8,12 @@
 use super::Q;
 use super::rows::{self, audit_cols, org_cols, secret_cols, token_cols, user_cols, version_cols};
 use crate::audit::AuditRecord;
+use crate::catalog::rules::saturating_i64;
 use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
 use sqlx::PgConnection;
 
 /// A u32/u64 bound into a BIGINT column (u64 saturates: no count or limit reaches it).
-pub(super) fn big(n: impl TryInto<i64>) -> i64 {
-    n.try_into().unwrap_or(i64::MAX)
-}
-
 pub(super) async fn org_by_slug(c: &mut PgConnection, slug: &OrgSlug) -> Q<OrgRecord> {
     let row = sqlx::query(concat!(
         "SELECT ",
@@ -359,7 +356,7 @@ pub(super) async fn audit_events(
          AND ($4::text IS NULL OR actor = $4) ORDER BY seq LIMIT $5"
     ))
     .bind(org.as_uuid())
-    .bind(big(f.after_seq))
+    .bind(saturating_i64(f.after_seq))
     .bind(f.action.as_deref())
     .bind(f.actor.as_deref())
     .bind(i64::from(f.limit))

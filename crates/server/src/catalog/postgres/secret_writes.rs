@@ -10,12 +10,13 @@
 //! `UPDATE`, re-evaluated on the newest row after each lock wait, so the limit never overshoots.
 
 use super::Q;
-use super::reads::{self, big};
+use super::reads;
 use super::rows::{self, secret_cols};
 use super::writes::append_audit;
 use crate::audit::AuditDraft;
 use crate::blob::BlobKey;
 use crate::catalog::rules;
+use crate::catalog::rules::saturating_i64;
 use crate::catalog::*;
 use sqlx::PgConnection;
 
@@ -57,7 +58,7 @@ pub(super) async fn put_version(
     let counted = sqlx::query("UPDATE org_keys SET encryptions = encryptions + 1 WHERE org_id = $1 AND version = $2 AND encryptions < $3")
         .bind(v.org.as_uuid())
         .bind(i64::from(v.key_version))
-        .bind(big(v.max_encryptions))
+        .bind(saturating_i64(v.max_encryptions))
         .execute(&mut *c)
         .await?
         .rows_affected();
@@ -73,7 +74,7 @@ pub(super) async fn put_version(
     .bind(i64::from(v.key_version))
     .bind(v.blob_key.as_str())
     .bind(&v.wrapped_key)
-    .bind(big(v.size))
+    .bind(saturating_i64(v.size))
     .bind(v.at.millis())
     .bind(&v.by)
     .bind(v.storage.map(|s| s.as_uuid()))

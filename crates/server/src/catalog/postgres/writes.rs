@@ -13,10 +13,11 @@
 //! deadlock or serialization failure that happens anyway is retried whole by the caller.
 
 use super::Q;
-use super::reads::{self, big};
+use super::reads;
 use super::rows::{self, token_cols};
 use crate::audit::AuditDraft;
 use crate::catalog::rules;
+use crate::catalog::rules::saturating_i64;
 use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
 use sqlx::PgConnection;
@@ -43,7 +44,7 @@ pub(super) async fn append_audit(c: &mut PgConnection, d: &AuditDraft) -> Q<()> 
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)) UPDATE orgs SET audit_head = $10 WHERE id = $1",
     )
     .bind(d.org.as_uuid())
-    .bind(big(seq))
+    .bind(saturating_i64(seq))
     .bind(d.at.millis())
     .bind(d.actor_id.map(|u| u.as_uuid()))
     .bind(&d.actor)
@@ -91,7 +92,7 @@ async fn insert_org_key(
         sqlx::query("INSERT INTO org_key_wraps (org_id, version, slot, provider, key_ref, wrapped) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(org.as_uuid())
             .bind(i64::from(version))
-            .bind(big(slot))
+            .bind(saturating_i64(slot))
             .bind(&w.provider)
             .bind(&w.key_ref)
             .bind(&w.bytes)

@@ -4,6 +4,7 @@
 
 use super::rows;
 use crate::audit::AuditRecord;
+use crate::catalog::rules::saturating_i64;
 use crate::catalog::*;
 use crate::keys::OrgKeyWrap;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -303,7 +304,7 @@ pub(super) fn audit_events(conn: &Connection, org: OrgId, f: &AuditFilter) -> R<
     s.query_map(
         params![
             org.to_bytes(),
-            f.after_seq as i64,
+            saturating_i64(f.after_seq),
             f.action,
             f.actor,
             f.limit

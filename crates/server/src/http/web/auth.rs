@@ -170,8 +170,8 @@ pub async fn current(
         None => None,
     };
     let Some(value) = session_cookie(&headers) else {
-        return Err(ApiError(crate::service::Error::InvalidInput(
-            "GET /api/v1/session describes a browser session; this request used a token (see GET /api/v1/whoami)".into(),
+        return Err(ApiError(crate::service::Error::Unauthenticated(
+            "no browser session: GET /api/v1/session describes the session cookie, and this request used a token (see GET /api/v1/whoami)".into(),
         )));
     };
     let csrf = csrf_for(value);

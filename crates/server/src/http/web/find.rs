@@ -1,18 +1,19 @@
 //! The search box and the audit page's filters (see `service::web_search`).
 
 use super::super::error::ApiError;
-use super::super::extract::{Caller, Query};
+use super::super::extract::{Caller, Path, Query};
 use super::super::{AppState, convert};
 use crate::domain::{OrgSlug, Timestamp};
 use crate::service::Error;
 use crate::service::web_search::AuditSearch;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use coffer_api as api;
 use std::sync::Arc;
 
 /// Query of the search box.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// Text to look for in issue keys, project keys and secret names.
     q: String,
@@ -43,6 +44,7 @@ pub async fn search(
 
 /// Filters of the audit page.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditSearchQuery {
     /// Only this actor name.
     actor: Option<String>,
@@ -54,8 +56,8 @@ pub struct AuditSearchQuery {
     since: Option<String>,
     /// Only events before this time (RFC 3339).
     until: Option<String>,
-    /// At most this many, newest first (default 200).
-    limit: Option<usize>,
+    /// At most this many, newest first (default 200, at most 1000).
+    limit: Option<u32>,
 }
 
 fn time_param(name: &str, v: Option<String>) -> Result<Option<Timestamp>, Error> {
@@ -85,7 +87,7 @@ pub async fn audit(
         actor: q.actor,
         action: q.action,
         issue: q.issue,
-        limit: q.limit.unwrap_or(200),
+        limit: q.limit.map_or(200, |n| n as usize),
     };
     let (events, truncated) = s
         .coffer

@@ -26,7 +26,7 @@ pub enum TokenHolder {
 }
 
 fn check_label(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(Error::InvalidInput(
             "token name must be 1 to 100 printable characters".into(),
         ));
@@ -286,13 +286,13 @@ impl Coffer {
             .map_err(|e| Error::catalog(e, || "password".into()))?;
         if stored.is_some() {
             let Some(current) = current else {
-                return Err(Error::Rejected {
+                return Err(Error::ProofRequired {
                     code: "current_password_required",
                     message: "give your current password too (current_password) to change it; if you lost it, ask the operator for a reset".into(),
                 });
             };
             if !self.sign_in_guard.verify(stored, current).await? {
-                return Err(Error::Rejected {
+                return Err(Error::ProofRequired {
                     code: "current_password_wrong",
                     message: "the current password is wrong; nothing changed".into(),
                 });

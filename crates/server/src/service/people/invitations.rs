@@ -30,7 +30,7 @@ use zeroize::Zeroizing;
 
 /// How long an invitation lasts unless the inviter says otherwise.
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
-/// The longest an invitation may last.
+/// The longest an invitation or a reset code may last.
 pub const MAX_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// A new invitation and its code (shown once).

@@ -35,6 +35,16 @@ impl MemberRef {
     }
 }
 
+/// A service account asked for above [`MAX_SERVICE_ROLE`]: a rule of every org, so a conflict.
+fn service_role_too_high() -> Error {
+    Error::Conflict {
+        code: "service_account_role",
+        message: format!(
+            "a service account's role is at most `{MAX_SERVICE_ROLE}`; owners are people"
+        ),
+    }
+}
+
 fn last_owner(e: CatalogError, what: impl FnOnce() -> String) -> Error {
     match e {
         CatalogError::Refused(m) if m == LAST_OWNER => Error::Conflict {
@@ -108,9 +118,7 @@ impl Coffer {
         let org = self.org_for(actor, slug, Action::ListMembers).await?;
         let target = self.member_named(&org, &who).await?;
         if target.user.kind == IdentityKind::Service && role > MAX_SERVICE_ROLE {
-            return Err(Error::InvalidInput(format!(
-                "a service account's role is at most `{MAX_SERVICE_ROLE}`; owners are people"
-            )));
+            return Err(service_role_too_high());
         }
         let action = Action::ChangeRole {
             from: target.role,
@@ -150,9 +158,7 @@ impl Coffer {
         role: Role,
     ) -> Result<MemberRecord> {
         if role > MAX_SERVICE_ROLE {
-            return Err(Error::InvalidInput(format!(
-                "a service account's role is at most `{MAX_SERVICE_ROLE}`; owners are people"
-            )));
+            return Err(service_role_too_high());
         }
         let org = self
             .org_for(actor, slug, Action::CreateServiceAccount(role))

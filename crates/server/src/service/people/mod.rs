@@ -17,7 +17,7 @@ mod invitations;
 mod members;
 
 pub use credentials::TokenHolder;
-pub use invitations::{Accepted, Invited};
+pub use invitations::{Accepted, Invited, MAX_LIFETIME as MAX_CODE_LIFETIME};
 pub use members::MemberRef;
 
 use super::{Coffer, Error, Result};

@@ -2,8 +2,9 @@
 //! requests from the document (valid ones, and invalid ones by breaking each constraint) and
 //! checks every answer's status, content type, headers and body against the document, that
 //! schema-valid requests are accepted and schema-invalid ones refused, and that no request makes
-//! a server error. Operations whose acceptance depends on more than a schema can say are listed,
-//! with why, in `schemathesis.toml` beside this file.
+//! a server error. Every check runs (schemathesis's default is all of them; `--checks all` on the
+//! command line would also override the exceptions): the operations whose acceptance depends on
+//! more than a schema can say are listed, with why, in `schemathesis.toml` beside this file.
 //!
 //! schemathesis comes from `COFFER_SCHEMATHESIS`, else `.venv-schemathesis/bin/schemathesis` (what
 //! `scripts/test.sh` installs); without it the test fails, never skips. The seed is fixed, so a

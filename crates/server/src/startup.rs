@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::http::{AppState, router};
 use crate::keys::{KeyContext, KeyError, KeyProvider, Keyring, OpenKeyError, open_key_provider};
 use crate::metrics::Metrics;
-use crate::service::key_routing::OrgKeyProviders;
+use crate::service::OrgKeyProviders;
 use crate::service::{ByokParts, Coffer, ServiceSettings, StorageSettings};
 use std::io::Write;
 use std::net::SocketAddr;

@@ -1,5 +1,5 @@
 //! The catalog's client-side upload part: grants to write one secret version whose envelope a
-//! client seals itself (see `service/uploads.rs`).
+//! client seals itself (see `service/secrets/uploads.rs`).
 //!
 //! A pending upload remembers everything the grant promised — the binding (org, secret,
 //! version, key version), the wrapped data key, where the envelope goes and the metadata of the

@@ -116,7 +116,7 @@ fn scopes_follow_their_pattern() {
 
 #[test]
 fn new_passwords_follow_their_pattern() {
-    use crate::service::web_guard::{MAX_PASSWORD_CHARS, check_new_password};
+    use crate::service::web::guard::{MAX_PASSWORD_CHARS, check_new_password};
     agree(
         patterns::PASSWORD,
         MAX_PASSWORD_CHARS,

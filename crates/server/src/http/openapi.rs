@@ -140,7 +140,7 @@ fn body_field(schema: &str, field: &str) -> Option<Value> {
             "type": "string",
             "pattern": patterns::PASSWORD,
             "minLength": 12,
-            "maxLength": crate::service::web_guard::MAX_PASSWORD_CHARS
+            "maxLength": crate::service::web::guard::MAX_PASSWORD_CHARS
         })
     };
     let lifetime = |max: u64| json!({"type": ["integer", "null"], "minimum": 1, "maximum": max});

@@ -2,7 +2,7 @@
 //! `POST …/secrets/{scope}/{name}/uploads` (grant), `PUT …/uploads/{id}/envelope` (Coffer's own
 //! upload target for the default store; raw envelope bytes, capped by the body limit),
 //! `POST …/uploads/{id}/commit` and `POST …/versions/{n}/envelope-url`. The checks live in the
-//! service (`service/uploads.rs`); this file parses, calls it and converts. The data key leaves
+//! service (`service/secrets/uploads.rs`); this file parses, calls it and converts. The data key leaves
 //! only in the grant's JSON (base64) and is wiped from this process's copy.
 
 use super::error::ApiError;

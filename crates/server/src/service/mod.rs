@@ -8,41 +8,22 @@
 
 mod audit_log;
 mod byok;
-mod byok_enable;
-mod byok_setup;
-mod envelope_cache;
-mod envelope_url;
 mod error;
-mod failed_auth;
-mod key_health;
-pub mod key_routing;
 mod orgs;
 mod people;
-mod reveal;
 mod secrets;
 mod storage;
-mod storage_migration;
-mod storage_probe;
-mod storage_setup;
-mod stores;
 pub mod tokens;
-mod upload_commit;
-mod uploads;
 pub mod web;
-pub mod web_guard;
-pub mod web_search;
 
 pub use audit_log::AuditCheck;
-pub use byok::{ByokParts, KeysView, SetKeys};
+pub use byok::routing::OrgKeyProviders;
+pub use byok::{ByokParts, KeysView, ProbeSummary, SetKeys};
 pub use error::{Error, Result};
-pub use key_health::ProbeSummary;
 pub use orgs::Bootstrapped;
 pub use people::{Accepted, Invited, MAX_CODE_LIFETIME, MemberRef, TokenHolder};
-pub use reveal::{Revealed, unavailable_reason};
-pub use secrets::PutSecret;
-pub use storage::{SetStorage, StorageState};
-pub use stores::{StorageSettings, Stores};
-pub use uploads::{Grant, NewUpload};
+pub use secrets::{Grant, NewUpload, PutSecret, Revealed, unavailable_reason};
+pub use storage::{SetStorage, StorageSettings, StorageState, Stores};
 
 use crate::audit::AuditDraft;
 use crate::blob::BlobStore;
@@ -69,18 +50,18 @@ pub struct ServiceSettings {
 pub struct Coffer {
     catalog: Arc<dyn Catalog>,
     stores: Stores,
-    envelopes: envelope_cache::EnvelopeCache,
+    envelopes: secrets::EnvelopeCache,
     keyring: Keyring,
     metrics: Arc<Metrics>,
     settings: ServiceSettings,
     write_locks: WriteLocks,
     byok: Option<ByokParts>,
     /// Failed authentications counted since the last flush (`failed_auth`).
-    failed_auth: failed_auth::FailedAuth,
+    failed_auth: audit_log::FailedAuth,
     /// The highest audit checkpoint this node has seen of each org (`audit_log`).
     seen_checkpoints: audit_log::SeenCheckpoints,
     /// Password hashing and the sign-in limiter of this node.
-    sign_in_guard: web_guard::SignInGuard,
+    sign_in_guard: web::guard::SignInGuard,
     /// Set when the node is stopping: background passes end at the next envelope.
     stopping: std::sync::atomic::AtomicBool,
 }
@@ -114,15 +95,15 @@ impl Coffer {
         Self {
             catalog,
             stores: Stores::new(blobs, StorageSettings::default(), metrics.clone()),
-            envelopes: envelope_cache::EnvelopeCache::new(settings.envelope_cache_bytes, &metrics),
+            envelopes: secrets::EnvelopeCache::new(settings.envelope_cache_bytes, &metrics),
             keyring,
             metrics,
             settings,
             write_locks: WriteLocks::new(),
             byok: None,
-            failed_auth: failed_auth::FailedAuth::default(),
+            failed_auth: audit_log::FailedAuth::default(),
             seen_checkpoints: audit_log::SeenCheckpoints::default(),
-            sign_in_guard: web_guard::SignInGuard::new(),
+            sign_in_guard: web::guard::SignInGuard::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }

@@ -1,7 +1,11 @@
 //! Org use cases: bootstrap of an empty deployment, create, list, show, and org-key rotation.
 
-use super::*;
-use crate::catalog::{CatalogError, NewOrg, TokenRecord, UserRecord};
+use crate::audit::AuditDraft;
+use crate::catalog::{CatalogError, NewOrg, OrgRecord, TokenRecord, UserRecord};
+use crate::domain::policy::{Action, Actor, Decision, Resource, authorize};
+use crate::domain::{Location, OrgId, OrgSlug, Timestamp, TokenId, UserName};
+use crate::keys::{KeyContext, KeyError, KeyringError};
+use crate::service::{Coffer, Error, Result, event, forbidden, tokens};
 use zeroize::Zeroizing;
 
 /// The credentials a start created (each shown once).
@@ -213,7 +217,11 @@ impl Coffer {
     }
 
     /// Rotation forced by the encryption counter (NIST SP 800-38D's 2^32 bound on random nonces).
-    pub(super) async fn rotate_exhausted_key(&self, actor: &Actor, org: &OrgRecord) -> Result<()> {
+    pub(in crate::service) async fn rotate_exhausted_key(
+        &self,
+        actor: &Actor,
+        org: &OrgRecord,
+    ) -> Result<()> {
         tracing::info!(org = %org.slug, version = org.key_version, "org key reached its encryption limit; rotating");
         self.rotate(actor, org, "encryption limit reached")
             .await

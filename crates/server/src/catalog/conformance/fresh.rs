@@ -93,7 +93,7 @@ async fn targets_follow_writes(c: &dyn Catalog, org: OrgId, slug: &OrgSlug) {
         .unwrap();
     assert_eq!(views.count, 1, "the count after the first reveal");
     let viewed = target(c, slug, &scope, &name).await;
-    // The reveal answers with this record and the returned count (service/reveal.rs), so
+    // The reveal answers with this record and the returned count (service/secrets/reveal.rs), so
     // nothing else about the secret may change.
     let views_aside = |t: &RevealTarget| t.secret.clone().map(|s| SecretRecord { views: 0, ..s });
     assert_eq!(

@@ -1,11 +1,11 @@
-//! The search box and the audit page's filters (see `service::web_search`).
+//! The search box and the audit page's filters (see `service::web::search`).
 
 use super::super::error::ApiError;
 use super::super::extract::{Caller, Path, Query};
 use super::super::{AppState, convert};
 use crate::domain::{OrgSlug, Timestamp};
 use crate::service::Error;
-use crate::service::web_search::AuditSearch;
+use crate::service::web::search::AuditSearch;
 use axum::Json;
 use axum::extract::State;
 use coffer_api as api;

@@ -8,7 +8,7 @@ use crate::audit::AuditDraft;
 use crate::catalog::{CatalogError, Redemption, ResetRecord, TokenRecord, UserRecord};
 use crate::domain::policy::{Action, Actor, Decision, Resource, authorize};
 use crate::domain::{IdentityKind, Lifetime, OrgSlug, ResetId, Role, Timestamp, TokenId, UserName};
-use crate::service::web_guard::check_new_password;
+use crate::service::web::guard::check_new_password;
 use crate::service::{Coffer, Error, Result, event, tokens};
 use std::time::Duration;
 use zeroize::Zeroizing;

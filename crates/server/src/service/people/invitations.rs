@@ -23,7 +23,7 @@ use crate::domain::policy::{Action, Actor};
 use crate::domain::{
     IdentityKind, InvitationId, Lifetime, OrgSlug, Role, Timestamp, TokenId, UserName,
 };
-use crate::service::web_guard::check_new_password;
+use crate::service::web::guard::check_new_password;
 use crate::service::{Coffer, Error, Result, event, tokens};
 use std::time::Duration;
 use zeroize::Zeroizing;

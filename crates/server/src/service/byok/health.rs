@@ -10,10 +10,14 @@
 //! the probe even where KMS would keep decrypting, and within `key_cache_ttl` by the next unwrap
 //! where KMS refuses — so within `key_cache_ttl + probe_interval`.
 
-use super::*;
-use crate::catalog::{KeyHealthReport, KeyVerdict, OrgKeySettings, ProbeResult, Transition};
-use crate::keys::KeyState;
+use crate::audit::AuditDraft;
+use crate::catalog::{
+    KeyHealthReport, KeyVerdict, OrgKeySettings, OrgRecord, ProbeResult, Transition,
+};
+use crate::domain::{KmsKeyArn, OrgId, Timestamp};
+use crate::keys::{KeyError, KeyState};
 use crate::metrics::{ProbeLabels, TransitionLabels};
+use crate::service::{Coffer, Error, Result};
 
 /// What one pass over every BYOK org found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,7 +52,7 @@ enum RegionVerdict {
 impl Coffer {
     /// Probes one BYOK org's keys, records the results and applies the verdict. Returns the
     /// verdict and the transition it caused, if any.
-    pub(super) async fn probe_org(
+    pub(in crate::service) async fn probe_org(
         &self,
         org: &OrgRecord,
         settings: &OrgKeySettings,
@@ -189,7 +193,12 @@ impl Coffer {
 
     /// A KMS denial during an unwrap: the org is suspended at once (its cached keys dropped).
     /// Best effort — the caller answers 423 either way, and the probe repeats the check.
-    pub(super) async fn suspend_for_denial(&self, org: OrgId, key_ref: &str, reason: &str) {
+    pub(in crate::service) async fn suspend_for_denial(
+        &self,
+        org: OrgId,
+        key_ref: &str,
+        reason: &str,
+    ) {
         self.keyring.forget_org(org);
         let record = match self.catalog.org_by_id(org).await {
             Ok(r) => r,

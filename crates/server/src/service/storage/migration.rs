@@ -12,9 +12,11 @@
 //! left off; every node runs passes (`crate::jobs`), and the check-and-set makes concurrent
 //! movers safe.
 
-use super::*;
-use crate::blob::{BlobError, BlobKey};
-use crate::catalog::{StoredBlob, VersionRecord};
+use crate::audit::AuditDraft;
+use crate::blob::{BlobError, BlobKey, BlobStore};
+use crate::catalog::{OrgRecord, StoredBlob, VersionRecord};
+use crate::domain::{OrgId, StorageId};
+use crate::service::{Coffer, Error, Result};
 use std::time::Duration;
 
 /// Versions fetched per catalog query.

@@ -4,9 +4,10 @@
 //! refused for secrets that could not be revealed, and is audited as `secret.envelope_url`
 //! before the URL is handed out. Envelopes in the deployment's default store have no such URL.
 
-use super::reveal::unavailable_reason;
-use super::secrets::{blob_error, label};
-use super::*;
+use crate::domain::policy::{Action, Actor};
+use crate::domain::{OrgSlug, Scope, SecretName, Timestamp};
+use crate::service::secrets::{blob_error, label};
+use crate::service::{Coffer, Error, Result, event, unavailable_reason};
 
 impl Coffer {
     /// A presigned GET of version `n`'s envelope and when it expires.

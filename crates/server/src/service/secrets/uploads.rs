@@ -13,10 +13,12 @@
 //! it expires, so the uploaded object itself must never be what a version points at — and then
 //! becomes the version through `put_version` (check-and-set, audit event).
 
-use super::secrets::{binding, blob_error, check_write_options, label};
-use super::*;
 use crate::blob::{BlobError, BlobKey};
-use crate::catalog::{PendingUpload, StoredBlob};
+use crate::catalog::{OrgRecord, PendingUpload, StoredBlob};
+use crate::domain::policy::{Action, Actor};
+use crate::domain::{OrgSlug, Scope, SecretKind, SecretName, Timestamp, UploadId};
+use crate::service::secrets::{binding, blob_error, check_write_options, label};
+use crate::service::{Coffer, Error, Result, event};
 use bytes::Bytes;
 use coffer_envelope::{DataKey, Key32, OVERHEAD};
 use std::time::Duration;
@@ -57,7 +59,7 @@ pub struct Grant {
 
 impl Coffer {
     /// How long grants and presigned URLs live.
-    pub(super) fn presign_ttl(&self) -> Duration {
+    pub(in crate::service) fn presign_ttl(&self) -> Duration {
         Some(self.stores.settings().presign_ttl)
             .filter(|t| !t.is_zero())
             .unwrap_or(DEFAULT_TTL)
@@ -150,7 +152,7 @@ impl Coffer {
 
     /// A grant of `org` to `actor` that has not expired (an expired one is cleaned up: 410).
     /// A grant belongs to the user who asked for it: to anyone else it is not found.
-    pub(super) async fn live_upload(
+    pub(in crate::service) async fn live_upload(
         &self,
         actor: &Actor,
         org: &OrgRecord,
@@ -177,7 +179,7 @@ impl Coffer {
 
     /// Deletes a grant's uploaded object and the grant (best effort; the sweeper catches
     /// objects, later grants purge expired rows).
-    pub(super) async fn abandon(&self, u: &PendingUpload) {
+    pub(in crate::service) async fn abandon(&self, u: &PendingUpload) {
         let blob = StoredBlob {
             storage: u.storage,
             key: u.blob_key.clone(),

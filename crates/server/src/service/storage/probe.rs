@@ -8,15 +8,15 @@
 //! for Coffer's origin, default encryption, and blocked public access. Those bucket-level reads
 //! need permissions a minimal policy may not grant; a refusal there is a warning, never a failure.
 
-use super::{Error, Result, Stores};
 use crate::aws::{Failure, classify};
 use crate::blob::{BlobError, BlobKey, BlobStore, S3BlobStore};
 use crate::domain::*;
+use crate::service::{Error, Result, Stores};
 use bytes::Bytes;
 use coffer_api::StorageCheck;
 
 /// What to validate.
-pub(super) struct Candidate<'a> {
+pub(in crate::service) struct Candidate<'a> {
     pub bucket: &'a BucketName,
     pub region: &'a AwsRegion,
     pub endpoint: Option<&'a str>,
@@ -89,7 +89,10 @@ fn residency(c: &Candidate<'_>, region: &AwsRegion) -> Result<()> {
 }
 
 /// Runs the probe; `Ok` carries every step's outcome (ok or warning).
-pub(super) async fn validate(stores: &Stores, c: &Candidate<'_>) -> Result<Vec<StorageCheck>> {
+pub(in crate::service) async fn validate(
+    stores: &Stores,
+    c: &Candidate<'_>,
+) -> Result<Vec<StorageCheck>> {
     let mut checks = Vec::new();
     residency(c, c.region)?;
     checks.push(check("residency", "ok", format!("{} is allowed", c.region)));

@@ -11,10 +11,11 @@
 //!    pair, 0 re-encryption of secrets), then one catalog transaction swaps the wraps, stores the
 //!    keys and probe ciphertexts and sets the provider (a rotation racing it is retried).
 
-use super::byok::SetKeys;
-use super::*;
-use crate::catalog::{CatalogError, EnableByok, KeyProviderKind, NewRegionKey};
-use crate::keys::{AwsKmsProvider, KeyState};
+use crate::catalog::{CatalogError, EnableByok, KeyProviderKind, NewRegionKey, OrgRecord};
+use crate::domain::policy::{Action, Actor};
+use crate::domain::{AwsRegion, ExternalId, KmsKeyArn, OrgSlug, RoleArn, Timestamp};
+use crate::keys::{AwsKmsProvider, KeyContext, KeyError, KeyState};
+use crate::service::{Coffer, Error, KeysView, Result, SetKeys, event};
 
 /// Attempts of the re-wrap + commit step when rotations race it.
 const COMMIT_ATTEMPTS: usize = 3;
@@ -213,7 +214,7 @@ impl Coffer {
     }
 
     /// Enables BYOK (owners): validates, re-wraps, commits atomically. See the module doc.
-    pub(super) async fn enable_byok(
+    pub(in crate::service) async fn enable_byok(
         &self,
         actor: &Actor,
         slug: &OrgSlug,

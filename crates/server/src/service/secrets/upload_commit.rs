@@ -2,10 +2,14 @@
 //! object back, verify it against the grant without believing anything the client said, then
 //! file the verified bytes under a key only Coffer writes and append the version.
 
-use super::secrets::{binding, blob_error, check_value, conflict, label};
-use super::*;
 use crate::blob::{BlobError, BlobKey};
-use crate::catalog::{CatalogError, NewVersion, PendingUpload, SecretRecord, StoredBlob};
+use crate::catalog::{
+    CatalogError, NewVersion, OrgRecord, PendingUpload, SecretRecord, StoredBlob,
+};
+use crate::domain::policy::{Action, Actor};
+use crate::domain::{OrgSlug, Timestamp, UploadId};
+use crate::service::secrets::{binding, blob_error, check_value, conflict, label};
+use crate::service::{Coffer, Error, Result, event};
 use coffer_envelope::OVERHEAD;
 
 fn refused(id: UploadId, what: &str, why: &str) -> Error {

@@ -1,11 +1,23 @@
-//! Per-org storage use cases: show where an org's envelopes go, generate the bucket setup
-//! documents, point the org at a validated bucket (or back to the default store), and report
-//! the migration's progress. Saving never changes anything unless every validation step passed.
+//! Per-org storage: where an org's envelopes go. This module holds the use cases — show it, point
+//! the org at a validated bucket (or back to the default store), report the migration's
+//! progress — and saving never changes anything unless every validation step passed. Beside it:
+//! the stores each org's envelopes are read from and written to ([`stores`]), the validation of
+//! a candidate bucket ([`probe`]), the bucket setup documents ([`setup`]) and the background
+//! copy of envelopes to a new bucket ([`migration`]).
 
-use super::storage_probe::{Candidate, validate};
-use super::*;
-use crate::catalog::{StorageLocation, StorageProgress};
+mod migration;
+mod probe;
+mod setup;
+mod stores;
+
+use crate::catalog::{OrgRecord, StorageLocation, StorageProgress};
+use crate::domain::policy::{Action, Actor};
+use crate::domain::{AwsRegion, BucketName, KeyPrefix, OrgSlug, StorageId, Timestamp};
+use crate::service::storage::probe::{Candidate, validate};
+use crate::service::{Coffer, Error, Result, event};
 use coffer_api::{StorageCheck, StorageSetup};
+
+pub use stores::{StorageSettings, Stores};
 
 /// A request to store the org's envelopes in a bucket.
 pub struct SetStorage {
@@ -206,7 +218,7 @@ impl Coffer {
             )));
         };
         let origin = self.stores.settings().public_origin.clone();
-        Ok(super::storage_setup::documents(
+        Ok(setup::documents(
             &org, bucket, &region, &principal, &origin, &allowed,
         ))
     }

@@ -1,17 +1,31 @@
-//! Secret use cases: write a version, list, history, delete, restore, destroy (reveals are in
-//! `reveal.rs`).
+//! Secrets: write a version, list, history, delete, restore, destroy (here), reveal
+//! ([`reveal`], with the envelope cache of [`envelope_cache`]), the client-side write of an
+//! envelope the client sealed ([`uploads`] grants it, [`upload_commit`] records it), and
+//! presigned envelope URLs for client-side reads ([`envelope_url`]).
 //!
 //! Write order: seal with a fresh data key → put the envelope blob (create-if-absent, durable)
 //! → append the version row and its audit event in one catalog transaction. A crash between the
 //! two leaves an orphan blob that the sweeper removes, never a row pointing at nothing.
 
-use super::*;
+mod envelope_cache;
+mod envelope_url;
+mod reveal;
+mod upload_commit;
+mod uploads;
+
 use crate::blob::{BlobError, BlobKey};
 use crate::catalog::{
-    CatalogError, NewVersion, SecretFilter, SecretRecord, StoredBlob, VersionRecord,
+    CatalogError, NewVersion, OrgRecord, SecretFilter, SecretRecord, StoredBlob, VersionRecord,
 };
+use crate::domain::policy::{Action, Actor};
+use crate::domain::{OrgId, OrgSlug, Scope, SecretId, SecretKind, SecretName, Timestamp};
+use crate::service::{Coffer, Error, Result, event};
 use bytes::Bytes;
 use coffer_envelope::{Binding, Plaintext};
+
+pub use envelope_cache::EnvelopeCache;
+pub use reveal::{Revealed, unavailable_reason};
+pub use uploads::{Grant, NewUpload};
 
 /// Attempts at a write without an explicit expected version before giving up on a hot secret.
 const WRITE_ATTEMPTS: usize = 5;
@@ -34,11 +48,16 @@ pub struct PutSecret {
     pub view_limit: Option<u32>,
 }
 
-pub(super) fn label(scope: &Scope, name: &SecretName) -> String {
+pub(in crate::service) fn label(scope: &Scope, name: &SecretName) -> String {
     format!("{scope}/{name}")
 }
 
-pub(super) fn binding(org: OrgId, secret: SecretId, version: u32, key_version: u32) -> Binding {
+pub(in crate::service) fn binding(
+    org: OrgId,
+    secret: SecretId,
+    version: u32,
+    key_version: u32,
+) -> Binding {
     Binding {
         org: org.to_bytes(),
         secret: secret.to_bytes(),
@@ -47,7 +66,7 @@ pub(super) fn binding(org: OrgId, secret: SecretId, version: u32, key_version: u
     }
 }
 
-pub(super) fn check_value(kind: SecretKind, value: &[u8], max: usize) -> Result<()> {
+pub(in crate::service) fn check_value(kind: SecretKind, value: &[u8], max: usize) -> Result<()> {
     if value.len() > max {
         return Err(Error::TooLarge(format!(
             "the value is {} bytes; the limit is {max} bytes",
@@ -73,7 +92,7 @@ pub(super) fn check_value(kind: SecretKind, value: &[u8], max: usize) -> Result<
 }
 
 /// Refuses write options that can never be valid (checked once, before any work).
-pub(super) fn check_write_options(
+pub(in crate::service) fn check_write_options(
     expires_at: Option<Timestamp>,
     view_limit: Option<u32>,
     now: Timestamp,
@@ -90,7 +109,7 @@ pub(super) fn check_write_options(
 }
 
 /// Where a new version goes: which secret (new or existing), its number, and its kind.
-pub(super) struct NextVersion {
+pub(in crate::service) struct NextVersion {
     pub secret: SecretId,
     pub version: u32,
     pub kind: SecretKind,
@@ -100,7 +119,7 @@ impl Coffer {
     /// Reads the secret's current state and checks that a new version may follow it:
     /// check-and-set on `expect_version`, and not soft-deleted. The kind defaults to the
     /// existing kind, else `password`.
-    pub(super) async fn next_version(
+    pub(in crate::service) async fn next_version(
         &self,
         org: OrgId,
         scope: &Scope,
@@ -136,7 +155,7 @@ impl Coffer {
         })
     }
 
-    pub(super) async fn lookup(
+    pub(in crate::service) async fn lookup(
         &self,
         org: &OrgRecord,
         scope: &Scope,
@@ -243,7 +262,7 @@ impl Coffer {
     }
 
     /// Removes a blob no row will point at (best effort; the sweeper catches what this misses).
-    pub(super) async fn discard_blob(&self, blob: &StoredBlob) {
+    pub(in crate::service) async fn discard_blob(&self, blob: &StoredBlob) {
         let deleted = match self.stores.get(self.catalog.as_ref(), blob.storage).await {
             Ok(store) => store.delete(&blob.key).await.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
@@ -359,7 +378,7 @@ impl Coffer {
     }
 }
 
-pub(super) fn conflict(what: &str, expected: u32, current: u32) -> Error {
+pub(in crate::service) fn conflict(what: &str, expected: u32, current: u32) -> Error {
     let now = if current == 0 {
         "it does not exist yet".to_owned()
     } else {
@@ -373,7 +392,7 @@ pub(super) fn conflict(what: &str, expected: u32, current: u32) -> Error {
     }
 }
 
-pub(super) fn blob_error(e: BlobError) -> Error {
+pub(in crate::service) fn blob_error(e: BlobError) -> Error {
     match e {
         BlobError::Unavailable(m) => {
             tracing::error!(error = %m, "blob store unavailable");
@@ -388,6 +407,10 @@ pub(super) fn blob_error(e: BlobError) -> Error {
 }
 
 /// The message of a secret that is not in `org`.
-pub(super) fn secret_not_found(org: &OrgRecord, scope: &Scope, name: &SecretName) -> String {
+pub(in crate::service) fn secret_not_found(
+    org: &OrgRecord,
+    scope: &Scope,
+    name: &SecretName,
+) -> String {
     format!("no secret `{}` in org `{}`", label(scope, name), org.slug)
 }

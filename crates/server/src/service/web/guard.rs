@@ -16,7 +16,7 @@
 //! The limiter is in memory, per node: behind a load balancer with N nodes an attacker gets at
 //! most N times the budget. That is stated in docs/web-ui.md; the Argon2 cost stays per guess.
 
-use super::{Error, Result};
+use crate::service::{Error, Result};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};

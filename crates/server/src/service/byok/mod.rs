@@ -1,13 +1,25 @@
-//! BYOK use cases around an org's key settings: the setup documents, the status view (org admins)
-//! and the list of every BYOK org (operator), a probe on demand, and choosing the provider —
-//! where `aws-kms` enables BYOK ([`super::byok_enable`]) and `local` is refused once BYOK is on,
-//! because the org's keys then exist only under the customer's KMS keys. Also where an org's
-//! location is resolved to its AWS regions (from `[locations]`), which BYOK requires.
+//! BYOK: an org's own KMS keys. This module holds the use cases around an org's key settings —
+//! the status view (org admins), the list of every BYOK org (operator), a probe on demand, and
+//! choosing the provider, where `aws-kms` enables BYOK ([`enable`]) and `local` is refused once
+//! BYOK is on, because the org's keys then exist only under the customer's KMS keys — and
+//! resolves an org's location to its AWS regions (from `[locations]`), which BYOK requires.
+//! Beside it: the setup documents ([`setup`]), the health probe that suspends and restores orgs
+//! ([`health`]), and the router that tells the keyring which provider holds an org's root key
+//! ([`routing`]).
 
-use super::key_routing::OrgKeyProviders;
-use super::*;
-use crate::catalog::{KeyProviderKind, OrgKeySettings};
-use crate::domain::{Locations, default_locations};
+mod enable;
+mod health;
+pub mod routing;
+mod setup;
+
+use crate::catalog::{KeyProviderKind, OrgKeySettings, OrgRecord};
+use crate::domain::policy::{Action, Actor, Decision, Resource, authorize};
+use crate::domain::{AwsRegion, Locations, OrgSlug, default_locations};
+use crate::service::byok::routing::OrgKeyProviders;
+use crate::service::{Coffer, Error, Result, forbidden};
+use std::sync::Arc;
+
+pub use health::ProbeSummary;
 
 /// What the BYOK use cases need beyond the seams (see [`Coffer::with_byok`]).
 pub struct ByokParts {
@@ -51,7 +63,7 @@ fn not_configured() -> Error {
 
 impl Coffer {
     /// The configured locations (the defaults when BYOK is not wired in).
-    pub(super) fn locations(&self) -> std::borrow::Cow<'_, Locations> {
+    pub(in crate::service) fn locations(&self) -> std::borrow::Cow<'_, Locations> {
         match &self.byok {
             Some(b) => std::borrow::Cow::Borrowed(&b.locations),
             None => std::borrow::Cow::Owned(default_locations()),
@@ -59,7 +71,7 @@ impl Coffer {
     }
 
     /// The BYOK parts, if BYOK is offered.
-    pub(super) fn byok_parts(&self) -> Result<&ByokParts> {
+    pub(in crate::service) fn byok_parts(&self) -> Result<&ByokParts> {
         match &self.byok {
             Some(b) if b.principal_arn.is_some() && b.providers.byok_configured() => Ok(b),
             _ => Err(not_configured()),
@@ -67,7 +79,7 @@ impl Coffer {
     }
 
     /// The AWS regions of the org's location, in failover order; BYOK needs some.
-    pub(super) fn location_regions(&self, org: &OrgRecord) -> Result<Vec<AwsRegion>> {
+    pub(in crate::service) fn location_regions(&self, org: &OrgRecord) -> Result<Vec<AwsRegion>> {
         match self.locations().get(&org.location) {
             Some(regions) => Ok(regions.clone()),
             None => Err(Error::Conflict {
@@ -91,7 +103,7 @@ impl Coffer {
     }
 
     /// The view of `org` from the catalog's current state.
-    pub(super) async fn keys_view(&self, org: OrgRecord) -> Result<KeysView> {
+    pub(in crate::service) async fn keys_view(&self, org: OrgRecord) -> Result<KeysView> {
         let settings = self.settings_of(&org).await?;
         let kms_calls = self
             .byok
@@ -117,7 +129,7 @@ impl Coffer {
         let principal = self.byok_parts()?.principal_arn.clone().unwrap_or_default();
         let regions = self.location_regions(&org)?;
         let settings = self.settings_of(&org).await?;
-        Ok(super::byok_setup::documents(
+        Ok(setup::documents(
             &org,
             &regions,
             &settings.external_id,

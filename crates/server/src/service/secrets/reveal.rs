@@ -3,10 +3,12 @@
 //! → open it (integrity, binding and key commitment checked before any plaintext exists) →
 //! count the view and commit its audit event → only then return the value.
 
-use super::secrets::{binding, blob_error, label, secret_not_found};
-use super::*;
 use crate::blob::BlobError;
-use crate::catalog::{CatalogError, SecretRecord, StoredBlob, VersionRecord};
+use crate::catalog::{CatalogError, OrgRecord, SecretRecord, StoredBlob, VersionRecord};
+use crate::domain::policy::{Action, Actor};
+use crate::domain::{OrgSlug, Scope, SecretName, Timestamp};
+use crate::service::secrets::{binding, blob_error, label, secret_not_found};
+use crate::service::{Coffer, Error, Result, admit, event, org_not_found, require_active};
 use bytes::Bytes;
 use coffer_envelope::Plaintext;
 

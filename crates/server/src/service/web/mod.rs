@@ -1,6 +1,7 @@
 //! Web UI use cases: sign in (a session in one org, like a token; or the operator's, in none),
-//! resolve a session cookie to an [`Actor`], sign out. (Setting one's own password is in
-//! `people::credentials`: it is a credential like any other.)
+//! resolve a session cookie to an [`Actor`], sign out (here); password hashing and the sign-in
+//! limiter ([`guard`]); the search box and the audit page's filters ([`search`]). (Setting one's
+//! own password is in `people::credentials`: it is a credential like any other.)
 //!
 //! A session acts exactly like a token of its user in its org: the same policy, the same audit
 //! trail (the session id stands where a token id would). Session values are `coffer_s_` + 43
@@ -9,10 +10,15 @@
 //! session, needs no storage, and a page that cannot read the HttpOnly cookie learns it only
 //! from the sign-in or `GET /api/v1/session` answer.
 
-use super::failed_auth::Failure;
-use super::*;
+pub mod guard;
+pub mod search;
+
+use crate::audit::AuditDraft;
 use crate::catalog::{CatalogError, SessionRecord};
-use crate::domain::policy::Membership;
+use crate::domain::policy::{Actor, Membership};
+use crate::domain::{IdentityKind, OrgSlug, Timestamp, TokenId, UserName};
+use crate::service::audit_log::Failure;
+use crate::service::{Coffer, Error, Result, event, tokens};
 use base64::Engine;
 use std::time::Duration;
 use zeroize::Zeroizing;
@@ -78,7 +84,10 @@ impl Coffer {
         password: Zeroizing<String>,
         source: &str,
     ) -> std::result::Result<SignedIn, SignInError> {
-        let account = format!("{slug}/{}", super::failed_auth::cap(user));
+        let account = format!(
+            "{slug}/{}",
+            crate::service::audit_log::failed_auth::cap(user)
+        );
         let attempt = self
             .sign_in_guard
             .reserve(&account, source)

@@ -7,12 +7,12 @@
 //! AWS in tests) unless the org saved an S3-compatible endpoint — which passes the SSRF guard
 //! again here, so a location saved under a laxer configuration cannot be used under a stricter one.
 
-use super::{Error, Result};
 use crate::aws::AwsSettings;
 use crate::blob::{BlobError, BlobStore, MeteredBlobStore, S3BlobStore};
 use crate::catalog::{Catalog, StorageLocation};
 use crate::domain::StorageId;
 use crate::metrics::Metrics;
+use crate::service::{Error, Result};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +37,7 @@ pub struct StorageSettings {
 pub struct Stores {
     default: Arc<dyn BlobStore>,
     /// The last failure of each org's migration on this node (cleared by a clean pass).
-    pub(super) migration_errors:
+    pub(in crate::service) migration_errors:
         std::sync::Mutex<std::collections::HashMap<crate::domain::OrgId, String>>,
     buckets: moka::future::Cache<StorageId, Arc<S3BlobStore>>,
     settings: StorageSettings,

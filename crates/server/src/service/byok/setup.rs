@@ -96,7 +96,7 @@ fn template(org: &OrgRecord, primary: &AwsRegion, principal: &str, ext: &Externa
 }
 
 /// Every setup document for `org`, whose location has `regions` (failover order).
-pub(super) fn documents(
+pub(in crate::service) fn documents(
     org: &OrgRecord,
     regions: &[AwsRegion],
     external_id: &ExternalId,

@@ -6,9 +6,11 @@
 //! reads at most [`SEARCH_SCAN`] secrets' metadata, the audit filter at most [`AUDIT_SCAN`]
 //! events, newest matches kept, and the answer says when the scan stopped early.
 
-use super::*;
 use crate::audit::AuditRecord;
 use crate::catalog::{AuditFilter, SecretFilter};
+use crate::domain::policy::Actor;
+use crate::domain::{OrgSlug, Timestamp};
+use crate::service::{Coffer, Error, Result};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Secrets read per search.

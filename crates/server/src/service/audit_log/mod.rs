@@ -1,5 +1,6 @@
-//! Audit use cases: list events, sign checkpoints of each org's chain, and verify a chain
-//! together with its checkpoints (`audit::checkpoint` says what each catches).
+//! Audit use cases: list events, sign checkpoints of each org's chain, verify a chain together
+//! with its checkpoints (`audit::checkpoint` says what each catches), and turn failed
+//! authentications into periodic summary events (`failed_auth`).
 //!
 //! A checkpoint is signed by the background job whenever an org's chain has grown since its last
 //! one (`audit.checkpoint_interval`), and by every verification that finds the chain intact, so
@@ -7,11 +8,17 @@
 //! before it was truncated or rewritten. This node also remembers the highest checkpoint it has
 //! seen of each org: a catalog that loses checkpoints while the node runs fails verification.
 
-use super::*;
+pub(in crate::service) mod failed_auth;
+
 use crate::audit::checkpoint::{self, Checkpoint, SigningKey};
 use crate::audit::{AuditRecord, Verification, Verifier};
-use crate::catalog::AuditFilter;
+use crate::catalog::{AuditFilter, OrgRecord};
+use crate::domain::policy::{Action, Actor};
+use crate::domain::{OrgId, OrgSlug, OrgStatus, Timestamp};
+use crate::service::{Coffer, Error, Result};
 use std::collections::{HashMap, HashSet};
+
+pub use failed_auth::{FailedAuth, Failure};
 
 /// Events fetched per page while verifying.
 const VERIFY_PAGE: u32 = 5_000;
@@ -39,7 +46,7 @@ impl AuditCheck {
 
 /// The highest checkpoint number this node has seen, per org.
 #[derive(Default)]
-pub(super) struct SeenCheckpoints(std::sync::Mutex<HashMap<OrgId, u64>>);
+pub(in crate::service) struct SeenCheckpoints(std::sync::Mutex<HashMap<OrgId, u64>>);
 
 impl SeenCheckpoints {
     fn saw(&self, org: OrgId, n: u64) {

@@ -11,7 +11,7 @@
 
 use super::Result;
 use crate::audit::AuditDraft;
-use crate::domain::*;
+use crate::domain::{AwsRegion, ExternalId, KmsKeyArn, OrgId, OrgStatus, RoleArn, Timestamp};
 use crate::keys::OrgKeyWrap;
 use async_trait::async_trait;
 

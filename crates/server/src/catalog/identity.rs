@@ -19,7 +19,7 @@
 
 use super::{MemberRecord, Result, TokenRecord, UserRecord};
 use crate::audit::AuditDraft;
-use crate::domain::*;
+use crate::domain::{InvitationId, OrgId, OrgSlug, ResetId, Role, Timestamp, UserId, UserName};
 use async_trait::async_trait;
 
 /// An invitation to join an org with a role. Only the SHA-256 of its code is stored.

@@ -20,6 +20,13 @@ mod storage;
 mod uploads;
 mod web;
 
+use crate::audit::checkpoint::Checkpoint;
+use crate::audit::{AuditDraft, AuditRecord};
+use crate::domain::{OrgId, OrgSlug, OrgStatus, Scope, SecretId, SecretName, Timestamp, TokenId};
+use crate::keys::OrgKeyWrap;
+use async_trait::async_trait;
+use std::sync::Arc;
+
 pub use byok::*;
 pub use identity::*;
 pub use model::*;
@@ -27,13 +34,6 @@ pub use rules::LAST_OWNER;
 pub use storage::*;
 pub use uploads::*;
 pub use web::*;
-
-use crate::audit::checkpoint::Checkpoint;
-use crate::audit::{AuditDraft, AuditRecord};
-use crate::domain::*;
-use crate::keys::OrgKeyWrap;
-use async_trait::async_trait;
-use std::sync::Arc;
 
 /// What went wrong, by meaning. Backend details are logged by the backend.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -2,7 +2,10 @@
 //! parse is reported as corrupt at the catalog boundary instead of leaking into the service.
 
 use crate::blob::BlobKey;
-use crate::domain::*;
+use crate::domain::{
+    IdentityKind, Location, OrgId, OrgSlug, OrgStatus, ProjectKey, Role, Scope, SecretId,
+    SecretKind, SecretName, StorageId, Timestamp, TokenId, UserId, UserName,
+};
 use crate::keys::OrgKeyWrap;
 
 /// An organization.

@@ -11,7 +11,7 @@
 
 use super::{OrgRecord, Result, StoredBlob, VersionRecord};
 use crate::audit::AuditDraft;
-use crate::domain::*;
+use crate::domain::{AwsRegion, BucketName, KeyPrefix, OrgId, SecretId, StorageId, Timestamp};
 use async_trait::async_trait;
 
 /// One saved bucket configuration of one org. Immutable: a change saves a new one.

@@ -13,7 +13,9 @@
 use super::Result;
 use crate::audit::AuditDraft;
 use crate::blob::BlobKey;
-use crate::domain::*;
+use crate::domain::{
+    OrgId, Scope, SecretId, SecretKind, SecretName, StorageId, Timestamp, UploadId,
+};
 use async_trait::async_trait;
 
 /// A grant to upload the envelope of one secret version.

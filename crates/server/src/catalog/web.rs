@@ -9,7 +9,7 @@
 
 use super::{Result, UserRecord};
 use crate::audit::AuditDraft;
-use crate::domain::*;
+use crate::domain::{OrgId, Role, Timestamp, TokenId, UserId};
 use async_trait::async_trait;
 
 /// A browser session: a user signed in to one org (like a token, a session acts in one org), or

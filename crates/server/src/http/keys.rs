@@ -8,7 +8,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Body, Caller, Path};
 use crate::catalog::ProbeResult;
-use crate::domain::*;
+use crate::domain::{OrgSlug, Timestamp};
 use crate::service::{KeysView, SetKeys};
 use axum::Json;
 use axum::extract::State;

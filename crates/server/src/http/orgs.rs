@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::extract::{Body, Caller, Path};
 use super::{AppState, convert};
-use crate::domain::*;
+use crate::domain::{Location, OrgSlug};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

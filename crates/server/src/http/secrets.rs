@@ -5,7 +5,7 @@ use super::error::ApiError;
 use super::extract::{Body, Caller, Path, Query};
 use super::{AppState, B64, convert, secret_body};
 use crate::catalog::SecretFilter;
-use crate::domain::*;
+use crate::domain::{IssueKey, OrgSlug, ProjectKey, Scope, SecretName, Timestamp};
 use crate::service::{Error, PutSecret};
 use axum::Json;
 use axum::extract::State;

@@ -7,7 +7,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Body, Caller, Path, Query};
-use crate::domain::*;
+use crate::domain::{AwsRegion, BucketName, KeyPrefix, OrgSlug};
 use crate::service::{SetStorage, StorageState};
 use axum::Json;
 use axum::extract::State;

@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::extract::{Body, Caller, Path};
 use super::secrets::SecretPath;
 use super::{AppState, B64, convert};
-use crate::domain::*;
+use crate::domain::{OrgSlug, Scope, SecretName, Timestamp, UploadId};
 use crate::service::{Error, NewUpload};
 use axum::Json;
 use axum::body::Bytes;

@@ -16,6 +16,16 @@ mod storage;
 pub mod tokens;
 pub mod web;
 
+use crate::audit::AuditDraft;
+use crate::blob::BlobStore;
+use crate::catalog::{Catalog, OrgRecord};
+use crate::domain::policy::{Action, Actor, Decision, Resource, authorize};
+use crate::domain::{IdentityKind, OrgId, OrgSlug, OrgStatus, Role};
+use crate::keys::{KeyContext, KeyError, Keyring, KeyringError};
+use crate::metrics::Metrics;
+use coffer_envelope::OrgKey;
+use std::sync::Arc;
+
 pub use audit_log::AuditCheck;
 pub use byok::routing::OrgKeyProviders;
 pub use byok::{ByokParts, KeysView, ProbeSummary, SetKeys};
@@ -24,16 +34,6 @@ pub use orgs::Bootstrapped;
 pub use people::{Accepted, Invited, MAX_CODE_LIFETIME, MemberRef, TokenHolder};
 pub use secrets::{Grant, NewUpload, PutSecret, Revealed, unavailable_reason};
 pub use storage::{SetStorage, StorageSettings, StorageState, Stores};
-
-use crate::audit::AuditDraft;
-use crate::blob::BlobStore;
-use crate::catalog::{Catalog, OrgRecord};
-use crate::domain::policy::{Action, Actor, Decision, Resource, authorize};
-use crate::domain::*;
-use crate::keys::{KeyContext, KeyError, Keyring, KeyringError};
-use crate::metrics::Metrics;
-use coffer_envelope::OrgKey;
-use std::sync::Arc;
 
 /// Tunables of the use cases (from `coffer.toml`).
 #[derive(Clone, Debug)]

@@ -5,7 +5,10 @@
 //! check-and-set — many concurrent reports (several nodes probing) give one change, one event.
 
 use crate::audit::AuditDraft;
-use crate::catalog::*;
+use crate::catalog::{
+    AWS_KMS, AuditFilter, Catalog, CatalogError, EnableByok, KeyProviderKind, NewOrg, NewRegionKey,
+};
+use crate::domain::{AwsRegion, KmsKeyArn, Location, OrgId, OrgSlug, RoleArn, Timestamp};
 use crate::keys::OrgKeyWrap;
 
 fn wrap(provider: &str, key_ref: &str, byte: u8) -> OrgKeyWrap {

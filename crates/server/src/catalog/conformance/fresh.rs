@@ -6,7 +6,8 @@
 use super::byok::event;
 use super::identity::person;
 use super::{new_org, version};
-use crate::catalog::*;
+use crate::catalog::{Catalog, Principal, RevealTarget, SecretRecord};
+use crate::domain::{OrgId, OrgSlug, OrgStatus, Role, Scope, SecretId, SecretName, Timestamp};
 
 /// Runs every check against `c` (other checks may have left rows behind).
 pub async fn run_all(c: &dyn Catalog) {

@@ -4,7 +4,8 @@
 //! probing at once — make exactly one transition and one audit event.
 
 use super::byok::{EU, change, count, event, org, region};
-use crate::catalog::*;
+use crate::catalog::{Catalog, CatalogError, KeyHealthReport, KeyVerdict, ProbeResult, Transition};
+use crate::domain::{OrgId, OrgStatus, Timestamp};
 
 fn report(org: OrgId, verdict: KeyVerdict, ok: bool) -> KeyHealthReport {
     let probe = ProbeResult {

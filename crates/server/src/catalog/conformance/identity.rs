@@ -6,7 +6,13 @@
 //! only; a credential reset revokes everything and its code works once.
 
 use super::byok::{count, event, org};
-use crate::catalog::*;
+use crate::catalog::{
+    Acceptance, Catalog, CatalogError, InvitationRecord, Invitee, LAST_OWNER, MemberRecord,
+    Redemption, ResetRecord, TokenRecord, UserRecord,
+};
+use crate::domain::{
+    IdentityKind, InvitationId, OrgId, ResetId, Role, Timestamp, TokenId, UserId, UserName,
+};
 use std::time::Duration;
 
 /// An invitation of `name` to `org` with `role`, stored, with code hash `[byte; 32]`.

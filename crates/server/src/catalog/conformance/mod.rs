@@ -13,7 +13,14 @@ pub mod web;
 
 use crate::audit::{AuditDraft, Verifier};
 use crate::blob::BlobKey;
-use crate::catalog::*;
+use crate::catalog::{
+    AuditFilter, Catalog, CatalogError, NewOrg, NewVersion, SecretFilter, StoredBlob, TokenRecord,
+    UserRecord, Views,
+};
+use crate::domain::{
+    IdentityKind, Location, OrgId, OrgSlug, OrgStatus, ProjectKey, Role, Scope, SecretId,
+    SecretKind, SecretName, StorageId, Timestamp, TokenId, UserId, UserName,
+};
 use crate::keys::OrgKeyWrap;
 
 fn wrap() -> Vec<OrgKeyWrap> {

@@ -7,7 +7,8 @@
 use super::byok::{event, region};
 use super::{new_org, version};
 use crate::blob::BlobKey;
-use crate::catalog::*;
+use crate::catalog::{AuditFilter, Catalog, CatalogError, StorageLocation, StoredBlob};
+use crate::domain::{BucketName, KeyPrefix, OrgId, SecretId, StorageId, Timestamp};
 
 /// Version `v` of `secret`'s envelope, copied to `to` under a fresh key.
 fn copy_of(secret: SecretId, v: u32, to: Option<StorageId>) -> StoredBlob {

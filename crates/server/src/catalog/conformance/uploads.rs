@@ -4,9 +4,12 @@
 //! creation, deletes exactly once, and expired grants are forgotten when a later one is created.
 
 use super::byok::{event, region};
-use super::conformance::new_org;
+use super::new_org;
 use crate::blob::BlobKey;
-use crate::catalog::*;
+use crate::catalog::{AuditFilter, Catalog, CatalogError, PendingUpload, StorageLocation};
+use crate::domain::{
+    BucketName, OrgId, Scope, SecretId, SecretKind, SecretName, StorageId, Timestamp, UploadId,
+};
 
 fn grant(org: OrgId, name: &str, created_at: i64, ttl_ms: i64) -> PendingUpload {
     let secret = SecretId::new();

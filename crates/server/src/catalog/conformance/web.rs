@@ -5,7 +5,8 @@
 //! however concurrently) it is asked for; expired sessions are pruned at the next sign-in.
 
 use super::byok::{count, event, org};
-use crate::catalog::*;
+use crate::catalog::{Catalog, CatalogError, SessionRecord};
+use crate::domain::{OrgId, Role, Timestamp, TokenId, UserId};
 
 async fn user(c: &dyn Catalog, org: OrgId, name: &str, role: Role, byte: u8) -> UserId {
     super::identity::person(c, org, name, role, byte)

@@ -9,7 +9,12 @@ use super::rows::{self, get};
 use super::tx::{self, Q, in_tx};
 use super::{PostgresCatalog, writes};
 use crate::audit::AuditDraft;
-use crate::catalog::*;
+use crate::catalog::{
+    AWS_KMS, ByokCatalog, CatalogError, EnableByok, KeyHealthReport, KeyProviderKind, KeyVerdict,
+    OrgKeySettings, ProbeResult, RegionKey, Result, Transition, check_regions, check_rewrapped,
+    transition_for,
+};
+use crate::domain::{AwsRegion, ExternalId, KmsKeyArn, OrgId, OrgStatus, RoleArn, Timestamp};
 use crate::keys::OrgKeyWrap;
 use async_trait::async_trait;
 use sqlx::PgConnection;

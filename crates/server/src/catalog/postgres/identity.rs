@@ -8,12 +8,17 @@
 //! re-evaluates the condition on the committed row and changes nothing. Seating the operator
 //! takes an advisory lock so that racing nodes write one operator and one token.
 
-use super::rows;
 use super::tx::{self, Q, in_tx};
-use super::{PostgresCatalog, reads, web, writes};
+use super::{PostgresCatalog, reads, rows, web, writes};
 use crate::audit::AuditDraft;
-use crate::catalog::rules;
-use crate::catalog::*;
+use crate::catalog::{
+    Acceptance, CatalogError, ENDED_INVITATIONS_LISTED_MS, IdentityCatalog, InvitationRecord,
+    Invitee, LAST_OWNER, MemberRecord, MembershipRecord, Redemption, ResetRecord, TokenRecord,
+    UserRecord, rules,
+};
+use crate::domain::{
+    IdentityKind, InvitationId, OrgId, ResetId, Role, Timestamp, UserId, UserName,
+};
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;

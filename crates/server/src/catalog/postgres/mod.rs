@@ -25,16 +25,21 @@ mod uploads;
 mod web;
 mod writes;
 
-pub use open::redact;
-
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditDraft, AuditRecord};
 use crate::catalog::rules::saturating_i64;
-use crate::catalog::*;
+use crate::catalog::{
+    AuditFilter, Catalog, CatalogError, MemberRecord, NewOrg, NewVersion, OrgRecord, Principal,
+    Result, RevealTarget, SecretFilter, SecretRecord, StoredBlob, TokenRecord, UserRecord,
+    VersionRecord, Views,
+};
+use crate::domain::{OrgId, OrgSlug, OrgStatus, Scope, SecretId, SecretName, Timestamp, TokenId};
 use crate::keys::OrgKeyWrap;
 use async_trait::async_trait;
 use sqlx::PgPool;
 use tx::{Q, in_tx};
+
+pub use open::redact;
 
 /// The PostgreSQL catalog.
 pub struct PostgresCatalog {

@@ -9,7 +9,11 @@ use super::Q;
 use super::rows::{self, audit_cols, org_cols, secret_cols, token_cols, user_cols, version_cols};
 use crate::audit::AuditRecord;
 use crate::catalog::rules::saturating_i64;
-use crate::catalog::*;
+use crate::catalog::{
+    AuditFilter, CatalogError, MemberRecord, MembershipRecord, OrgRecord, Principal, RevealTarget,
+    SecretFilter, SecretRecord, StoredBlob, TokenRecord, UserRecord, VersionRecord,
+};
+use crate::domain::{OrgId, OrgSlug, Scope, SecretId, SecretName, TokenId, UserId, UserName};
 use crate::keys::OrgKeyWrap;
 use sqlx::PgConnection;
 

@@ -8,7 +8,13 @@
 
 use crate::audit::AuditRecord;
 use crate::blob::BlobKey;
-use crate::catalog::*;
+use crate::catalog::{
+    CatalogError, OrgRecord, SecretRecord, TokenRecord, UserRecord, VersionRecord,
+};
+use crate::domain::{
+    OrgId, OrgSlug, Role, Scope, SecretId, SecretName, StorageId, Timestamp, TokenId, UserId,
+    UserName,
+};
 use sqlx::Row;
 use sqlx::postgres::{PgRow, Postgres};
 

@@ -9,15 +9,14 @@
 //! reports the winner's version. Concurrent reveals of a view-limited secret are one conditional
 //! `UPDATE`, re-evaluated on the newest row after each lock wait, so the limit never overshoots.
 
-use super::Q;
-use super::reads;
 use super::rows::{self, secret_cols};
 use super::writes::append_audit;
+use super::{Q, reads};
 use crate::audit::AuditDraft;
 use crate::blob::BlobKey;
-use crate::catalog::rules;
 use crate::catalog::rules::saturating_i64;
-use crate::catalog::*;
+use crate::catalog::{CatalogError, NewVersion, SecretRecord, StoredBlob, Views, rules};
+use crate::domain::{SecretId, StorageId, Timestamp};
 use sqlx::PgConnection;
 
 pub(super) async fn put_version(

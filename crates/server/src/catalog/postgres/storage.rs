@@ -10,7 +10,11 @@ use super::rows::{self, get, org_cols, version_cols};
 use super::tx::{self, Q, in_tx};
 use super::{PostgresCatalog, reads, writes};
 use crate::audit::AuditDraft;
-use crate::catalog::*;
+use crate::catalog::{
+    CatalogError, OrgRecord, Result, StorageCatalog, StorageLocation, StorageProgress, StoredBlob,
+    VersionRecord,
+};
+use crate::domain::{AwsRegion, BucketName, KeyPrefix, OrgId, SecretId, StorageId, Timestamp};
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;

@@ -6,7 +6,9 @@
 
 use super::open::MIGRATIONS;
 use super::*;
-use crate::catalog::conformance;
+use crate::catalog::byok::ByokCatalog;
+use crate::catalog::{KeyProviderKind, conformance};
+use crate::domain::Location;
 use sqlx::{Connection, PgConnection};
 use std::time::Duration;
 

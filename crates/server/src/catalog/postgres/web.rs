@@ -7,7 +7,8 @@ use super::rows::{self, user_cols};
 use super::tx::{self, Q, in_tx};
 use super::{PostgresCatalog, writes};
 use crate::audit::AuditDraft;
-use crate::catalog::*;
+use crate::catalog::{CatalogError, SessionPrincipal, SessionRecord, WebCatalog};
+use crate::domain::{OrgId, Timestamp, TokenId, UserId};
 use async_trait::async_trait;
 use sqlx::PgConnection;
 

@@ -12,13 +12,12 @@
 //! touch only rows no one else waits on) — so writes to one org queue instead of deadlocking; a
 //! deadlock or serialization failure that happens anyway is retried whole by the caller.
 
-use super::Q;
-use super::reads;
 use super::rows::{self, token_cols};
+use super::{Q, reads};
 use crate::audit::AuditDraft;
-use crate::catalog::rules;
 use crate::catalog::rules::saturating_i64;
-use crate::catalog::*;
+use crate::catalog::{CatalogError, NewOrg, OrgRecord, TokenRecord, UserRecord, rules};
+use crate::domain::{OrgId, OrgStatus, Role, Timestamp, TokenId, UserId};
 use crate::keys::OrgKeyWrap;
 use sqlx::PgConnection;
 

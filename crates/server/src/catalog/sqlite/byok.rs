@@ -7,7 +7,11 @@ use super::byok_reads::{all_org_key_wraps, key_settings, list_byok};
 use super::tx::Tx;
 use super::{SqliteCatalog, map_err as e, writes};
 use crate::audit::AuditDraft;
-use crate::catalog::*;
+use crate::catalog::{
+    AWS_KMS, ByokCatalog, CatalogError, EnableByok, KeyHealthReport, KeyVerdict, OrgKeySettings,
+    Transition, check_regions, check_rewrapped, transition_for,
+};
+use crate::domain::{OrgId, OrgStatus};
 use crate::keys::OrgKeyWrap;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -163,6 +167,7 @@ impl ByokCatalog for SqliteCatalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::KeyProviderKind;
 
     /// Orgs created before migration 2 get key settings, each with its own external id.
     #[tokio::test]

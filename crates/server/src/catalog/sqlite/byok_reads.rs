@@ -3,7 +3,10 @@
 //! plain functions over a connection (a pooled reader, or the writer inside `enable_byok`).
 
 use super::map_err as e;
-use crate::catalog::*;
+use crate::catalog::{
+    AWS_KMS, CatalogError, KeyProviderKind, OrgKeySettings, ProbeResult, RegionKey,
+};
+use crate::domain::{AwsRegion, ExternalId, KmsKeyArn, OrgId, RoleArn, Timestamp};
 use crate::keys::OrgKeyWrap;
 use rusqlite::Connection;
 

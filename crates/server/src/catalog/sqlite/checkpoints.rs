@@ -3,7 +3,8 @@
 
 use super::{map_err as e, tx::Tx};
 use crate::audit::checkpoint::Checkpoint;
-use crate::catalog::*;
+use crate::catalog::CatalogError;
+use crate::domain::{OrgId, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
 type R<T> = Result<T, CatalogError>;

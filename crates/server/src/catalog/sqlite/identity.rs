@@ -6,8 +6,14 @@
 use super::tx::Tx;
 use super::{SqliteCatalog, map_err as e, reads, rows, web, writes};
 use crate::audit::AuditDraft;
-use crate::catalog::rules;
-use crate::catalog::*;
+use crate::catalog::{
+    Acceptance, CatalogError, ENDED_INVITATIONS_LISTED_MS, IdentityCatalog, InvitationRecord,
+    Invitee, LAST_OWNER, MemberRecord, MembershipRecord, Redemption, ResetRecord, TokenRecord,
+    UserRecord, rules,
+};
+use crate::domain::{
+    IdentityKind, InvitationId, OrgId, ResetId, Role, Timestamp, UserId, UserName,
+};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 

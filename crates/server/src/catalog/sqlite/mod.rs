@@ -30,7 +30,12 @@ mod writes;
 
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditDraft, AuditRecord};
-use crate::catalog::*;
+use crate::catalog::{
+    AuditFilter, Catalog, CatalogError, MemberRecord, NewOrg, NewVersion, OrgRecord, Principal,
+    Result, RevealTarget, SecretFilter, SecretRecord, StoredBlob, TokenRecord, UserRecord,
+    VersionRecord, Views,
+};
+use crate::domain::{OrgId, OrgSlug, OrgStatus, Scope, SecretId, SecretName, Timestamp, TokenId};
 use crate::keys::OrgKeyWrap;
 use async_trait::async_trait;
 use read_cache::ReadCache;

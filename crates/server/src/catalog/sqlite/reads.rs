@@ -5,7 +5,11 @@
 use super::rows;
 use crate::audit::AuditRecord;
 use crate::catalog::rules::saturating_i64;
-use crate::catalog::*;
+use crate::catalog::{
+    AuditFilter, CatalogError, MemberRecord, MembershipRecord, OrgRecord, Principal, RevealTarget,
+    SecretFilter, SecretRecord, StoredBlob, TokenRecord, UserRecord, VersionRecord,
+};
+use crate::domain::{OrgId, OrgSlug, Scope, SecretId, SecretName, TokenId, UserId, UserName};
 use crate::keys::OrgKeyWrap;
 use rusqlite::{Connection, OptionalExtension, params};
 

@@ -3,7 +3,11 @@
 //! [`super::map_err`] turns into `CatalogError::Corrupt`.
 
 use crate::blob::BlobKey;
-use crate::catalog::*;
+use crate::catalog::{OrgRecord, SecretRecord, TokenRecord, UserRecord, VersionRecord};
+use crate::domain::{
+    OrgId, OrgSlug, Role, Scope, SecretId, SecretName, StorageId, Timestamp, TokenId, UserId,
+    UserName,
+};
 use rusqlite::types::Type;
 use rusqlite::{Error, Row};
 use uuid::Uuid;

@@ -6,7 +6,11 @@
 use super::tx::Tx;
 use super::{SqliteCatalog, map_err as e, reads, rows, writes};
 use crate::audit::AuditDraft;
-use crate::catalog::*;
+use crate::catalog::{
+    CatalogError, OrgRecord, StorageCatalog, StorageLocation, StorageProgress, StoredBlob,
+    VersionRecord,
+};
+use crate::domain::{AwsRegion, BucketName, KeyPrefix, OrgId, SecretId, StorageId, Timestamp};
 use async_trait::async_trait;
 use rusqlite::{Connection, Row, params};
 

@@ -6,7 +6,8 @@ use super::tx::Tx;
 use super::{SqliteCatalog, map_err as e, rows, writes};
 use crate::audit::AuditDraft;
 use crate::blob::BlobKey;
-use crate::catalog::*;
+use crate::catalog::{CatalogError, PendingUpload, UploadCatalog};
+use crate::domain::{OrgId, Scope, SecretId, SecretName, StorageId, Timestamp, UploadId};
 use async_trait::async_trait;
 use rusqlite::{Row, params};
 

@@ -4,7 +4,8 @@
 use super::tx::Tx;
 use super::{SqliteCatalog, map_err as e, rows, writes};
 use crate::audit::AuditDraft;
-use crate::catalog::*;
+use crate::catalog::{CatalogError, SessionPrincipal, SessionRecord, WebCatalog};
+use crate::domain::{OrgId, Timestamp, TokenId, UserId};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 

@@ -5,8 +5,13 @@
 
 use super::tx::{Head, Tx};
 use crate::audit::{self, AuditDraft};
-use crate::catalog::rules;
-use crate::catalog::*;
+use crate::catalog::{
+    CatalogError, NewOrg, NewVersion, SecretRecord, StoredBlob, TokenRecord, UserRecord,
+    VersionRecord, Views, rules,
+};
+use crate::domain::{
+    OrgId, OrgStatus, Role, Scope, SecretId, SecretName, Timestamp, TokenId, UserId,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 type R<T> = Result<T, CatalogError>;

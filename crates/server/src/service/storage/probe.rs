@@ -10,7 +10,8 @@
 
 use crate::aws::{Failure, classify};
 use crate::blob::{BlobError, BlobKey, BlobStore, S3BlobStore};
-use crate::domain::*;
+use crate::domain::Location;
+use crate::service::storage::{AwsRegion, BucketName, KeyPrefix};
 use crate::service::{Error, Result, Stores};
 use bytes::Bytes;
 use coffer_api::StorageCheck;

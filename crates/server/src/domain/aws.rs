@@ -7,57 +7,21 @@
 
 use super::{Location, ParseError};
 use std::collections::BTreeMap;
-use std::fmt;
 
-macro_rules! string_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, serde::Serialize, serde::Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            /// As text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = ParseError;
-            fn try_from(s: String) -> Result<Self, ParseError> {
-                Self::parse(&s)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(v: $name) -> String {
-                v.0
-            }
-        }
-    };
-}
-
-string_type!(
+text_type!(
     /// An AWS region name, e.g. `eu-central-1`, `us-gov-west-1`.
     AwsRegion
 );
-string_type!(
+text_type!(
     /// A KMS key ARN, `arn:PARTITION:kms:REGION:ACCOUNT:key/ID` (aliases and bare ids are refused:
     /// only an ARN names its region and account and exactly one key).
     KmsKeyArn
 );
-string_type!(
+text_type!(
     /// An IAM role ARN, `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`.
     RoleArn
 );
-string_type!(
+text_type!(
     /// The external id Coffer generates per org: the role's trust policy requires it, so another
     /// Coffer customer cannot make Coffer use this org's role (confused-deputy protection).
     ExternalId

@@ -3,6 +3,52 @@
 //! constructor that enforces its invariant, so code holding one never re-checks it. Nothing here
 //! does I/O or knows about any backend.
 
+/// Declares a text newtype — the one way `domain` declares one. The type's own `parse(&str) ->
+/// Result<Self, ParseError>` holds its rule; the macro gives it `as_str`, `Display`, `FromStr`
+/// and serde (through `parse`, so a value read from JSON or TOML is checked like one from a
+/// path), and nothing that builds one without `parse`.
+macro_rules! text_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// As text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::domain::ParseError;
+            fn from_str(s: &str) -> Result<Self, $crate::domain::ParseError> {
+                Self::parse(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $crate::domain::ParseError;
+            fn try_from(s: String) -> Result<Self, $crate::domain::ParseError> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+    };
+}
+
 mod aws;
 mod ids;
 mod names;

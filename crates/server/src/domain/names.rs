@@ -3,7 +3,6 @@
 //! escaping in logs.
 
 use super::ParseError;
-use std::fmt;
 
 fn check(
     field: &'static str,
@@ -27,43 +26,15 @@ fn check(
     Ok(())
 }
 
-macro_rules! name_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-        pub struct $name(String);
-
-        impl $name {
-            /// The name as text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = ParseError;
-            fn from_str(s: &str) -> Result<Self, ParseError> {
-                Self::parse(s)
-            }
-        }
-    };
-}
-
-name_type!(
+text_type!(
     /// An org slug: 2–32 of `a-z 0-9 -`, starting with a letter, not ending with `-`.
     OrgSlug
 );
-name_type!(
+text_type!(
     /// A user name: 1–64 of `a-z 0-9 . _ -`, starting with a letter.
     UserName
 );
-name_type!(
+text_type!(
     /// A secret name: 1–128 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit.
     SecretName
 );

@@ -5,9 +5,10 @@
 use super::ParseError;
 use std::fmt;
 
-/// A project key: `^[A-Z][A-Z0-9_]{1,9}$`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-pub struct ProjectKey(String);
+text_type!(
+    /// A project key: `^[A-Z][A-Z0-9_]{1,9}$`.
+    ProjectKey
+);
 
 /// An issue key: `^[A-Z][A-Z0-9_]{1,9}-[1-9][0-9]{0,8}$`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
@@ -44,10 +45,6 @@ impl ProjectKey {
                 format!("{s:?} is not valid: {PROJECT_SHAPE}"),
             ))
         }
-    }
-    /// The key as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -115,11 +112,6 @@ impl Scope {
     }
 }
 
-impl fmt::Display for ProjectKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 impl fmt::Display for IssueKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-{}", self.project, self.number)

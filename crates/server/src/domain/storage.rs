@@ -4,13 +4,13 @@
 //! then known-good everywhere. Neither is secret.
 
 use super::ParseError;
-use std::fmt;
 
-/// An S3 bucket name, by AWS's general-purpose bucket naming rules: 3–63 characters of lowercase
-/// letters, digits, `.` and `-`, starting and ending with a letter or digit, no `..`, not shaped
-/// like an IP address, none of the reserved prefixes and suffixes.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub struct BucketName(String);
+text_type!(
+    /// An S3 bucket name, by AWS's general-purpose bucket naming rules: 3–63 characters of lowercase
+    /// letters, digits, `.` and `-`, starting and ending with a letter or digit, no `..`, not shaped
+    /// like an IP address, none of the reserved prefixes and suffixes.
+    BucketName
+);
 
 impl BucketName {
     /// Parses a bucket name.
@@ -53,27 +53,27 @@ impl BucketName {
         }
         Ok(Self(s.to_owned()))
     }
-
-    /// As text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for BucketName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A key prefix inside a bucket, stored without leading or trailing `/`: 1–200 characters in
-/// `/`-separated segments of letters, digits, `-`, `_` and `.`, none of them `.` or `..`.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub struct KeyPrefix(String);
+text_type!(
+    /// A key prefix inside a bucket, stored without leading or trailing `/`: 1–200 characters in
+    /// `/`-separated segments of letters, digits, `-`, `_` and `.`, none of them `.` or `..`.
+    KeyPrefix
+);
 
 impl KeyPrefix {
-    /// Parses a prefix; surrounding slashes are dropped. An empty prefix is `Ok(None)`.
-    pub fn parse(s: &str) -> Result<Option<Self>, ParseError> {
+    /// Parses a prefix that must be there; surrounding slashes are dropped.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        Self::parse_optional(s)?.ok_or_else(|| {
+            ParseError::new(
+                "key prefix",
+                "is empty; give one like `coffer/prod`, or none",
+            )
+        })
+    }
+
+    /// Parses an optional prefix; surrounding slashes are dropped. An empty prefix is `Ok(None)`.
+    pub fn parse_optional(s: &str) -> Result<Option<Self>, ParseError> {
         let t = s.trim_matches('/');
         if t.is_empty() {
             return Ok(None);
@@ -98,17 +98,6 @@ impl KeyPrefix {
                 ),
             ))
         }
-    }
-
-    /// As text (no surrounding slashes).
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for KeyPrefix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -148,14 +137,26 @@ mod tests {
 
     #[test]
     fn prefixes_are_trimmed_and_cannot_escape() {
-        assert_eq!(KeyPrefix::parse("").unwrap(), None);
-        assert_eq!(KeyPrefix::parse("/").unwrap(), None);
+        assert_eq!(KeyPrefix::parse_optional("").unwrap(), None);
+        assert_eq!(KeyPrefix::parse_optional("/").unwrap(), None);
+        assert!(
+            KeyPrefix::parse("/").is_err(),
+            "a required prefix is not empty"
+        );
         assert_eq!(
-            KeyPrefix::parse("/coffer/prod/").unwrap().unwrap().as_str(),
+            KeyPrefix::parse("/coffer/prod/").unwrap().as_str(),
             "coffer/prod"
         );
         for bad in ["a//b", "../x", "a/./b", "a b", "a?b", &"a".repeat(201)] {
-            assert!(KeyPrefix::parse(bad).is_err(), "{bad}");
+            assert!(KeyPrefix::parse_optional(bad).is_err(), "{bad}");
         }
+        // Read back from JSON or TOML, a prefix is checked the same way.
+        assert!(serde_json::from_str::<KeyPrefix>(r#""../x""#).is_err());
+        assert_eq!(
+            serde_json::from_str::<KeyPrefix>(r#""a/b""#)
+                .unwrap()
+                .as_str(),
+            "a/b"
+        );
     }
 }

@@ -81,7 +81,7 @@ pub async fn set(
         region: AwsRegion::parse(req.region.trim())?,
         endpoint,
         prefix: match req.prefix {
-            Some(p) => KeyPrefix::parse(&p)?,
+            Some(p) => KeyPrefix::parse_optional(&p)?,
             None => None,
         },
     };

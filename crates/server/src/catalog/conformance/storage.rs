@@ -33,7 +33,7 @@ fn location(org: OrgId, bucket: &str) -> StorageLocation {
         bucket: BucketName::parse(bucket).unwrap(),
         region: region("eu-central-1"),
         endpoint: Some("http://127.0.0.1:9".into()),
-        prefix: KeyPrefix::parse("coffer/x").unwrap(),
+        prefix: KeyPrefix::parse_optional("coffer/x").unwrap(),
         created_at: Timestamp::from_millis(1_700_000_000_000),
         created_by: "tester".into(),
     }

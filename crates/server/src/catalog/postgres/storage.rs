@@ -39,7 +39,7 @@ fn location(row: &PgRow) -> Result<StorageLocation> {
         region: AwsRegion::parse(&get::<String>(row, 3)?).map_err(corrupt)?,
         endpoint: get(row, 4)?,
         prefix: match prefix {
-            Some(p) => KeyPrefix::parse(&p).map_err(corrupt)?,
+            Some(p) => KeyPrefix::parse_optional(&p).map_err(corrupt)?,
             None => None,
         },
         created_at: Timestamp::from_millis(get(row, 6)?),

@@ -28,7 +28,7 @@ fn location(row: &Row) -> rusqlite::Result<StorageLocation> {
         region: AwsRegion::parse(&text(3)?).map_err(|x| rows::bad(3, x.to_string()))?,
         endpoint: row.get(4)?,
         prefix: match prefix {
-            Some(p) => KeyPrefix::parse(&p).map_err(|x| rows::bad(5, x.to_string()))?,
+            Some(p) => KeyPrefix::parse_optional(&p).map_err(|x| rows::bad(5, x.to_string()))?,
             None => None,
         },
         created_at: Timestamp::from_millis(row.get(6)?),

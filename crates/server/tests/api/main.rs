@@ -6,6 +6,7 @@ mod audit;
 mod bad_input;
 mod contract;
 mod hardening;
+#[path = "../support/app.rs"]
 mod helpers;
 mod keys;
 mod secrets;

@@ -6,7 +6,7 @@
 //! pending-deletion key, so suspension is observed through the health probe's DescribeKey;
 //! DisableKey/EnableKey/ScheduleKeyDeletion take the bare key id, not the ARN.
 
-#[path = "../api/helpers.rs"]
+#[path = "../support/app.rs"]
 #[allow(dead_code)]
 mod helpers;
 #[path = "../support/mod.rs"]

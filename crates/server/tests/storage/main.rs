@@ -4,7 +4,7 @@
 //! its step and changes nothing. The app reaches moto as if it were AWS (`[storage.aws]` points
 //! at it) and tenant endpoints are allowed (`storage.allow_custom_endpoints`), as loopback needs.
 
-#[path = "../api/helpers.rs"]
+#[path = "../support/app.rs"]
 #[allow(dead_code)]
 mod helpers;
 #[path = "../support/mod.rs"]

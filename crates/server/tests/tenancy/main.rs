@@ -5,7 +5,7 @@
 //! document at the same world and checks the invariant after every step
 //! (docs/threat-model.md, "Identity and tenancy").
 
-#[path = "../api/helpers.rs"]
+#[path = "../support/app.rs"]
 #[allow(dead_code)]
 mod helpers;
 #[path = "../support/mod.rs"]

@@ -3,7 +3,7 @@
 //! org's objects answering 404, the search and audit filters, and the security headers and
 //! embedded files. (The pages themselves are driven in chromium by crates/coffer/tests/browser.rs.)
 
-#[path = "../api/helpers.rs"]
+#[path = "../support/app.rs"]
 #[allow(dead_code)]
 mod helpers;
 

@@ -17,29 +17,20 @@
 //! | `multinode/outage.rs` | brief PostgreSQL and S3 outages answer 503 + `Retry-After`, `/readyz` tracks the catalog, nothing is lost |
 
 #[allow(dead_code)] // the server's moto harness has more than these tests use
-#[path = "../../server/tests/support/moto.rs"]
+#[path = "../../../server/tests/support/moto.rs"]
 mod moto;
 
-#[path = "multinode/api.rs"]
 mod api;
-#[path = "multinode/cluster.rs"]
 mod cluster;
-#[path = "multinode/node.rs"]
 mod node;
 /// The throwaway-database harness of the server's PostgreSQL tests, shared rather than copied.
-#[path = "../../server/tests/support/pg.rs"]
+#[path = "../../../server/tests/support/pg.rs"]
 #[allow(dead_code)]
 mod pg;
-#[path = "multinode/proxy.rs"]
 mod proxy;
 
-#[path = "multinode/access.rs"]
 mod access;
-#[path = "multinode/crash.rs"]
 mod crash;
-#[path = "multinode/data.rs"]
 mod data;
-#[path = "multinode/ops.rs"]
 mod ops;
-#[path = "multinode/outage.rs"]
 mod outage;

@@ -1,4 +1,5 @@
-//! Test harness: one isolated app per test (temp data dir, port 0) and a small JSON client.
+//! The app harness of the server's black-box tests: one isolated app per test (temp data dir,
+//! port 0) and a small JSON client. Every test binary that runs the app includes this file.
 
 pub use base64::Engine;
 use coffer_server::config::{Config, Overrides};

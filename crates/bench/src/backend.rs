@@ -3,14 +3,17 @@
 //! app, and with `--s3-endpoint URL` a fresh bucket (one per run, one key prefix per app). The
 //! load, the scenarios and the report are the same whichever is chosen.
 
-use crate::pg::{self, PgDb};
+use crate::pg;
 use crate::s3::{self, Bucket};
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use coffer_server::blob::BlobSettings;
 use coffer_server::catalog::CatalogSettings;
 use coffer_server::config::Config;
+use coffer_server::domain::{OrgSlug, UserName};
+use coffer_server::testing::fill::{self, Target};
+use coffer_server::testing::pg::TestDb;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The backends chosen on the command line.
 #[derive(Clone, Debug, Default)]
@@ -32,7 +35,7 @@ pub struct Described {
 
 /// The backends of one app; its PostgreSQL database is dropped with it.
 pub struct Stores {
-    db: Option<PgDb>,
+    db: Option<TestDb>,
     sqlite: PathBuf,
 }
 
@@ -83,7 +86,7 @@ impl Backends {
     ) -> Result<Stores> {
         let db = match &self.postgres {
             Some(server) => {
-                let db = PgDb::create(server).await?;
+                let db = pg::create(server).await?;
                 config.catalog = CatalogSettings::Postgres {
                     url: db.url.clone(),
                     pool_size: 16,
@@ -111,22 +114,27 @@ impl Backends {
 }
 
 impl Stores {
-    /// Secrets in the catalog.
-    pub async fn count_secrets(&self) -> Result<u64> {
+    fn target(&self) -> Target<'_> {
         match &self.db {
-            Some(db) => pg::count_secrets(&db.url).await,
-            None => crate::seed::count_secrets(&self.sqlite),
+            Some(db) => Target::Postgres(&db.url),
+            None => Target::Sqlite(&self.sqlite),
         }
     }
 
-    /// Bulk-inserts `count` filler secrets (the app must be stopped).
+    /// Secrets in the catalog.
+    pub async fn count_secrets(&self) -> Result<u64> {
+        fill::count_secrets(self.target())
+            .await
+            .map_err(|e| anyhow!("counting the catalog's secrets: {e}"))
+    }
+
+    /// Bulk-inserts `count` filler secrets of `admin` into org `default` (the app must be
+    /// stopped), through the catalog's filler hook (`coffer_server::testing::fill`).
     pub async fn fill(&self, count: u64) -> Result<()> {
-        match &self.db {
-            Some(db) => pg::fill(&db.url, count).await,
-            None => {
-                let file: PathBuf = Path::new(&self.sqlite).to_owned();
-                tokio::task::spawn_blocking(move || crate::seed::fill(&file, count)).await?
-            }
-        }
+        let org = OrgSlug::parse("default").expect("a valid slug");
+        let user = UserName::parse("admin").expect("a valid name");
+        fill::fill(self.target(), &org, &user, count)
+            .await
+            .map_err(|e| anyhow!("filling the catalog: {e}"))
     }
 }

@@ -27,7 +27,6 @@ mod pg;
 mod report;
 mod run;
 mod s3;
-mod seed;
 mod table;
 mod writer;
 

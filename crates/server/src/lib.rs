@@ -23,3 +23,5 @@ pub mod metrics;
 pub mod service;
 pub mod startup;
 pub mod sweeper;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -24,9 +24,7 @@ mod api;
 mod cluster;
 mod node;
 /// The throwaway-database harness of the server's PostgreSQL tests, shared rather than copied.
-#[path = "../../../server/tests/support/pg.rs"]
-#[allow(dead_code)]
-mod pg;
+use coffer_server::testing::pg;
 mod proxy;
 
 mod access;

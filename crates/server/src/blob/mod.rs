@@ -2,14 +2,14 @@
 //! objects under [`BlobKey`]s. The contract is deliberately the intersection of a filesystem and
 //! S3 (conditional create, get, delete, list by prefix) so that the `fs` and `memory` backends
 //! here and an `s3` backend (a customer's own bucket) are interchangeable, and one conformance
-//! suite (`conformance.rs`, compiled for tests and with the `conformance` feature, never into the
+//! suite (`conformance.rs`, compiled for tests and with the `testing` feature, never into the
 //! release binary) proves it for each.
 //!
 //! Blobs are never overwritten: every secret version gets a fresh key, so caches and replicas of
 //! a blob can never be stale, and a crash can at worst leave an orphan (swept later), never a
 //! half-replaced value.
 
-#[cfg(any(test, feature = "conformance"))]
+#[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod fs;
 mod key;

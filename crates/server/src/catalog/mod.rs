@@ -9,7 +9,7 @@
 //! same semantics.
 
 mod byok;
-#[cfg(any(test, feature = "conformance"))]
+#[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod identity;
 mod model;

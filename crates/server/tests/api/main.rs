@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod bad_input;
 mod contract;
+mod fill;
 mod hardening;
 #[path = "../support/app.rs"]
 mod helpers;

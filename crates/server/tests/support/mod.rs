@@ -5,4 +5,3 @@
 
 pub mod kms;
 pub mod moto;
-pub mod pg;

@@ -3,8 +3,8 @@
 //! the attacker), every person seated through an invitation they accepted with a password.
 
 use crate::helpers::*;
-use crate::support::pg::TestDb;
 use coffer_server::catalog::CatalogSettings;
+use coffer_server::testing::pg::TestDb;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -1,4 +1,4 @@
-//! The health half of the [`ByokCatalog`] conformance suite (run from `conformance_byok`):
+//! The health half of the [`ByokCatalog`] conformance suite (run from `conformance/byok.rs`):
 //! probe results are recorded, `Revoked` suspends and `Healthy` restores only what the keys
 //! suspended, `Inconclusive` never changes a status, and concurrent reports — several nodes
 //! probing at once — make exactly one transition and one audit event.

@@ -12,12 +12,7 @@ use crate::domain::Location;
 use sqlx::{Connection, PgConnection};
 use std::time::Duration;
 
-/// The PostgreSQL harness every test of the workspace shares.
-#[path = "../../../tests/support/pg.rs"]
-#[allow(dead_code)] // each includer uses a different part
-pub(super) mod pg;
-
-use pg::{TestDb, admin, with_database};
+use crate::testing::pg::{TestDb, admin, with_database};
 
 #[tokio::test]
 async fn conformance() {

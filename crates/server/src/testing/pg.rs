@@ -1,9 +1,10 @@
-//! A throwaway PostgreSQL database per test: `coffer_t_<random>` on
-//! `postgres://postgres@127.0.0.1:5432/postgres` (or the server in `COFFER_TEST_PG_URL`), dropped
-//! `WITH (FORCE)` when the [`TestDb`] goes out of scope — also while a test unwinds from a panic.
-//! An unreachable server fails the test with the command that starts it; it never skips.
-//! The one harness of every PostgreSQL test: the catalog's unit tests (`catalog/postgres`), the
-//! server's integration tests and the multi-node tests include this file.
+//! A throwaway PostgreSQL database: `coffer_t_<random>` on
+//! `postgres://postgres@127.0.0.1:5432/postgres` (or the server in `COFFER_TEST_PG_URL`, or the
+//! one the benchmark is given), dropped `WITH (FORCE)` when the [`TestDb`] goes out of scope —
+//! also while a test unwinds from a panic, or a benchmark run fails. An unreachable server fails
+//! a test with the command that starts it; it never skips. The one harness of every PostgreSQL
+//! test and of the benchmark: the catalog's unit tests, the server's integration tests, the
+//! multi-node tests and `coffer-bench --catalog postgres://…`.
 
 use sqlx::{Connection, PgConnection};
 
@@ -70,18 +71,28 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// Creates `coffer_t_<random>`.
+    /// Creates `coffer_t_<random>` on the test server, or panics saying how to start it.
     pub async fn create() -> Self {
         let server = server_url();
+        admin().await.close().await.ok();
+        Self::create_on(&server).await.expect("CREATE DATABASE")
+    }
+
+    /// Creates `coffer_t_<random>` on `server` (the URL of any database there, whose user may
+    /// `CREATE DATABASE`).
+    pub async fn create_on(server: &str) -> Result<Self, sqlx::Error> {
         let name = format!("coffer_t_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = admin().await;
+        let mut conn = PgConnection::connect(server).await?;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut conn)
-            .await
-            .expect("CREATE DATABASE");
+            .await?;
         let _ = conn.close().await;
-        let url = with_database(&server, &name);
-        Self { server, name, url }
+        let url = with_database(server, &name);
+        Ok(Self {
+            server: server.to_owned(),
+            name,
+            url,
+        })
     }
 
     /// One query's single `bigint` answer, on a connection of its own.
@@ -120,7 +131,7 @@ impl Drop for TestDb {
         })
         .join();
         if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}: {dropped:?}", self.name);
+            eprintln!("could not drop database {}: {dropped:?}", self.name);
         }
     }
 }

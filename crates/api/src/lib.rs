@@ -47,6 +47,7 @@ macro_rules! text_enum {
     };
 }
 
+mod access;
 mod audit;
 mod keys;
 mod orgs;
@@ -58,6 +59,7 @@ mod users;
 mod web;
 pub(crate) mod whole;
 
+pub use access::*;
 pub use audit::*;
 pub use keys::*;
 pub use orgs::*;

@@ -37,3 +37,10 @@ pub const BASE64: &str =
 pub const BUCKET: &str = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$";
 /// An AWS region name (`eu-central-1`).
 pub const AWS_REGION: &str = "^[a-z]+(-[a-z]+)+-[0-9]{1,2}$";
+/// Whom a grant or share names: `user:NAME`, `svc:NAME` or `group:NAME` (names as
+/// [`USER_NAME`]).
+pub const PRINCIPAL: &str = "^(user|svc|group):[a-z][a-z0-9._-]{0,63}$";
+/// A member of a group: `user:NAME` or `svc:NAME`.
+pub const MEMBER: &str = "^(user|svc):[a-z][a-z0-9._-]{0,63}$";
+/// Where a grant applies: `*` (the whole org), a project key or an issue key.
+pub const GRANT_SCOPE: &str = "^(\\*|[A-Z][A-Z0-9_]{1,9}(-[1-9][0-9]{0,8})?)$";

@@ -54,6 +54,10 @@ pub struct PutSecretRequest {
     /// How many reveals are allowed in total (counted across versions).
     #[serde(default, deserialize_with = "crate::whole::opt_u32")]
     pub view_limit: Option<u32>,
+    /// Create the secret restricted to its shares (you get `manage` on it); an existing
+    /// secret's restriction changes only through `PUT …/restricted`, so here it must match.
+    #[serde(default)]
+    pub restricted: Option<bool>,
 }
 
 impl std::fmt::Debug for PutSecretRequest {
@@ -64,6 +68,7 @@ impl std::fmt::Debug for PutSecretRequest {
             .field("expect_version", &self.expect_version)
             .field("expires_at", &self.expires_at)
             .field("view_limit", &self.view_limit)
+            .field("restricted", &self.restricted)
             .finish()
     }
 }
@@ -102,6 +107,9 @@ pub struct Secret {
     pub views: u32,
     /// Why it cannot be revealed right now (deleted, expired, view limit reached), if so.
     pub unavailable: Option<String>,
+    /// Whether only its shares give access to it (not grants, not roles).
+    #[serde(default)]
+    pub restricted: bool,
 }
 
 /// `GET /api/v1/orgs/{org}/secrets`.

@@ -29,6 +29,9 @@ pub struct CreateUploadRequest {
     /// Plaintext size in bytes (checked against the limit now, and against the envelope at commit).
     #[serde(deserialize_with = "crate::whole::u64")]
     pub size: u64,
+    /// Create the secret restricted to its shares (as in `PutSecretRequest`).
+    #[serde(default)]
+    pub restricted: Option<bool>,
 }
 
 /// The answer: everything needed to seal and upload the envelope.

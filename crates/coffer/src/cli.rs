@@ -6,11 +6,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use uuid::Uuid;
 
+pub mod access;
 pub mod keys;
 pub mod secret;
 pub mod storage;
 
 use crate::client::ApiToken;
+pub use access::{GrantCommand, GroupCommand, LevelArg};
 pub use keys::{AdminCommand, OrgKeysCommand, SetupDocument};
 pub use secret::{KindArg, SecretCommand};
 pub use storage::OrgStorageCommand;
@@ -104,6 +106,12 @@ pub enum Command {
     /// Store, reveal and manage secrets.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Manage the org's groups of members.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Grant access to every secret of a project, an issue or the org.
+    #[command(subcommand)]
+    Grant(GrantCommand),
     /// Read and verify the org's hash-chained audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),

@@ -172,6 +172,12 @@ impl Client {
             .await
     }
 
+    /// `PUT` without a body (setting something named by the path).
+    pub async fn put_empty(&self, segments: &[&str]) -> Result<Body> {
+        self.send(Method::PUT, self.url(segments, &[]), None::<&()>)
+            .await
+    }
+
     /// `DELETE`.
     pub async fn delete(&self, segments: &[&str]) -> Result<Body> {
         self.send(Method::DELETE, self.url(segments, &[]), None::<&()>)

@@ -58,6 +58,41 @@ pub enum SecretCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Share a secret with a person, service account or group (again: a new level).
+    Share {
+        #[command(flatten)]
+        target: Target,
+        /// `user:NAME`, `svc:NAME` or `group:NAME`.
+        #[arg(long, value_name = "PRINCIPAL")]
+        with: String,
+        /// What it gives.
+        #[arg(long, value_enum)]
+        level: crate::cli::LevelArg,
+    },
+    /// Stop sharing a secret with a person, service account or group.
+    Unshare {
+        #[command(flatten)]
+        target: Target,
+        /// `user:NAME`, `svc:NAME` or `group:NAME`.
+        #[arg(long, value_name = "PRINCIPAL")]
+        with: String,
+    },
+    /// Restrict a secret to its shares: project and issue grants and admins' roles no longer
+    /// reach it. Someone must hold a `manage` share first.
+    Restrict {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Lift a secret's restriction.
+    Unrestrict {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Show who can see a secret, with what access, and why.
+    Access {
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 /// Which secret: scope plus name.
@@ -99,6 +134,11 @@ pub struct PutArgs {
     /// Allow at most N reveals in total.
     #[arg(long, value_name = "N")]
     pub view_limit: Option<u32>,
+    /// Create the secret restricted: only its shares give access to it, not project or issue
+    /// grants and not admins' roles. You get `manage` on it; share it with
+    /// `coffer secret share`.
+    #[arg(long)]
+    pub restricted: bool,
     /// Seal the value here (envelope format v1, with a one-time data key from the server) and
     /// upload only the envelope; the server verifies it before it becomes the new version.
     #[arg(long)]

@@ -1,6 +1,7 @@
 //! One module per command group. [`dispatch`] builds what a command needs (a tokio runtime, a
 //! [`Client`]) and returns the process exit code.
 
+mod access;
 mod audit;
 mod invite;
 mod keys;
@@ -68,6 +69,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Passwd(args) => runtime.block_on(passwd::run(&ctx, args)),
         Command::Operator(cmd) => runtime.block_on(token::operator(&ctx, cmd)),
         Command::Secret(cmd) => runtime.block_on(secret::run(&ctx, cmd)),
+        Command::Group(cmd) => runtime.block_on(access::group(&ctx, cmd)),
+        Command::Grant(cmd) => runtime.block_on(access::grant(&ctx, cmd)),
         Command::Audit(cmd) => runtime.block_on(audit::run(&ctx, cmd)),
         Command::Whoami => runtime.block_on(whoami(&ctx)),
         Command::Admin(cmd) => runtime.block_on(keys::admin(&ctx, cmd)),

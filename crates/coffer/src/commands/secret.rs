@@ -1,4 +1,5 @@
-//! `coffer secret put|get|list|history|rm|restore|destroy`. Values move through
+//! `coffer secret put|get|list|history|rm|restore|destroy` (and `share|unshare|restrict|
+//! unrestrict|access`, in [`access`](super::access)). Values move through
 //! [`secret_value`](super::secret_value); this module maps arguments to routes and prints
 //! metadata. Chatter of `put`/`get` goes to stderr so stdout stays the value alone.
 
@@ -159,6 +160,17 @@ pub async fn run(ctx: &Ctx, cmd: SecretCommand) -> Result<i32> {
             println!("restored {}", target.display());
             Ok(0)
         }
+        SecretCommand::Share {
+            target,
+            with,
+            level,
+        } => super::access::share(ctx, &target, with, level).await,
+        SecretCommand::Unshare { target, with } => {
+            super::access::unshare(ctx, &target, &with).await
+        }
+        SecretCommand::Restrict { target } => super::access::restrict(ctx, &target, true).await,
+        SecretCommand::Unrestrict { target } => super::access::restrict(ctx, &target, false).await,
+        SecretCommand::Access { target } => super::access::access(ctx, &target).await,
         SecretCommand::Destroy { target, yes } => {
             if !yes {
                 return Err(CliError::Usage(format!(
@@ -195,6 +207,7 @@ async fn put(ctx: &Ctx, args: PutArgs) -> Result<i32> {
             expect_version: args.expect_version,
             expires_at,
             view_limit: args.view_limit,
+            restricted: args.restricted.then_some(true),
         };
         return super::secret_upload::put(
             ctx,
@@ -220,6 +233,7 @@ async fn put(ctx: &Ctx, args: PutArgs) -> Result<i32> {
         expect_version: args.expect_version,
         expires_at,
         view_limit: args.view_limit,
+        restricted: args.restricted.then_some(true),
     });
     let body = ctx
         .client

@@ -23,6 +23,8 @@ pub struct ClientSidePut {
     pub expires_at: Option<time::OffsetDateTime>,
     /// View limit.
     pub view_limit: Option<u32>,
+    /// Create the secret restricted to its shares.
+    pub restricted: Option<bool>,
 }
 
 fn bad_grant(what: &str) -> CliError {
@@ -66,6 +68,7 @@ pub async fn put(
         expires_at: put.expires_at,
         view_limit: put.view_limit,
         size: plaintext.len() as u64,
+        restricted: put.restricted,
     };
     let mut grant: UploadGrant = ctx.client.post(uploads, &req).await?.parse()?;
     let sealed = seal(&grant, &plaintext);

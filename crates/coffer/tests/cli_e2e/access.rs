@@ -302,6 +302,9 @@ fn members_service_accounts_and_credentials_from_the_cli() {
 
     s.run(&["service-account", "create", "ci", "--role", "member"])
         .ok();
+    // A member sees only what it is granted: write on the OPS project.
+    s.run(&["grant", "add", "OPS", "svc:ci", "--level", "write"])
+        .ok();
     let ci = s
         .run(&[
             "token",
@@ -366,4 +369,85 @@ fn members_service_accounts_and_credentials_from_the_cli() {
     support::run(s.cmd_with_token(fresh.trim()).arg("whoami"), b"").expect_code(1);
     s.run(&["service-account", "rm", "ci"]).ok();
     support::run(s.cmd_with_token(ci.trim()).arg("whoami"), b"").expect_code(1);
+}
+
+/// Groups, grants and shares from the CLI: a group's share reaches its member and no one else,
+/// `secret access` says who and why, and a restricted secret leaves the owner's reach.
+#[test]
+fn groups_grants_and_shares_from_the_cli() {
+    let s = Server::start();
+    let carol = s.invite_and_accept(&s.token, "default", "carol", "member", "carol's passphrase");
+    let dave = s.invite_and_accept(&s.token, "default", "dave", "member", "dave's passphrase");
+    s.run_stdin(&["secret", "put", "OPS-1", "db"], b"hunter2")
+        .ok();
+    let as_ = |token: &str, args: &[&str]| support::run(s.cmd_with_token(token).args(args), b"");
+
+    s.run(&["group", "create", "dba"]).ok();
+    s.run(&["group", "add", "dba", "carol"]).ok();
+    let groups = s.run(&["group", "list"]).ok().stdout();
+    assert!(
+        groups.contains("dba") && groups.contains("user:carol"),
+        "{groups}"
+    );
+    s.run(&[
+        "secret",
+        "share",
+        "OPS-1",
+        "db",
+        "--with",
+        "group:dba",
+        "--level",
+        "read",
+    ])
+    .ok();
+    assert_eq!(
+        as_(&carol, &["secret", "get", "OPS-1", "db"]).ok().stdout(),
+        "hunter2"
+    );
+    let denied = as_(&dave, &["secret", "get", "OPS-1", "db"]).expect_code(1);
+    assert!(denied.stderr().contains("no secret"), "{}", denied.stderr());
+    assert!(
+        !as_(&dave, &["secret", "list"]).ok().stdout().contains("db"),
+        "dave sees the name"
+    );
+
+    let access = s.run(&["secret", "access", "OPS-1", "db"]).ok().stdout();
+    assert!(
+        access
+            .lines()
+            .any(|l| l.contains("user:carol") && l.contains("share read via group:dba")),
+        "{access}"
+    );
+    assert!(!access.contains("user:dave"), "{access}");
+
+    s.run(&["grant", "add", "OPS", "user:dave", "--level", "write"])
+        .ok();
+    let grants = s.run(&["grant", "list"]).ok().stdout();
+    assert!(
+        grants.contains("user:dave") && grants.contains("write"),
+        "{grants}"
+    );
+    as_(&dave, &["secret", "get", "OPS-1", "db"]).ok();
+
+    // A restricted secret: only its shares reach it, the owner's role does not.
+    support::run(
+        s.cmd_with_token(&dave)
+            .args(["secret", "put", "OPS-1", "root", "--restricted"]),
+        b"toor",
+    )
+    .ok();
+    let owner = s.run(&["secret", "get", "OPS-1", "root"]).expect_code(1);
+    assert!(owner.stderr().contains("no secret"), "{}", owner.stderr());
+    assert_eq!(
+        as_(&dave, &["secret", "get", "OPS-1", "root"])
+            .ok()
+            .stdout(),
+        "toor"
+    );
+    let json = as_(&dave, &["--json", "secret", "access", "OPS-1", "root"])
+        .ok()
+        .stdout();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["restricted"], true, "{json}");
+    assert_eq!(v["entries"].as_array().unwrap().len(), 1, "{json}");
 }

@@ -8,6 +8,7 @@
 //! lets one conformance suite (`conformance/`, compiled only for tests) hold every backend to the
 //! same semantics.
 
+mod access;
 mod byok;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
@@ -27,6 +28,7 @@ use crate::keys::OrgKeyWrap;
 use async_trait::async_trait;
 use std::sync::Arc;
 
+pub use access::*;
 pub use byok::*;
 pub use identity::*;
 pub use model::*;
@@ -81,7 +83,15 @@ pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 /// the [`IdentityCatalog`] part.
 #[async_trait]
 pub trait Catalog:
-    ByokCatalog + IdentityCatalog + StorageCatalog + UploadCatalog + WebCatalog + Send + Sync + 'static
+    AccessCatalog
+    + ByokCatalog
+    + IdentityCatalog
+    + StorageCatalog
+    + UploadCatalog
+    + WebCatalog
+    + Send
+    + Sync
+    + 'static
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;

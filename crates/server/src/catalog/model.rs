@@ -149,6 +149,8 @@ pub struct SecretRecord {
     pub view_limit: Option<u32>,
     /// Reveals so far.
     pub views: u32,
+    /// Whether only its shares give access to it.
+    pub restricted: bool,
 }
 
 /// What a reveal reads, fetched in one catalog call ([`super::Catalog::reveal_target`]).
@@ -267,6 +269,9 @@ pub struct NewVersion {
     pub expires_at: Option<Timestamp>,
     /// New view limit, if given.
     pub view_limit: Option<u32>,
+    /// Creates the secret restricted to its shares, shared with this identity (its creator) at
+    /// `manage`, so someone can reach it. Ignored when appending a version.
+    pub restricted_to: Option<UserId>,
 }
 
 /// Which secrets to list.

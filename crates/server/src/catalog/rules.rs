@@ -90,6 +90,7 @@ mod tests {
             expires_at: None,
             view_limit: None,
             views: 0,
+            restricted: false,
         }
     }
 

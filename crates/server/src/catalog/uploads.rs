@@ -55,6 +55,8 @@ pub struct PendingUpload {
     pub secret_expires_at: Option<Timestamp>,
     /// View limit of the new version, if given.
     pub view_limit: Option<u32>,
+    /// Whether the secret, if this upload creates it, is restricted to its shares.
+    pub restricted: bool,
 }
 
 /// Pending client-side uploads. See the module docs.

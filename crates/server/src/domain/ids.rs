@@ -83,3 +83,11 @@ id_type!(
     /// A credential reset the operator issued (its code is never stored, only its SHA-256).
     ResetId
 );
+id_type!(
+    /// A group of an org's members.
+    GroupId
+);
+id_type!(
+    /// A grant of access to a scope.
+    GrantId
+);

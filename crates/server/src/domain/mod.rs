@@ -49,6 +49,7 @@ macro_rules! text_type {
     };
 }
 
+mod access;
 mod aws;
 mod ids;
 mod names;
@@ -59,15 +60,18 @@ mod time;
 #[cfg(test)]
 mod wire_patterns;
 
+pub use access::{GrantScope, PrincipalName};
 pub use aws::{AwsRegion, ExternalId, KmsKeyArn, Locations, RoleArn, default_locations};
-pub use ids::{InvitationId, OrgId, ResetId, SecretId, StorageId, TokenId, UploadId, UserId};
-pub use names::{OrgSlug, SecretName, UserName};
+pub use ids::{
+    GrantId, GroupId, InvitationId, OrgId, ResetId, SecretId, StorageId, TokenId, UploadId, UserId,
+};
+pub use names::{GroupName, OrgSlug, SecretName, UserName};
 pub use policy::IdentityKind;
 pub use scope::{IssueKey, ProjectKey, Scope};
 pub use storage::{BucketName, KeyPrefix};
 pub use time::{Lifetime, Timestamp};
 
-pub use coffer_api::{Location, OrgStatus, Role, SecretKind};
+pub use coffer_api::{AccessLevel, Location, OrgStatus, Role, SecretKind};
 
 /// Why a value could not be parsed: names the field and says what a valid one looks like.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

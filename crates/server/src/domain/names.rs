@@ -35,6 +35,11 @@ text_type!(
     UserName
 );
 text_type!(
+    /// A group name: 1–64 of `a-z 0-9 . _ -`, starting with a letter (the user-name alphabet, so
+    /// an SSO or SCIM group maps onto it).
+    GroupName
+);
+text_type!(
     /// A secret name: 1–128 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit.
     SecretName
 );
@@ -72,6 +77,21 @@ impl UserName {
             |c| c.is_ascii_lowercase(),
             |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'),
             "use lowercase letters, digits, '.', '_' or '-', starting with a letter (e.g. `bob`)",
+        )?;
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl GroupName {
+    /// Parses a group name.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        check(
+            "group name",
+            s,
+            64,
+            |c| c.is_ascii_lowercase(),
+            |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'),
+            "use lowercase letters, digits, '.', '_' or '-', starting with a letter (e.g. `dba`)",
         )?;
         Ok(Self(s.to_owned()))
     }

@@ -21,7 +21,9 @@
 //! orgs exist); nobody grants, changes, invites, mints or revokes at a role above their own; and
 //! memberships and credentials are people's business, so service accounts never manage either.
 
-use super::{OrgId, Role, TokenId, UserId, UserName};
+use super::{
+    AccessLevel, GrantScope, GroupName, OrgId, Role, Scope, SecretId, TokenId, UserId, UserName,
+};
 
 /// What kind of identity a credential belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -210,6 +212,12 @@ pub enum Action {
     ReadStorage,
     /// Point the org at another bucket (or back to the default store).
     ManageStorage,
+    /// List the org's groups and their members.
+    ListGroups,
+    /// Create and delete groups, add and remove their members.
+    ManageGroups,
+    /// List every grant of the org.
+    ListGrants,
 }
 
 /// What the action applies to.
@@ -251,6 +259,7 @@ fn manages_people(action: Action) -> bool {
             | CreateOwnToken
             | ListTokens
             | RevokeToken { own: false, .. }
+            | ManageGroups
     )
 }
 
@@ -277,10 +286,12 @@ fn member_may(role: Role, action: Action) -> bool {
     use Action::*;
     let admin = role >= Role::Admin;
     match action {
-        ReadOrg | ReadSecretMetadata | CreateOwnToken | RevokeToken { own: true, .. } => true,
-        RevealSecret | WriteSecret | DeleteSecret => role >= Role::Member,
+        ReadOrg | CreateOwnToken | RevokeToken { own: true, .. } | ListGroups => true,
+        // Which secrets: `authorize_secret`, from roles, grants and shares.
+        ReadSecretMetadata | RevealSecret | WriteSecret | DeleteSecret => true,
         ReadAudit => role != Role::Member,
-        DestroySecret | ListMembers | ListTokens | ReadKeySettings | ReadStorage => admin,
+        DestroySecret | ListMembers | ListTokens | ReadKeySettings | ReadStorage | ManageGroups
+        | ListGrants => admin,
         Invite(r) | RemoveMember(r) | CreateServiceToken(r) => admin && r <= role,
         RevokeToken { own: false, holder } => admin && holder <= role,
         ChangeRole { from, to } => admin && from <= role && to <= role,
@@ -316,6 +327,241 @@ pub fn authorize(actor: &Actor, action: Action, resource: Resource) -> Decision 
             }
             allow(member_may(m.role, action))
         }
+    }
+}
+
+/// What an actor may do with one secret, each right including the ones before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Right {
+    /// See that it exists and read its metadata (auditors, by role).
+    Metadata,
+    /// Also reveal it.
+    Read,
+    /// Also write new versions, delete and restore it.
+    Write,
+    /// Also share it and grant access to it, up to this right.
+    Manage,
+}
+
+impl From<AccessLevel> for Right {
+    fn from(l: AccessLevel) -> Self {
+        match l {
+            AccessLevel::Read => Right::Read,
+            AccessLevel::Write => Right::Write,
+            AccessLevel::Manage => Right::Manage,
+        }
+    }
+}
+
+impl Right {
+    /// The wire name (`metadata`, `read`, `write`, `manage`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Right::Metadata => "metadata",
+            Right::Read => "read",
+            Right::Write => "write",
+            Right::Manage => "manage",
+        }
+    }
+}
+
+/// A grant that applies to an identity, directly or through one of its groups.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldGrant {
+    /// Where it applies.
+    pub scope: GrantScope,
+    /// What it gives.
+    pub level: AccessLevel,
+    /// The group it comes through (`None`: granted to the identity itself).
+    pub via: Option<GroupName>,
+}
+
+/// A share of one secret with an identity, directly or through one of its groups.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldShare {
+    /// The secret.
+    pub secret: SecretId,
+    /// What it gives.
+    pub level: AccessLevel,
+    /// The group it comes through (`None`: shared with the identity itself).
+    pub via: Option<GroupName>,
+}
+
+/// Every grant and share that applies to one identity in one org: what the catalog loads when
+/// the role alone does not decide.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessSet {
+    /// Grants to the identity or its groups.
+    pub grants: Vec<HeldGrant>,
+    /// Shares with the identity or its groups.
+    pub shares: Vec<HeldShare>,
+}
+
+impl AccessSet {
+    /// The highest level the grants give on secrets attached to `scope`.
+    pub fn granted(&self, scope: &Scope) -> Option<AccessLevel> {
+        self.grants
+            .iter()
+            .filter(|g| g.scope.covers(scope))
+            .map(|g| g.level)
+            .max()
+    }
+
+    /// The highest level the shares give on `secret`.
+    pub fn shared(&self, secret: SecretId) -> Option<AccessLevel> {
+        self.shares
+            .iter()
+            .filter(|s| s.secret == secret)
+            .map(|s| s.level)
+            .max()
+    }
+
+    /// The highest level the grants give over all of `target` (a grant of the org covers every
+    /// scope, a project's covers its issues).
+    pub fn granted_over(&self, target: &GrantScope) -> Option<AccessLevel> {
+        self.grants
+            .iter()
+            .filter(|g| match (&g.scope, target) {
+                (GrantScope::Org, _) => true,
+                (GrantScope::Project(p), GrantScope::Project(t)) => p == t,
+                (GrantScope::Project(p), GrantScope::Issue(t)) => t.project() == p,
+                (GrantScope::Issue(i), GrantScope::Issue(t)) => i == t,
+                _ => false,
+            })
+            .map(|g| g.level)
+            .max()
+    }
+}
+
+/// One secret, as the policy needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct SecretFacts<'a> {
+    /// Its id (shares name it).
+    pub id: SecretId,
+    /// Where it is attached (grants cover it).
+    pub scope: &'a Scope,
+    /// Whether only its shares give access to it.
+    pub restricted: bool,
+}
+
+/// Whether the actor's role alone decides its right to a secret, so its grants and shares need
+/// not be loaded: owners and admins manage every secret that is not restricted.
+pub fn role_decides(actor: &Actor, restricted: bool) -> bool {
+    !restricted && actor.role() >= Some(Role::Admin)
+}
+
+/// The actor's right to one secret, from three sources: its role (owners and admins manage,
+/// auditors see the metadata of, every secret that is not restricted), the grants on the
+/// secret's scope, and the secret's shares. A restricted secret is reachable through its shares
+/// only. `access` may be empty when [`role_decides`].
+pub fn secret_right(actor: &Actor, secret: SecretFacts<'_>, access: &AccessSet) -> Option<Right> {
+    let role = actor.role()?;
+    let shared = access.shared(secret.id).map(Right::from);
+    if secret.restricted {
+        return shared;
+    }
+    let by_role = match role {
+        Role::Owner | Role::Admin => Some(Right::Manage),
+        Role::Auditor => Some(Right::Metadata),
+        Role::Member => None,
+    };
+    let granted = access.granted(secret.scope).map(Right::from);
+    by_role.max(granted).max(shared)
+}
+
+/// The actor's right to create a secret on `scope`: its role or its grants (a new secret has
+/// no shares).
+pub fn scope_right(actor: &Actor, scope: &Scope, access: &AccessSet) -> Option<Right> {
+    match actor.role()? {
+        Role::Owner | Role::Admin => Some(Right::Manage),
+        _ => access.granted(scope).map(Right::from),
+    }
+}
+
+/// Something an actor wants to do with one secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretAction {
+    /// Know it exists, read its metadata and history.
+    See,
+    /// Reveal a value (or get an envelope URL).
+    Reveal,
+    /// Write a new version (or create it).
+    Write,
+    /// Delete or restore it.
+    Delete,
+    /// Destroy it for good (also an admin's, by role).
+    Destroy,
+    /// Share, unshare, restrict, and read who has access.
+    ManageAccess,
+}
+
+/// May the actor, whose right to the secret is `right`, do `action`? Without any right the
+/// secret does not exist for it (*not found*, so names do not leak); with too little, it is
+/// *forbidden*. Owners and admins may manage the access of a restricted secret they cannot
+/// see — share it, even with themselves — and every such change is an audit event: restriction
+/// keeps a secret from admins' reveals, not from admins' decisions (docs/threat-model.md).
+pub fn authorize_secret(
+    actor: &Actor,
+    action: SecretAction,
+    right: Option<Right>,
+    restricted: bool,
+) -> Decision {
+    let Some(role) = actor.role() else {
+        return Decision::NotFound;
+    };
+    let admin = role >= Role::Admin;
+    if action == SecretAction::ManageAccess && restricted && admin {
+        return Decision::Allow;
+    }
+    let Some(right) = right else {
+        return Decision::NotFound;
+    };
+    let need = match action {
+        SecretAction::See => Right::Metadata,
+        SecretAction::Reveal => Right::Read,
+        SecretAction::Write | SecretAction::Delete => Right::Write,
+        SecretAction::Destroy | SecretAction::ManageAccess => Right::Manage,
+    };
+    let role_ok = action != SecretAction::Destroy || admin;
+    if right >= need && role_ok {
+        Decision::Allow
+    } else {
+        Decision::Forbidden
+    }
+}
+
+/// May the actor grant (or revoke a grant of) `level` on `scope`? Owners and admins may grant
+/// anything; anyone else needs a grant of `manage` over the whole of `scope`, and gives at most
+/// what it holds there — nobody grants above their own access.
+pub fn may_grant(
+    actor: &Actor,
+    scope: &GrantScope,
+    level: AccessLevel,
+    access: &AccessSet,
+) -> Decision {
+    match actor.role() {
+        None => Decision::NotFound,
+        Some(role) if role >= Role::Admin => Decision::Allow,
+        Some(_) => match access.granted_over(scope) {
+            Some(held) if held == AccessLevel::Manage && level <= held => Decision::Allow,
+            _ => Decision::Forbidden,
+        },
+    }
+}
+
+/// May the actor, whose right to the secret is `right`, share it at `level`? It must be allowed
+/// to manage the secret's access, and gives at most its own right (an admin managing a
+/// restricted secret it cannot see gives any level).
+pub fn may_share(
+    actor: &Actor,
+    right: Option<Right>,
+    restricted: bool,
+    level: AccessLevel,
+) -> Decision {
+    match authorize_secret(actor, SecretAction::ManageAccess, right, restricted) {
+        Decision::Allow if right.is_none_or(|r| Right::from(level) <= r) => Decision::Allow,
+        Decision::Allow => Decision::Forbidden,
+        other => other,
     }
 }
 
@@ -358,11 +604,16 @@ mod tests {
     /// org the action is in.
     const OWN_ORG: &[(Action, [Decision; 4])] = &[
         (ReadOrg, [A, A, A, A]),
+        // Secret actions pass the org's gate for every role; `authorize_secret` decides which
+        // secrets (the secret table below).
         (ReadSecretMetadata, [A, A, A, A]),
-        (RevealSecret, [F, A, A, A]),
-        (WriteSecret, [F, A, A, A]),
-        (DeleteSecret, [F, A, A, A]),
+        (RevealSecret, [A, A, A, A]),
+        (WriteSecret, [A, A, A, A]),
+        (DeleteSecret, [A, A, A, A]),
         (DestroySecret, [F, F, A, A]),
+        (ListGroups, [A, A, A, A]),
+        (ManageGroups, [F, F, A, A]),
+        (ListGrants, [F, F, A, A]),
         (ReadAudit, [A, F, A, A]),
         (ListMembers, [F, F, A, A]),
         (Invite(Member), [F, F, A, A]),
@@ -596,5 +847,170 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    fn secret(restricted: bool) -> (SecretId, Scope, bool) {
+        (SecretId::new(), Scope::parse("OPS-1").unwrap(), restricted)
+    }
+
+    fn grant(scope: &str, level: AccessLevel) -> HeldGrant {
+        HeldGrant {
+            scope: GrantScope::parse(scope).unwrap(),
+            level,
+            via: None,
+        }
+    }
+
+    /// Each row: the access set, whether the secret is restricted, and for a person who is
+    /// (auditor, member, admin, owner) the right it gets.
+    #[test]
+    fn secret_rights_table() {
+        use AccessLevel::{Manage as LM, Read as LR, Write as LW};
+        use Right::{Manage as M, Metadata as D, Read as R, Write as W};
+        let (id, scope, _) = secret(false);
+        let share = |level| HeldShare {
+            secret: id,
+            level,
+            via: None,
+        };
+        let set = |grants: Vec<HeldGrant>, shares: Vec<HeldShare>| AccessSet { grants, shares };
+        let rows: Vec<(AccessSet, bool, [Option<Right>; 4])> = vec![
+            (
+                set(vec![], vec![]),
+                false,
+                [Some(D), None, Some(M), Some(M)],
+            ),
+            (
+                set(vec![grant("*", LR)], vec![]),
+                false,
+                [Some(R), Some(R), Some(M), Some(M)],
+            ),
+            (
+                set(vec![grant("OPS", LW)], vec![]),
+                false,
+                [Some(W), Some(W), Some(M), Some(M)],
+            ),
+            (set(vec![grant("OPS-1", LM)], vec![]), false, [Some(M); 4]),
+            (
+                set(vec![grant("OPS-2", LM)], vec![]),
+                false,
+                [Some(D), None, Some(M), Some(M)],
+            ),
+            (
+                set(vec![grant("OPSX", LM)], vec![]),
+                false,
+                [Some(D), None, Some(M), Some(M)],
+            ),
+            (
+                set(vec![], vec![share(LR)]),
+                false,
+                [Some(R), Some(R), Some(M), Some(M)],
+            ),
+            // Restricted: only shares count, for every role.
+            (set(vec![grant("*", LM)], vec![]), true, [None; 4]),
+            (
+                set(vec![grant("*", LM)], vec![share(LR)]),
+                true,
+                [Some(R); 4],
+            ),
+        ];
+        for (i, (access, restricted, want)) in rows.into_iter().enumerate() {
+            for (role, want) in [Auditor, Member, Admin, Owner].into_iter().zip(want) {
+                let facts = SecretFacts {
+                    id,
+                    scope: &scope,
+                    restricted,
+                };
+                let got = secret_right(&person(role), facts, &access);
+                assert_eq!(got, want, "row {i}, {role:?}");
+                if role_decides(&person(role), restricted) {
+                    let alone = secret_right(&person(role), facts, &AccessSet::default());
+                    assert_eq!(alone, got, "row {i}, {role:?}: the role decides alone");
+                }
+            }
+        }
+        assert_eq!(
+            secret_right(
+                &operator(),
+                SecretFacts {
+                    id,
+                    scope: &scope,
+                    restricted: false
+                },
+                &AccessSet::default()
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn secret_actions_need_their_right_and_unseen_secrets_are_not_found() {
+        use Right::{Manage as M, Metadata as D, Read as R, Write as W};
+        use SecretAction::*;
+        let m = person(Member);
+        let a = person(Admin);
+        for (right, action, want) in [
+            (None, See, N),
+            (None, Reveal, N),
+            (Some(D), See, A),
+            (Some(D), Reveal, F),
+            (Some(R), Reveal, A),
+            (Some(R), Write, F),
+            (Some(W), Write, A),
+            (Some(W), Delete, A),
+            (Some(W), ManageAccess, F),
+            (Some(M), ManageAccess, A),
+            (Some(M), Destroy, F),
+        ] {
+            assert_eq!(
+                authorize_secret(&m, action, right, false),
+                want,
+                "{right:?} {action:?}"
+            );
+        }
+        assert_eq!(authorize_secret(&a, Destroy, Some(M), false), A);
+        // An admin manages a restricted secret's access without seeing it, and no more.
+        assert_eq!(authorize_secret(&a, ManageAccess, None, true), A);
+        assert_eq!(authorize_secret(&a, Reveal, None, true), N);
+        assert_eq!(authorize_secret(&a, Destroy, None, true), N);
+        assert_eq!(authorize_secret(&m, ManageAccess, None, true), N);
+        assert_eq!(authorize_secret(&operator(), See, Some(M), false), N);
+    }
+
+    #[test]
+    fn nobody_grants_or_shares_above_their_own_access() {
+        use AccessLevel::{Manage as LM, Read as LR, Write as LW};
+        let m = person(Member);
+        let ops = GrantScope::parse("OPS").unwrap();
+        let ops1 = GrantScope::parse("OPS-1").unwrap();
+        let held = |g: Vec<HeldGrant>| AccessSet {
+            grants: g,
+            shares: vec![],
+        };
+        assert_eq!(
+            may_grant(&person(Admin), &GrantScope::Org, LM, &AccessSet::default()),
+            A
+        );
+        assert_eq!(may_grant(&m, &ops, LR, &AccessSet::default()), F);
+        assert_eq!(may_grant(&m, &ops, LR, &held(vec![grant("OPS", LW)])), F);
+        assert_eq!(may_grant(&m, &ops, LM, &held(vec![grant("OPS", LM)])), A);
+        assert_eq!(may_grant(&m, &ops1, LW, &held(vec![grant("OPS", LM)])), A);
+        assert_eq!(
+            may_grant(&m, &ops, LR, &held(vec![grant("OPS-1", LM)])),
+            F,
+            "an issue's manager does not manage its project"
+        );
+        assert_eq!(
+            may_grant(&m, &GrantScope::Org, LR, &held(vec![grant("OPS", LM)])),
+            F
+        );
+        assert_eq!(may_share(&m, Some(Right::Manage), false, LM), A);
+        assert_eq!(
+            may_share(&m, Some(Right::Write), false, LR),
+            F,
+            "sharing needs manage"
+        );
+        assert_eq!(may_share(&person(Admin), None, true, LM), A);
+        assert_eq!(may_share(&m, None, false, LR), N);
     }
 }

@@ -4,7 +4,8 @@
 //! what the server takes, and schemathesis's negative cases are exactly what it refuses.
 
 use super::{
-    AwsRegion, BucketName, IssueKey, OrgSlug, ParseError, ProjectKey, Scope, SecretName, UserName,
+    AwsRegion, BucketName, GrantScope, GroupName, IssueKey, OrgSlug, ParseError, PrincipalName,
+    ProjectKey, Scope, SecretName, UserName,
 };
 use coffer_api::patterns;
 use proptest::prelude::*;
@@ -178,6 +179,31 @@ fn secret_values_are_canonical_base64() {
                 .map_err(|e| ParseError::new("value", e.to_string()))
         },
         "[A-Za-z0-9+/=_-]{0,9}",
+    )
+    .unwrap();
+}
+
+#[test]
+fn principals_group_names_and_grant_scopes_follow_their_patterns() {
+    agree(
+        patterns::PRINCIPAL,
+        70,
+        |s| PrincipalName::parse(s).map(drop),
+        "(user|svc|group|team|)[:]?[a-zA-Z0-9._ -]{0,8}",
+    )
+    .unwrap();
+    agree(
+        patterns::USER_NAME,
+        patterns::USER_NAME_MAX,
+        |s| GroupName::parse(s).map(drop),
+        "[a-zA-Z0-9._ -]{0,66}",
+    )
+    .unwrap();
+    agree(
+        patterns::GRANT_SCOPE,
+        patterns::SCOPE_MAX,
+        |s| GrantScope::parse(s).map(drop),
+        "[*]?[A-Z0-9_]{0,11}-?[0-9]{0,10}",
     )
     .unwrap();
 }

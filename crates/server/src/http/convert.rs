@@ -41,6 +41,7 @@ pub fn secret(s: &SecretRecord) -> api::Secret {
         view_limit: s.view_limit,
         views: s.views,
         unavailable: unavailable_reason(s, Timestamp::now()),
+        restricted: s.restricted,
     }
 }
 

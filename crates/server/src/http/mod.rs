@@ -5,6 +5,7 @@
 //! read; an undeclared one is cut off at the cap), and every error leaves as
 //! `{"error": {"code", "message"}}` via [`error::ApiError`].
 
+mod access;
 mod audit;
 mod convert;
 pub mod error;
@@ -143,6 +144,36 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/orgs/{org}/secrets/{scope}/{name}/versions/{n}/envelope-url",
             post(uploads::envelope_url),
+        )
+        .route(
+            "/orgs/{org}/groups",
+            get(access::list_groups).post(access::create_group),
+        )
+        .route("/orgs/{org}/groups/{name}", delete(access::delete_group))
+        .route(
+            "/orgs/{org}/groups/{name}/members/{member}",
+            put(access::add_group_member).delete(access::remove_group_member),
+        )
+        .route(
+            "/orgs/{org}/grants",
+            get(access::list_grants).post(access::create_grant),
+        )
+        .route("/orgs/{org}/grants/{id}", delete(access::delete_grant))
+        .route(
+            "/orgs/{org}/secrets/{scope}/{name}/access",
+            get(access::secret_access),
+        )
+        .route(
+            "/orgs/{org}/secrets/{scope}/{name}/shares",
+            put(access::share),
+        )
+        .route(
+            "/orgs/{org}/secrets/{scope}/{name}/shares/{principal}",
+            delete(access::unshare),
+        )
+        .route(
+            "/orgs/{org}/secrets/{scope}/{name}/restricted",
+            put(access::set_restricted),
         )
         .route("/orgs/{org}/audit", get(audit::list))
         .route("/orgs/{org}/audit/verify", get(audit::verify))

@@ -10,7 +10,7 @@
 //!
 //! schemathesis checks the result against the running server (`crates/server/tests/contract.rs`).
 
-use super::{audit, keys, orgs, people, secrets, storage, uploads};
+use super::{access, audit, keys, orgs, people, secrets, storage, uploads};
 use axum::Json;
 use coffer_api::patterns;
 use serde_json::{Value, json};
@@ -70,6 +70,18 @@ use utoipa::OpenApi;
         uploads::put_envelope,
         uploads::commit,
         uploads::envelope_url,
+        access::list_groups,
+        access::create_group,
+        access::delete_group,
+        access::add_group_member,
+        access::remove_group_member,
+        access::list_grants,
+        access::create_grant,
+        access::delete_grant,
+        access::secret_access,
+        access::share,
+        access::unshare,
+        access::set_restricted,
         audit::list,
         audit::verify
     )
@@ -104,6 +116,8 @@ fn path_param(path: &str, name: &str) -> Option<Value> {
         }
         "name" => string(patterns::USER_NAME, patterns::USER_NAME_MAX),
         "id" => json!({"type": "string", "format": "uuid"}),
+        "member" => string(patterns::MEMBER, 68),
+        "principal" => string(patterns::PRINCIPAL, 70),
         "n" => json!({"type": "integer", "minimum": 1, "maximum": u32::MAX}),
         _ => return None,
     })
@@ -153,6 +167,9 @@ fn body_field(schema: &str, field: &str) -> Option<Value> {
         ("CreateTokenRequest", "user" | "service_account") => {
             json!({"type": ["string", "null"], "pattern": patterns::USER_NAME, "maxLength": patterns::USER_NAME_MAX})
         }
+        ("CreateGroupRequest", "name") => user(),
+        ("CreateGrantRequest", "scope") => string(patterns::GRANT_SCOPE, patterns::SCOPE_MAX),
+        ("CreateGrantRequest", "to") | ("ShareRequest", "with") => string(patterns::PRINCIPAL, 70),
         ("CreateTokenRequest" | "CreateOperatorTokenRequest", "name") => {
             json!({"type": ["string", "null"], "pattern": patterns::LABEL, "maxLength": 100})
         }

@@ -146,6 +146,7 @@ mod tests {
             view_limit: Some(5),
             views: 2,
             unavailable: Some("a reason with a \\ and a \n".into()),
+            restricted: true,
         }
     }
 

@@ -26,6 +26,10 @@ pub struct SecretPath {
 }
 
 impl SecretPath {
+    pub(super) fn new(org: String, scope: String, name: String) -> Self {
+        Self { org, scope, name }
+    }
+
     pub(super) fn parse(&self) -> Result<(OrgSlug, Scope, SecretName), ApiError> {
         Ok((
             OrgSlug::parse(&self.org)?,
@@ -111,6 +115,7 @@ pub async fn put(
         expect_version: req.expect_version,
         expires_at: req.expires_at.map(Timestamp::from_datetime),
         view_limit: req.view_limit,
+        restricted: req.restricted,
     };
     let (secret, created) = s.coffer.put_secret(&actor, &slug, put).await?;
     let status = if created {

@@ -65,6 +65,7 @@ pub async fn create(
         expires_at: req.expires_at.map(Timestamp::from_datetime),
         view_limit: req.view_limit,
         size: req.size,
+        restricted: req.restricted,
     };
     let g = s.coffer.create_upload(&actor, &slug, new).await?;
     let data_key = zeroize::Zeroizing::new(B64.encode(g.data_key.expose()));

@@ -6,6 +6,7 @@
 //! in the same transaction as the change), and return records. HTTP, the CLI and tests all drive
 //! the app through here, so the rules live in one place.
 
+mod access;
 mod audit_log;
 mod byok;
 mod error;
@@ -26,6 +27,7 @@ use crate::metrics::Metrics;
 use coffer_envelope::OrgKey;
 use std::sync::Arc;
 
+pub use access::{AccessHolder, AccessReport, principal_text};
 pub use audit_log::AuditCheck;
 pub use byok::routing::OrgKeyProviders;
 pub use byok::{ByokParts, KeysView, ProbeSummary, SetKeys};
@@ -242,6 +244,9 @@ fn action_words(action: Action) -> &'static str {
         Action::ManageKeys => "change the org's key provider",
         Action::ReadStorage => "see the org's storage settings",
         Action::ManageStorage => "change where the org's secrets are stored",
+        Action::ListGroups => "list groups",
+        Action::ManageGroups => "manage groups",
+        Action::ListGrants => "list the org's grants",
     }
 }
 

@@ -114,6 +114,16 @@ async fn roles_are_enforced_with_clear_messages() {
     let app = spawn_app().await;
     let auditor = &app.member("carol", "auditor").await;
     let member = &app.member("dave", "member").await;
+    let r = app
+        .put_secret_as(member, "default", "OPS-1", "db", b"v", json!({}))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (403, "forbidden"),
+        "a member writes only where granted"
+    );
+    assert!(r.message().contains("grant you write"), "{}", r.message());
+    app.grant("OPS", "user:dave", "write").await;
     assert_eq!(
         app.put_secret_as(member, "default", "OPS-1", "db", b"v", json!({}))
             .await
@@ -122,7 +132,11 @@ async fn roles_are_enforced_with_clear_messages() {
     );
     let r = app.reveal_as(auditor, "default", "OPS-1", "db").await;
     assert_eq!((r.status.as_u16(), r.code()), (403, "forbidden"));
-    assert!(r.message().contains("auditor"), "{}", r.message());
+    assert!(
+        r.message().contains("your access to it is metadata"),
+        "{}",
+        r.message()
+    );
     assert_eq!(
         app.call(auditor, Method::GET, "/api/v1/orgs/default/secrets", None)
             .await

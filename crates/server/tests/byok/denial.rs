@@ -134,6 +134,7 @@ async fn a_kms_denial_during_unwrap_suspends_the_org_once() {
         expect_version: None,
         expires_at: None,
         view_limit: None,
+        restricted: None,
     };
     coffer.put_secret(&actor, &org.slug, put).await.unwrap();
 

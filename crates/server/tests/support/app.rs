@@ -203,6 +203,33 @@ impl TestApp {
         self.member_as(&self.token, "default", user, role).await
     }
 
+    /// `granter` grants `to` (`user:NAME`, `svc:NAME`, `group:NAME`) `level` on `scope` of
+    /// `org`; returns the answer.
+    pub async fn grant_as(
+        &self,
+        granter: &str,
+        org: &str,
+        scope: &str,
+        to: &str,
+        level: &str,
+    ) -> Resp {
+        self.call(
+            granter,
+            Method::POST,
+            &format!("/api/v1/orgs/{org}/grants"),
+            Some(json!({"scope": scope, "to": to, "level": level})),
+        )
+        .await
+    }
+
+    /// `admin` of `default` grants `to` `level` on `scope`; the grant must succeed.
+    pub async fn grant(&self, scope: &str, to: &str, level: &str) {
+        let r = self
+            .grant_as(&self.token, "default", scope, to, level)
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+
     /// `inviter` invites `user` to `org` with `role`; returns the code.
     pub async fn invite_as(&self, inviter: &str, org: &str, user: &str, role: &str) -> String {
         let r = self

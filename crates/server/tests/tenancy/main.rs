@@ -11,6 +11,7 @@ mod helpers;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod access;
 mod chains;
 mod generated;
 mod world;

@@ -531,6 +531,24 @@ pub async fn old_world_survives(c: &dyn Catalog, w: &OldWorld) {
         (s.user.id, s.role, s.session.org),
         (w.bob, Some(Role::Member), Some(w.org))
     );
+    // Migration 8: a member, who had every secret by role, has an org-wide write grant in its
+    // place; owners keep theirs by role and get none.
+    let bobs = c.access_set(w.org, w.bob).await.unwrap();
+    assert_eq!(
+        bobs.grants,
+        [crate::domain::policy::HeldGrant {
+            scope: crate::domain::GrantScope::Org,
+            level: crate::domain::AccessLevel::Write,
+            via: None
+        }]
+    );
+    assert!(
+        c.access_set(w.org, w.admin)
+            .await
+            .unwrap()
+            .grants
+            .is_empty()
+    );
     let op = UserRecord::operator(UserName::parse("operator").unwrap(), Timestamp::now());
     assert!(
         c.seat_operator(op.clone(), token(None, &op, 0xee))

@@ -3,6 +3,7 @@
 //! expects an empty catalog. Concurrency checks fire real concurrent calls, because check-and-set
 //! and view limits are exactly where backends differ.
 
+mod access;
 pub mod byok;
 mod fresh;
 mod health;
@@ -78,6 +79,7 @@ pub(crate) fn version(org: OrgId, secret: SecretId, scope: &str, name: &str, v: 
         by: "tester".into(),
         expires_at: None,
         view_limit: None,
+        restricted_to: None,
     }
 }
 
@@ -98,6 +100,7 @@ pub async fn run_all(catalog: &dyn Catalog) {
     fresh::run_all(catalog).await;
     identity::run_all(catalog).await;
     web::run_all(catalog).await;
+    access::run_all(catalog).await;
 }
 
 async fn bootstrap_happens_once(c: &dyn Catalog) -> OrgId {

@@ -31,6 +31,7 @@ fn grant(org: OrgId, name: &str, created_at: i64, ttl_ms: i64) -> PendingUpload 
         created_by: "tester".into(),
         secret_expires_at: None,
         view_limit: None,
+        restricted: false,
     }
 }
 

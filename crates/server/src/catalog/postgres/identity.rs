@@ -28,7 +28,7 @@ type R<T> = Result<T, CatalogError>;
 /// Advisory-lock key serializing `seat_operator` ("coffer" + 2).
 const SEAT_OPERATOR_LOCK: i64 = 0x636f_6666_6572_0002;
 
-async fn lock_org(c: &mut PgConnection, org: OrgId) -> Q<()> {
+pub(super) async fn lock_org(c: &mut PgConnection, org: OrgId) -> Q<()> {
     sqlx::query("SELECT 1 FROM orgs WHERE id = $1 FOR NO KEY UPDATE")
         .bind(org.as_uuid())
         .fetch_one(c)
@@ -160,6 +160,7 @@ async fn remove_member(
         .await?;
     keep_an_owner(c, org, before).await?;
     revoke_credentials(c, user, Some(org), at).await?;
+    super::access::forget_member(c, org, user).await?;
     writes::append_audit(c, a).await
 }
 

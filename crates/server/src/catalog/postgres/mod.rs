@@ -13,6 +13,7 @@
 //! already links SQLite) and without compile-time macros: queries are runtime-checked binds that
 //! the conformance suite exercises, so building needs no live database.
 
+mod access;
 mod byok;
 mod identity;
 mod open;

@@ -43,6 +43,10 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../../migrations/postgres/0007_audit_checkpoints.sql"),
     ),
+    (
+        8,
+        include_str!("../../../migrations/postgres/0008_access.sql"),
+    ),
 ];
 /// Advisory-lock key serializing migrations across processes ("coffer" + 0).
 const MIGRATION_LOCK: i64 = 0x636f_6666_6572_0000;

@@ -89,7 +89,7 @@ macro_rules! token_cols {
 macro_rules! secret_cols {
     () => {
         "id, org_id, project, issue, name, kind, version, deleted_at, created_at, created_by, \
-         updated_at, updated_by, expires_at, view_limit, views"
+         updated_at, updated_by, expires_at, view_limit, views, restricted"
     };
 }
 macro_rules! version_cols {
@@ -166,6 +166,7 @@ pub(super) fn secret(row: &PgRow) -> C<SecretRecord> {
         expires_at: opt_ts(row, 12)?,
         view_limit: opt_u32_at(row, 13)?,
         views: u32_at(row, 14)?,
+        restricted: get(row, 15)?,
     })
 }
 

@@ -95,8 +95,8 @@ pub(super) async fn put_version(
 /// Inserts version 1; `None` if a live secret already has the name.
 async fn insert_secret(c: &mut PgConnection, v: &NewVersion) -> Q<Option<SecretRecord>> {
     let row = sqlx::query(concat!(
-        "INSERT INTO secrets (id, org_id, project, issue, name, kind, version, created_at, created_by, updated_at, updated_by, expires_at, view_limit) \
-         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $7, $8, $9, $10) \
+        "INSERT INTO secrets (id, org_id, project, issue, name, kind, version, created_at, created_by, updated_at, updated_by, expires_at, view_limit, restricted) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $7, $8, $9, $10, $11) \
          ON CONFLICT (org_id, project, issue, name) WHERE NOT destroyed DO NOTHING RETURNING ",
         secret_cols!()
     ))
@@ -110,8 +110,20 @@ async fn insert_secret(c: &mut PgConnection, v: &NewVersion) -> Q<Option<SecretR
     .bind(&v.by)
     .bind(v.expires_at.map(|t| t.millis()))
     .bind(v.view_limit.map(i64::from))
-    .fetch_optional(c)
+    .bind(v.restricted_to.is_some())
+    .fetch_optional(&mut *c)
     .await?;
+    if let (Some(creator), Some(_)) = (v.restricted_to, &row) {
+        sqlx::query(
+            "INSERT INTO shares (secret_id, user_id, level, created_at, created_by) VALUES ($1, $2, 'manage', $3, $4)",
+        )
+        .bind(v.secret.as_uuid())
+        .bind(creator.as_uuid())
+        .bind(v.at.millis())
+        .bind(&v.by)
+        .execute(&mut *c)
+        .await?;
+    }
     Ok(row.as_ref().map(rows::secret).transpose()?)
 }
 

@@ -17,7 +17,7 @@ macro_rules! cols {
     () => {
         "id, org_id, secret_id, project, issue, name, kind, version, key_version, \
          wrapped_key, blob_key, storage_id, size, expires_at, created_at, created_by, \
-         secret_expires_at, view_limit"
+         secret_expires_at, view_limit, restricted"
     };
 }
 
@@ -42,6 +42,7 @@ fn upload(row: &PgRow) -> Result<PendingUpload> {
         created_by: get(row, 15)?,
         secret_expires_at: rows::opt_ts(row, 16)?,
         view_limit: rows::opt_u32_at(row, 17)?,
+        restricted: get(row, 18)?,
     })
 }
 
@@ -53,7 +54,7 @@ async fn create(c: &mut PgConnection, u: &PendingUpload, audit: &AuditDraft) -> 
     sqlx::query(concat!(
         "INSERT INTO uploads (",
         cols!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
     ))
     .bind(u.id.as_uuid())
     .bind(u.org.as_uuid())
@@ -73,6 +74,7 @@ async fn create(c: &mut PgConnection, u: &PendingUpload, audit: &AuditDraft) -> 
     .bind(&u.created_by)
     .bind(u.secret_expires_at.map(Timestamp::millis))
     .bind(u.view_limit.map(i64::from))
+    .bind(u.restricted)
     .execute(&mut *c)
     .await?;
     writes::append_audit(c, audit).await

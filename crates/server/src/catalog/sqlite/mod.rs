@@ -11,6 +11,7 @@
 //! which is sound because one process owns the file ([`process_lock`]). Schema changes are
 //! forward-only migrations in `migrations/sqlite/`, recorded in `schema_migrations`.
 
+mod access;
 mod byok;
 mod byok_reads;
 mod checkpointer;
@@ -82,6 +83,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         7,
         include_str!("../../../migrations/sqlite/0007_audit_checkpoints.sql"),
+    ),
+    (
+        8,
+        include_str!("../../../migrations/sqlite/0008_access.sql"),
     ),
 ];
 

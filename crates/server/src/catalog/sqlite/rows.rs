@@ -99,7 +99,7 @@ pub(super) fn token(row: &Row) -> rusqlite::Result<TokenRecord> {
 macro_rules! secret_cols {
     () => {
         "id, org_id, project, issue, name, kind, version, deleted_at, created_at, \
-         created_by, updated_at, updated_by, expires_at, view_limit, views"
+         created_by, updated_at, updated_by, expires_at, view_limit, views, restricted"
     };
 }
 pub(super) use secret_cols;
@@ -124,6 +124,7 @@ pub(super) fn secret(row: &Row) -> rusqlite::Result<SecretRecord> {
         expires_at: opt_ts(row, 12)?,
         view_limit: row.get(13)?,
         views: row.get(14)?,
+        restricted: row.get(15)?,
     })
 }
 

@@ -15,7 +15,7 @@ type R<T> = Result<T, CatalogError>;
 
 const COLS: &str = "id, org_id, secret_id, project, issue, name, kind, version, key_version, \
      wrapped_key, blob_key, storage_id, size, expires_at, created_at, created_by, \
-     secret_expires_at, view_limit";
+     secret_expires_at, view_limit, restricted";
 
 fn upload(row: &Row) -> rusqlite::Result<PendingUpload> {
     let project: String = row.get(3)?;
@@ -38,6 +38,7 @@ fn upload(row: &Row) -> rusqlite::Result<PendingUpload> {
         created_by: row.get(15)?,
         secret_expires_at: rows::opt_ts(row, 16)?,
         view_limit: row.get(17)?,
+        restricted: row.get(18)?,
     })
 }
 
@@ -50,7 +51,7 @@ fn create(c: &Tx, u: &PendingUpload, audit: &AuditDraft) -> R<()> {
     c.execute(
         &format!(
             "INSERT INTO uploads ({COLS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
         ),
         params![
             u.id.to_bytes(),
@@ -71,6 +72,7 @@ fn create(c: &Tx, u: &PendingUpload, audit: &AuditDraft) -> R<()> {
             u.created_by,
             u.secret_expires_at.map(Timestamp::millis),
             u.view_limit,
+            u.restricted,
         ],
     )
     .map_err(e)?;

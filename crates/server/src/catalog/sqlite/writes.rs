@@ -245,14 +245,21 @@ pub(super) fn put_version(conn: &Tx, v: &NewVersion, audit: &AuditDraft) -> R<Se
     match rules::version_step(live.as_ref(), v.secret, v.version)? {
         rules::VersionStep::Create => {
             conn.execute(
-                "INSERT INTO secrets (id, org_id, project, issue, name, kind, version, created_at, created_by, updated_at, updated_by, expires_at, view_limit) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?7, ?8, ?9, ?10)",
+                "INSERT INTO secrets (id, org_id, project, issue, name, kind, version, created_at, created_by, updated_at, updated_by, expires_at, view_limit, restricted) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     v.secret.to_bytes(), v.org.to_bytes(), v.scope.project().as_str(), v.scope.issue_number(), v.name.as_str(),
-                    v.kind.as_str(), v.at.millis(), v.by, v.expires_at.map(|t| t.millis()), v.view_limit
+                    v.kind.as_str(), v.at.millis(), v.by, v.expires_at.map(|t| t.millis()), v.view_limit, v.restricted_to.is_some()
                 ],
             )
             .map_err(e)?;
+            if let Some(creator) = v.restricted_to {
+                conn.execute(
+                    "INSERT INTO shares (secret_id, user_id, level, created_at, created_by) VALUES (?1, ?2, 'manage', ?3, ?4)",
+                    params![v.secret.to_bytes(), creator.to_bytes(), v.at.millis(), v.by],
+                )
+                .map_err(e)?;
+            }
         }
         rules::VersionStep::Append => {
             conn.execute(

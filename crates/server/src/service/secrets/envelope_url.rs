@@ -4,7 +4,7 @@
 //! refused for secrets that could not be revealed, and is audited as `secret.envelope_url`
 //! before the URL is handed out. Envelopes in the deployment's default store have no such URL.
 
-use crate::domain::policy::{Action, Actor};
+use crate::domain::policy::{Action, Actor, SecretAction};
 use crate::domain::{OrgSlug, Scope, SecretName, Timestamp};
 use crate::service::secrets::{blob_error, label};
 use crate::service::{Coffer, Error, Result, event, unavailable_reason};
@@ -24,6 +24,8 @@ impl Coffer {
             .await?;
         let what = label(scope, name);
         let secret = self.lookup(&org, scope, name).await?;
+        self.check_secret(actor, &org, &secret, SecretAction::Reveal)
+            .await?;
         let now = Timestamp::now();
         if let Some(why) = unavailable_reason(&secret, now) {
             return Err(Error::Gone(format!("`{what}` cannot be read: {why}")));

@@ -17,7 +17,7 @@ use crate::blob::{BlobError, BlobKey};
 use crate::catalog::{
     CatalogError, NewVersion, OrgRecord, SecretFilter, SecretRecord, StoredBlob, VersionRecord,
 };
-use crate::domain::policy::{Action, Actor};
+use crate::domain::policy::{Action, Actor, SecretAction};
 use crate::domain::{OrgId, OrgSlug, Scope, SecretId, SecretKind, SecretName, Timestamp};
 use crate::service::{Coffer, Error, Result, event};
 use bytes::Bytes;
@@ -46,6 +46,9 @@ pub struct PutSecret {
     pub expires_at: Option<Timestamp>,
     /// View limit.
     pub view_limit: Option<u32>,
+    /// Create the secret restricted to its shares (its creator gets `manage`); on an existing
+    /// secret it must match.
+    pub restricted: Option<bool>,
 }
 
 pub(in crate::service) fn label(scope: &Scope, name: &SecretName) -> String {
@@ -113,26 +116,37 @@ pub(in crate::service) struct NextVersion {
     pub secret: SecretId,
     pub version: u32,
     pub kind: SecretKind,
+    /// Whether the existing secret is restricted (`None`: the write creates it).
+    pub restricted: Option<bool>,
 }
 
 impl Coffer {
-    /// Reads the secret's current state and checks that a new version may follow it:
+    /// Reads the secret's current state and checks that the actor may write it and that a new
+    /// version may follow it: its access (`write` on the secret, or on the scope to create it),
     /// check-and-set on `expect_version`, and not soft-deleted. The kind defaults to the
     /// existing kind, else `password`.
     pub(in crate::service) async fn next_version(
         &self,
-        org: OrgId,
+        actor: &Actor,
+        org: &OrgRecord,
         scope: &Scope,
         name: &SecretName,
         expect_version: Option<u32>,
         kind: Option<SecretKind>,
     ) -> Result<NextVersion> {
         let what = label(scope, name);
-        let existing = match self.catalog.secret(org, scope, name).await {
+        let existing = match self.catalog.secret(org.id, scope, name).await {
             Ok(s) => Some(s),
             Err(CatalogError::NotFound) => None,
             Err(e) => return Err(Error::catalog(e, || what.clone())),
         };
+        match &existing {
+            Some(s) => {
+                self.check_secret(actor, org, s, SecretAction::Write)
+                    .await?;
+            }
+            None => self.check_new_secret(actor, org, scope).await?,
+        }
         let current = existing.as_ref().map_or(0, |s| s.version);
         if let Some(expected) = expect_version.filter(|e| *e != current) {
             return Err(conflict(&what, expected, current));
@@ -152,6 +166,7 @@ impl Coffer {
             secret,
             version,
             kind,
+            restricted: existing.as_ref().map(|s| s.restricted),
         })
     }
 
@@ -183,8 +198,16 @@ impl Coffer {
         let _turn = self.write_locks.lock((org.id, &req.scope, &req.name)).await;
         for _ in 0..WRITE_ATTEMPTS {
             let next = self
-                .next_version(org.id, &req.scope, &req.name, req.expect_version, req.kind)
+                .next_version(
+                    actor,
+                    &org,
+                    &req.scope,
+                    &req.name,
+                    req.expect_version,
+                    req.kind,
+                )
                 .await?;
+            check_restriction(&what, req.restricted, next.restricted)?;
             let (id, version, kind) = (next.secret, next.version, next.kind);
             check_value(kind, req.value.as_bytes(), self.settings.max_secret_bytes)?;
             let key = self.org_key(org.id, org.key_version).await?;
@@ -221,6 +244,7 @@ impl Coffer {
                 by: actor.name.to_string(),
                 expires_at: req.expires_at,
                 view_limit: req.view_limit,
+                restricted_to: (req.restricted == Some(true)).then_some(actor.user),
             };
             let details = serde_json::json!({"version": version, "kind": kind, "key_version": org.key_version});
             match self
@@ -283,10 +307,13 @@ impl Coffer {
             .org_for(actor, slug, Action::ReadSecretMetadata)
             .await?;
         filter.limit = filter.limit.clamp(1, 10_000);
-        self.catalog
+        let listed = self
+            .catalog
             .list_secrets(org.id, &filter)
             .await
-            .map_err(|e| Error::catalog(e, || "secrets".into()))
+            .map_err(|e| Error::catalog(e, || "secrets".into()))?;
+        let visible = self.visible(actor, &org, listed).await?;
+        Ok(visible.into_iter().map(|(s, _)| s).collect())
     }
 
     /// One secret's metadata.
@@ -300,7 +327,10 @@ impl Coffer {
         let org = self
             .org_for(actor, slug, Action::ReadSecretMetadata)
             .await?;
-        self.lookup(&org, scope, name).await
+        let s = self.lookup(&org, scope, name).await?;
+        self.check_secret(actor, &org, &s, SecretAction::See)
+            .await?;
+        Ok(s)
     }
 
     /// A secret and its versions, newest first.
@@ -315,6 +345,8 @@ impl Coffer {
             .org_for(actor, slug, Action::ReadSecretMetadata)
             .await?;
         let s = self.lookup(&org, scope, name).await?;
+        self.check_secret(actor, &org, &s, SecretAction::See)
+            .await?;
         let versions = self
             .catalog
             .versions(s.id)
@@ -337,6 +369,8 @@ impl Coffer {
             .await?;
         let what = label(scope, name);
         let s = self.lookup(&org, scope, name).await?;
+        self.check_secret(actor, &org, &s, SecretAction::Delete)
+            .await?;
         let (at, action) = if delete {
             (Some(Timestamp::now()), "secret.delete")
         } else {
@@ -365,6 +399,8 @@ impl Coffer {
             .await?;
         let what = label(scope, name);
         let s = self.lookup(&org, scope, name).await?;
+        self.check_secret(actor, &org, &s, SecretAction::Destroy)
+            .await?;
         let details = serde_json::json!({"versions": s.version});
         let keys = self
             .catalog
@@ -375,6 +411,24 @@ impl Coffer {
             self.discard_blob(&blob).await;
         }
         Ok(())
+    }
+}
+
+/// A write may say `restricted` when it creates a secret; on an existing one it must agree, since
+/// changing a restriction is managing access, not writing (`PUT …/restricted`).
+pub(in crate::service) fn check_restriction(
+    what: &str,
+    wanted: Option<bool>,
+    current: Option<bool>,
+) -> Result<()> {
+    match (wanted, current) {
+        (Some(w), Some(c)) if w != c => Err(Error::InvalidInput(format!(
+            "`{what}` exists and is {}restricted; change that with `coffer secret {}` (it takes \
+             manage access), or leave `restricted` out of the write",
+            if c { "" } else { "not " },
+            if w { "restrict" } else { "unrestrict" }
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::blob::BlobError;
 use crate::catalog::{CatalogError, OrgRecord, SecretRecord, StoredBlob, VersionRecord};
-use crate::domain::policy::{Action, Actor};
+use crate::domain::policy::{Action, Actor, SecretAction};
 use crate::domain::{OrgSlug, Scope, SecretName, Timestamp};
 use crate::service::secrets::{binding, blob_error, label, secret_not_found};
 use crate::service::{Coffer, Error, Result, admit, event, org_not_found, require_active};
@@ -60,6 +60,8 @@ impl Coffer {
         let secret = target
             .secret
             .ok_or_else(|| Error::NotFound(secret_not_found(&org, scope, name)))?;
+        self.check_secret(actor, &org, &secret, SecretAction::Reveal)
+            .await?;
         if let Some(why) = unavailable_reason(&secret, Timestamp::now()) {
             return Err(Error::Gone(format!("`{what}` cannot be revealed: {why}")));
         }

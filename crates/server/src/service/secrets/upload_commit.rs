@@ -6,7 +6,7 @@ use crate::blob::{BlobError, BlobKey};
 use crate::catalog::{
     CatalogError, NewVersion, OrgRecord, PendingUpload, SecretRecord, StoredBlob,
 };
-use crate::domain::policy::{Action, Actor};
+use crate::domain::policy::{Action, Actor, SecretAction};
 use crate::domain::{OrgSlug, Timestamp, UploadId};
 use crate::service::secrets::{binding, blob_error, check_value, conflict, label};
 use crate::service::{Coffer, Error, Result, event};
@@ -44,6 +44,15 @@ impl Coffer {
             })?;
         let u = self.live_upload(actor, &org, id).await?;
         let what = label(&u.scope, &u.name);
+        // Access may have changed since the grant: the commit is a write like any other.
+        match self.catalog.secret(org.id, &u.scope, &u.name).await {
+            Ok(s) => {
+                self.check_secret(actor, &org, &s, SecretAction::Write)
+                    .await?;
+            }
+            Err(CatalogError::NotFound) => self.check_new_secret(actor, &org, &u.scope).await?,
+            Err(e) => return Err(Error::catalog(e, || what.clone())),
+        }
         let store = self.stores.get(self.catalog.as_ref(), u.storage).await?;
         let bytes = match store.get(&u.blob_key).await {
             Ok(b) => b,
@@ -84,6 +93,7 @@ impl Coffer {
             by: actor.name.to_string(),
             expires_at: u.secret_expires_at,
             view_limit: u.view_limit,
+            restricted_to: u.restricted.then_some(actor.user),
         };
         let details = serde_json::json!({"upload": id.to_string(), "version": u.version,
             "kind": u.kind, "key_version": u.key_version});

@@ -17,7 +17,7 @@ use crate::blob::{BlobError, BlobKey};
 use crate::catalog::{OrgRecord, PendingUpload, StoredBlob};
 use crate::domain::policy::{Action, Actor};
 use crate::domain::{OrgSlug, Scope, SecretKind, SecretName, Timestamp, UploadId};
-use crate::service::secrets::{binding, blob_error, check_write_options, label};
+use crate::service::secrets::{binding, blob_error, check_restriction, check_write_options, label};
 use crate::service::{Coffer, Error, Result, event};
 use bytes::Bytes;
 use coffer_envelope::{DataKey, Key32, OVERHEAD};
@@ -42,6 +42,9 @@ pub struct NewUpload {
     pub view_limit: Option<u32>,
     /// Declared plaintext size.
     pub size: u64,
+    /// Create the secret restricted to its shares (its creator gets `manage`); on an existing
+    /// secret it must match.
+    pub restricted: Option<bool>,
 }
 
 /// What the client needs to seal and upload: the grant, the data key (handed out once, never
@@ -85,10 +88,18 @@ impl Coffer {
             )));
         }
         let next = self
-            .next_version(org.id, &req.scope, &req.name, req.expect_version, req.kind)
+            .next_version(
+                actor,
+                &org,
+                &req.scope,
+                &req.name,
+                req.expect_version,
+                req.kind,
+            )
             .await?;
-        let (secret, version, kind) = (next.secret, next.version, next.kind);
         let what = label(&req.scope, &req.name);
+        check_restriction(&what, req.restricted, next.restricted)?;
+        let (secret, version, kind) = (next.secret, next.version, next.kind);
         let key = self.org_key(org.id, org.key_version).await?;
         let internal = |e: coffer_envelope::EnvelopeError| Error::Internal(format!("wrap: {e}"));
         let data_key = Key32::try_generate().map_err(internal)?;
@@ -134,6 +145,7 @@ impl Coffer {
             created_by: actor.name.to_string(),
             secret_expires_at: req.expires_at,
             view_limit: req.view_limit,
+            restricted: version == 1 && req.restricted == Some(true),
         };
         let details = serde_json::json!({"upload": id.to_string(), "version": version,
             "kind": kind, "key_version": org.key_version, "size": req.size, "presigned": presigned});

@@ -9,11 +9,12 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// Reads and verifies the audit trail and secret metadata; never values.
+    /// Reads and verifies the audit trail and the metadata of every unrestricted secret; reveals
+    /// only what grants and shares give.
     Auditor,
-    /// Reads and writes secrets.
+    /// Sees, reveals and writes only the secrets its grants and shares give (docs/access.md).
     Member,
-    /// Member rights plus users, tokens, destroy and org settings.
+    /// Every unrestricted secret, plus users, groups, grants, tokens, destroy and org settings.
     Admin,
     /// Admin rights plus managing owners and rotating the org key.
     Owner,

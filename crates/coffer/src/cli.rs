@@ -324,11 +324,12 @@ pub enum OperatorTokenCommand {
 pub enum RoleArg {
     /// Everything, including managing owners, keys and storage.
     Owner,
-    /// Members up to admin, service accounts, destroy and org settings, plus member rights.
+    /// Every unrestricted secret, members up to admin, groups, grants, service accounts, destroy
+    /// and org settings.
     Admin,
-    /// Reads and writes secrets.
+    /// Only the secrets its grants and shares give (`coffer grant`, `coffer secret share`).
     Member,
-    /// Reads the audit trail and secret metadata, never values.
+    /// The audit trail and secret metadata; values only where granted.
     Auditor,
 }
 

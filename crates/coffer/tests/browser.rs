@@ -200,6 +200,21 @@ fn a_person_uses_the_web_ui_in_chromium() {
         )
         .ok();
     }
+    // carol, a member with no grant: she sees only what the access scenario shares with her.
+    let carol_code = as_alice(
+        &[
+            "--org", "acme", "user", "invite", "carol", "--role", "member",
+        ],
+        b"",
+    )
+    .ok()
+    .stdout();
+    support::run(
+        s.cmd_without_token(".")
+            .args(["invite", "accept", carol_code.trim()]),
+        format!("{PASSWORD}\n").as_bytes(),
+    )
+    .ok();
     let keys: Vec<String> = REGIONS
         .iter()
         .map(|r| {
@@ -213,7 +228,7 @@ fn a_person_uses_the_web_ui_in_chromium() {
     rt.block_on(create_bucket(&moto, &bucket_us, "us-east-1"));
     run_browser(
         &s,
-        "core,members,upload_default,storage,upload_bucket",
+        "core,members,access,upload_default,storage,upload_bucket",
         "core",
         &[
             ("ORG", "acme"),

@@ -315,6 +315,79 @@ const scenarios = {
     assert.match(await text('#byok-orgs'), /eu-central-1: enabled/);
     await shot('12-byok-overview');
   },
+  async access() {
+    const org = env('ORG');
+    step = 'access: the owner creates group dba with carol';
+    await page.context().clearCookies();
+    await page.goto('/orgs/' + org + '/admin/access');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn(org, env('USER'), env('PASSWORD'), '/orgs/' + org + '/admin/access');
+    await page.fill('#group-name', 'dba');
+    await page.click('#group-form button[type=submit]');
+    const dba = page.locator('tr[data-group="dba"]');
+    await dba.waitFor();
+    await dba.locator('input').fill('carol');
+    await dba.getByRole('button', { name: 'Add' }).click();
+    await page.locator('tr[data-group="dba"] .chip', { hasText: 'user:carol' }).waitFor();
+    await shot('30-access-groups');
+
+    step = 'access: carol sees no secret yet';
+    const asCarol = async () => {
+      await page.context().clearCookies();
+      await page.goto('/orgs/' + org + '/issues/OPS-7');
+      await page.waitForURL((u) => u.pathname === '/login');
+      await signIn(org, 'carol', env('PASSWORD'), '/orgs/' + org + '/issues/OPS-7');
+      await page.locator('#main table, #main p.muted').first().waitFor();
+    };
+    await asCarol();
+    assert.equal(await page.locator('tr[data-secret]').count(), 0, 'carol sees secrets nobody shared');
+
+    step = 'access: the owner shares cli-secret with dba from its row';
+    await page.context().clearCookies();
+    await page.goto('/orgs/' + org + '/issues/OPS-7');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn(org, env('USER'), env('PASSWORD'), '/orgs/' + org + '/issues/OPS-7');
+    const row = page.locator('tr[data-secret="cli-secret"]');
+    await row.getByRole('button', { name: 'Access' }).click();
+    const panel = page.locator('[data-testid=access-panel]');
+    await panel.waitFor();
+    assert.match(await panel.locator(`tr[data-who="user:${env('USER')}"]`).innerText(), /manage[\s\S]*role owner/);
+    await panel.locator('input[name=share-with]').fill('group:dba');
+    await panel.locator('select[name=share-level]').selectOption('read');
+    await panel.getByRole('button', { name: 'Share', exact: true }).click();
+    await page.locator('[data-testid=access-panel] tr[data-who="user:carol"]').waitFor();
+    assert.match(await page.locator('[data-testid=access-panel] tr[data-who="user:carol"]').innerText(), /read[\s\S]*share read via group:dba/);
+    await shot('31-access-shared');
+
+    step = 'access: carol sees and reveals cli-secret, and nothing else';
+    await asCarol();
+    await page.locator('tr[data-secret="cli-secret"]').waitFor();
+    assert.deepEqual(await page.locator('tr[data-secret]').evaluateAll((rs) => rs.map((r) => r.dataset.secret)), ['cli-secret']);
+    await page.locator('tr[data-secret="cli-secret"]').getByRole('button', { name: 'Reveal', exact: true }).click();
+    await page.locator('[data-testid=revealed-value]').waitFor();
+    assert.equal(await page.locator('[data-testid=revealed-value]').innerText(), 'from-the-cli-2');
+    step = 'access: carol may not manage its access';
+    await page.locator('tr[data-secret="cli-secret"]').getByRole('button', { name: 'Access' }).click();
+    await page.locator('.row-out .msg-error').waitFor();
+    assert.match(await text('.row-out .msg-error'), /cannot manage access/);
+    await shot('32-access-as-carol');
+
+    step = 'access: the owner adds a restricted secret in the browser; carol does not see it';
+    await page.context().clearCookies();
+    await page.goto('/orgs/' + org + '/issues/OPS-7');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn(org, env('USER'), env('PASSWORD'), '/orgs/' + org + '/issues/OPS-7');
+    await page.fill('#name', 'root-pw');
+    await page.fill('#value', 'only-for-alice');
+    await page.check('#restricted');
+    await page.click('#add-secret button[type=submit]');
+    await page.locator('#add-result .msg-ok').waitFor({ timeout: 30_000 });
+    await page.locator('tr[data-secret="root-pw"] .tag', { hasText: 'restricted' }).waitFor();
+    await shot('33-access-restricted');
+    await asCarol();
+    await page.locator('tr[data-secret="cli-secret"]').waitFor();
+    assert.equal(await page.locator('tr[data-secret="root-pw"]').count(), 0, 'carol sees a restricted secret');
+  },
   async storage() {
     const org = env('ORG');
     step = 'storage: sign in as the org owner';

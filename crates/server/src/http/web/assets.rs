@@ -22,6 +22,7 @@ const FILES: &[(&str, &str)] = web![
     "js/app.js",
     "js/envelope.js",
     "js/ui.js",
+    "js/pages/access.js",
     "js/pages/account.js",
     "js/pages/admin_byok.js",
     "js/pages/audit.js",

@@ -69,6 +69,7 @@ const PAGES: &[&str] = &[
     "/orgs/{org}",
     "/orgs/{org}/issues/{key}",
     "/orgs/{org}/admin/members",
+    "/orgs/{org}/admin/access",
     "/orgs/{org}/admin/storage",
     "/orgs/{org}/admin/keys",
     "/orgs/{org}/admin/audit",

@@ -33,6 +33,7 @@ async function addSecret(org, scope, form) {
   const req = { kind, size: plaintext.length };
   if (f('expires').value) req.expires_at = new Date(f('expires').value).toISOString();
   if (f('views').value) req.view_limit = Number(f('views').value);
+  if (f('restricted').checked) req.restricted = true;
   const grant = await api('POST', `/orgs/${seg(org)}/secrets/${seg(scope)}/${seg(name)}/uploads`, req);
   const dataKey = fromBase64(grant.data_key);
   let envelope;
@@ -64,7 +65,9 @@ function addForm(org, scope, refresh) {
       h('label', { for: 'kind' }, 'Kind'), h('select', { id: 'kind', name: 'kind' }, ['password', 'note', 'kv'].map((k) => h('option', { value: k }, k))),
       h('label', { for: 'value' }, 'Value'), h('textarea', { id: 'value', name: 'value', rows: 2, required: true, autocomplete: 'off', spellcheck: 'false' }),
       h('label', { for: 'expires' }, 'Expires (optional)'), h('input', { id: 'expires', name: 'expires', type: 'datetime-local' }),
-      h('label', { for: 'views' }, 'View limit (optional)'), h('input', { id: 'views', name: 'views', type: 'number', min: 1 })),
+      h('label', { for: 'views' }, 'View limit (optional)'), h('input', { id: 'views', name: 'views', type: 'number', min: 1 }),
+      h('span', {}), h('label', { for: 'restricted', class: 'inline' }, h('input', { id: 'restricted', name: 'restricted', type: 'checkbox' }),
+        ' Restricted: only the people you share it with see it, not admins or grants (you manage it)')),
     h('p', { class: 'muted small' }, 'The value is encrypted in this browser before it is sent; Coffer and the storage only ever see the sealed envelope. Writing an existing name adds a new version.'),
     h('button', { type: 'submit' }, 'Encrypt and save'), out);
   form.addEventListener('submit', async (ev) => {
@@ -97,7 +100,7 @@ export async function render(main, { params }) {
       const filter = ISSUE.test(scope) ? `issue=${seg(scope)}` : `project=${seg(scope)}`;
       const { secrets } = await api('GET', `/orgs/${seg(org)}/secrets?${filter}&deleted=${showDeleted.checked}`);
       const mine = secrets.filter((s) => s.scope === scope);
-      fill(status, mine.length ? null : message('warn', `No secrets on ${scope} yet. Add the first one below.`));
+      fill(status, mine.length ? null : message('warn', `No secrets on ${scope} that you can see. Add one below.`));
       fill(table, mine.map((s) => secretRow(org, s, refresh)));
     } catch (e) {
       fill(status, message('error', e.message));

@@ -1,9 +1,10 @@
 // One secret on the issue page: its facts, and the actions on it — reveal (audited by the
 // reveal API; hidden again after 30 s), copy (the clipboard is cleared after 30 s), history
-// with older versions, delete and restore.
+// with older versions, delete and restore, and its access: who can see it and why, its shares
+// (add, change, remove) and its restriction (docs/access.md; the server decides who may).
 import { api, seg } from '../api.js';
 import { fromBase64 } from '../envelope.js';
-import { h, fill, message, when, copyText } from '../ui.js';
+import { h, fill, message, when, copyText, showError } from '../ui.js';
 
 const HIDE_AFTER_MS = 30_000;
 
@@ -36,6 +37,61 @@ function revealed(value, version, into) {
       into.prepend(h('div', { class: 'muted small' }, 'Hidden again.'));
     }
   }, HIDE_AFTER_MS);
+}
+
+const LEVELS = ['read', 'write', 'manage'];
+
+/** The access panel: who can see the secret and why, its shares, and its restriction. */
+async function accessPanel(base, s, into, refresh) {
+  const status = h('div', { class: 'small', role: 'status' });
+  const redo = async (fn, ok) => {
+    try {
+      await fn();
+      await accessPanel(base, s, into, refresh);
+      into.append(message('ok', ok));
+    } catch (e) {
+      showError(status, e);
+    }
+  };
+  let a;
+  try {
+    a = await api('GET', `${base}/access`);
+  } catch (e) {
+    fill(into, message('error', e.message));
+    return;
+  }
+  const who = h('input', { name: 'share-with', placeholder: 'user:alice or group:dba', required: true, autocomplete: 'off', 'aria-label': 'Share with' });
+  const level = h('select', { name: 'share-level', 'aria-label': 'Level' }, LEVELS.map((l) => h('option', { value: l }, l)));
+  const form = h('form', {
+    class: 'inline',
+    'data-testid': 'share-form',
+    onsubmit: (ev) => {
+      ev.preventDefault();
+      const w = who.value.trim();
+      return redo(() => api('PUT', `${base}/shares`, { with: w, level: level.value }), `Shared with ${w} (${level.value}).`);
+    },
+  }, who, level, h('button', { type: 'submit', class: 'secondary' }, 'Share'));
+  const restrict = h('button', {
+    type: 'button',
+    class: 'secondary',
+    onclick: () => redo(async () => {
+      await api('PUT', `${base}/restricted`, { restricted: !a.restricted });
+      await refresh();
+    }, a.restricted ? 'No longer restricted.' : 'Restricted to its shares.'),
+  }, a.restricted ? 'Lift restriction' : 'Restrict to shares');
+  fill(into, h('div', { class: 'access', 'data-testid': 'access-panel' },
+    h('p', { class: 'muted small' }, a.restricted
+      ? 'Restricted: only its shares give access, not grants or roles.'
+      : 'Owners and admins, grants on this issue or project, and its shares give access.'),
+    h('table', {},
+      h('thead', {}, h('tr', {}, ['Who', 'Access', 'Because'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, a.entries.map((e) => h('tr', { 'data-who': e.principal },
+        h('td', {}, e.principal), h('td', {}, e.access), h('td', { class: 'small' }, e.because.join('; ')))))),
+    h('div', {}, h('strong', {}, 'Shares: '), a.shares.length ? a.shares.map((sh) => h('span', { class: 'chip', 'data-share': sh.principal },
+      `${sh.principal} (${sh.level})`, ' ',
+      h('button', { type: 'button', class: 'link', 'aria-label': `Stop sharing with ${sh.principal}`, onclick: () => redo(() => api('DELETE', `${base}/shares/${seg(sh.principal)}`), `No longer shared with ${sh.principal}.`) }, '×')))
+      : h('span', { class: 'muted' }, 'none')),
+    form, ' ', restrict, status));
 }
 
 export function secretRow(org, s, refresh) {
@@ -73,7 +129,8 @@ export function secretRow(org, s, refresh) {
   };
   const deleted = s.state === 'deleted';
   const row = h('tr', { 'data-secret': s.name, class: deleted ? 'deleted' : null },
-    h('td', {}, h('strong', {}, s.name), s.unavailable ? h('div', { class: 'muted small' }, s.unavailable) : null),
+    h('td', {}, h('strong', {}, s.name), s.restricted ? h('span', { class: 'tag', title: 'Only its shares give access' }, 'restricted') : null,
+      s.unavailable ? h('div', { class: 'muted small' }, s.unavailable) : null),
     h('td', {}, s.kind),
     h('td', {}, `v${s.version}`),
     h('td', {}, s.updated_by, h('div', { class: 'muted small' }, when(s.updated_at))),
@@ -82,6 +139,7 @@ export function secretRow(org, s, refresh) {
     h('td', { class: 'actions' },
       deleted ? null : h('button', { type: 'button', onclick: () => reveal(null) }, 'Reveal'),
       h('button', { type: 'button', class: 'secondary', onclick: history }, 'History'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => accessPanel(base, s, out, refresh) }, 'Access'),
       h('button', { type: 'button', class: deleted ? 'secondary' : 'danger', onclick: toggle }, deleted ? 'Restore' : 'Delete')));
   const detail = h('tr', { class: 'detail' }, h('td', { colspan: 7 }, out));
   return [row, detail];

@@ -375,6 +375,9 @@ pub enum AuditCommand {
         /// Only events by this user.
         #[arg(long, value_name = "USER")]
         actor: Option<String>,
+        /// Only events about this secret: who revealed, wrote, shared it.
+        #[arg(long, value_name = "SCOPE/NAME")]
+        secret: Option<String>,
     },
     /// Verify the hash chain and its signed checkpoints; exits 0 when intact, 1 otherwise.
     /// Prints the newest checkpoint: keep it, and pass it to --expect later to prove nothing

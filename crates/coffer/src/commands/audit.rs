@@ -16,12 +16,14 @@ pub async fn run(ctx: &Ctx, cmd: AuditCommand) -> Result<i32> {
             limit,
             action,
             actor,
+            secret,
         } => {
             let query = [
                 ("after", after.map(|v| v.to_string()).unwrap_or_default()),
                 ("limit", limit.map(|v| v.to_string()).unwrap_or_default()),
                 ("action", action.unwrap_or_default()),
                 ("actor", actor.unwrap_or_default()),
+                ("target", secret.unwrap_or_default()),
             ];
             let body = ctx.client.get(&["orgs", org, "audit"], &query).await?;
             if ctx.json {

@@ -419,6 +419,19 @@ fn groups_grants_and_shares_from_the_cli() {
         "{access}"
     );
     assert!(!access.contains("user:dave"), "{access}");
+    // Who did what with it: its events only.
+    let trail = s
+        .run(&["audit", "list", "--secret", "OPS-1/db"])
+        .ok()
+        .stdout();
+    for action in ["secret.write", "secret.share", "secret.reveal"] {
+        assert!(trail.contains(action), "{action}: {trail}");
+    }
+    assert!(
+        trail.lines().skip(1).all(|l| l.contains("OPS-1/db")),
+        "only OPS-1/db's events: {trail}"
+    );
+    assert!(trail.contains("carol"), "carol's reveal: {trail}");
 
     s.run(&["grant", "add", "OPS", "user:dave", "--level", "write"])
         .ok();

@@ -300,4 +300,6 @@ pub struct AuditFilter {
     pub action: Option<String>,
     /// Only this actor name.
     pub actor: Option<String>,
+    /// Only events about this target (e.g. a secret's `OPS-123/db-password`).
+    pub target: Option<String>,
 }

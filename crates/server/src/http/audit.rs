@@ -23,6 +23,9 @@ pub struct AuditQuery {
     action: Option<String>,
     /// Only this actor name.
     actor: Option<String>,
+    /// Only events about this target, e.g. a secret's `OPS-123/db-password` or a group's
+    /// `group:dba`.
+    target: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/audit", params(("org" = String, Path), AuditQuery), responses((status = 200, body = api::AuditList)))]
@@ -37,6 +40,7 @@ pub async fn list(
         limit: q.limit.unwrap_or(100),
         action: q.action,
         actor: q.actor,
+        target: q.target.filter(|t| !t.is_empty()),
     };
     let events = s
         .coffer

@@ -652,6 +652,31 @@ async fn audit_chain_verifies(c: &dyn Catalog, org: OrgId) {
         3,
         "only the three counted reveals were recorded"
     );
+    let about = |target: &str| AuditFilter {
+        limit: 1000,
+        target: Some(target.into()),
+        ..Default::default()
+    };
+    for target in ["OPS-3/once", "OPS-3/other", "OPS-3/once"] {
+        let about = AuditDraft::new(
+            org,
+            None,
+            "tester",
+            "secret.reveal",
+            target,
+            serde_json::json!({}),
+        );
+        c.append_audit(about).await.unwrap();
+    }
+    let once = c.audit_events(org, &about("OPS-3/once")).await.unwrap();
+    assert_eq!(once.len(), 2);
+    assert!(once.iter().all(|e| e.target == "OPS-3/once"));
+    assert!(
+        c.audit_events(org, &about("OPS-3/nothing"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// `reveal_target` reads the org, the secret and a version together; only a missing org is

@@ -357,13 +357,14 @@ pub(super) async fn audit_events(
         "SELECT ",
         audit_cols!(),
         " FROM audit_events WHERE org_id = $1 AND seq > $2 AND ($3::text IS NULL OR action = $3) \
-         AND ($4::text IS NULL OR actor = $4) ORDER BY seq LIMIT $5"
+         AND ($4::text IS NULL OR actor = $4) AND ($6::text IS NULL OR target = $6) ORDER BY seq LIMIT $5"
     ))
     .bind(org.as_uuid())
     .bind(saturating_i64(f.after_seq))
     .bind(f.action.as_deref())
     .bind(f.actor.as_deref())
     .bind(i64::from(f.limit))
+    .bind(f.target.as_deref())
     .fetch_all(c)
     .await?;
     Ok(rows::all(&list, rows::audit)?)

@@ -301,7 +301,7 @@ pub(super) fn blob_referenced(conn: &Connection, blob: &StoredBlob) -> R<bool> {
 pub(super) fn audit_events(conn: &Connection, org: OrgId, f: &AuditFilter) -> R<Vec<AuditRecord>> {
     let sql = format!(
         "SELECT {} FROM audit_events WHERE org_id = ?1 AND seq > ?2 AND (?3 IS NULL OR action = ?3) \
-         AND (?4 IS NULL OR actor = ?4) ORDER BY seq LIMIT ?5",
+         AND (?4 IS NULL OR actor = ?4) AND (?6 IS NULL OR target = ?6) ORDER BY seq LIMIT ?5",
         rows::AUDIT_COLS
     );
     let mut s = conn.prepare_cached(&sql).map_err(e)?;
@@ -311,7 +311,8 @@ pub(super) fn audit_events(conn: &Connection, org: OrgId, f: &AuditFilter) -> R<
             saturating_i64(f.after_seq),
             f.action,
             f.actor,
-            f.limit
+            f.limit,
+            f.target
         ],
         rows::audit,
     )

@@ -95,6 +95,7 @@ impl Coffer {
                 limit: 5_000,
                 action: q.action.clone().filter(|s| !s.is_empty()),
                 actor: q.actor.clone().filter(|s| !s.is_empty()),
+                target: None,
             };
             let events = self.audit_events(actor, slug, page).await?;
             let Some(last) = events.last() else {

@@ -27,6 +27,13 @@ if [ ! -f crates/coffer/tests/browser/node_modules/playwright-core/package.json 
   (cd crates/coffer/tests/browser && npm ci --no-audit --no-fund --silent)
 fi
 
+# The single sign-on tests (crates/server/tests/sso, crates/coffer/tests/cli_e2e/sso.rs) run
+# against panva's oidc-provider, a certified OpenID provider (crates/server/tests/oidc_provider).
+if [ ! -f crates/server/tests/oidc_provider/node_modules/oidc-provider/package.json ]; then
+  say "installing oidc-provider (npm ci, from the lockfile)"
+  (cd crates/server/tests/oidc_provider && npm ci --no-audit --no-fund --silent)
+fi
+
 # The AWS backends' tests (crates/server/tests/s3.rs, kms.rs) run against a real moto server
 # (S3, KMS, STS, IAM). Pinned: the tests assert moto's verified behaviours (docs/aws.md).
 MOTO_VERSION=5.2.5

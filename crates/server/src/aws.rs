@@ -14,7 +14,9 @@ mod dns_guard;
 mod endpoint;
 mod failure;
 
+pub(crate) use dns_guard::GuardedResolver;
 pub use endpoint::check_endpoint;
+pub(crate) use endpoint::is_forbidden;
 pub(crate) use failure::{Failure, classify};
 
 use aws_config::identity::IdentityCache;

@@ -60,6 +60,19 @@ pub struct Config {
     /// Audit checkpoints and failure summaries.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Single sign-on (each org's provider is the org's own setting; docs/sso.md).
+    #[serde(default)]
+    pub sso: SsoConfig,
+}
+
+/// `[sso]`: what the deployment allows of the OpenID providers orgs set up.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoConfig {
+    /// Admit providers on this machine over plain http (`http://127.0.0.1:…`, `localhost`): for
+    /// tests and local development only. Off, issuers must be https and not loopback.
+    #[serde(default)]
+    pub allow_loopback_issuers: bool,
 }
 
 /// Size caps, enforced before any work.
@@ -180,6 +193,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             server: ServerConfig::default(),
             audit: AuditConfig::default(),
+            sso: SsoConfig::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::http::{AppState, router};
 use crate::keys::{KeyContext, KeyError, KeyProvider, Keyring, OpenKeyError, open_key_provider};
 use crate::metrics::Metrics;
 use crate::service::OrgKeyProviders;
+use crate::service::sso::SsoParts;
 use crate::service::{ByokParts, Coffer, ServiceSettings, StorageSettings};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -216,7 +217,11 @@ impl RunningApp {
                 locations: config.locations.clone(),
                 principal_arn: config.byok.principal_arn.clone(),
             })
-            .with_storage(storage);
+            .with_storage(storage)
+            .with_sso(SsoParts::new(
+                &config.public_origin(),
+                config.sso.allow_loopback_issuers,
+            ));
         let boot = coffer.bootstrap().await.map_err(StartupError::Bootstrap)?;
         // After bootstrap: a node that lost the bootstrap race checks the winner's org key too.
         check_root_key(provider.as_ref(), coffer.catalog().as_ref(), &key_file).await?;

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 pub struct GuardedResolver;
 
 impl GuardedResolver {
-    async fn lookup(name: &str) -> Result<Vec<IpAddr>, String> {
+    pub(crate) async fn lookup(name: &str) -> Result<Vec<IpAddr>, String> {
         let found: Vec<IpAddr> = tokio::net::lookup_host((name, 0))
             .await
             .map_err(|e| format!("resolving {name}: {e}"))?

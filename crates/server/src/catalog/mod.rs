@@ -17,6 +17,7 @@ mod model;
 pub mod postgres;
 pub mod rules;
 pub mod sqlite;
+mod sso;
 mod storage;
 mod uploads;
 mod web;
@@ -33,6 +34,7 @@ pub use byok::*;
 pub use identity::*;
 pub use model::*;
 pub use rules::LAST_OWNER;
+pub use sso::*;
 pub use storage::*;
 pub use uploads::*;
 pub use web::*;
@@ -79,13 +81,15 @@ pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 /// The catalog. See each method for its contract; `conformance::run_all` checks them all.
 /// The per-org key settings (BYOK) are the [`ByokCatalog`] part of the same seam, per-org
 /// storage the [`StorageCatalog`] part, client-side uploads the [`UploadCatalog`] part,
-/// passwords and sessions the [`WebCatalog`] part, and identities, memberships and invitations
-/// the [`IdentityCatalog`] part.
+/// passwords and sessions the [`WebCatalog`] part, identities, memberships and invitations
+/// the [`IdentityCatalog`] part, groups, grants and shares the [`AccessCatalog`] part, and single
+/// sign-on the [`SsoCatalog`] part.
 #[async_trait]
 pub trait Catalog:
     AccessCatalog
     + ByokCatalog
     + IdentityCatalog
+    + SsoCatalog
     + StorageCatalog
     + UploadCatalog
     + WebCatalog

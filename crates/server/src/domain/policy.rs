@@ -218,6 +218,13 @@ pub enum Action {
     ManageGroups,
     /// List every grant of the org.
     ListGrants,
+    /// See the org's single sign-on settings.
+    ReadSso,
+    /// Set up or change the org's OpenID provider (who may sign in as the org's people: owners).
+    ManageSso,
+    /// Remove the org's OpenID provider: the owners', and the operator's break-glass when the
+    /// provider is down or wrong and passwords are refused.
+    DisableSso,
 }
 
 /// What the action applies to.
@@ -260,6 +267,9 @@ fn manages_people(action: Action) -> bool {
             | ListTokens
             | RevokeToken { own: false, .. }
             | ManageGroups
+            | ReadSso
+            | ManageSso
+            | DisableSso
     )
 }
 
@@ -278,6 +288,7 @@ fn operator_duty(action: Action) -> bool {
             | RemoveMember(_)
             | ListTokens
             | RevokeToken { own: false, .. }
+            | DisableSso
     )
 }
 
@@ -291,12 +302,12 @@ fn member_may(role: Role, action: Action) -> bool {
         ReadSecretMetadata | RevealSecret | WriteSecret | DeleteSecret => true,
         ReadAudit => role != Role::Member,
         DestroySecret | ListMembers | ListTokens | ReadKeySettings | ReadStorage | ManageGroups
-        | ListGrants => admin,
+        | ListGrants | ReadSso => admin,
         Invite(r) | RemoveMember(r) | CreateServiceToken(r) => admin && r <= role,
         RevokeToken { own: false, holder } => admin && holder <= role,
         ChangeRole { from, to } => admin && from <= role && to <= role,
         CreateServiceAccount(r) => admin && r <= role && r <= MAX_SERVICE_ROLE,
-        RotateOrgKey | ManageKeys | ManageStorage => role == Role::Owner,
+        RotateOrgKey | ManageKeys | ManageStorage | ManageSso | DisableSso => role == Role::Owner,
         AddMember(_) | CreateOrg | ListAllOrgs | ResetCredentials => false,
     }
 }
@@ -692,6 +703,9 @@ mod tests {
         (ManageKeys, [F, F, F, A]),
         (ReadStorage, [F, F, A, A]),
         (ManageStorage, [F, F, F, A]),
+        (ReadSso, [F, F, A, A]),
+        (ManageSso, [F, F, F, A]),
+        (DisableSso, [F, F, F, A]),
         (CreateOrg, [F, F, F, F]),
         (ListAllOrgs, [F, F, F, F]),
         (ResetCredentials, [F, F, F, F]),

@@ -17,6 +17,7 @@ mod people;
 mod secret_body;
 mod secrets;
 pub mod serve;
+mod sso;
 mod storage;
 mod uploads;
 pub mod web;
@@ -175,6 +176,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/orgs/{org}/secrets/{scope}/{name}/restricted",
             put(access::set_restricted),
         )
+        .route(
+            "/orgs/{org}/sso",
+            get(sso::show).put(sso::set).delete(sso::remove),
+        )
+        .route("/sso/token", post(sso::cli_token))
         .route("/orgs/{org}/audit", get(audit::list))
         .route("/orgs/{org}/audit/verify", get(audit::verify))
         .route("/openapi.json", get(openapi::document))

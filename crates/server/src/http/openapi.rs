@@ -10,7 +10,7 @@
 //!
 //! schemathesis checks the result against the running server (`crates/server/tests/contract.rs`).
 
-use super::{access, audit, keys, orgs, people, secrets, storage, uploads};
+use super::{access, audit, keys, orgs, people, secrets, sso, storage, uploads};
 use axum::Json;
 use coffer_api::patterns;
 use serde_json::{Value, json};
@@ -82,6 +82,10 @@ use utoipa::OpenApi;
         access::share,
         access::unshare,
         access::set_restricted,
+        sso::show,
+        sso::set,
+        sso::remove,
+        sso::cli_token,
         audit::list,
         audit::verify
     )

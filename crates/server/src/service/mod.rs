@@ -13,6 +13,7 @@ mod error;
 mod orgs;
 mod people;
 mod secrets;
+pub mod sso;
 mod storage;
 pub mod tokens;
 pub mod web;
@@ -66,6 +67,8 @@ pub struct Coffer {
     sign_in_guard: web::guard::SignInGuard,
     /// Set when the node is stopping: background passes end at the next envelope.
     stopping: std::sync::atomic::AtomicBool,
+    /// Single sign-on's redirect URI and provider client.
+    sso: sso::SsoParts,
 }
 
 /// Striped locks that queue this node's writers of the same secret, so they take turns instead
@@ -107,7 +110,15 @@ impl Coffer {
             seen_checkpoints: audit_log::SeenCheckpoints::default(),
             sign_in_guard: web::guard::SignInGuard::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            sso: sso::SsoParts::new("http://127.0.0.1:8420", false),
         }
+    }
+
+    /// Sets single sign-on's redirect URI (from the public origin) and whether loopback
+    /// providers are admitted.
+    pub fn with_sso(mut self, parts: sso::SsoParts) -> Self {
+        self.sso = parts;
+        self
     }
 
     /// Enables the BYOK use cases: per-org providers (the same router the keyring was built
@@ -247,6 +258,9 @@ fn action_words(action: Action) -> &'static str {
         Action::ListGroups => "list groups",
         Action::ManageGroups => "manage groups",
         Action::ListGrants => "list the org's grants",
+        Action::ReadSso => "see the org's single sign-on settings",
+        Action::ManageSso => "change the org's single sign-on",
+        Action::DisableSso => "turn off the org's single sign-on",
     }
 }
 

@@ -8,6 +8,7 @@ pub mod byok;
 mod fresh;
 mod health;
 pub mod identity;
+mod sso;
 mod storage;
 mod uploads;
 pub mod web;
@@ -101,6 +102,7 @@ pub async fn run_all(catalog: &dyn Catalog) {
     identity::run_all(catalog).await;
     web::run_all(catalog).await;
     access::run_all(catalog).await;
+    sso::run_all(catalog).await;
 }
 
 async fn bootstrap_happens_once(c: &dyn Catalog) -> OrgId {

@@ -161,6 +161,7 @@ async fn remove_member(
     keep_an_owner(c, org, before).await?;
     revoke_credentials(c, user, Some(org), at).await?;
     super::access::forget_member(c, org, user).await?;
+    super::sso::forget_member(c, org, user).await?;
     writes::append_audit(c, a).await
 }
 

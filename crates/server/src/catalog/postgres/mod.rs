@@ -20,6 +20,7 @@ mod open;
 mod reads;
 mod rows;
 mod secret_writes;
+mod sso;
 mod storage;
 mod tx;
 mod uploads;

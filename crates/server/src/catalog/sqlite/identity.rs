@@ -121,6 +121,7 @@ fn remove_member(conn: &Tx, org: OrgId, user: UserId, at: Timestamp, a: &AuditDr
     keep_an_owner(conn, org, before)?;
     revoke_credentials(conn, user, Some(org), at)?;
     super::access::forget_member(conn, org, user)?;
+    super::sso::forget_member(conn, org, user)?;
     writes::append_audit(conn, a)
 }
 

@@ -21,6 +21,7 @@ mod process_lock;
 mod read_cache;
 mod reads;
 mod rows;
+mod sso;
 mod storage;
 mod tx;
 mod uploads;
@@ -88,6 +89,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         8,
         include_str!("../../../migrations/sqlite/0008_access.sql"),
     ),
+    (9, include_str!("../../../migrations/sqlite/0009_sso.sql")),
 ];
 
 pub(super) fn map_err(err: rusqlite::Error) -> CatalogError {

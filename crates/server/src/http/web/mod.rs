@@ -11,6 +11,7 @@
 mod assets;
 mod auth;
 mod find;
+mod sso;
 
 use super::AppState;
 use super::error::error_response;
@@ -72,6 +73,7 @@ const PAGES: &[&str] = &[
     "/orgs/{org}/admin/access",
     "/orgs/{org}/admin/storage",
     "/orgs/{org}/admin/keys",
+    "/orgs/{org}/admin/sso",
     "/orgs/{org}/admin/audit",
     "/admin/byok",
 ];
@@ -89,6 +91,9 @@ pub fn router() -> Router<Arc<AppState>> {
                 .post(auth::sign_in)
                 .delete(auth::sign_out),
         )
+        .route("/sso/{org}/login", get(sso::login))
+        .route("/sso/{org}/link", get(sso::link))
+        .route("/sso/callback", get(sso::callback))
         .route("/api/v1/orgs/{org}/search", get(find::search))
         .route("/api/v1/orgs/{org}/audit/search", get(find::audit))
 }

@@ -141,6 +141,15 @@ impl Coffer {
             .into());
         };
         attempt.succeeded();
+        if let Some(org) = org_id
+            && user.kind == IdentityKind::Person
+            && self.sso_required(org).await?
+        {
+            return Err(Error::Forbidden(format!(
+                "org `{slug}` signs its people in through single sign-on only; use \"Sign in with SSO\" (or `coffer login`)"
+            ))
+            .into());
+        }
         let value = tokens::generate_with(tokens::SESSION_PREFIX);
         let now = Timestamp::now();
         let session = SessionRecord {

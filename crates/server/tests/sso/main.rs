@@ -85,7 +85,12 @@ impl World {
 
     async fn set_sso(&self, token: &str, org: &str, body: Value) -> helpers::Resp {
         self.app
-            .call(token, Method::PUT, &format!("/api/v1/orgs/{org}/sso"), Some(body))
+            .call(
+                token,
+                Method::PUT,
+                &format!("/api/v1/orgs/{org}/sso"),
+                Some(body),
+            )
             .await
     }
 
@@ -124,7 +129,12 @@ impl Browser {
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ");
-        let res = http.get(url).header("cookie", cookies).send().await.unwrap();
+        let res = http
+            .get(url)
+            .header("cookie", cookies)
+            .send()
+            .await
+            .unwrap();
         for c in res.headers().get_all("set-cookie") {
             let c = c.to_str().unwrap();
             let (k, v) = c.split(';').next().unwrap().split_once('=').unwrap();
@@ -209,7 +219,12 @@ async fn password_sign_in(w: &World, org: &str, user: &str) -> helpers::Resp {
 async fn group_members(w: &World, token: &str, org: &str, group: &str) -> Vec<String> {
     let r = w
         .app
-        .call(token, Method::GET, &format!("/api/v1/orgs/{org}/groups"), None)
+        .call(
+            token,
+            Method::GET,
+            &format!("/api/v1/orgs/{org}/groups"),
+            None,
+        )
         .await;
     r.body["groups"]
         .as_array()
@@ -239,7 +254,12 @@ async fn first_sign_in_creates_a_member_and_syncs_groups(backend: Backend) {
     );
     let g = w
         .app
-        .call(&w.aowner, Method::POST, "/api/v1/orgs/alpha/groups", Some(json!({"name": "dba"})))
+        .call(
+            &w.aowner,
+            Method::POST,
+            "/api/v1/orgs/alpha/groups",
+            Some(json!({"name": "dba"})),
+        )
         .await;
     assert_eq!(g.status, 201, "{}", g.body);
 
@@ -250,7 +270,10 @@ async fn first_sign_in_creates_a_member_and_syncs_groups(backend: Backend) {
     assert_eq!(me["body"]["user"], "alice");
     assert_eq!(me["body"]["org"], "alpha");
     assert_eq!(me["body"]["role"], "member");
-    assert_eq!(group_members(&w, &w.aowner, "alpha", "dba").await, ["user:alice"]);
+    assert_eq!(
+        group_members(&w, &w.aowner, "alpha", "dba").await,
+        ["user:alice"]
+    );
 
     // The second sign-in finds the same person (linked), not a new one.
     let mut again = Browser::default();
@@ -260,32 +283,61 @@ async fn first_sign_in_creates_a_member_and_syncs_groups(backend: Backend) {
     // The provider's claims decide group membership at each sign-in.
     let g = w
         .app
-        .call(&w.aowner, Method::POST, "/api/v1/orgs/alpha/groups", Some(json!({"name": "ops"})))
+        .call(
+            &w.aowner,
+            Method::POST,
+            "/api/v1/orgs/alpha/groups",
+            Some(json!({"name": "ops"})),
+        )
         .await;
     assert_eq!(g.status, 201);
     let add = w
         .app
-        .call(&w.aowner, Method::PUT, "/api/v1/orgs/alpha/groups/ops/members/user:alice", None)
+        .call(
+            &w.aowner,
+            Method::PUT,
+            "/api/v1/orgs/alpha/groups/ops/members/user:alice",
+            None,
+        )
         .await;
     assert!(add.status.is_success(), "{}", add.body);
-    sign_in(&w, &mut Browser::default(), "alpha", "alice").await.unwrap();
-    assert!(group_members(&w, &w.aowner, "alpha", "ops").await.is_empty());
-    assert_eq!(group_members(&w, &w.aowner, "alpha", "dba").await, ["user:alice"]);
+    sign_in(&w, &mut Browser::default(), "alpha", "alice")
+        .await
+        .unwrap();
+    assert!(
+        group_members(&w, &w.aowner, "alpha", "ops")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        group_members(&w, &w.aowner, "alpha", "dba").await,
+        ["user:alice"]
+    );
 
     // Audit: the creation and the sessions, marked as single sign-on.
     let audit = w
         .app
-        .call(&w.aowner, Method::GET, "/api/v1/orgs/alpha/audit?limit=200", None)
+        .call(
+            &w.aowner,
+            Method::GET,
+            "/api/v1/orgs/alpha/audit?limit=200",
+            None,
+        )
         .await;
     let text = audit.body.to_string();
-    assert!(text.contains("sso.set") && text.contains("\"via\":\"sso\""), "{text}");
+    assert!(
+        text.contains("sso.set") && text.contains("\"via\":\"sso\""),
+        "{text}"
+    );
 
     // The client secret is sealed: not in any file of the data directory.
     if w._db.is_none() {
         for f in helpers::files_under(&w.app.data_dir()) {
             let bytes = std::fs::read(&f).unwrap_or_default();
             assert!(
-                !bytes.windows(CLIENT_SECRET.len()).any(|x| x == CLIENT_SECRET.as_bytes()),
+                !bytes
+                    .windows(CLIENT_SECRET.len())
+                    .any(|x| x == CLIENT_SECRET.as_bytes()),
                 "{} holds the client secret",
                 f.display()
             );
@@ -308,9 +360,17 @@ async fn first_sign_in_creates_a_member_and_syncs_groups_postgres() {
 /// another browser. Each is refused and alpha is untouched.
 async fn another_orgs_provider_never_becomes_our_people(backend: Backend) {
     let w = World::start(backend).await;
-    assert_eq!(w.set_sso(&w.aowner, "alpha", w.settings(false)).await.status, 200);
+    assert_eq!(
+        w.set_sso(&w.aowner, "alpha", w.settings(false))
+            .await
+            .status,
+        200
+    );
     // bravo's owner sets up the same provider, creating people.
-    assert_eq!(w.set_sso(&w.bowner, "bravo", w.settings(true)).await.status, 200);
+    assert_eq!(
+        w.set_sso(&w.bowner, "bravo", w.settings(true)).await.status,
+        200
+    );
 
     // bravo's provider says "aowner": that name is alpha's owner, so nobody is created or adopted.
     let err = sign_in(&w, &mut Browser::default(), "bravo", "aowner")
@@ -332,7 +392,11 @@ async fn another_orgs_provider_never_becomes_our_people(backend: Backend) {
         .app
         .call(&w.aowner, Method::GET, "/api/v1/orgs/alpha/users", None)
         .await;
-    assert!(!listed.body.to_string().contains("alice"), "{}", listed.body);
+    assert!(
+        !listed.body.to_string().contains("alice"),
+        "{}",
+        listed.body
+    );
     let cross = reqwest::Client::new()
         .get(format!("{}/api/v1/orgs/alpha/secrets", w.app.base))
         .header("cookie", format!("coffer_session={s}"))
@@ -352,7 +416,10 @@ async fn another_orgs_provider_never_becomes_our_people(backend: Backend) {
         (Method::PUT, Some(w.settings(true))),
         (Method::DELETE, None),
     ] {
-        let r = w.app.call(&w.bowner, m, "/api/v1/orgs/alpha/sso", body).await;
+        let r = w
+            .app
+            .call(&w.bowner, m, "/api/v1/orgs/alpha/sso", body)
+            .await;
         assert_eq!(r.status, 404, "{}", r.body);
     }
     let still = w
@@ -391,10 +458,20 @@ async fn another_orgs_provider_never_becomes_our_people_postgres() {
 async fn linking_required_sso_and_removal() {
     let w = World::start(Backend::Sqlite).await;
     let bob = w.app.member_as(&w.aowner, "alpha", "bob", "member").await;
-    let _mallory = w.app.member_as(&w.aowner, "alpha", "mallory", "member").await;
-    assert_eq!(w.set_sso(&w.aowner, "alpha", w.settings(false)).await.status, 200);
+    let _mallory = w
+        .app
+        .member_as(&w.aowner, "alpha", "mallory", "member")
+        .await;
+    assert_eq!(
+        w.set_sso(&w.aowner, "alpha", w.settings(false))
+            .await
+            .status,
+        200
+    );
 
-    let err = sign_in(&w, &mut Browser::default(), "alpha", "bob").await.unwrap_err();
+    let err = sign_in(&w, &mut Browser::default(), "alpha", "bob")
+        .await
+        .unwrap_err();
     assert!(err.contains("not linked"), "{err}");
 
     // Linking needs a session: without one, back to the sign-in page.
@@ -418,9 +495,18 @@ async fn linking_required_sso_and_removal() {
     let cb = through_provider(&w, &mut mb, "/sso/alpha/link", "bob").await;
     let mut bobs_browser = Browser::default();
     let hop = bobs_browser.get(&cb).await;
-    assert!(sso_error(&hop.location).unwrap().contains("another browser"));
-    let err = sign_in(&w, &mut Browser::default(), "alpha", "bob").await.unwrap_err();
-    assert!(err.contains("not linked"), "bob's provider account must not be mallory's: {err}");
+    assert!(
+        sso_error(&hop.location)
+            .unwrap()
+            .contains("another browser")
+    );
+    let err = sign_in(&w, &mut Browser::default(), "alpha", "bob")
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("not linked"),
+        "bob's provider account must not be mallory's: {err}"
+    );
 
     // bob links his own account.
     let mut bb = Browser::default();
@@ -436,7 +522,9 @@ async fn linking_required_sso_and_removal() {
     let cb = through_provider(&w, &mut bb, "/sso/alpha/link", "bob").await;
     let hop = bb.get(&cb).await;
     assert_eq!(hop.location, "/account?org=alpha&sso=linked");
-    let s = sign_in(&w, &mut Browser::default(), "alpha", "bob").await.unwrap();
+    let s = sign_in(&w, &mut Browser::default(), "alpha", "bob")
+        .await
+        .unwrap();
     assert_eq!(whoami(&w, &s).await["body"]["user"], "bob");
     // The same provider account cannot be linked to mallory as well.
     let mut mb2 = mb.clone();
@@ -449,17 +537,31 @@ async fn linking_required_sso_and_removal() {
     req["require_sso"] = true.into();
     req.as_object_mut().unwrap().remove("client_secret");
     let r = w.set_sso(&w.aowner, "alpha", req).await;
-    assert_eq!((r.status.as_u16(), &r.body["client_secret_set"]), (200, &json!(true)));
+    assert_eq!(
+        (r.status.as_u16(), &r.body["client_secret_set"]),
+        (200, &json!(true))
+    );
     for user in ["bob", "aowner"] {
         let r = password_sign_in(&w, "alpha", user).await;
         assert_eq!(r.status, 403, "{}", r.body);
         assert!(r.message().contains("single sign-on"), "{}", r.body);
     }
-    assert_eq!(w.app.call(&bob, Method::GET, "/api/v1/whoami", None).await.status, 200);
+    assert_eq!(
+        w.app
+            .call(&bob, Method::GET, "/api/v1/whoami", None)
+            .await
+            .status,
+        200
+    );
     // Break-glass: the operator removes the provider; passwords work again.
     let r = w
         .app
-        .call(&w.app.operator, Method::DELETE, "/api/v1/orgs/alpha/sso", None)
+        .call(
+            &w.app.operator,
+            Method::DELETE,
+            "/api/v1/orgs/alpha/sso",
+            None,
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(password_sign_in(&w, "alpha", "aowner").await.status, 200);
@@ -468,7 +570,12 @@ async fn linking_required_sso_and_removal() {
     assert_eq!(r.status, 404, "{}", r.body);
 
     // Removing bob ends his SSO session on the next request and forgets his link.
-    assert_eq!(w.set_sso(&w.aowner, "alpha", w.settings(false)).await.status, 200);
+    assert_eq!(
+        w.set_sso(&w.aowner, "alpha", w.settings(false))
+            .await
+            .status,
+        200
+    );
     let mut bb = Browser::default();
     let r = reqwest::Client::new()
         .post(format!("{}/api/v1/session", w.app.base))
@@ -481,14 +588,23 @@ async fn linking_required_sso_and_removal() {
     bb.jar.insert(k.into(), v.into());
     let cb = through_provider(&w, &mut bb, "/sso/alpha/link", "bob").await;
     assert_eq!(bb.get(&cb).await.location, "/account?org=alpha&sso=linked");
-    let s = sign_in(&w, &mut Browser::default(), "alpha", "bob").await.unwrap();
+    let s = sign_in(&w, &mut Browser::default(), "alpha", "bob")
+        .await
+        .unwrap();
     let r = w
         .app
-        .call(&w.aowner, Method::DELETE, "/api/v1/orgs/alpha/users/bob", None)
+        .call(
+            &w.aowner,
+            Method::DELETE,
+            "/api/v1/orgs/alpha/users/bob",
+            None,
+        )
         .await;
     assert!(r.status.is_success(), "{}", r.body);
     assert_eq!(whoami(&w, &s).await["status"], 401);
-    let err = sign_in(&w, &mut Browser::default(), "alpha", "bob").await.unwrap_err();
+    let err = sign_in(&w, &mut Browser::default(), "alpha", "bob")
+        .await
+        .unwrap_err();
     assert!(err.contains("not linked"), "{err}");
 }
 
@@ -497,9 +613,17 @@ async fn linking_required_sso_and_removal() {
 #[tokio::test]
 async fn sso_people_get_a_first_password_only_from_the_operator() {
     let w = World::start(Backend::Sqlite).await;
-    assert_eq!(w.set_sso(&w.aowner, "alpha", w.settings(true)).await.status, 200);
-    let s = sign_in(&w, &mut Browser::default(), "alpha", "alice").await.unwrap();
-    let csrf = whoami(&w, &s).await["body"]["csrf_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        w.set_sso(&w.aowner, "alpha", w.settings(true)).await.status,
+        200
+    );
+    let s = sign_in(&w, &mut Browser::default(), "alpha", "alice")
+        .await
+        .unwrap();
+    let csrf = whoami(&w, &s).await["body"]["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = reqwest::Client::new()
         .put(format!("{}/api/v1/me/password", w.app.base))
         .header("cookie", format!("coffer_session={s}"))
@@ -520,10 +644,14 @@ async fn sso_people_get_a_first_password_only_from_the_operator() {
 async fn the_cli_code_is_one_time_and_needs_its_verifier() {
     use base64::Engine;
     let w = World::start(Backend::Sqlite).await;
-    assert_eq!(w.set_sso(&w.aowner, "alpha", w.settings(true)).await.status, 200);
+    assert_eq!(
+        w.set_sso(&w.aowner, "alpha", w.settings(true)).await.status,
+        200
+    );
     let verifier = "v".repeat(43);
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()));
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()),
+    );
     let login = async |port: u16| {
         let mut b = Browser::default();
         let cb = through_provider(
@@ -556,9 +684,15 @@ async fn the_cli_code_is_one_time_and_needs_its_verifier() {
     let code = login(40002).await;
     let r = exchange(&code, &verifier).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!((r.body["user"].as_str(), r.body["org"].as_str()), (Some("alice"), Some("alpha")));
+    assert_eq!(
+        (r.body["user"].as_str(), r.body["org"].as_str()),
+        (Some("alice"), Some("alpha"))
+    );
     let token = r.body["token"].as_str().unwrap().to_owned();
-    let me = w.app.call(&token, Method::GET, "/api/v1/whoami", None).await;
+    let me = w
+        .app
+        .call(&token, Method::GET, "/api/v1/whoami", None)
+        .await;
     assert_eq!(me.status, 200, "{}", me.body);
     assert_eq!(exchange(&code, &verifier).await.status, 401);
     // A sign-in code from the browser flow is not an exchange code.
@@ -578,14 +712,21 @@ async fn the_cli_code_is_one_time_and_needs_its_verifier() {
 #[tokio::test]
 async fn a_mismatched_nonce_and_a_wrong_issuer_are_refused() {
     let w = World::start(Backend::Sqlite).await;
-    assert_eq!(w.set_sso(&w.aowner, "alpha", w.settings(true)).await.status, 200);
+    assert_eq!(
+        w.set_sso(&w.aowner, "alpha", w.settings(true)).await.status,
+        200
+    );
     let mut b = Browser::default();
     let start = b.get(&format!("{}/sso/alpha/login", w.app.base)).await;
     let mut url = url::Url::parse(&start.location).unwrap();
     let pairs: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| {
-            let v = if k == "nonce" { "forged-nonce".into() } else { v.into_owned() };
+            let v = if k == "nonce" {
+                "forged-nonce".into()
+            } else {
+                v.into_owned()
+            };
             (k.into_owned(), v)
         })
         .collect();
@@ -605,19 +746,41 @@ async fn a_mismatched_nonce_and_a_wrong_issuer_are_refused() {
         ("https://127.0.0.1:1".to_owned(), "could not be reached"),
     ] {
         let r = w
-            .set_sso(&w.aowner, "alpha", json!({"issuer": issuer, "client_id": "coffer"}))
+            .set_sso(
+                &w.aowner,
+                "alpha",
+                json!({"issuer": issuer, "client_id": "coffer"}),
+            )
             .await;
         assert_eq!(r.status, 400, "{issuer}: {}", r.body);
         assert_eq!(r.code(), "sso_provider_unusable");
         assert!(r.message().contains(why), "{issuer}: {}", r.message());
     }
     // Nothing changed.
-    let r = w.app.call(&w.aowner, Method::GET, "/api/v1/orgs/alpha/sso", None).await;
+    let r = w
+        .app
+        .call(&w.aowner, Method::GET, "/api/v1/orgs/alpha/sso", None)
+        .await;
     assert_eq!(r.body["issuer"], w.op.issuer());
     // Admins see the settings; members do not; only owners change them.
     let admin = w.app.member_as(&w.aowner, "alpha", "adele", "admin").await;
     let member = w.app.member_as(&w.aowner, "alpha", "mo", "member").await;
-    assert_eq!(w.app.call(&admin, Method::GET, "/api/v1/orgs/alpha/sso", None).await.status, 200);
-    assert_eq!(w.app.call(&member, Method::GET, "/api/v1/orgs/alpha/sso", None).await.status, 403);
-    assert_eq!(w.set_sso(&admin, "alpha", w.settings(true)).await.status, 403);
+    assert_eq!(
+        w.app
+            .call(&admin, Method::GET, "/api/v1/orgs/alpha/sso", None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        w.app
+            .call(&member, Method::GET, "/api/v1/orgs/alpha/sso", None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        w.set_sso(&admin, "alpha", w.settings(true)).await.status,
+        403
+    );
 }

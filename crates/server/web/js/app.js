@@ -1,7 +1,7 @@
 // The UI's entry point: finds the session, draws the header and the suspension banner, and
 // hands the page to the module for the path. Routes (all served as this same shell):
 //   /login · /invite · /account · /orgs/{org} · /orgs/{org}/issues/{KEY}
-//   /orgs/{org}/admin/{members,access,storage,keys,audit} · /admin/byok (operator)
+//   /orgs/{org}/admin/{members,access,sso,storage,keys,audit} · /admin/byok (operator)
 import { api, setCsrf, ApiError } from './api.js';
 import { h, fill, message } from './ui.js';
 
@@ -15,6 +15,8 @@ const routes = [
   [/^\/orgs\/([^/]+)\/issues\/([^/]+)$/, () => import('./pages/issue.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/members$/, () => import('./pages/members.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/access$/, () => import('./pages/access.js'), true],
+  // Single sign-on's page is in access.js (the server embeds a fixed list of UI files).
+  [/^\/orgs\/([^/]+)\/admin\/sso$/, () => import('./pages/sso.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/storage$/, () => import('./pages/storage.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/keys$/, () => import('./pages/keys.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/audit$/, () => import('./pages/audit.js'), true],
@@ -29,6 +31,7 @@ function nav(session, org) {
     link(`/orgs/${o}`, 'Secrets'),
     link(`/orgs/${o}/admin/members`, 'Members'),
     link(`/orgs/${o}/admin/access`, 'Access'),
+    link(`/orgs/${o}/admin/sso`, 'Single sign-on'),
     link(`/orgs/${o}/admin/storage`, 'Storage'),
     link(`/orgs/${o}/admin/keys`, 'Encryption keys'),
     link(`/orgs/${o}/admin/audit`, 'Audit'),

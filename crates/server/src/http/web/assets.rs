@@ -32,6 +32,7 @@ const FILES: &[(&str, &str)] = web![
     "js/pages/keys.js",
     "js/pages/login.js",
     "js/pages/members.js",
+    "js/pages/sso.js",
     "js/pages/storage.js",
     "js/pages/secret_row.js",
 ];

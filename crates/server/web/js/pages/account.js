@@ -1,6 +1,8 @@
 // Account: change your own password (the current one is asked for once one is set). A new
-// password signs you out everywhere, this browser included.
-import { api } from '../api.js';
+// password signs you out everywhere, this browser included. Below: link your account to the
+// org's single sign-on (`/sso/{org}/link`: you confirm at the org's provider, which sends you
+// back here with `?org={org}&sso=linked`).
+import { api, seg } from '../api.js';
 import { h, fill, message } from '../ui.js';
 
 export async function render(main, { session }) {
@@ -37,5 +39,20 @@ export async function render(main, { session }) {
   field('new', 'New password (at least 12 characters)', 'new-password'),
   field('again', 'Repeat the new password', 'new-password'),
   button, out);
-  fill(main, form);
+  fill(main, form, session.operator ? null : ssoSection(session));
+}
+
+/** Linking the signed-in person to the org's OpenID provider (the operator belongs to no org). */
+function ssoSection(session) {
+  const query = new URLSearchParams(location.search);
+  const linked = query.get('sso') === 'linked' && query.get('org') === session.org;
+  return h('section', { class: 'card narrow', id: 'sso-link-section' },
+    h('h2', {}, 'Single sign-on'),
+    linked ? message('ok', "Your account is linked to the org's single sign-on.") : null,
+    h('p', { class: 'muted small' },
+      `If ${session.org} signs people in through its OpenID provider, link your account once: you confirm at the provider, `,
+      'and afterwards "Sign in with SSO" signs you in as yourself.'),
+    // A plain link: a top-level navigation that carries the session cookie to the server, which
+    // sends the browser on to the provider.
+    h('a', { href: `/sso/${seg(session.org)}/link`, id: 'sso-link', class: 'button' }, 'Link single sign-on'));
 }

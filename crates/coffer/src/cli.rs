@@ -9,12 +9,14 @@ use uuid::Uuid;
 pub mod access;
 pub mod keys;
 pub mod secret;
+pub mod sso;
 pub mod storage;
 
 use crate::client::ApiToken;
 pub use access::{GrantCommand, GroupCommand, LevelArg};
 pub use keys::{AdminCommand, OrgKeysCommand, SetupDocument};
 pub use secret::{KindArg, SecretCommand};
+pub use sso::{LoginArgs, OrgSsoCommand};
 pub use storage::OrgStorageCommand;
 
 /// Coffer: team secrets attached to issue keys (`OPS-123`), stored as ciphertext.
@@ -55,22 +57,17 @@ pub struct GlobalArgs {
     )]
     pub addr: String,
 
-    /// API token. If neither this nor COFFER_TOKEN is set, the token `coffer serve` wrote on
-    /// first start is read when it exists: ./coffer-data/operator.token for the operator's
-    /// commands (org create, user add, user reset, operator, admin), else
-    /// ./coffer-data/admin.token.
+    /// API token. If neither this nor COFFER_TOKEN is set, the operator's commands (org create,
+    /// user add, user reset, operator, admin) read ./coffer-data/operator.token, which `coffer
+    /// serve` writes on first start; the others use the token of `coffer login` when it is for
+    /// this --addr (and --org, if given) and has not expired, else ./coffer-data/admin.token.
     #[arg(long, global = true, env = "COFFER_TOKEN", hide_env_values = true)]
     pub token: Option<ApiToken>,
 
-    /// Slug of the org to act in.
-    #[arg(
-        long,
-        global = true,
-        env = "COFFER_ORG",
-        default_value = "default",
-        hide_env_values = true
-    )]
-    pub org: String,
+    /// Slug of the org to act in [default: the org of `coffer login` when its token is used,
+    /// else `default`].
+    #[arg(long, global = true, env = "COFFER_ORG", hide_env_values = true)]
+    pub org: Option<String>,
 
     /// Print the server's raw JSON responses instead of human-readable tables.
     #[arg(long, global = true)]
@@ -100,6 +97,17 @@ pub enum Command {
     /// Change your own password (prompts; never on the command line), or set a new one with a
     /// reset code from the operator.
     Passwd(PasswdArgs),
+    /// Sign in with the org's single sign-on in a browser; later commands use its token.
+    ///
+    /// Opens (or prints, with --no-browser) a URL of the server at --addr for org --org [default:
+    /// the org of the previous login to this server, else `default`]; after the sign-in at the
+    /// org's OpenID provider the browser returns to a port on 127.0.0.1 this command listens on.
+    /// The resulting 12-hour token is stored, readable by you only, in credentials.json in
+    /// $COFFER_CONFIG_DIR, else $XDG_CONFIG_HOME/coffer, else ~/.config/coffer; it replaces any
+    /// earlier login (whose token is revoked). It is never printed.
+    Login(LoginArgs),
+    /// Revoke the token of `coffer login` and remove it from this machine.
+    Logout,
     /// The operator's own tokens (deployment-wide; operator only).
     #[command(subcommand)]
     Operator(OperatorCommand),
@@ -174,6 +182,9 @@ pub enum OrgCommand {
     /// Where the org's encrypted secrets are stored: its own S3 bucket or the default store.
     #[command(subcommand)]
     Storage(OrgStorageCommand),
+    /// Single sign-on through the org's OpenID provider: show, set up, disable.
+    #[command(subcommand)]
+    Sso(OrgSsoCommand),
 }
 
 /// Parses a location name (`local`, `eu`, `us`, …).

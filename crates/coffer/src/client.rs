@@ -65,6 +65,8 @@ pub struct Client {
     base: Url,
     addr: String,
     token: Option<ApiToken>,
+    /// Whether `token` is the stored one of `coffer login` (for the hint of a 401).
+    login_token: bool,
 }
 
 /// A response body (possibly empty), wiped on drop.
@@ -116,7 +118,14 @@ impl Client {
             base,
             addr: addr.trim_end_matches('/').to_owned(),
             token,
+            login_token: false,
         })
+    }
+
+    /// Marks the token as the one `coffer login` stored.
+    pub fn with_login_token(mut self) -> Client {
+        self.login_token = true;
+        self
     }
 
     /// The server's base URL, as given (`--addr`).
@@ -131,11 +140,22 @@ impl Client {
 
     /// The URL of `/api/v1/<segments…>` with `query` appended (empty values are left out).
     pub fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
+        let api: Vec<&str> = API_PREFIX.split('/').filter(|s| !s.is_empty()).collect();
+        self.join(&api, segments, query)
+    }
+
+    /// The URL of `/<segments…>` outside the API (the browser's pages, `/healthz`), with
+    /// `query` appended (empty values are left out).
+    pub fn site_url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
+        self.join(&[], segments, query)
+    }
+
+    fn join(&self, prefix: &[&str], segments: &[&str], query: &[(&str, String)]) -> Url {
         let mut url = self.base.clone();
         {
             let mut path = url.path_segments_mut().expect("http(s) URLs have a path");
             path.pop_if_empty();
-            path.extend(API_PREFIX.split('/').filter(|s| !s.is_empty()));
+            path.extend(prefix);
             path.extend(segments);
         }
         let query: Vec<_> = query.iter().filter(|(_, v)| !v.is_empty()).collect();
@@ -151,6 +171,12 @@ impl Client {
     /// `GET`.
     pub async fn get(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Body> {
         self.send(Method::GET, self.url(segments, query), None::<&()>)
+            .await
+    }
+
+    /// `GET` of a path outside the API (e.g. `/healthz`).
+    pub async fn get_site(&self, segments: &[&str]) -> Result<Body> {
+        self.send(Method::GET, self.site_url(segments, &[]), None::<&()>)
             .await
     }
 
@@ -249,6 +275,7 @@ impl Client {
                 code: err.error.code,
                 message: err.error.message,
                 sent_token: self.token.is_some(),
+                login_token: self.login_token,
             });
         }
         let text = String::from_utf8_lossy(&bytes);

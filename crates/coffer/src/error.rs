@@ -20,6 +20,8 @@ pub enum CliError {
         message: String,
         /// Whether the request carried a token at all.
         sent_token: bool,
+        /// Whether that token was the stored one of `coffer login`.
+        login_token: bool,
     },
     /// The server answered an error status without a Coffer error body.
     Http {
@@ -53,6 +55,13 @@ impl CliError {
         match self {
             CliError::Api {
                 status: 401,
+                login_token: true,
+                ..
+            } => Some(
+                "the token of `coffer login` was used: it may have been revoked; run `coffer login` again",
+            ),
+            CliError::Api {
+                status: 401,
                 sent_token: true,
                 ..
             } => Some(
@@ -63,7 +72,7 @@ impl CliError {
                 sent_token: false,
                 ..
             } => Some(
-                "no token was sent: set COFFER_TOKEN, pass --token, or run where ./coffer-data/admin.token exists",
+                "no token was sent: set COFFER_TOKEN, pass --token, sign in with `coffer login`, or run where ./coffer-data/admin.token exists",
             ),
             _ => None,
         }

@@ -8,6 +8,11 @@
 //! the org's moto bucket) and revealed through the CLI, and the storage form against moto buckets (the validation sentence, a residency
 //! mismatch refused). Screenshots of every page land in `target/browser-artifacts/`.
 //!
+//! Single sign-on has a test of its own (scenario `sso`) against a real OpenID provider (panva's
+//! `oidc-provider`, `coffer_server::testing::oidc`, `npm ci` in `crates/server/tests/oidc_provider`):
+//! a person signs in through it and is created with their groups, the owner's settings page,
+//! linking an account, passwords refused once the org requires single sign-on, and removal.
+//!
 //! Never skipped: without chromium (`apt-get install -y chromium`, which scripts/test.sh does)
 //! or node the test fails saying so. `npm ci` installs playwright-core from the lockfile when
 //! `tests/browser/node_modules` is missing.
@@ -19,8 +24,9 @@ mod moto;
 #[allow(dead_code)]
 mod support;
 
+use coffer_server::testing::oidc::{Client, Provider};
 use moto::{Moto, unique};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use support::Server;
@@ -120,14 +126,15 @@ fn server_for(moto: &Moto) -> Server {
     ])
 }
 
-/// Runs `run.mjs` with `scenarios` and the given environment; panics with its output on failure.
-fn run_browser(s: &Server, scenarios: &str, shots: &str, vars: &[(&str, &str)]) {
+/// Runs `run.mjs` against the server at `addr` with `scenarios` and the given environment;
+/// panics with its output on failure.
+fn run_browser(addr: &str, scenarios: &str, shots: &str, vars: &[(&str, &str)]) {
     // A fresh folder per run, so no screenshot from an earlier run is mistaken for this one's.
     let _ = std::fs::remove_dir_all(artifacts(shots));
     let out = Command::new("node")
         .arg(browser_dir().join("run.mjs"))
         .current_dir(browser_dir())
-        .env("COFFER_URL", &s.addr)
+        .env("COFFER_URL", addr)
         .env("CHROMIUM", chromium())
         .env("SCENARIOS", scenarios)
         .env("ARTIFACTS", artifacts(shots))
@@ -227,7 +234,7 @@ fn a_person_uses_the_web_ui_in_chromium() {
     rt.block_on(create_bucket(&moto, &bucket_eu, "eu-central-1"));
     rt.block_on(create_bucket(&moto, &bucket_us, "us-east-1"));
     run_browser(
-        &s,
+        &s.addr,
         "core,members,access,upload_default,storage,upload_bucket",
         "core",
         &[
@@ -263,4 +270,136 @@ fn a_person_uses_the_web_ui_in_chromium() {
         let got = as_alice(&["--org", "acme", "secret", "get", "OPS-7", name], b"").ok();
         assert_eq!(got.stdout(), value, "{name}");
     }
+}
+
+/// `METHOD {addr}/api/v1{path}` with `token` and an optional JSON body: the status and the JSON
+/// answer (`null` when there is none).
+async fn api(
+    addr: &str,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{addr}/api/v1{path}"))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.expect("coffer answers");
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn a_person_signs_in_with_single_sign_on_in_chromium() {
+    let chromium = chromium();
+    assert!(!chromium.is_empty());
+    ensure_playwright();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // The server's origin must be known before the provider (which registers its redirect URI)
+    // and the server (which sends it, from `storage.public_origin`) start.
+    let port = support::free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let s = Server::start_on(
+        port,
+        &[
+            ("COFFER_SSO__ALLOW_LOOPBACK_ISSUERS", "true"),
+            ("COFFER_STORAGE__PUBLIC_ORIGIN", &origin),
+        ],
+    );
+    assert_eq!(s.addr, origin);
+    let provider = Provider::start(
+        &Client {
+            id: "coffer",
+            secret: Some("s3cret-client"),
+            redirect_uris: vec![format!("{}/sso/callback", s.addr)],
+        },
+        json!({"alice": {"groups": ["dba"]}}),
+        3600,
+    );
+    // The owner of org `default` (`admin`) signs in to the web UI with a password of its own.
+    support::run(s.cmd().arg("passwd"), format!("{PASSWORD}\n").as_bytes()).ok();
+    // The owner creates group dba and sets up single sign-on with the API, as the CLI would.
+    let (status, body) = rt.block_on(api(
+        &s.addr,
+        reqwest::Method::POST,
+        "/orgs/default/groups",
+        &s.token,
+        Some(json!({"name": "dba"})),
+    ));
+    assert!(
+        (200..300).contains(&status),
+        "create group: {status} {body}"
+    );
+    let (status, body) = rt.block_on(api(
+        &s.addr,
+        reqwest::Method::PUT,
+        "/orgs/default/sso",
+        &s.token,
+        Some(json!({
+            "issuer": provider.issuer(),
+            "client_id": "coffer",
+            "client_secret": "s3cret-client",
+            "groups_claim": "groups",
+            "create_people": true,
+            "require_sso": false,
+        })),
+    ));
+    assert_eq!(status, 200, "set up SSO: {body}");
+    assert_eq!(body["redirect_uri"], format!("{}/sso/callback", s.addr));
+    run_browser(
+        &s.addr,
+        "sso",
+        "sso",
+        &[
+            ("ORG", "default"),
+            ("OWNER", "admin"),
+            ("OWNER_PASSWORD", PASSWORD),
+            ("PROVIDER_URL", provider.issuer()),
+        ],
+    );
+    // What the browser did is what the API sees: alice was created as a member, in group dba
+    // (from the provider's groups claim); the owner removed single sign-on at the end.
+    let (status, users) = rt.block_on(api(
+        &s.addr,
+        reqwest::Method::GET,
+        "/orgs/default/users",
+        &s.token,
+        None,
+    ));
+    assert_eq!(status, 200, "{users}");
+    let alice = users["users"]
+        .as_array()
+        .and_then(|us| us.iter().find(|u| u["name"] == "alice"))
+        .unwrap_or_else(|| panic!("alice is not a member: {users}"));
+    assert_eq!(alice["role"], "member", "{alice}");
+    let (status, groups) = rt.block_on(api(
+        &s.addr,
+        reqwest::Method::GET,
+        "/orgs/default/groups",
+        &s.token,
+        None,
+    ));
+    assert_eq!(status, 200, "{groups}");
+    let dba = groups["groups"]
+        .as_array()
+        .and_then(|gs| gs.iter().find(|g| g["name"] == "dba"))
+        .unwrap_or_else(|| panic!("no group dba: {groups}"));
+    assert!(
+        dba["members"]
+            .as_array()
+            .is_some_and(|ms| ms.iter().any(|m| m == "user:alice")),
+        "alice is not in dba: {dba}"
+    );
+    let (status, body) = rt.block_on(api(
+        &s.addr,
+        reqwest::Method::GET,
+        "/orgs/default/sso",
+        &s.token,
+        None,
+    ));
+    assert_eq!(status, 404, "single sign-on was not removed: {body}");
 }

@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod invite;
 mod keys;
+mod login;
 mod org;
 mod passwd;
 mod password;
@@ -14,15 +15,20 @@ mod secret_upload;
 mod secret_value;
 mod serve;
 mod service_account;
+mod sso;
 mod storage;
 mod token;
 mod user;
 
-use crate::cli::{Cli, Command, OrgCommand, UserCommand};
+use crate::cli::{Cli, Command, GlobalArgs, OrgCommand, UserCommand};
 use crate::client::{ApiToken, Client, DEFAULT_TOKEN_FILE, OPERATOR_TOKEN_FILE};
+use crate::credentials;
 use crate::error::Result;
 use crate::output;
 use coffer_api::WhoAmI;
+
+/// The org used when neither --org, COFFER_ORG nor a login names one.
+const DEFAULT_ORG: &str = "default";
 
 /// What every client command gets.
 pub struct Ctx {
@@ -39,23 +45,18 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     if let Command::Serve(args) = cli.command {
         return serve::run(args);
     }
-    let token = match (cli.global.token, default_token_file(&cli.command)) {
-        (Some(token), _) => Some(token),
-        (None, Some(file)) => ApiToken::from_file(file)?,
-        (None, None) => None,
-    };
-    let client = Client::new(&cli.global.addr, token)?;
-    let ctx = Ctx {
-        client,
-        org: cli.global.org,
-        json: cli.global.json,
-    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)?;
     match cli.command {
-        Command::Serve(_) => unreachable!("handled above"),
+        Command::Login(args) => return runtime.block_on(login::login(&cli.global, args)),
+        Command::Logout => return runtime.block_on(login::logout(cli.global.json)),
+        _ => {}
+    }
+    let ctx = context(cli.global, &cli.command)?;
+    match cli.command {
+        Command::Serve(_) | Command::Login(_) | Command::Logout => unreachable!("handled above"),
         Command::Run(args) => {
             let env = runtime.block_on(run::collect(&ctx, &args))?;
             drop(runtime);
@@ -77,6 +78,64 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
+/// The client and org of a command. The token: --token / COFFER_TOKEN; else, for a command that
+/// would read `admin.token`, the stored one of `coffer login` if it is for this --addr (and for
+/// --org / COFFER_ORG when given) and has not expired, whose org is then the default; else the
+/// token file of [`default_token_file`].
+fn context(global: GlobalArgs, command: &Command) -> Result<Ctx> {
+    let mut org = global.org;
+    let mut from_login = false;
+    let token = match (global.token, default_token_file(command)) {
+        (Some(token), _) => Some(token),
+        (None, None) => None,
+        (None, Some(file)) => {
+            let login = if file == DEFAULT_TOKEN_FILE {
+                stored_login(&global.addr, org.as_deref())?
+            } else {
+                None
+            };
+            match login {
+                Some(login) => {
+                    from_login = true;
+                    let token = login.api_token()?;
+                    org.get_or_insert(login.org);
+                    Some(token)
+                }
+                None => ApiToken::from_file(file)?,
+            }
+        }
+    };
+    let mut client = Client::new(&global.addr, token)?;
+    if from_login {
+        client = client.with_login_token();
+    }
+    Ok(Ctx {
+        client,
+        org: org.unwrap_or_else(|| DEFAULT_ORG.to_owned()),
+        json: global.json,
+    })
+}
+
+/// The stored login, if it is for `addr` (and `org`, when given) and still valid; says so on
+/// stderr when it would have been used but has expired.
+fn stored_login(addr: &str, org: Option<&str>) -> Result<Option<credentials::Login>> {
+    let Some(login) = credentials::load()? else {
+        return Ok(None);
+    };
+    if !login.is_for(addr) || org.is_some_and(|o| o != login.org) {
+        return Ok(None);
+    }
+    if login.expired() {
+        eprintln!(
+            "note: the login to org {} expired at {}; run `coffer login` again",
+            login.org,
+            output::time(login.expires_at)
+        );
+        return Ok(None);
+    }
+    Ok(Some(login))
+}
+
 /// The token file `coffer serve` wrote that a command picks up when no token is given: the
 /// operator's for the operator's commands, none for accepting an invitation or redeeming a reset
 /// code (those authenticate with the code, or with a token given on purpose), else the first
@@ -87,7 +146,7 @@ fn default_token_file(command: &Command) -> Option<&'static str> {
         | Command::User(UserCommand::Add { .. } | UserCommand::Reset { .. })
         | Command::Operator(_)
         | Command::Admin(_) => Some(OPERATOR_TOKEN_FILE),
-        Command::Invite(_) => None,
+        Command::Invite(_) | Command::Login(_) | Command::Logout => None,
         Command::Passwd(args) if args.reset_code.is_some() => None,
         _ => Some(DEFAULT_TOKEN_FILE),
     }

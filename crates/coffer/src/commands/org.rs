@@ -1,4 +1,4 @@
-//! `coffer org create|list|show|rotate-key`.
+//! `coffer org create|list|show|rotate-key` (and the `keys`, `storage`, `sso` groups' dispatch).
 
 use super::Ctx;
 use crate::cli::OrgCommand;
@@ -74,6 +74,7 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<i32> {
         }
         OrgCommand::Keys(cmd) => return super::keys::run(ctx, cmd).await,
         OrgCommand::Storage(cmd) => return super::storage::run(ctx, cmd).await,
+        OrgCommand::Sso(cmd) => return super::sso::run(ctx, cmd).await,
         OrgCommand::RotateKey { slug } => {
             let slug = slug.unwrap_or_else(|| ctx.org.clone());
             let body = ctx

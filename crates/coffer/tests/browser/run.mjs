@@ -21,7 +21,10 @@ const context = await browser.newContext({ baseURL: BASE });
 await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
 const page = await context.newPage();
 const problems = [];
-page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(m.text()); });
+// The OpenID provider's own pages (scenario sso) are not Coffer's: what they log is not a problem.
+const PROVIDER = process.env.PROVIDER_URL;
+const foreign = (m) => PROVIDER && !(m.location()?.url ?? '').startsWith(BASE) && !page.url().startsWith(BASE);
+page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text()) && !foreign(m)) problems.push(m.text()); });
 page.on('pageerror', (e) => problems.push(String(e)));
 page.setDefaultTimeout(15_000);
 
@@ -35,6 +38,23 @@ async function signIn(org, user, password, expectPath) {
   await page.fill('#password', password);
   await page.click('button[type=submit]');
   if (expectPath) await page.waitForURL((u) => u.pathname === expectPath);
+}
+
+/**
+ * At the OpenID provider (oidc-provider's development pages): signs in as `login` with any
+ * password, then confirms the consent page. The provider then sends the browser back to Coffer.
+ */
+async function atProvider(login, shotName) {
+  await page.waitForURL((u) => u.origin === PROVIDER, { waitUntil: 'commit' });
+  const name = page.locator('input[name=login]');
+  await name.waitFor();
+  await name.fill(login);
+  await page.fill('input[name=password]', 'any password will do');
+  if (shotName) await shot(shotName);
+  await page.click('button[type=submit]');
+  await name.waitFor({ state: 'detached' });
+  await page.locator('input[name=prompt][value=consent]').waitFor({ state: 'attached' });
+  await page.click('button[type=submit]');
 }
 
 async function kms(action, body) {
@@ -387,6 +407,113 @@ const scenarios = {
     await asCarol();
     await page.locator('tr[data-secret="cli-secret"]').waitFor();
     assert.equal(await page.locator('tr[data-secret="root-pw"]').count(), 0, 'carol sees a restricted secret');
+  },
+  async sso() {
+    const org = env('ORG');
+    const admin = `/orgs/${org}/admin/sso`;
+    step = 'sso: a sign-in the server cannot start comes back to the sign-in page with its sentence';
+    await page.context().clearCookies();
+    await page.goto('/login');
+    await page.fill('#org', 'no-such-org');
+    await page.click('#sso-login');
+    await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.has('sso_error'));
+    const said = new URL(page.url()).searchParams.get('sso_error');
+    assert.ok(said, 'an empty sso_error');
+    await page.locator('#login-result .msg-error').waitFor();
+    assert.equal(await text('#login-result'), said);
+    await shot('40-sso-error');
+
+    step = 'sso: alice signs in through the provider, a new member of the org';
+    await page.context().clearCookies();
+    await page.goto('/login');
+    await page.fill('#org', org);
+    await page.click('#sso-login');
+    await atProvider('alice', '41-sso-provider-login');
+    await page.waitForURL((u) => u.origin === BASE && u.pathname === `/orgs/${org}`);
+    await page.locator('#who a').waitFor();
+    assert.match(await text('#who'), new RegExp(`^alice · ${org} · member`));
+    await shot('42-sso-signed-in');
+    step = 'sso: alice, a member, is refused the settings with the server sentence';
+    await page.goto(admin);
+    await page.locator('#main .msg-error').waitFor();
+    assert.equal(await page.locator('#sso-form').count(), 0, 'a member sees the settings form');
+
+    step = 'sso: the owner sees the settings and the redirect URI';
+    await page.context().clearCookies();
+    await page.goto(admin);
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn(org, env('OWNER'), env('OWNER_PASSWORD'), admin);
+    assert.ok((await page.locator('#nav a').allInnerTexts()).includes('Single sign-on'), 'no Single sign-on link in the nav');
+    await page.locator('#sso-settings').waitFor();
+    const settings = await text('#sso-settings');
+    assert.ok(settings.includes(PROVIDER), settings);
+    assert.match(settings, /coffer[\s\S]*stored[\s\S]*“groups” claim[\s\S]*created as members[\s\S]*still accepted/);
+    assert.equal(await text('#sso-redirect-uri'), `${BASE}/sso/callback`);
+    assert.equal(await page.inputValue('#sso-issuer'), PROVIDER);
+    assert.equal(await page.inputValue('#sso-groups-claim'), 'groups');
+    assert.equal(await page.isChecked('#sso-create-people'), true);
+    assert.equal(await page.isChecked('#sso-public'), false);
+    assert.equal(await page.isChecked('#sso-require'), false);
+    await shot('43-sso-settings');
+
+    step = 'sso: a provider Coffer cannot use is refused with the server sentence, nothing changes';
+    await page.fill('#sso-issuer', 'http://127.0.0.1:9');
+    await page.click('#sso-form button[type=submit]');
+    await page.locator('#sso-result .msg-error').waitFor({ timeout: 30_000 });
+    assert.ok((await text('#sso-result')).length > 10, await text('#sso-result'));
+    assert.ok((await text('#sso-settings')).includes(PROVIDER));
+    await shot('44-sso-refused');
+
+    step = 'sso: the owner links their account at the provider';
+    await page.goto('/account');
+    await page.click('#sso-link');
+    await atProvider(env('OWNER'));
+    await page.waitForURL((u) => u.origin === BASE && u.pathname === '/account' && u.searchParams.get('sso') === 'linked');
+    await page.locator('#sso-link-section .msg-ok').waitFor();
+    assert.equal(await text('#sso-link-section .msg-ok'), "Your account is linked to the org's single sign-on.");
+    await shot('45-sso-linked');
+
+    step = 'sso: the owner requires single sign-on (the secret kept), then passwords are refused';
+    await page.goto(admin);
+    await page.locator('#sso-form').waitFor();
+    await page.check('#sso-require');
+    page.once('dialog', (d) => d.accept());
+    await page.click('#sso-form button[type=submit]');
+    await page.locator('#sso-result .msg-ok').waitFor({ timeout: 30_000 });
+    assert.equal(await text('#sso-result'), 'Saved and checked against the provider.');
+    assert.match(await text('#sso-settings'), /stored[\s\S]*refused/);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn(org, env('OWNER'), env('OWNER_PASSWORD'), null);
+    await page.locator('#login-result .msg-error').waitFor();
+    assert.match(await text('#login-result'), /single sign-on/);
+    await shot('46-sso-password-refused');
+
+    step = 'sso: the owner signs in with SSO as their linked self';
+    await page.context().clearCookies();
+    await page.goto('/login');
+    await page.fill('#org', org);
+    await page.click('#sso-login');
+    await atProvider(env('OWNER'));
+    await page.waitForURL((u) => u.origin === BASE && u.pathname === `/orgs/${org}`);
+    await page.locator('#who a').waitFor();
+    assert.match(await text('#who'), new RegExp(`^${env('OWNER')} · ${org} · owner`));
+
+    step = 'sso: the owner removes single sign-on';
+    await page.goto(admin);
+    await page.locator('#sso-remove').waitFor();
+    page.once('dialog', (d) => d.accept());
+    await page.click('#sso-remove');
+    await page.locator('#sso-result .msg-ok').waitFor();
+    assert.match(await text('#sso-now'), /not set up/);
+    assert.equal(await text('#sso-redirect-uri'), `${BASE}/sso/callback`);
+    assert.ok(await page.locator('#sso-remove').isHidden(), 'Remove is offered with nothing to remove');
+    await page.reload();
+    await page.locator('#sso-now .msg-warn').waitFor();
+    assert.match(await text('#sso-now'), /not set up/);
+    assert.equal(await text('#sso-redirect-uri'), `${BASE}/sso/callback`);
+    assert.equal(await page.inputValue('#sso-issuer'), '');
+    await shot('47-sso-removed');
   },
   async storage() {
     const org = env('ORG');

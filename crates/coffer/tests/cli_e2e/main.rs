@@ -12,4 +12,5 @@ mod keys;
 #[allow(dead_code)]
 mod moto;
 mod secrets;
+mod sso;
 mod storage;

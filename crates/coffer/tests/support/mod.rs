@@ -37,7 +37,14 @@ impl Server {
     /// [`Server::start`] with extra environment for `coffer serve` (config overrides such as
     /// `COFFER_BYOK__PRINCIPAL_ARN`).
     pub fn start_with_env(env: &[(&str, &str)]) -> Server {
-        Self::start_in(tempfile::tempdir().expect("temp dir"), env)
+        Self::start_in(tempfile::tempdir().expect("temp dir"), "127.0.0.1:0", env)
+    }
+
+    /// [`Server::start_with_env`] listening on `port` of 127.0.0.1 (from [`free_port`]), for
+    /// config that names the server's own address before it starts (`storage.public_origin`).
+    pub fn start_on(port: u16, env: &[(&str, &str)]) -> Server {
+        let listen = format!("127.0.0.1:{port}");
+        Self::start_in(tempfile::tempdir().expect("temp dir"), &listen, env)
     }
 
     /// Kills the server with SIGKILL (no shutdown of any kind) and starts a new one on the same
@@ -46,17 +53,17 @@ impl Server {
         self.child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
         let _ = self.child.wait();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
-        Self::start_in(dir, env)
+        Self::start_in(dir, "127.0.0.1:0", env)
     }
 
-    fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Server {
+    fn start_in(dir: tempfile::TempDir, listen: &str, env: &[(&str, &str)]) -> Server {
         // Named like the default so that commands run in `dir` find `coffer-data/admin.token`.
         let data = dir.path().join("coffer-data");
         let mut child = Command::new(BIN)
             .arg("serve")
             .arg("--data-dir")
             .arg(&data)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .current_dir(dir.path())
             .env_remove("COFFER_TOKEN")
             .env_remove("COFFER_ADDR")
@@ -290,6 +297,15 @@ pub fn run(cmd: &mut Command, stdin: &[u8]) -> Run {
     let out = child.wait_with_output().expect("waiting for coffer");
     writer.join().unwrap();
     Run { out }
+}
+
+/// A port of 127.0.0.1 that was free a moment ago (the OS picks it; the listener is closed again,
+/// so another process could take it before the server binds it — unlikely in practice).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// Asserts that `path` has mode 0600.

@@ -483,7 +483,7 @@ impl Coffer {
         }
         if !sso.create_people {
             return Err(Error::Forbidden(format!(
-                "your provider account is not linked to a member of org `{slug}`: sign in once with your Coffer password and choose \"Link single sign-on\" (or `coffer org sso link`), or ask an owner to let single sign-on create people"
+                "your provider account is not linked to a member of org `{slug}`: sign in once with your Coffer password and choose \"Link single sign-on\" on your account page, or ask an owner to let single sign-on create people"
             )));
         }
         let raw = id.name.clone().ok_or_else(|| {

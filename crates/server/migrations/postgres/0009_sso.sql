@@ -41,3 +41,8 @@ CREATE TABLE sso_links (
     UNIQUE (org_id, user_id)
 );
 CREATE INDEX sso_links_by_user ON sso_links (user_id);
+
+CREATE TABLE sso_people (
+    user_id uuid PRIMARY KEY REFERENCES users(id),
+    since   bigint NOT NULL
+);

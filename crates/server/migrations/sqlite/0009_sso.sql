@@ -50,3 +50,10 @@ CREATE TABLE sso_links (
     UNIQUE (org_id, user_id)
 ) STRICT;
 CREATE INDEX sso_links_by_user ON sso_links (user_id);
+
+-- Everyone who was ever linked to a provider, in any org; kept when the link is forgotten. Such a
+-- person gets a first password only through the operator's reset (docs/sso.md).
+CREATE TABLE sso_people (
+    user_id BLOB PRIMARY KEY REFERENCES users(id),
+    since   INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;

@@ -9,7 +9,12 @@
 //! - pending sign-ins are one-time: [`SsoCatalog::take_sso_pending`] hands a row out once and
 //!   never after its expiry;
 //! - changing the provider's issuer, or removing the provider, forgets the org's links (a new
-//!   provider's subjects mean nothing about the old one's); removing a member forgets theirs;
+//!   provider's subjects mean nothing about the old one's) and revokes the tokens and sessions
+//!   the linked people hold in that org (what proved who they were is gone) — all but those of
+//!   whoever makes the change (the audit event's actor), who just proved who they are; removing
+//!   a member forgets theirs;
+//! - a person once linked stays marked as such ([`SsoCatalog::ever_linked`]) after the link is
+//!   forgotten;
 //! - every change writes its audit events in the same transaction.
 
 use super::{MemberRecord, Result, UserRecord};
@@ -133,14 +138,17 @@ pub struct SsoLink {
 /// Providers, pending sign-ins and links. See the module docs for the rules.
 #[async_trait]
 pub trait SsoCatalog: Send + Sync {
-    /// Stores the org's provider, replacing any; if the issuer changed, forgets the org's
-    /// links in the same transaction. `NotFound` if the org does not exist.
+    /// Stores the org's provider, replacing any; if the issuer changed, forgets the org's links
+    /// and revokes the linked people's tokens and sessions in the org (at `sso.updated_at`; not
+    /// `audit.actor_id`'s) in the same transaction. `NotFound` if the org does not exist.
     async fn put_sso(&self, sso: SsoRecord, audit: AuditDraft) -> Result<()>;
 
     /// The org's provider.
     async fn sso(&self, org: OrgId) -> Result<Option<SsoRecord>>;
 
-    /// Removes the org's provider and its links; `Ok(false)` if it had none (nothing written).
+    /// Removes the org's provider and its links, revoking the linked people's tokens and
+    /// sessions in the org (at `audit.at`; not `audit.actor_id`'s); `Ok(false)` if it had none
+    /// (nothing written).
     async fn delete_sso(&self, org: OrgId, audit: AuditDraft) -> Result<bool>;
 
     /// Stores a pending sign-in, deleting every row that expired before `now` on the way.
@@ -155,8 +163,9 @@ pub trait SsoCatalog: Send + Sync {
     /// The person `subject` of `issuer` is linked to in `org`.
     async fn sso_user(&self, org: OrgId, issuer: &str, subject: &str) -> Result<Option<UserId>>;
 
-    /// The person's links, in every org.
-    async fn sso_links_of(&self, user: UserId) -> Result<Vec<SsoLink>>;
+    /// Whether the person was ever linked to a provider, in any org (also after the link was
+    /// forgotten).
+    async fn ever_linked(&self, user: UserId) -> Result<bool>;
 
     /// Links `link.subject` to `link.user` in `link.org` and appends `audit`. `Ok(false)` if
     /// exactly that link exists (nothing written); `AlreadyExists` if the subject is linked to

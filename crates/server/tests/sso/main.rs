@@ -111,10 +111,12 @@ struct Browser {
     jar: BTreeMap<String, String>,
 }
 
-/// Where a request sent the browser.
+/// Where a request sent the browser, and the sentence of a failed sign-in (which Coffer puts in
+/// the `coffer_sso_error` cookie for the sign-in page, never in the URL).
 struct Hop {
     status: u16,
     location: String,
+    error: Option<String>,
 }
 
 impl Browser {
@@ -135,16 +137,35 @@ impl Browser {
             .send()
             .await
             .unwrap();
+        let mut error = None;
         for c in res.headers().get_all("set-cookie") {
             let c = c.to_str().unwrap();
             let (k, v) = c.split(';').next().unwrap().split_once('=').unwrap();
+            if k == "coffer_sso_error" {
+                let text = v.replace("%20", " ");
+                error = Some(
+                    url::form_urlencoded::parse(format!("e={text}").as_bytes())
+                        .next()
+                        .unwrap()
+                        .1
+                        .into_owned(),
+                );
+                continue;
+            }
             if v.is_empty() {
                 self.jar.remove(k);
             } else {
                 self.jar.insert(k.to_owned(), v.to_owned());
             }
         }
+        if error.is_some() {
+            assert!(
+                location_is_login(&res),
+                "a sentence comes with a redirect to /login"
+            );
+        }
         Hop {
+            error,
             status: res.status().as_u16(),
             location: res
                 .headers()
@@ -159,12 +180,10 @@ impl Browser {
     }
 }
 
-/// The sentence of a `/login?sso_error=…` redirect, if it is one.
-fn sso_error(location: &str) -> Option<String> {
-    let q = location.strip_prefix("/login?")?;
-    url::form_urlencoded::parse(q.as_bytes())
-        .find(|(k, _)| k == "sso_error")
-        .map(|(_, v)| v.into_owned())
+fn location_is_login(res: &reqwest::Response) -> bool {
+    res.headers()
+        .get("location")
+        .is_some_and(|l| l.to_str().unwrap() == "/login?sso=failed")
 }
 
 /// Starts at Coffer's `path`, signs in at the provider as `login`, and returns the callback URL
@@ -185,7 +204,7 @@ async fn sign_in(w: &World, b: &mut Browser, org: &str, login: &str) -> Result<S
     let cb = through_provider(w, b, &format!("/sso/{org}/login"), login).await;
     let end = b.get(&cb).await;
     assert_eq!(end.status, 303);
-    if let Some(e) = sso_error(&end.location) {
+    if let Some(e) = end.error {
         return Err(e);
     }
     assert_eq!(end.location, format!("/orgs/{org}"));
@@ -433,11 +452,11 @@ async fn another_orgs_provider_never_becomes_our_people(backend: Backend) {
     let cb = through_provider(&w, &mut attacker, "/sso/bravo/login", "alice").await;
     let mut victim = Browser::default();
     let hop = victim.get(&cb).await;
-    let err = sso_error(&hop.location).unwrap();
+    let err = hop.error.clone().unwrap();
     assert!(err.contains("another browser"), "{err}");
     assert!(victim.session().is_none());
     let replay = attacker.get(&cb).await;
-    let err = sso_error(&replay.location).unwrap();
+    let err = replay.error.clone().unwrap();
     assert!(err.contains("already used"), "{err}");
 }
 
@@ -477,7 +496,7 @@ async fn linking_required_sso_and_removal() {
     // Linking needs a session: without one, back to the sign-in page.
     let mut anon = Browser::default();
     let hop = anon.get(&format!("{}/sso/alpha/link", w.app.base)).await;
-    assert!(sso_error(&hop.location).unwrap().contains("sign in first"));
+    assert!(hop.error.clone().unwrap().contains("sign in first"));
 
     // mallory starts a link and pushes the provider step onto bob's browser: refused.
     let signed = password_sign_in(&w, "alpha", "mallory").await;
@@ -495,11 +514,7 @@ async fn linking_required_sso_and_removal() {
     let cb = through_provider(&w, &mut mb, "/sso/alpha/link", "bob").await;
     let mut bobs_browser = Browser::default();
     let hop = bobs_browser.get(&cb).await;
-    assert!(
-        sso_error(&hop.location)
-            .unwrap()
-            .contains("another browser")
-    );
+    assert!(hop.error.clone().unwrap().contains("another browser"));
     let err = sign_in(&w, &mut Browser::default(), "alpha", "bob")
         .await
         .unwrap_err();
@@ -530,7 +545,7 @@ async fn linking_required_sso_and_removal() {
     let mut mb2 = mb.clone();
     let cb = through_provider(&w, &mut mb2, "/sso/alpha/link", "bob").await;
     let hop = mb2.get(&cb).await;
-    assert!(sso_error(&hop.location).unwrap().contains("already linked"));
+    assert!(hop.error.clone().unwrap().contains("already linked"));
 
     // Required SSO: passwords refused for the org's people, tokens still work.
     let mut req = w.settings(false);
@@ -637,6 +652,20 @@ async fn sso_people_get_a_first_password_only_from_the_operator() {
     assert!(body.to_string().contains("operator"), "{body}");
     let r = password_sign_in(&w, "alpha", "alice").await;
     assert_eq!(r.status, 401);
+
+    // The chain that would get round it: alpha's owner removes the provider (forgetting alice's
+    // link) and then uses a credential single sign-on gave alice. Removing the provider revokes
+    // those credentials, and alice stays marked as once linked.
+    let s2 = sign_in(&w, &mut Browser::default(), "alpha", "alice")
+        .await
+        .unwrap();
+    let r = w
+        .app
+        .call(&w.aowner, Method::DELETE, "/api/v1/orgs/alpha/sso", None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(whoami(&w, &s2).await["status"], 401);
+    assert_eq!(whoami(&w, &s).await["status"], 401);
 }
 
 /// `coffer login`'s exchange: the code is one-time and needs the verifier the CLI kept.
@@ -733,7 +762,7 @@ async fn a_mismatched_nonce_and_a_wrong_issuer_are_refused() {
     url.query_pairs_mut().clear().extend_pairs(pairs);
     let cb = w.op.sign_in(url.as_str(), "alice").await;
     let hop = b.get(&cb).await;
-    let err = sso_error(&hop.location).unwrap();
+    let err = hop.error.clone().unwrap();
     assert!(err.contains("nonce"), "{err}");
     assert!(b.session().is_none());
 
@@ -756,6 +785,58 @@ async fn a_mismatched_nonce_and_a_wrong_issuer_are_refused() {
         assert_eq!(r.code(), "sso_provider_unusable");
         assert!(r.message().contains(why), "{issuer}: {}", r.message());
     }
+    // A new client id (or issuer) needs the secret again: the stored one goes only where it was
+    // given for.
+    let r = w
+        .set_sso(
+            &w.aowner,
+            "alpha",
+            json!({"issuer": w.op.issuer(), "client_id": "someone-else"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.message().contains("client secret again"),
+        "{}",
+        r.message()
+    );
+
+    // Another site cannot start a sign-in in a visitor's browser.
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/sso/alpha/login", w.app.base))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/login?sso=failed");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("own%20pages"), "{cookie}");
+
+    // RFC 9207: an answer naming another issuer is refused.
+    let mut b = Browser::default();
+    let cb = through_provider(&w, &mut b, "/sso/alpha/login", "alice").await;
+    let mut forged = url::Url::parse(&cb).unwrap();
+    let pairs: Vec<(String, String)> = forged
+        .query_pairs()
+        .filter(|(k, _)| k != "iss")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    assert!(
+        cb.contains("iss="),
+        "oidc-provider names itself (RFC 9207): {cb}"
+    );
+    forged
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs)
+        .append_pair("iss", "https://evil.example");
+    let hop = b.get(forged.as_str()).await;
+    let err = hop.error.unwrap();
+    assert!(err.contains("another provider"), "{err}");
+
     // Nothing changed.
     let r = w
         .app

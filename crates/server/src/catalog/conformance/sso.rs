@@ -192,20 +192,34 @@ async fn links(c: &dyn Catalog, a: OrgId, b: OrgId) {
             .await,
         Err(CatalogError::Refused(_))
     ));
-    assert_eq!(c.sso_links_of(alice).await.unwrap().len(), 1);
-    // A new issuer forgets the org's links.
+    assert!(c.ever_linked(alice).await.unwrap());
+    assert!(!c.ever_linked(carol).await.unwrap());
+    // The same issuer again keeps the links and credentials.
     c.put_sso(provider(a, "https://id.example"), event(a, "sso.set"))
         .await
         .unwrap();
+    let alive = |p: Option<crate::catalog::Principal>| p.unwrap().token.revoked_at.is_none();
+    assert!(alive(c.authenticate(&[0xd2; 32]).await.unwrap()));
     assert_eq!(
-        c.sso_links_of(alice).await.unwrap().len(),
-        1,
-        "same issuer keeps links"
+        c.sso_user(a, "https://id.example", "s-alice")
+            .await
+            .unwrap(),
+        Some(alice)
     );
+    // A new issuer forgets the org's links and revokes the linked people's credentials there;
+    // everyone else keeps theirs, and the person stays marked as once linked.
     c.put_sso(provider(a, "https://new.example"), event(a, "sso.set"))
         .await
         .unwrap();
-    assert!(c.sso_links_of(alice).await.unwrap().is_empty());
+    assert_eq!(
+        c.sso_user(a, "https://id.example", "s-alice")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!alive(c.authenticate(&[0xd2; 32]).await.unwrap()));
+    assert!(alive(c.authenticate(&[0xd3; 32]).await.unwrap()));
+    assert!(c.ever_linked(alice).await.unwrap());
     // Removing a member forgets their link; removing the provider forgets every link.
     c.link_sso(link(a, "s-alice", alice), event(a, "sso.link"))
         .await
@@ -221,6 +235,15 @@ async fn links(c: &dyn Catalog, a: OrgId, b: OrgId) {
         None
     );
     assert!(c.delete_sso(a, event(a, "sso.delete")).await.unwrap());
+    assert!(
+        c.list_tokens(Some(a))
+            .await
+            .unwrap()
+            .iter()
+            .filter(|t| t.user == alice)
+            .all(|t| t.revoked_at.is_some()),
+        "removing the provider revokes the linked people's tokens"
+    );
     assert_eq!(
         c.sso_user(a, "https://id.example", "s-alice")
             .await

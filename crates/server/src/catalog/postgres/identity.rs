@@ -54,7 +54,7 @@ async fn keep_an_owner(c: &mut PgConnection, org: OrgId, before: Role) -> Q<()> 
 }
 
 /// Revokes every token and session of `user` in `org` (`None`: everywhere).
-async fn revoke_credentials(
+pub(super) async fn revoke_credentials(
     c: &mut PgConnection,
     user: UserId,
     org: Option<OrgId>,

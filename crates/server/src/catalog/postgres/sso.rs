@@ -1,10 +1,11 @@
-//! [`SsoCatalog`] on PostgreSQL: `sso_configs`, `sso_pending` and `sso_links` (migration 9). Each
+//! [`SsoCatalog`] on PostgreSQL: `sso_configs`, `sso_pending`, `sso_links` and `sso_people`
+//! (migration 9). Each
 //! write is one transaction with its audit events; those that touch an org's provider or links
 //! first lock the org row — the lock a membership change takes — so a link can never be stored
 //! for someone whose removal from the org committed meanwhile. Taking a pending row is one
 //! `DELETE … RETURNING`, so of two racing callers only one gets it.
 
-use super::identity::lock_org;
+use super::identity::{lock_org, revoke_credentials};
 use super::rows::{self, get};
 use super::tx::{self, Fail, Q, in_tx};
 use super::{PostgresCatalog, reads, writes};
@@ -87,11 +88,23 @@ async fn sso(c: &mut PgConnection, org: OrgId) -> Q<Option<SsoRecord>> {
     Ok(row.as_ref().map(sso_row).transpose()?)
 }
 
-async fn forget_links(c: &mut PgConnection, org: OrgId) -> Q<()> {
-    sqlx::query("DELETE FROM sso_links WHERE org_id = $1")
-        .bind(org.as_uuid())
-        .execute(c)
-        .await?;
+/// Forgets the org's links and revokes what the linked people hold in the org, but `keep`'s.
+async fn forget_links(
+    c: &mut PgConnection,
+    org: OrgId,
+    at: Timestamp,
+    keep: Option<UserId>,
+) -> Q<()> {
+    let users: Vec<Uuid> =
+        sqlx::query_scalar("DELETE FROM sso_links WHERE org_id = $1 RETURNING user_id")
+            .bind(org.as_uuid())
+            .fetch_all(&mut *c)
+            .await?;
+    for u in users.into_iter().map(UserId::from_uuid) {
+        if Some(u) != keep {
+            revoke_credentials(c, u, Some(org), at).await?;
+        }
+    }
     Ok(())
 }
 
@@ -104,7 +117,7 @@ async fn put_sso(c: &mut PgConnection, s: &SsoRecord, a: &AuditDraft) -> Q<()> {
             .fetch_optional(&mut *c)
             .await?;
     if old.is_some_and(|issuer| issuer != s.issuer) {
-        forget_links(c, s.org).await?;
+        forget_links(c, s.org, s.updated_at, a.actor_id).await?;
     }
     let secret = s.client_secret.as_ref();
     let key_version = secret
@@ -150,7 +163,7 @@ async fn delete_sso(c: &mut PgConnection, org: OrgId, a: &AuditDraft) -> Q<bool>
     if n == 0 {
         return Ok(false);
     }
-    forget_links(c, org).await?;
+    forget_links(c, org, a.at, a.actor_id).await?;
     writes::append_audit(c, a).await?;
     Ok(true)
 }
@@ -265,26 +278,12 @@ async fn sso_user(
     Ok(user.map(UserId::from_uuid))
 }
 
-fn link_row(r: &PgRow) -> R<SsoLink> {
-    Ok(SsoLink {
-        org: OrgId::from_uuid(get(r, 0)?),
-        issuer: get(r, 1)?,
-        subject: get(r, 2)?,
-        user: UserId::from_uuid(get(r, 3)?),
-        created_at: rows::ts(r, 4)?,
-    })
-}
-
-async fn links_of(c: &mut PgConnection, user: UserId) -> Q<Vec<SsoLink>> {
-    let list = sqlx::query(concat!(
-        "SELECT ",
-        link_cols!(),
-        " FROM sso_links WHERE user_id = $1 ORDER BY created_at"
-    ))
-    .bind(user.as_uuid())
-    .fetch_all(c)
-    .await?;
-    Ok(rows::all(&list, link_row)?)
+async fn ever_linked(c: &mut PgConnection, user: UserId) -> Q<bool> {
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM sso_people WHERE user_id = $1")
+        .bind(user.as_uuid())
+        .fetch_optional(c)
+        .await?;
+    Ok(found.is_some())
 }
 
 async fn insert_link(c: &mut PgConnection, l: &SsoLink) -> Q<()> {
@@ -296,6 +295,13 @@ async fn insert_link(c: &mut PgConnection, l: &SsoLink) -> Q<()> {
     .bind(l.org.as_uuid())
     .bind(&l.issuer)
     .bind(&l.subject)
+    .bind(l.user.as_uuid())
+    .bind(l.created_at.millis())
+    .execute(&mut *c)
+    .await?;
+    sqlx::query(
+        "INSERT INTO sso_people (user_id, since) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING",
+    )
     .bind(l.user.as_uuid())
     .bind(l.created_at.millis())
     .execute(c)
@@ -381,8 +387,8 @@ impl SsoCatalog for PostgresCatalog {
         self.read(async |c| sso_user(c, org, issuer, subject).await)
             .await
     }
-    async fn sso_links_of(&self, user: UserId) -> R<Vec<SsoLink>> {
-        self.read(async |c| links_of(c, user).await).await
+    async fn ever_linked(&self, user: UserId) -> R<bool> {
+        self.read(async |c| ever_linked(c, user).await).await
     }
     async fn link_sso(&self, l: SsoLink, a: AuditDraft) -> R<bool> {
         in_tx!(self, |c| link_sso(c, &l, &a).await)

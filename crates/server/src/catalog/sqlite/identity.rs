@@ -39,7 +39,12 @@ fn keep_an_owner(conn: &Connection, org: OrgId, before: Role) -> R<()> {
 }
 
 /// Revokes every token and session of `user` in `org` (`None`: everywhere).
-fn revoke_credentials(conn: &Connection, user: UserId, org: Option<OrgId>, at: Timestamp) -> R<()> {
+pub(super) fn revoke_credentials(
+    conn: &Connection,
+    user: UserId,
+    org: Option<OrgId>,
+    at: Timestamp,
+) -> R<()> {
     let org = org.map(|o| o.to_bytes());
     conn.execute(
         "UPDATE tokens SET revoked_at = ?3 WHERE user_id = ?1 AND (?2 IS NULL OR org_id = ?2) \

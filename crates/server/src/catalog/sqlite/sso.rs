@@ -1,9 +1,10 @@
-//! [`SsoCatalog`] on SQLite: `sso_configs`, `sso_pending` and `sso_links` (migration 9). Reads
+//! [`SsoCatalog`] on SQLite: `sso_configs`, `sso_pending`, `sso_links` and `sso_people`
+//! (migration 9). Reads
 //! run on the read pool; every write (taking a pending row too, so it is handed out once) is one
 //! request to the group-commit writer, atomic with its audit events.
 
 use super::tx::Tx;
-use super::{SqliteCatalog, map_err as e, reads, rows, writes};
+use super::{SqliteCatalog, identity, map_err as e, reads, rows, writes};
 use crate::audit::AuditDraft;
 use crate::catalog::{
     CatalogError, MemberRecord, SealedValue, SsoCatalog, SsoLink, SsoPending, SsoPurpose,
@@ -50,7 +51,22 @@ fn sso(conn: &Connection, org: OrgId) -> R<Option<SsoRecord>> {
     .map_err(e)
 }
 
-fn forget_links(conn: &Connection, org: OrgId) -> R<()> {
+/// Forgets the org's links and revokes what the linked people hold in the org, but `keep`'s.
+fn forget_links(conn: &Connection, org: OrgId, at: Timestamp, keep: Option<UserId>) -> R<()> {
+    let users = {
+        let mut s = conn
+            .prepare_cached("SELECT user_id FROM sso_links WHERE org_id = ?1")
+            .map_err(e)?;
+        s.query_map([org.to_bytes()], |r| rows::uuid_at(r, 0))
+            .map_err(e)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(e)?
+    };
+    for u in users.into_iter().map(UserId::from_uuid) {
+        if Some(u) != keep {
+            identity::revoke_credentials(conn, u, Some(org), at)?;
+        }
+    }
     conn.execute("DELETE FROM sso_links WHERE org_id = ?1", [org.to_bytes()])
         .map(drop)
         .map_err(e)
@@ -59,7 +75,7 @@ fn forget_links(conn: &Connection, org: OrgId) -> R<()> {
 fn put_sso(conn: &Tx, s: &SsoRecord, a: &AuditDraft) -> R<()> {
     reads::org_by_id(conn, s.org)?;
     if sso(conn, s.org)?.is_some_and(|old| old.issuer != s.issuer) {
-        forget_links(conn, s.org)?;
+        forget_links(conn, s.org, s.updated_at, a.actor_id)?;
     }
     let secret = s.client_secret.as_ref();
     conn.execute(
@@ -94,7 +110,7 @@ fn delete_sso(conn: &Tx, org: OrgId, a: &AuditDraft) -> R<bool> {
     if n == 0 {
         return Ok(false);
     }
-    forget_links(conn, org)?;
+    forget_links(conn, org, a.at, a.actor_id)?;
     writes::append_audit(conn, a)?;
     Ok(true)
 }
@@ -193,26 +209,15 @@ fn sso_user(conn: &Connection, org: OrgId, issuer: &str, subject: &str) -> R<Opt
     .map_err(e)
 }
 
-fn link_row(r: &Row) -> rusqlite::Result<SsoLink> {
-    Ok(SsoLink {
-        org: OrgId::from_uuid(rows::uuid_at(r, 0)?),
-        issuer: r.get(1)?,
-        subject: r.get(2)?,
-        user: UserId::from_uuid(rows::uuid_at(r, 3)?),
-        created_at: Timestamp::from_millis(r.get(4)?),
-    })
-}
-
-fn links_of(conn: &Connection, user: UserId) -> R<Vec<SsoLink>> {
-    let mut s = conn
-        .prepare_cached(
-            "SELECT org_id, issuer, subject, user_id, created_at FROM sso_links WHERE user_id = ?1 ORDER BY created_at",
-        )
-        .map_err(e)?;
-    s.query_map([user.to_bytes()], link_row)
-        .map_err(e)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(e)
+fn ever_linked(conn: &Connection, user: UserId) -> R<bool> {
+    conn.query_row(
+        "SELECT 1 FROM sso_people WHERE user_id = ?1",
+        [user.to_bytes()],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
+    .map_err(e)
 }
 
 fn insert_link(conn: &Connection, l: &SsoLink) -> R<()> {
@@ -225,6 +230,11 @@ fn insert_link(conn: &Connection, l: &SsoLink) -> R<()> {
             l.user.to_bytes(),
             l.created_at.millis()
         ],
+    )
+    .map_err(e)?;
+    conn.execute(
+        "INSERT OR IGNORE INTO sso_people (user_id, since) VALUES (?1, ?2)",
+        params![l.user.to_bytes(), l.created_at.millis()],
     )
     .map(drop)
     .map_err(e)
@@ -304,8 +314,8 @@ impl SsoCatalog for SqliteCatalog {
         self.read(move |c| sso_user(c, org, &issuer, &subject))
             .await
     }
-    async fn sso_links_of(&self, user: UserId) -> R<Vec<SsoLink>> {
-        self.read(move |c| links_of(c, user)).await
+    async fn ever_linked(&self, user: UserId) -> R<bool> {
+        self.read(move |c| ever_linked(c, user)).await
     }
     async fn link_sso(&self, l: SsoLink, a: AuditDraft) -> R<bool> {
         self.writer.write(move |c| link_sso(c, &l, &a)).await

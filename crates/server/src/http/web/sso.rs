@@ -4,15 +4,17 @@
 //!
 //! Starting sets the `coffer_sso` cookie (HttpOnly, `SameSite=Lax` so it survives the provider's
 //! top-level redirect back, path `/sso`, ten minutes), whose hash the pending sign-in keeps: a
-//! callback URL carried to another browser — login CSRF, or an attacker's own sign-in pushed
-//! onto a victim — is refused. Linking needs the session cookie, which is `SameSite=Strict`, so
-//! another site cannot start a link in someone's name. The callback answers with redirects only:
-//! to the org's page with a session, to the CLI's loopback port, or to `/login` with a sentence
-//! saying what went wrong (never a token, code or provider detail).
+//! callback URL carried to another browser — an attacker's own sign-in pushed onto a victim — is
+//! refused. Starting is refused when the browser says another site sent it (`Sec-Fetch-Site`,
+//! else `Origin`), so no site can sign a visitor in to an org it runs or aim a CLI code at a
+//! port. Linking needs the session cookie, which is `SameSite=Strict`. The callback answers with
+//! redirects only: to the org's page with a session, to the CLI's loopback port, or to `/login`
+//! with the sentence saying what went wrong in a one-minute cookie (never a token, code or
+//! provider text).
 
 use super::super::AppState;
 use super::auth::{Peer, cookie, source};
-use super::{over_tls, session_cookie};
+use super::{cross_site, over_tls, session_cookie};
 use crate::service::sso::{Begin, Finished};
 use crate::service::web::SESSION_LIFETIME;
 use axum::extract::{OriginalUri, Path, Query, State};
@@ -54,12 +56,31 @@ fn redirect(to: &str) -> Response {
     res
 }
 
-/// Back to the sign-in page with a sentence.
+/// The cookie that carries a failed sign-in's sentence to the sign-in page.
+const ERROR_COOKIE: &str = "coffer_sso_error";
+
+/// Back to the sign-in page with a sentence. The sentence travels in a cookie only the sign-in
+/// page reads (for a minute), not in the URL: a link from elsewhere cannot put words there.
 fn to_login(message: &str) -> Response {
-    let q: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("sso_error", message)
-        .finish();
-    redirect(&format!("/login?{q}"))
+    let mut res = redirect("/login?sso=failed");
+    let encoded: String = url::form_urlencoded::byte_serialize(message.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    let cookie = format!("{ERROR_COOKIE}={encoded}; Path=/login; Max-Age=60; SameSite=Lax");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// Refuses a start another site sent the browser to (login CSRF: signing a victim in to an org
+/// the attacker runs, or sending a CLI code to a port the attacker listens on).
+fn started_elsewhere(headers: &HeaderMap) -> Option<Response> {
+    cross_site(headers).map(|from| {
+        to_login(&format!(
+            "single sign-on can only be started from Coffer's own pages or a URL you open yourself (this came from {from})"
+        ))
+    })
 }
 
 /// The CLI's part of a login start.
@@ -89,6 +110,9 @@ pub async fn login(
     Path(org): Path<String>,
     Query(q): Query<LoginQuery>,
 ) -> Response {
+    if let Some(refused) = started_elsewhere(&headers) {
+        return refused;
+    }
     let purpose = match (q.cli_port, q.cli_challenge) {
         (None, None) => Begin::SignIn,
         (Some(port), Some(challenge)) => Begin::Cli { port, challenge },
@@ -111,6 +135,9 @@ pub async fn link(
     headers: HeaderMap,
     Path(org): Path<String>,
 ) -> Response {
+    if let Some(refused) = started_elsewhere(&headers) {
+        return refused;
+    }
     let Some(value) = session_cookie(&headers) else {
         return to_login(
             "sign in first (with your password), then link single sign-on from your account page",
@@ -131,8 +158,8 @@ pub async fn link(
 pub struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
+    iss: Option<String>,
     error: Option<String>,
-    error_description: Option<String>,
 }
 
 /// `GET /sso/callback`.
@@ -146,28 +173,22 @@ pub async fn callback(
     let secure = over_tls(&headers, uri.scheme_str());
     let mut res = match (q.code, q.state, q.error) {
         (_, _, Some(err)) => {
-            let said = q
-                .error_description
-                .map(|d| {
-                    d.chars()
-                        .filter(|c| !c.is_control())
-                        .take(200)
-                        .collect::<String>()
-                })
-                .unwrap_or_default();
-            to_login(&format!(
-                "the provider ended the sign-in ({}{}{said})",
-                err.chars()
-                    .filter(char::is_ascii_graphic)
-                    .take(60)
-                    .collect::<String>(),
-                if said.is_empty() { "" } else { ": " }
-            ))
+            // The provider's own description is its text, not ours: only its error code shows.
+            let code: String = err
+                .chars()
+                .filter(char::is_ascii_graphic)
+                .take(60)
+                .collect();
+            to_login(&format!("the provider ended the sign-in ({code})"))
         }
         (Some(code), Some(state), None) => {
             let from = source(&headers, peer, &s.server);
             let browser = cookie_value(&headers, SSO_COOKIE);
-            match s.coffer.finish_sso(&state, &code, browser, &from).await {
+            match s
+                .coffer
+                .finish_sso(&state, &code, q.iss.as_deref(), browser, &from)
+                .await
+            {
                 Ok(Finished::SignedIn { signed, slug }) => {
                     let mut r = redirect(&format!("/orgs/{slug}"));
                     r.headers_mut().append(

@@ -286,14 +286,14 @@ impl Coffer {
             .map_err(|e| Error::catalog(e, || "password".into()))?;
         if stored.is_none() && me.kind == IdentityKind::Person {
             // An org's provider may act as a person in that org only; a first password would
-            // reach every org of theirs. So a person linked to a provider gets one only through
-            // the operator's reset (docs/sso.md).
-            let links = self
+            // reach every org of theirs. So a person ever linked to a provider (the link may
+            // since be forgotten) gets one only through the operator's reset (docs/sso.md).
+            let linked = self
                 .catalog
-                .sso_links_of(me.id)
+                .ever_linked(me.id)
                 .await
                 .map_err(|e| Error::catalog(e, || "single sign-on".into()))?;
-            if !links.is_empty() {
+            if linked {
                 return Err(Error::Forbidden(
                     "you sign in through single sign-on and have no Coffer password; a first password comes from the operator's reset (`coffer user reset`), so an org's provider can never set one for you".into(),
                 ));

@@ -126,12 +126,16 @@ pub struct Identity {
     pub subject: String,
     /// `preferred_username`, else the local part of a verified `email`.
     pub name: Option<String>,
-    /// The groups claim's names (`None` if no groups claim is configured).
+    /// The groups claim's names (`None` if no groups claim is configured, or the token does not
+    /// carry it).
     pub groups: Option<Vec<String>>,
 }
 
 /// Reads `claim` from a verified ID token's payload: an array of strings or one string.
-fn groups_claim(token: &CoreIdToken, claim: &str) -> Vec<String> {
+/// `None` when the token has no such claim (or it is neither): then groups are left as they
+/// are, since a provider that leaves the claim out (Entra ID's "overage", a missing scope) is not
+/// saying the person is in no group.
+fn groups_claim(token: &CoreIdToken, claim: &str) -> Option<Vec<String>> {
     let jwt = token.to_string();
     let payload = jwt
         .split('.')
@@ -143,12 +147,14 @@ fn groups_claim(token: &CoreIdToken, claim: &str) -> Vec<String> {
         })
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
     match payload.as_ref().and_then(|p| p.get(claim)) {
-        Some(serde_json::Value::Array(items)) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        Some(serde_json::Value::String(s)) => vec![s.clone()],
-        _ => Vec::new(),
+        Some(serde_json::Value::Array(items)) => Some(
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+        ),
+        Some(serde_json::Value::String(s)) => Some(vec![s.clone()]),
+        _ => None,
     }
 }
 
@@ -202,7 +208,7 @@ pub fn verify_id_token(
     Ok(Identity {
         subject: claims.subject().as_str().to_owned(),
         name,
-        groups: groups.map(|c| groups_claim(token, c)),
+        groups: groups.and_then(|c| groups_claim(token, c)),
     })
 }
 
@@ -298,6 +304,10 @@ impl Coffer {
             request = request.add_scope(Scope::new("groups".into()));
         }
         let (url, _, _) = request.url();
+        // The provider's document chose this URL; browsers are sent there.
+        super::provider::check_url(url.as_str(), self.sso.providers.allow_loopback()).map_err(
+            |m| Error::Unavailable(format!("the provider's authorization endpoint: {m}")),
+        )?;
         let browser = random_text();
         let pending = SsoPending {
             hash: tokens::hash(&state),
@@ -324,6 +334,7 @@ impl Coffer {
         &self,
         state: &str,
         code: &str,
+        iss: Option<&str>,
         browser: Option<&str>,
         source: &str,
     ) -> Result<Finished> {
@@ -336,6 +347,7 @@ impl Coffer {
             .ok_or_else(|| start_again("this sign-in was already used or has expired"))?;
         let bound = browser.is_some_and(|b| same(&tokens::hash(b), &pending.browser));
         if !bound {
+            self.failed_auth_in(pending.org, "sso_other_browser", None);
             return Err(start_again(
                 "this sign-in was started in another browser (or its cookie is gone)",
             ));
@@ -351,6 +363,13 @@ impl Coffer {
             .await
             .map_err(|e| Error::catalog(e, || "single sign-on".into()))?
             .ok_or_else(|| start_again("the org's single sign-on was removed meanwhile"))?;
+        // RFC 9207: a provider that names itself in the response must be the org's (a mix-up
+        // with another org's provider, which shares this redirect URI, ends here).
+        if iss.is_some_and(|i| i != sso.issuer) {
+            return Err(start_again(
+                "the answer came from another provider than the org's",
+            ));
+        }
         let secret = self.sso_client_secret(&sso).await?;
         let client = self.sso_client(&sso, secret).await?;
         let response = client
@@ -384,20 +403,46 @@ impl Coffer {
                 }
             };
         let slug = org.slug.clone();
+        let outcome = self
+            .finish_for(pending, &org, &sso, &identity, source)
+            .await;
+        if let Err(e) = &outcome
+            && !matches!(e, Error::Unavailable(_) | Error::Internal(_))
+        {
+            let failure = crate::service::audit_log::Failure {
+                source: Some(source),
+                user: identity.name.as_deref(),
+                token: None,
+            };
+            self.failed_auth(Some(slug.as_str()), "sso_sign_in_refused", Some(failure));
+        }
+        outcome
+    }
+
+    /// What a verified sign-in leads to, by the pending row's purpose.
+    async fn finish_for(
+        &self,
+        pending: SsoPending,
+        org: &crate::catalog::OrgRecord,
+        sso: &SsoRecord,
+        identity: &Identity,
+        source: &str,
+    ) -> Result<Finished> {
+        let slug = org.slug.clone();
         match pending.purpose {
             SsoPurpose::Link(user) => {
-                self.link(&sso, user, &identity).await?;
+                self.link(sso, user, identity).await?;
                 Ok(Finished::Linked { slug })
             }
             SsoPurpose::SignIn => {
-                let user = self.sso_person(&sso, &slug, &identity).await?;
-                self.sync_groups(&sso, &user, &identity).await?;
+                let user = self.sso_person(sso, &slug, identity).await?;
+                self.sync_groups(sso, &user, identity).await?;
                 let signed = self.sso_session(org.id, &user, source).await?;
                 Ok(Finished::SignedIn { signed, slug })
             }
             SsoPurpose::Cli { port, challenge } => {
-                let user = self.sso_person(&sso, &slug, &identity).await?;
-                self.sync_groups(&sso, &user, &identity).await?;
+                let user = self.sso_person(sso, &slug, identity).await?;
+                self.sync_groups(sso, &user, identity).await?;
                 let code = random_text();
                 let exchange = SsoPending {
                     hash: tokens::hash(&code),
@@ -419,7 +464,9 @@ impl Coffer {
                     url: format!("http://127.0.0.1:{port}/callback?code={}", code.as_str()),
                 })
             }
-            SsoPurpose::CliExchange { .. } => unreachable!("filtered above"),
+            SsoPurpose::CliExchange { .. } => {
+                Err(start_again("this sign-in was already used or has expired"))
+            }
         }
     }
 

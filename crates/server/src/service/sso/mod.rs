@@ -123,7 +123,8 @@ impl Coffer {
     /// authorization-code flow; nothing is stored otherwise.
     pub async fn set_sso(&self, actor: &Actor, slug: &OrgSlug, req: SetSso) -> Result<SsoView> {
         let org = self.org_for(actor, slug, Action::ManageSso).await?;
-        let issuer = req.issuer.trim_end_matches('/').to_owned();
+        // Exactly as given: the discovery document must name this very string (`iss`).
+        let issuer = req.issuer.clone();
         check_text("issuer", &issuer, 500)?;
         check_text("client_id", &req.client_id, 255)?;
         if let Some(c) = &req.groups_claim {
@@ -151,7 +152,17 @@ impl Coffer {
             .sso(org.id)
             .await
             .map_err(|e| Error::catalog(e, || "single sign-on".into()))?;
+        let same_client = old
+            .as_ref()
+            .is_some_and(|o| o.issuer == issuer && o.client_id == req.client_id);
         let client_secret = match req.client_secret {
+            // The stored secret goes only to the provider and client it was given for: a new
+            // issuer could otherwise collect it at its token endpoint.
+            None if !same_client && old.as_ref().is_some_and(|o| o.client_secret.is_some()) => {
+                return Err(Error::InvalidInput(
+                    "the issuer or client id changed: give the client secret again (or make Coffer a public client with an empty client_secret)".into(),
+                ));
+            }
             None => old.as_ref().and_then(|o| o.client_secret.clone()),
             Some(s) if s.is_empty() => None,
             Some(s) => {

@@ -7,7 +7,10 @@
 //! tests and local development; never a link-local or metadata address, in any spelling) and the
 //! guarded resolver (a host *name* that resolves to such an address is refused at connect time).
 //! Redirects are not followed (a provider has no reason to redirect a back-channel call, and a
-//! redirect would skip these checks), bodies are capped, and every call has a deadline.
+//! redirect would skip these checks), no proxy is used (it would resolve names past the guard),
+//! bodies are capped, every call has a deadline, and a failed connection says only that it
+//! failed (the detail is logged). The authorization endpoint, where browsers are sent, passes
+//! [`check_url`] too.
 //!
 //! Discovery documents (with their signing keys) are cached for [`METADATA_TTL`]; a failed ID
 //! token check drops the entry, so a provider that rotated its keys is refetched on the next try.
@@ -93,6 +96,8 @@ impl Providers {
     pub fn new(allow_loopback: bool) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve names itself, past the guarded resolver.
+            .no_proxy()
             .timeout(CALL_TIMEOUT)
             .connect_timeout(CALL_TIMEOUT)
             .dns_resolver(Arc::new(Resolver))
@@ -127,7 +132,12 @@ impl Providers {
             .body(body)
             .send()
             .await
-            .map_err(|e| CallError(format!("calling {host}: {}", without_url(&e))))?;
+            .map_err(|e| {
+                // The detail (refused, reset, TLS, timeout) stays in the log: shown to the
+                // owner who typed the URL, it would map the network behind Coffer.
+                tracing::info!(%host, error = %without_url(&e), "an OpenID provider call failed");
+                CallError(format!("calling {host} failed"))
+            })?;
         let mut builder = axum::http::Response::builder().status(res.status());
         for (k, v) in res.headers() {
             builder = builder.header(k, v);

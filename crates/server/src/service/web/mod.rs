@@ -145,6 +145,12 @@ impl Coffer {
             && user.kind == IdentityKind::Person
             && self.sso_required(org).await?
         {
+            let failure = Failure {
+                source: Some(source),
+                user: Some(user.name.as_str()),
+                token: None,
+            };
+            self.failed_auth(Some(slug), "sign_in_sso_required", Some(failure));
             return Err(Error::Forbidden(format!(
                 "org `{slug}` signs its people in through single sign-on only; use \"Sign in with SSO\" (or `coffer login`)"
             ))

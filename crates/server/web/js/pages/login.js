@@ -1,7 +1,9 @@
 // Sign-in: org, user name, password. The answer sets the session cookie; errors are shown as
 // the server words them (wrong credentials, too many attempts with the wait). "Sign in with SSO"
 // goes to the org's OpenID provider instead (`/sso/{org}/login`); when single sign-on fails the
-// server sends the browser back here with `?sso_error=<sentence>`, shown in the same place.
+// server sends the browser back here with `?sso=failed` and its sentence in the short-lived
+// `coffer_sso_error` cookie (never in the URL, so a link from elsewhere cannot put words on this
+// page), shown in the same place and then forgotten.
 import { api } from '../api.js';
 import { h, fill, message } from '../ui.js';
 
@@ -57,6 +59,13 @@ export async function render(main, { session }) {
   h('p', { class: 'muted small' }, 'No account yet? Ask an admin of your org for an invitation link. Lost your password? Ask the operator for a reset code (',
     h('code', {}, 'coffer passwd --reset-code'), ').'));
   fill(main, form);
-  const ssoError = query.get('sso_error');
-  if (ssoError) fill(out, message('error', ssoError));
+  if (query.get('sso') === 'failed') {
+    const kv = document.cookie.split('; ').find((c) => c.startsWith('coffer_sso_error='));
+    document.cookie = 'coffer_sso_error=; Max-Age=0; Path=/login; SameSite=Strict';
+    let said = 'Single sign-on did not complete; try again.';
+    if (kv) {
+      try { said = decodeURIComponent(kv.slice('coffer_sso_error='.length)); } catch { /* keep the generic sentence */ }
+    }
+    fill(out, message('error', said));
+  }
 }

@@ -57,6 +57,18 @@ if ! .venv-schemathesis/bin/python -c "import importlib.metadata as m, sys; sys.
 fi
 export COFFER_SCHEMATHESIS="$PWD/.venv-schemathesis/bin/schemathesis"
 
+# The SCIM test (crates/server/tests/scim/checker.rs) runs scim2-cli's `scim2 … test`, the
+# checker of scim2-tester, against /scim/v2. Pinned, like schemathesis: its checks change between
+# releases. Its own venv.
+SCIM2_VERSION=0.6.0
+if ! .venv-scim/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('scim2-cli') != '$SCIM2_VERSION')" 2>/dev/null \
+   || [ ! -x .venv-scim/bin/scim2 ]; then
+  say "installing scim2-cli $SCIM2_VERSION into .venv-scim (SCIM compliance checker)"
+  python3 -m venv .venv-scim
+  .venv-scim/bin/pip install -q --disable-pip-version-check "scim2-cli==$SCIM2_VERSION"
+fi
+export COFFER_SCIM2="$PWD/.venv-scim/bin/scim2"
+
 # The PostgreSQL catalog's tests and the multi-node tests (crates/coffer/tests/multinode.rs) run
 # against the real server on 127.0.0.1:5432 (user postgres, trust auth), or COFFER_TEST_PG_URL.
 # They never skip: without the server, fail here, before building, saying how to start it.

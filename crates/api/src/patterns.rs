@@ -7,10 +7,15 @@
 pub const ORG_SLUG: &str = "^[a-z](-?[a-z0-9])+$";
 /// Longest org slug.
 pub const ORG_SLUG_MAX: usize = 32;
-/// A user or service-account name: 1–64 of `a-z 0-9 . _ -`, starting with a letter.
-pub const USER_NAME: &str = "^[a-z][a-z0-9._-]{0,63}$";
+/// A user or service-account name: 1–64 of `a-z 0-9 . _ @ -`, starting with a letter or digit
+/// (so `alice@acme.com` is one).
+pub const USER_NAME: &str = "^[a-z0-9][a-z0-9._@-]{0,63}$";
 /// Longest user or service-account name.
 pub const USER_NAME_MAX: usize = 64;
+/// A group name: 1–64 of `a-z 0-9 . _ -`, starting with a letter.
+pub const GROUP_NAME: &str = "^[a-z][a-z0-9._-]{0,63}$";
+/// Longest group name.
+pub const GROUP_NAME_MAX: usize = 64;
 /// A secret name: 1–128 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit.
 pub const SECRET_NAME: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
 /// Longest secret name.
@@ -37,10 +42,11 @@ pub const BASE64: &str =
 pub const BUCKET: &str = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$";
 /// An AWS region name (`eu-central-1`).
 pub const AWS_REGION: &str = "^[a-z]+(-[a-z]+)+-[0-9]{1,2}$";
-/// Whom a grant or share names: `user:NAME`, `svc:NAME` or `group:NAME` (names as
-/// [`USER_NAME`]).
-pub const PRINCIPAL: &str = "^(user|svc|group):[a-z][a-z0-9._-]{0,63}$";
+/// Whom a grant or share names: `user:NAME` or `svc:NAME` (names as [`USER_NAME`]), or
+/// `group:NAME` (as [`GROUP_NAME`]).
+pub const PRINCIPAL: &str =
+    "^((user|svc):[a-z0-9][a-z0-9._@-]{0,63}|group:[a-z][a-z0-9._-]{0,63})$";
 /// A member of a group: `user:NAME` or `svc:NAME`.
-pub const MEMBER: &str = "^(user|svc):[a-z][a-z0-9._-]{0,63}$";
+pub const MEMBER: &str = "^(user|svc):[a-z0-9][a-z0-9._@-]{0,63}$";
 /// Where a grant applies: `*` (the whole org), a project key or an issue key.
 pub const GRANT_SCOPE: &str = "^(\\*|[A-Z][A-Z0-9_]{1,9}(-[1-9][0-9]{0,8})?)$";

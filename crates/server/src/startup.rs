@@ -252,6 +252,7 @@ impl RunningApp {
             coffer,
             max_body_bytes: config.max_body_bytes(),
             server: config.server.clone(),
+            public_origin: config.public_origin(),
         });
         let app = router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();

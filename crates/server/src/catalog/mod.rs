@@ -16,6 +16,7 @@ mod identity;
 mod model;
 pub mod postgres;
 pub mod rules;
+mod scim;
 pub mod sqlite;
 mod sso;
 mod storage;
@@ -34,6 +35,7 @@ pub use byok::*;
 pub use identity::*;
 pub use model::*;
 pub use rules::LAST_OWNER;
+pub use scim::*;
 pub use sso::*;
 pub use storage::*;
 pub use uploads::*;
@@ -82,13 +84,14 @@ pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 /// The per-org key settings (BYOK) are the [`ByokCatalog`] part of the same seam, per-org
 /// storage the [`StorageCatalog`] part, client-side uploads the [`UploadCatalog`] part,
 /// passwords and sessions the [`WebCatalog`] part, identities, memberships and invitations
-/// the [`IdentityCatalog`] part, groups, grants and shares the [`AccessCatalog`] part, and single
-/// sign-on the [`SsoCatalog`] part.
+/// the [`IdentityCatalog`] part, groups, grants and shares the [`AccessCatalog`] part, single
+/// sign-on the [`SsoCatalog`] part, and SCIM provisioning the [`ScimCatalog`] part.
 #[async_trait]
 pub trait Catalog:
     AccessCatalog
     + ByokCatalog
     + IdentityCatalog
+    + ScimCatalog
     + SsoCatalog
     + StorageCatalog
     + UploadCatalog

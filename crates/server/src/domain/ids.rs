@@ -91,3 +91,7 @@ id_type!(
     /// A grant of access to a scope.
     GrantId
 );
+id_type!(
+    /// An org's SCIM token (its value is never stored, only its SHA-256).
+    ScimTokenId
+);

@@ -63,7 +63,8 @@ mod wire_patterns;
 pub use access::{GrantScope, PrincipalName};
 pub use aws::{AwsRegion, ExternalId, KmsKeyArn, Locations, RoleArn, default_locations};
 pub use ids::{
-    GrantId, GroupId, InvitationId, OrgId, ResetId, SecretId, StorageId, TokenId, UploadId, UserId,
+    GrantId, GroupId, InvitationId, OrgId, ResetId, ScimTokenId, SecretId, StorageId, TokenId,
+    UploadId, UserId,
 };
 pub use names::{GroupName, OrgSlug, SecretName, UserName};
 pub use policy::IdentityKind;

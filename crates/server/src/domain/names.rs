@@ -31,12 +31,13 @@ text_type!(
     OrgSlug
 );
 text_type!(
-    /// A user name: 1–64 of `a-z 0-9 . _ -`, starting with a letter.
+    /// A user name: 1–64 of `a-z 0-9 . _ @ -`, starting with a letter or digit — so an email
+    /// address (`alice@acme.com`) or a directory's id (SCIM userNames) is one.
     UserName
 );
 text_type!(
-    /// A group name: 1–64 of `a-z 0-9 . _ -`, starting with a letter (the user-name alphabet, so
-    /// an SSO or SCIM group maps onto it).
+    /// A group name: 1–64 of `a-z 0-9 . _ -`, starting with a letter. An SSO groups claim names
+    /// a group by it; a SCIM group's free-text displayName maps onto it ([`GroupName::from_display`]).
     GroupName
 );
 text_type!(
@@ -74,9 +75,9 @@ impl UserName {
             "user name",
             s,
             64,
-            |c| c.is_ascii_lowercase(),
-            |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'),
-            "use lowercase letters, digits, '.', '_' or '-', starting with a letter (e.g. `bob`)",
+            |c| c.is_ascii_lowercase() || c.is_ascii_digit(),
+            |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '@' | '-'),
+            "use lowercase letters, digits, '.', '_', '@' or '-', starting with a letter or digit (e.g. `bob` or `bob@acme.com`)",
         )?;
         Ok(Self(s.to_owned()))
     }
@@ -94,6 +95,43 @@ impl GroupName {
             "use lowercase letters, digits, '.', '_' or '-', starting with a letter (e.g. `dba`)",
         )?;
         Ok(Self(s.to_owned()))
+    }
+
+    /// The group name for a free-text display name (a SCIM group's `displayName`): the text
+    /// itself if it is a group name, else its slug — lowercase, every run of other characters
+    /// turned into one `-`, trimmed of `-`, `group-` in front unless it starts with a letter,
+    /// and cut to 64 characters. (`Platform Team` → `platform-team`, `42` → `group-42`.)
+    pub fn from_display(text: &str) -> GroupName {
+        if let Ok(name) = GroupName::parse(text) {
+            return name;
+        }
+        let mut slug = String::new();
+        for c in text.chars().flat_map(char::to_lowercase) {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_') {
+                slug.push(c);
+            } else if !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        let slug = slug.trim_matches('-');
+        let mut name = if slug.starts_with(|c: char| c.is_ascii_lowercase()) {
+            slug.to_owned()
+        } else {
+            format!("group-{slug}").trim_end_matches('-').to_owned()
+        };
+        name.truncate(64);
+        let name = name.trim_end_matches('-');
+        GroupName::parse(name).expect("a slug is a group name")
+    }
+
+    /// This name with `-{n}` at the end, shortened to stay within 64 characters (the next
+    /// candidate when a name is taken).
+    pub fn numbered(&self, n: u32) -> GroupName {
+        let suffix = format!("-{n}");
+        let mut base = self.0.clone();
+        base.truncate(64 - suffix.len());
+        let base = base.trim_end_matches('-');
+        GroupName::parse(&format!("{base}{suffix}")).expect("a numbered name is a group name")
     }
 }
 
@@ -145,7 +183,20 @@ mod tests {
     #[test]
     fn user_and_secret_names() {
         assert!(UserName::parse("bob.smith_2").is_ok());
-        assert!(UserName::parse("Bob").is_err());
+        assert!(UserName::parse("alice@acme.com").is_ok());
+        assert!(UserName::parse("3f2a9c1e-0b7d-4c2a-9d5e-1f0a2b3c4d5e").is_ok());
+        for bad in [
+            "Bob",
+            "@acme.com",
+            ".bob",
+            "-bob",
+            "bob smith",
+            "bob/x",
+            "bob:x",
+        ] {
+            assert!(UserName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(GroupName::parse("1dba").is_err() && GroupName::parse("d@ba").is_err());
         assert!(SecretName::parse("db-password").is_ok());
         assert!(SecretName::parse("AWS_KEY.v2").is_ok());
         for bad in ["", "-x", "a b", "a/b", "ü", &"x".repeat(129)] {
@@ -153,7 +204,38 @@ mod tests {
         }
     }
 
+    #[test]
+    fn group_names_from_display_names() {
+        for (text, want) in [
+            ("dba", "dba"),
+            ("Platform Team", "platform-team"),
+            ("  R&D / Ops  ", "r-d-ops"),
+            ("42", "group-42"),
+            ("---", "group"),
+            ("", "group"),
+            ("Équipe", "quipe"),
+            ("3f2a9c1e-0b7d", "group-3f2a9c1e-0b7d"),
+        ] {
+            assert_eq!(GroupName::from_display(text).as_str(), want, "{text:?}");
+        }
+        let long = GroupName::from_display(&"x".repeat(100));
+        assert_eq!(long.as_str().len(), 64);
+        assert_eq!(long.numbered(12).as_str().len(), 64);
+        assert!(long.numbered(12).as_str().ends_with("x-12"));
+        assert_eq!(
+            GroupName::parse("dba").unwrap().numbered(2).as_str(),
+            "dba-2"
+        );
+    }
+
     proptest! {
+        #[test]
+        fn any_display_name_maps_to_a_group_name(s in "\\PC{0,80}") {
+            let n = GroupName::from_display(&s);
+            prop_assert!(GroupName::parse(n.as_str()).is_ok());
+            prop_assert!(GroupName::parse(n.numbered(999).as_str()).is_ok());
+        }
+
         #[test]
         fn parsed_secret_names_round_trip(s in "[A-Za-z0-9][A-Za-z0-9._-]{0,127}") {
             let n = SecretName::parse(&s).unwrap();

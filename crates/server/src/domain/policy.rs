@@ -225,6 +225,13 @@ pub enum Action {
     /// Remove the org's OpenID provider: the owners', and the operator's break-glass when the
     /// provider is down or wrong and passwords are refused.
     DisableSso,
+    /// List the org's SCIM tokens (metadata only).
+    ReadScim,
+    /// Create the org's SCIM tokens (whoever holds one provisions the org's people: owners).
+    ManageScim,
+    /// Revoke one of the org's SCIM tokens: owners, and the operator (a leaked token must be
+    /// stoppable when no owner is at hand).
+    RevokeScimToken,
 }
 
 /// What the action applies to.
@@ -270,6 +277,9 @@ fn manages_people(action: Action) -> bool {
             | ReadSso
             | ManageSso
             | DisableSso
+            | ReadScim
+            | ManageScim
+            | RevokeScimToken
     )
 }
 
@@ -289,6 +299,8 @@ fn operator_duty(action: Action) -> bool {
             | ListTokens
             | RevokeToken { own: false, .. }
             | DisableSso
+            | ReadScim
+            | RevokeScimToken
     )
 }
 
@@ -302,12 +314,13 @@ fn member_may(role: Role, action: Action) -> bool {
         ReadSecretMetadata | RevealSecret | WriteSecret | DeleteSecret => true,
         ReadAudit => role != Role::Member,
         DestroySecret | ListMembers | ListTokens | ReadKeySettings | ReadStorage | ManageGroups
-        | ListGrants | ReadSso => admin,
+        | ListGrants | ReadSso | ReadScim => admin,
         Invite(r) | RemoveMember(r) | CreateServiceToken(r) => admin && r <= role,
         RevokeToken { own: false, holder } => admin && holder <= role,
         ChangeRole { from, to } => admin && from <= role && to <= role,
         CreateServiceAccount(r) => admin && r <= role && r <= MAX_SERVICE_ROLE,
-        RotateOrgKey | ManageKeys | ManageStorage | ManageSso | DisableSso => role == Role::Owner,
+        RotateOrgKey | ManageKeys | ManageStorage | ManageSso | DisableSso | ManageScim
+        | RevokeScimToken => role == Role::Owner,
         AddMember(_) | CreateOrg | ListAllOrgs | ResetCredentials => false,
     }
 }
@@ -338,6 +351,49 @@ pub fn authorize(actor: &Actor, action: Action, resource: Resource) -> Decision 
             }
             allow(member_may(m.role, action))
         }
+    }
+}
+
+/// The role an org's SCIM token acts with: it provisions the org's people and groups as an admin
+/// would, so it never touches an owner.
+pub const SCIM_ROLE: Role = Role::Admin;
+
+/// Something an org's SCIM token (RFC 7644 provisioning) wants to do in its org. A SCIM token is
+/// no identity and holds no membership: it is a credential of the org itself, and acts only on
+/// the org's people and groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScimAction {
+    /// List and read the org's people and groups.
+    Read,
+    /// Create a new person as a member of the org with this role.
+    CreatePerson(Role),
+    /// Change, deactivate (end the membership of) or delete a person whose role in the org is
+    /// this (`None`: no longer a member, deactivated by SCIM).
+    ManagePerson(Option<Role>),
+    /// Bring back a person SCIM deactivated, with this role.
+    Reactivate(Role),
+    /// Create, change and delete groups and their members.
+    ManageGroups,
+}
+
+/// May the org's SCIM token do `action` in its org? Exactly what a member with [`SCIM_ROLE`] may
+/// do about people and groups (`member_may`), so nobody provisions above an admin: creating,
+/// changing, deactivating or deleting an owner is forbidden. Another org is never reachable: the
+/// token names its org, and every object is looked up in it.
+pub fn authorize_scim(action: ScimAction) -> Decision {
+    use Action::*;
+    let as_admin = |a: Action| member_may(SCIM_ROLE, a);
+    let allowed = match action {
+        ScimAction::Read => as_admin(ListMembers) && as_admin(ListGroups),
+        ScimAction::CreatePerson(role) | ScimAction::Reactivate(role) => as_admin(Invite(role)),
+        ScimAction::ManagePerson(None) => true,
+        ScimAction::ManagePerson(Some(role)) => as_admin(RemoveMember(role)),
+        ScimAction::ManageGroups => as_admin(ManageGroups),
+    };
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::Forbidden
     }
 }
 
@@ -706,6 +762,9 @@ mod tests {
         (ReadSso, [F, F, A, A]),
         (ManageSso, [F, F, F, A]),
         (DisableSso, [F, F, F, A]),
+        (ReadScim, [F, F, A, A]),
+        (ManageScim, [F, F, F, A]),
+        (RevokeScimToken, [F, F, F, A]),
         (CreateOrg, [F, F, F, F]),
         (ListAllOrgs, [F, F, F, F]),
         (ResetCredentials, [F, F, F, F]),
@@ -861,6 +920,36 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    #[test]
+    fn scim_provisions_as_an_admin_and_never_touches_an_owner() {
+        use ScimAction::*;
+        for (action, want) in [
+            (Read, A),
+            (CreatePerson(Member), A),
+            (CreatePerson(Admin), A),
+            (CreatePerson(Owner), F),
+            (ManagePerson(None), A),
+            (ManagePerson(Some(Auditor)), A),
+            (ManagePerson(Some(Member)), A),
+            (ManagePerson(Some(Admin)), A),
+            (ManagePerson(Some(Owner)), F),
+            (Reactivate(Member), A),
+            (Reactivate(Owner), F),
+            (ManageGroups, A),
+        ] {
+            assert_eq!(authorize_scim(action), want, "{action:?}");
+        }
+        // Whatever SCIM may do to a person, an admin may do to them too.
+        for role in ROLES {
+            if authorize_scim(ManagePerson(Some(role))) == A {
+                assert_eq!(
+                    authorize(&person(Admin), RemoveMember(role), Resource::Org(org(1))),
+                    A
+                );
+            }
+        }
     }
 
     fn secret(restricted: bool) -> (SecretId, Scope, bool) {

@@ -88,7 +88,7 @@ fn user_names_follow_their_pattern() {
         patterns::USER_NAME,
         patterns::USER_NAME_MAX,
         |s| UserName::parse(s).map(drop),
-        "[a-zA-Z0-9._ -]{0,66}",
+        "[a-zA-Z0-9._@ -]{0,66}",
     )
     .unwrap();
 }
@@ -189,14 +189,14 @@ fn principals_group_names_and_grant_scopes_follow_their_patterns() {
         patterns::PRINCIPAL,
         70,
         |s| PrincipalName::parse(s).map(drop),
-        "(user|svc|group|team|)[:]?[a-zA-Z0-9._ -]{0,8}",
+        "(user|svc|group|team|)[:]?[a-zA-Z0-9._@ -]{0,8}",
     )
     .unwrap();
     agree(
-        patterns::USER_NAME,
-        patterns::USER_NAME_MAX,
+        patterns::GROUP_NAME,
+        patterns::GROUP_NAME_MAX,
         |s| GroupName::parse(s).map(drop),
-        "[a-zA-Z0-9._ -]{0,66}",
+        "[a-zA-Z0-9._@ -]{0,66}",
     )
     .unwrap();
     agree(

@@ -1,4 +1,5 @@
-//! The HTTP API under `/api/v1`, plus `/healthz`, `/readyz` and `/metrics`.
+//! The HTTP API under `/api/v1`, plus `/healthz`, `/readyz` and `/metrics`, and SCIM 2.0 for
+//! identity providers under `/scim/v2` (`scim`: its own protocol and error format).
 //!
 //! Handlers are thin: parse the path and body into domain types, call one service method, convert
 //! the result. Size caps apply before any work (a declared oversize body is refused before it is
@@ -14,6 +15,8 @@ mod keys;
 mod openapi;
 mod orgs;
 mod people;
+mod scim;
+mod scim_tokens;
 mod secret_body;
 mod secrets;
 pub mod serve;
@@ -45,6 +48,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// `[server]`: trusted proxies, the `/metrics` token, timeouts.
     pub server: crate::config::ServerConfig,
+    /// The origin clients reach Coffer at (`storage.public_origin`): SCIM resources' locations.
+    pub public_origin: String,
 }
 
 /// The whole router.
@@ -180,6 +185,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/orgs/{org}/sso",
             get(sso::show).put(sso::set).delete(sso::remove),
         )
+        .route(
+            "/orgs/{org}/scim/tokens",
+            post(scim_tokens::create).get(scim_tokens::list),
+        )
+        .route("/orgs/{org}/scim/tokens/{id}", delete(scim_tokens::revoke))
         .route("/sso/token", post(sso::cli_token))
         .route("/orgs/{org}/audit", get(audit::list))
         .route("/orgs/{org}/audit/verify", get(audit::verify))
@@ -196,6 +206,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             )
         })
         .merge(web::router())
+        .nest(scim::BASE, scim::router(state.clone()))
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -10,7 +10,7 @@
 //!
 //! schemathesis checks the result against the running server (`crates/server/tests/contract.rs`).
 
-use super::{access, audit, keys, orgs, people, secrets, sso, storage, uploads};
+use super::{access, audit, keys, orgs, people, scim_tokens, secrets, sso, storage, uploads};
 use axum::Json;
 use coffer_api::patterns;
 use serde_json::{Value, json};
@@ -86,6 +86,9 @@ use utoipa::OpenApi;
         sso::set,
         sso::remove,
         sso::cli_token,
+        scim_tokens::create,
+        scim_tokens::list,
+        scim_tokens::revoke,
         audit::list,
         audit::verify
     )
@@ -117,6 +120,9 @@ fn path_param(path: &str, name: &str) -> Option<Value> {
         "scope" => string(patterns::SCOPE, patterns::SCOPE_MAX),
         "name" if path.contains("/secrets/") => {
             string(patterns::SECRET_NAME, patterns::SECRET_NAME_MAX)
+        }
+        "name" if path.contains("/groups/") => {
+            string(patterns::GROUP_NAME, patterns::GROUP_NAME_MAX)
         }
         "name" => string(patterns::USER_NAME, patterns::USER_NAME_MAX),
         "id" => json!({"type": "string", "format": "uuid"}),
@@ -171,9 +177,10 @@ fn body_field(schema: &str, field: &str) -> Option<Value> {
         ("CreateTokenRequest", "user" | "service_account") => {
             json!({"type": ["string", "null"], "pattern": patterns::USER_NAME, "maxLength": patterns::USER_NAME_MAX})
         }
-        ("CreateGroupRequest", "name") => user(),
+        ("CreateGroupRequest", "name") => string(patterns::GROUP_NAME, patterns::GROUP_NAME_MAX),
         ("CreateGrantRequest", "scope") => string(patterns::GRANT_SCOPE, patterns::SCOPE_MAX),
         ("CreateGrantRequest", "to") | ("ShareRequest", "with") => string(patterns::PRINCIPAL, 70),
+        ("CreateScimTokenRequest", "name") => string(patterns::LABEL, 100),
         ("CreateTokenRequest" | "CreateOperatorTokenRequest", "name") => {
             json!({"type": ["string", "null"], "pattern": patterns::LABEL, "maxLength": 100})
         }

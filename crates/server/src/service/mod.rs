@@ -12,6 +12,7 @@ mod byok;
 mod error;
 mod orgs;
 mod people;
+pub mod scim;
 mod secrets;
 pub mod sso;
 mod storage;
@@ -261,6 +262,9 @@ fn action_words(action: Action) -> &'static str {
         Action::ReadSso => "see the org's single sign-on settings",
         Action::ManageSso => "change the org's single sign-on",
         Action::DisableSso => "turn off the org's single sign-on",
+        Action::ReadScim => "see the org's SCIM tokens",
+        Action::ManageScim => "create the org's SCIM tokens",
+        Action::RevokeScimToken => "revoke the org's SCIM tokens",
     }
 }
 

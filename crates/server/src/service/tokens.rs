@@ -1,5 +1,6 @@
 //! Bearer secrets Coffer hands out: API tokens (`coffer_`), session cookies (`coffer_s_`),
-//! invitation codes (`coffer_i_`) and credential-reset codes (`coffer_r_`), each the prefix
+//! invitation codes (`coffer_i_`), credential-reset codes (`coffer_r_`) and SCIM tokens
+//! (`coffer_scim_`), each the prefix
 //! followed by 43 base64url characters (256 random bits). The prefixes let secret scanners
 //! recognise a leaked one and keep one kind from being presented as another; only the SHA-256
 //! of the whole string is stored.
@@ -15,6 +16,8 @@ pub const SESSION_PREFIX: &str = "coffer_s_";
 pub const INVITATION_PREFIX: &str = "coffer_i_";
 /// Prefix of every credential-reset code.
 pub const RESET_PREFIX: &str = "coffer_r_";
+/// Prefix of every SCIM token (an org's provisioning credential, good only at `/scim/v2`).
+pub const SCIM_PREFIX: &str = "coffer_scim_";
 
 /// A fresh value with `prefix`.
 pub fn generate_with(prefix: &str) -> Zeroizing<String> {
@@ -68,7 +71,13 @@ mod tests {
 
     #[test]
     fn one_kind_is_never_another() {
-        let kinds = [PREFIX, SESSION_PREFIX, INVITATION_PREFIX, RESET_PREFIX];
+        let kinds = [
+            PREFIX,
+            SESSION_PREFIX,
+            INVITATION_PREFIX,
+            RESET_PREFIX,
+            SCIM_PREFIX,
+        ];
         for made in kinds {
             let v = generate_with(made);
             for asked in kinds {

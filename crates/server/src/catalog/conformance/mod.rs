@@ -8,6 +8,7 @@ pub mod byok;
 mod fresh;
 mod health;
 pub mod identity;
+mod scim;
 mod sso;
 mod storage;
 mod uploads;
@@ -103,6 +104,7 @@ pub async fn run_all(catalog: &dyn Catalog) {
     web::run_all(catalog).await;
     access::run_all(catalog).await;
     sso::run_all(catalog).await;
+    scim::run_all(catalog).await;
 }
 
 async fn bootstrap_happens_once(c: &dyn Catalog) -> OrgId {

@@ -144,14 +144,16 @@ async fn change_role(
     reads::member(c, org, user).await
 }
 
-async fn remove_member(
+/// Ends `user`'s membership of `org` (the org row must be locked): revokes their tokens and
+/// sessions there and forgets their groups, grants, shares, SSO link and SCIM record, refusing
+/// to take the org's last owner. Returns the role they had; `NotFound` if they were not a
+/// member. Removing a member and SCIM's deactivation both end a membership through here.
+pub(super) async fn end_membership(
     c: &mut PgConnection,
     org: OrgId,
     user: UserId,
     at: Timestamp,
-    a: &AuditDraft,
-) -> Q<()> {
-    lock_org(c, org).await?;
+) -> Q<Role> {
     let before = reads::member(c, org, user).await?.role;
     sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
         .bind(org.as_uuid())
@@ -162,6 +164,19 @@ async fn remove_member(
     revoke_credentials(c, user, Some(org), at).await?;
     super::access::forget_member(c, org, user).await?;
     super::sso::forget_member(c, org, user).await?;
+    super::scim::forget_member(c, org, user).await?;
+    Ok(before)
+}
+
+async fn remove_member(
+    c: &mut PgConnection,
+    org: OrgId,
+    user: UserId,
+    at: Timestamp,
+    a: &AuditDraft,
+) -> Q<()> {
+    lock_org(c, org).await?;
+    end_membership(c, org, user, at).await?;
     writes::append_audit(c, a).await
 }
 

@@ -19,6 +19,7 @@ mod identity;
 mod open;
 mod reads;
 mod rows;
+mod scim;
 mod secret_writes;
 mod sso;
 mod storage;

@@ -48,6 +48,10 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/postgres/0008_access.sql"),
     ),
     (9, include_str!("../../../migrations/postgres/0009_sso.sql")),
+    (
+        10,
+        include_str!("../../../migrations/postgres/0010_scim.sql"),
+    ),
 ];
 /// Advisory-lock key serializing migrations across processes ("coffer" + 0).
 const MIGRATION_LOCK: i64 = 0x636f_6666_6572_0000;

@@ -116,7 +116,16 @@ fn change_role(conn: &Tx, org: OrgId, user: UserId, role: Role, a: &AuditDraft) 
     reads::member(conn, org, user)
 }
 
-fn remove_member(conn: &Tx, org: OrgId, user: UserId, at: Timestamp, a: &AuditDraft) -> R<()> {
+/// Ends `user`'s membership of `org`: revokes their tokens and sessions there and forgets their
+/// groups, grants, shares, SSO link and SCIM record, refusing to take the org's last owner.
+/// Returns the role they had; `NotFound` if they were not a member. Removing a member and SCIM's
+/// deactivation both end a membership through here, so they cannot differ.
+pub(super) fn end_membership(
+    conn: &Connection,
+    org: OrgId,
+    user: UserId,
+    at: Timestamp,
+) -> R<Role> {
     let before = reads::member(conn, org, user)?.role;
     conn.execute(
         "DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2",
@@ -127,6 +136,12 @@ fn remove_member(conn: &Tx, org: OrgId, user: UserId, at: Timestamp, a: &AuditDr
     revoke_credentials(conn, user, Some(org), at)?;
     super::access::forget_member(conn, org, user)?;
     super::sso::forget_member(conn, org, user)?;
+    super::scim::forget_member(conn, org, user)?;
+    Ok(before)
+}
+
+fn remove_member(conn: &Tx, org: OrgId, user: UserId, at: Timestamp, a: &AuditDraft) -> R<()> {
+    end_membership(conn, org, user, at)?;
     writes::append_audit(conn, a)
 }
 

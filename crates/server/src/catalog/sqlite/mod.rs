@@ -21,6 +21,7 @@ mod process_lock;
 mod read_cache;
 mod reads;
 mod rows;
+mod scim;
 mod sso;
 mod storage;
 mod tx;
@@ -90,6 +91,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../../migrations/sqlite/0008_access.sql"),
     ),
     (9, include_str!("../../../migrations/sqlite/0009_sso.sql")),
+    (10, include_str!("../../../migrations/sqlite/0010_scim.sql")),
 ];
 
 pub(super) fn map_err(err: rusqlite::Error) -> CatalogError {

@@ -18,6 +18,10 @@ impl Coffer {
                 "missing_token",
                 "missing `Authorization: Bearer <token>` header; set COFFER_TOKEN",
             )),
+            Some(t) if tokens::well_formed_with(tokens::SCIM_PREFIX, t) => Some((
+                "scim_token",
+                "this is a SCIM token, which works only at /scim/v2 (for the org's identity provider); use an API token here",
+            )),
             Some(t) if !tokens::well_formed(t) => Some((
                 "malformed_token",
                 "the token is malformed; Coffer tokens start with `coffer_`",

@@ -124,8 +124,13 @@ fn start_again(what: &str) -> Error {
 pub struct Identity {
     /// `sub`.
     pub subject: String,
-    /// `preferred_username`, else the local part of a verified `email`.
+    /// `preferred_username`, else the local part of a verified `email`: the name a new person
+    /// gets.
     pub name: Option<String>,
+    /// What a person the org's SCIM created may be recognised by: `preferred_username` and the
+    /// whole verified `email`, ASCII only, lowercased (never a local part, never a Unicode fold
+    /// such as the Kelvin sign's to `k`).
+    pub directory_names: Vec<String>,
     /// The groups claim's names (`None` if no groups claim is configured, or the token does not
     /// carry it).
     pub groups: Option<Vec<String>>,
@@ -205,9 +210,22 @@ pub fn verify_id_token(
                 .filter(|_| claims.email_verified() == Some(true))
                 .and_then(|e| e.as_str().split('@').next().map(str::to_owned))
         });
+    let directory_names = [
+        claims.preferred_username().map(|n| n.as_str().to_owned()),
+        claims
+            .email()
+            .filter(|_| claims.email_verified() == Some(true))
+            .map(|e| e.as_str().to_owned()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|n| n.is_ascii())
+    .map(|n| n.to_ascii_lowercase())
+    .collect();
     Ok(Identity {
         subject: claims.subject().as_str().to_owned(),
         name,
+        directory_names,
         groups: groups.and_then(|c| groups_claim(token, c)),
     })
 }
@@ -528,6 +546,9 @@ impl Coffer {
                 .await
                 .map_err(|e| Error::catalog(e, || "user".into()));
         }
+        if let Some(user) = self.scim_provisioned(sso, slug, id).await? {
+            return Ok(user);
+        }
         if !sso.create_people {
             return Err(Error::Forbidden(format!(
                 "your provider account is not linked to a member of org `{slug}`: sign in once with your Coffer password and choose \"Link single sign-on\" on your account page, or ask an owner to let single sign-on create people"
@@ -568,6 +589,72 @@ impl Coffer {
             Ok(_) => Ok(user),
             Err(CatalogError::AlreadyExists) => Err(Error::AlreadyExists(format!(
                 "the name `{name}` is already taken in this Coffer; if it is yours, sign in with your password and link single sign-on, else ask an owner to invite you under another name"
+            ))),
+            Err(e) => Err(Error::catalog(e, || "single sign-on".into())),
+        }
+    }
+
+    /// The person this org's SCIM created under the provider's user name (lowercased, as SCIM
+    /// stores userNames), now linked to the subject — if there is one, they are still a member,
+    /// and they are not linked to another subject. Such a person is the org directory's own:
+    /// the org's provisioning created them, so its provider may sign them in. Anyone else —
+    /// people who joined by invitation, people another org provisioned — is never matched by
+    /// name (docs/sso.md).
+    async fn scim_provisioned(
+        &self,
+        sso: &SsoRecord,
+        slug: &OrgSlug,
+        id: &Identity,
+    ) -> Result<Option<UserRecord>> {
+        let mut found = None;
+        for name in id
+            .directory_names
+            .iter()
+            .filter_map(|n| UserName::parse(n).ok())
+        {
+            match self.catalog.user_by_name(&name).await {
+                Ok(u) if u.kind == IdentityKind::Person => {
+                    found = Some(u);
+                    break;
+                }
+                Ok(_) | Err(CatalogError::NotFound) => {}
+                Err(e) => return Err(Error::catalog(e, || "user".into())),
+            }
+        }
+        let Some(user) = found else {
+            return Ok(None);
+        };
+        let provisioned = self
+            .catalog
+            .scim_user(sso.org, user.id)
+            .await
+            .map_err(|e| Error::catalog(e, || "SCIM user".into()))?
+            .is_some_and(|r| r.provisioned);
+        if !provisioned {
+            return Ok(None);
+        }
+        let link = SsoLink {
+            org: sso.org,
+            issuer: sso.issuer.clone(),
+            subject: id.subject.clone(),
+            user: user.id,
+            created_at: Timestamp::now(),
+        };
+        let audit = AuditDraft::new(
+            sso.org,
+            Some(user.id),
+            user.name.as_str(),
+            "sso.link",
+            format!("user:{}", user.name),
+            serde_json::json!({"issuer": sso.issuer, "subject": id.subject, "via": "scim"}),
+        );
+        match self.catalog.link_sso(link, audit).await {
+            Ok(_) => Ok(Some(user)),
+            // No longer a member (deactivated): not theirs to sign in as.
+            Err(CatalogError::Refused(_)) => Ok(None),
+            Err(CatalogError::AlreadyExists) => Err(Error::AlreadyExists(format!(
+                "`{}` of org `{slug}` is already linked to another account of this provider; an owner can unlink by removing and re-adding single sign-on",
+                user.name
             ))),
             Err(e) => Err(Error::catalog(e, || "single sign-on".into())),
         }

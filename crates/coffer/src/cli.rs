@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 pub mod access;
 pub mod keys;
+pub mod scim;
 pub mod secret;
 pub mod sso;
 pub mod storage;
@@ -15,6 +16,7 @@ pub mod storage;
 use crate::client::ApiToken;
 pub use access::{GrantCommand, GroupCommand, LevelArg};
 pub use keys::{AdminCommand, OrgKeysCommand, SetupDocument};
+pub use scim::{OrgScimCommand, OrgScimTokenCommand};
 pub use secret::{KindArg, SecretCommand};
 pub use sso::{LoginArgs, OrgSsoCommand};
 pub use storage::OrgStorageCommand;
@@ -185,6 +187,10 @@ pub enum OrgCommand {
     /// Single sign-on through the org's OpenID provider: show, set up, disable.
     #[command(subcommand)]
     Sso(OrgSsoCommand),
+    /// SCIM provisioning: the org's identity provider creates, updates and removes its people
+    /// and groups at /scim/v2 with a SCIM token (docs/scim.md).
+    #[command(subcommand)]
+    Scim(OrgScimCommand),
 }
 
 /// Parses a location name (`local`, `eu`, `us`, …).

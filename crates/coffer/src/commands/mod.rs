@@ -10,6 +10,7 @@ mod org;
 mod passwd;
 mod password;
 mod run;
+mod scim;
 mod secret;
 mod secret_upload;
 mod secret_value;

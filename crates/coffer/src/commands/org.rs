@@ -1,4 +1,5 @@
-//! `coffer org create|list|show|rotate-key` (and the `keys`, `storage`, `sso` groups' dispatch).
+//! `coffer org create|list|show|rotate-key` (and the `keys`, `storage`, `sso`, `scim` groups'
+//! dispatch).
 
 use super::Ctx;
 use crate::cli::OrgCommand;
@@ -75,6 +76,7 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<i32> {
         OrgCommand::Keys(cmd) => return super::keys::run(ctx, cmd).await,
         OrgCommand::Storage(cmd) => return super::storage::run(ctx, cmd).await,
         OrgCommand::Sso(cmd) => return super::sso::run(ctx, cmd).await,
+        OrgCommand::Scim(cmd) => return super::scim::run(ctx, cmd).await,
         OrgCommand::RotateKey { slug } => {
             let slug = slug.unwrap_or_else(|| ctx.org.clone());
             let body = ctx

@@ -11,6 +11,7 @@ mod keys;
 #[path = "../../../server/tests/support/moto.rs"]
 #[allow(dead_code)]
 mod moto;
+mod scim;
 mod secrets;
 mod sso;
 mod storage;

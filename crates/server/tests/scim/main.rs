@@ -6,6 +6,8 @@
 //! do, only owners hold SCIM tokens, deactivation cuts credentials at once; and single sign-on
 //! meeting the people SCIM created, against a real OpenID provider.
 
+#[path = "../support/browser.rs"]
+mod browser;
 #[path = "../support/app.rs"]
 #[allow(dead_code)]
 mod helpers;

@@ -4,77 +4,29 @@
 //! them — and only them: a member who joined by invitation, a person SCIM deactivated, and a
 //! person another org's SCIM created are never matched by name (docs/sso.md, docs/scim.md).
 
+use crate::browser::Browser;
 use crate::{Backend, World};
 use coffer_server::testing::oidc::{Client, Provider};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-
-/// A browser: cookies by name, no redirects followed.
-#[derive(Default)]
-struct Browser {
-    jar: BTreeMap<String, String>,
-}
-
-impl Browser {
-    /// GETs `url`; returns the status and where it sends the browser.
-    async fn get(&mut self, url: &str) -> (u16, String) {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let cookies = self
-            .jar
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let res = http
-            .get(url)
-            .header("cookie", cookies)
-            .send()
-            .await
-            .unwrap();
-        for c in res.headers().get_all("set-cookie") {
-            let c = c.to_str().unwrap();
-            let (k, v) = c.split(';').next().unwrap().split_once('=').unwrap();
-            if v.is_empty() {
-                self.jar.remove(k);
-            } else {
-                self.jar.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let location = res
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (res.status().as_u16(), location)
-    }
-}
 
 /// A whole browser sign-in to `org` as the provider's `login`: the session's user, or the
 /// sentence that refused it.
 async fn sign_in(w: &World, op: &Provider, org: &str, login: &str) -> Result<String, String> {
     let mut b = Browser::default();
-    let (status, start) = b.get(&format!("{}/sso/{org}/login", w.app.base)).await;
-    assert_eq!(status, 303, "{start}");
-    let callback = op.sign_in(&start, login).await;
-    let (status, end) = b.get(&callback).await;
-    assert_eq!(status, 303);
-    if end.starts_with("/login?") {
-        // The sentence travels in a cookie only the sign-in page reads.
-        let error = b.jar.get("coffer_sso_error").map(|e| {
-            url::form_urlencoded::parse(format!("e={e}").as_bytes())
-                .map(|(_, v)| v.into_owned())
-                .collect::<String>()
-        });
-        return Err(error.unwrap_or(end));
+    let start = b.get(&format!("{}/sso/{org}/login", w.app.base)).await;
+    assert_eq!(start.status, 303, "{}", start.location);
+    let callback = op.sign_in(&start.location, login).await;
+    let end = b.get(&callback).await;
+    assert_eq!(end.status, 303);
+    if let Some(error) = end.error {
+        return Err(error);
     }
+    let end = end.location;
     assert_eq!(end, format!("/orgs/{org}"));
-    let session = b.jar.get("coffer_session").expect("a session").clone();
+    let session = b.session().expect("a session").to_owned();
     let me: Value = reqwest::Client::new()
         .get(format!("{}/api/v1/session", w.app.base))
         .header("cookie", format!("coffer_session={session}"))

@@ -156,6 +156,22 @@ async fn password_sign_in(w: &World, org: &str, user: &str) -> helpers::Resp {
         .await
 }
 
+/// A browser signed in to alpha with `user`'s password.
+async fn password_session(w: &World, user: &str) -> Browser {
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/session", w.app.base))
+        .json(&json!({"org": "alpha", "user": user, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let (k, v) = cookie.split(';').next().unwrap().split_once('=').unwrap();
+    let mut b = Browser::default();
+    b.jar.insert(k.into(), v.into());
+    b
+}
+
 async fn group_members(w: &World, token: &str, org: &str, group: &str) -> Vec<String> {
     let r = w
         .app
@@ -420,18 +436,7 @@ async fn linking_required_sso_and_removal() {
     assert!(hop.error.clone().unwrap().contains("sign in first"));
 
     // mallory starts a link and pushes the provider step onto bob's browser: refused.
-    let signed = password_sign_in(&w, "alpha", "mallory").await;
-    assert_eq!(signed.status, 200, "{}", signed.body);
-    let mut mb = Browser::default();
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/v1/session", w.app.base))
-        .json(&json!({"org": "alpha", "user": "mallory", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let (k, v) = cookie.split(';').next().unwrap().split_once('=').unwrap();
-    mb.jar.insert(k.into(), v.into());
+    let mut mb = password_session(&w, "mallory").await;
     let cb = through_provider(&w, &mut mb, "/sso/alpha/link", "bob").await;
     let mut bobs_browser = Browser::default();
     let hop = bobs_browser.get(&cb).await;
@@ -445,16 +450,7 @@ async fn linking_required_sso_and_removal() {
     );
 
     // bob links his own account.
-    let mut bb = Browser::default();
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/v1/session", w.app.base))
-        .json(&json!({"org": "alpha", "user": "bob", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let (k, v) = cookie.split(';').next().unwrap().split_once('=').unwrap();
-    bb.jar.insert(k.into(), v.into());
+    let mut bb = password_session(&w, "bob").await;
     let cb = through_provider(&w, &mut bb, "/sso/alpha/link", "bob").await;
     let hop = bb.get(&cb).await;
     assert_eq!(hop.location, "/account?org=alpha&sso=linked");
@@ -512,16 +508,7 @@ async fn linking_required_sso_and_removal() {
             .status,
         200
     );
-    let mut bb = Browser::default();
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/v1/session", w.app.base))
-        .json(&json!({"org": "alpha", "user": "bob", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let (k, v) = cookie.split(';').next().unwrap().split_once('=').unwrap();
-    bb.jar.insert(k.into(), v.into());
+    let mut bb = password_session(&w, "bob").await;
     let cb = through_provider(&w, &mut bb, "/sso/alpha/link", "bob").await;
     assert_eq!(bb.get(&cb).await.location, "/account?org=alpha&sso=linked");
     let s = sign_in(&w, &mut Browser::default(), "alpha", "bob")

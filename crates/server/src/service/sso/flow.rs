@@ -397,7 +397,15 @@ impl Coffer {
             .request_async(&self.sso.providers)
             .await
             .map_err(|e| {
-                tracing::info!(org = %org.slug, error = %e, "the OpenID provider refused a code");
+                // Only the kind: an unreadable answer's body may hold tokens.
+                use openidconnect::RequestTokenError as T;
+                let why = match &e {
+                    T::ServerResponse(r) => r.error().to_string(),
+                    T::Request(_) => "the call failed".to_owned(),
+                    T::Parse(..) => "an answer Coffer cannot read".to_owned(),
+                    T::Other(_) => "an unexpected answer".to_owned(),
+                };
+                tracing::info!(org = %org.slug, %why, "the OpenID provider refused a code");
                 start_again("the provider did not accept this sign-in's code")
             })?;
         let token = response.id_token().ok_or_else(|| {

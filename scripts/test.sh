@@ -27,6 +27,12 @@ if [ ! -f crates/coffer/tests/browser/node_modules/playwright-core/package.json 
   (cd crates/coffer/tests/browser && npm ci --no-audit --no-fund --silent)
 fi
 
+# The TLS tests (crates/server/tests/tls) check the HTTPS listener with curl --cacert.
+if ! command -v curl >/dev/null 2>&1; then
+  say "installing curl (for the TLS tests)"
+  apt-get update -qq && apt-get install -y -qq curl >/dev/null
+fi
+
 # The single sign-on tests (crates/server/tests/sso, crates/coffer/tests/cli_e2e/sso.rs) run
 # against panva's oidc-provider, a certified OpenID provider (crates/server/tests/oidc_provider).
 if [ ! -f crates/server/tests/oidc_provider/node_modules/oidc-provider/package.json ]; then

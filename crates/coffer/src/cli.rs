@@ -74,6 +74,17 @@ pub struct GlobalArgs {
     /// Print the server's raw JSON responses instead of human-readable tables.
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// PEM file of a CA certificate (or several) to trust besides the system's: for a server
+    /// whose certificate a private CA signed.
+    #[arg(
+        long,
+        global = true,
+        env = "COFFER_CA_CERT",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// The subcommands.

@@ -97,8 +97,9 @@ impl Body {
 }
 
 impl Client {
-    /// A client for the server at `addr` (e.g. `http://127.0.0.1:8420`).
-    pub fn new(addr: &str, token: Option<ApiToken>) -> Result<Client> {
+    /// A client for the server at `addr` (e.g. `http://127.0.0.1:8420`), trusting the CA
+    /// certificates in `ca_cert` (PEM; `--ca-cert` / `COFFER_CA_CERT`) besides the system's.
+    pub fn new(addr: &str, token: Option<ApiToken>, ca_cert: Option<&Path>) -> Result<Client> {
         let base = Url::parse(addr)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
@@ -107,12 +108,14 @@ impl Client {
                     "invalid --addr {addr:?}: expected a URL like http://127.0.0.1:8420"
                 ))
             })?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(300))
-            .user_agent(concat!("coffer-cli/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("cannot set up the HTTP client")?;
+            .user_agent(concat!("coffer-cli/", env!("CARGO_PKG_VERSION")));
+        if let Some(file) = ca_cert {
+            builder = builder.tls_certs_merge(ca_certificates(file)?);
+        }
+        let http = builder.build().context("cannot set up the HTTP client")?;
         Ok(Client {
             http,
             base,
@@ -287,6 +290,12 @@ impl Client {
     }
 
     fn transport_error(&self, e: reqwest::Error) -> CliError {
+        if let Some(tls) = tls_failure(&e) {
+            return CliError::Other(anyhow::anyhow!(
+                "TLS with Coffer at {} failed: {tls}",
+                self.addr
+            ));
+        }
         if e.is_connect() {
             CliError::Unreachable {
                 addr: self.addr.clone(),
@@ -304,4 +313,62 @@ impl Client {
             ))
         }
     }
+}
+
+/// The CA certificates of `file` (PEM, one or more), for `--ca-cert` / `COFFER_CA_CERT`.
+fn ca_certificates(file: &Path) -> Result<Vec<reqwest::Certificate>> {
+    let shown = file.display();
+    let pem = std::fs::read(file).with_context(|| {
+        format!("cannot read the CA certificate file {shown} (--ca-cert, COFFER_CA_CERT)")
+    })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        anyhow::anyhow!(
+            "the CA certificate file {shown} (--ca-cert, COFFER_CA_CERT) is not PEM: {}",
+            e.without_url()
+        )
+    })?;
+    if certs.is_empty() {
+        return Err(CliError::Other(anyhow::anyhow!(
+            "the CA certificate file {shown} (--ca-cert, COFFER_CA_CERT) holds no certificate: expected PEM `-----BEGIN CERTIFICATE-----` blocks"
+        )));
+    }
+    Ok(certs)
+}
+
+/// What went wrong in a failed TLS handshake, said for the person at the terminal, if `e` is one.
+fn tls_failure(e: &reqwest::Error) -> Option<String> {
+    use rustls::{CertificateError, Error as Tls};
+    /// The rustls error in `err`'s chain. (An `io::Error`'s `source` skips the error it wraps,
+    /// which is where tokio-rustls puts rustls's, so that one is looked into by hand.)
+    fn find<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a Tls> {
+        if let Some(tls) = err.downcast_ref::<Tls>() {
+            return Some(tls);
+        }
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| find(inner))
+        {
+            return Some(inner);
+        }
+        find(err.source()?)
+    }
+    Some(match find(e)? {
+        Tls::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            "its certificate is not signed by a CA this machine trusts; if a private CA signed it, pass that CA's certificate with --ca-cert FILE or COFFER_CA_CERT=FILE".to_owned()
+        }
+        Tls::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => "its certificate is not for this host name; use the name (or address) the certificate was issued for in --addr".to_owned(),
+        Tls::InvalidCertificate(
+            CertificateError::Expired | CertificateError::ExpiredContext { .. },
+        ) => "its certificate has expired".to_owned(),
+        Tls::InvalidMessage(_) => {
+            "the server did not answer in TLS; if it serves plain HTTP, use an http:// address".to_owned()
+        }
+        other @ Tls::InvalidCertificate(_) => format!(
+            "{other}; the server's certificate was refused (docs/deployment.md, \"HTTPS\", says what Coffer needs of it)"
+        ),
+        other => format!("{other}"),
+    })
 }

@@ -17,7 +17,7 @@ mod storage;
 
 pub use crate::domain::{Locations, default_locations};
 pub use byok::ByokConfig;
-pub use server::{AuditConfig, MetricsToken, ProxyRange, ServerConfig};
+pub use server::{AuditConfig, MetricsToken, ProxyRange, ServerConfig, TlsConfig};
 pub use storage::StorageConfig;
 
 /// Everything `coffer serve` needs.
@@ -302,12 +302,32 @@ impl Config {
         byok::check(self)
     }
 
-    /// The origin browsers load Coffer from (`storage.public_origin`, else `http://` + listen).
+    /// The origin browsers load Coffer from (`storage.public_origin`, else `http://` + listen,
+    /// `https://` when Coffer serves TLS itself).
     pub fn public_origin(&self) -> String {
         match &self.storage.public_origin {
             Some(o) => o.trim_end_matches('/').to_owned(),
-            None => format!("http://{}", self.listen),
+            None => format!("{}://{}", self.scheme(), self.listen),
         }
+    }
+
+    /// `https` when `[server.tls]` is set, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.server.tls.enabled() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// `[server.tls]`'s files, relative paths resolved against the data directory; `None` when
+    /// Coffer serves plain HTTP.
+    pub fn tls_files(&self) -> Option<crate::http::tls::TlsFiles> {
+        let tls = &self.server.tls;
+        Some(crate::http::tls::TlsFiles {
+            cert: self.data_dir.join(tls.cert_file.as_ref()?),
+            key: self.data_dir.join(tls.key_file.as_ref()?),
+        })
     }
 
     /// The `local` provider's master key file: `keys.master_key_file`, else
@@ -349,6 +369,40 @@ mod tests {
             assert_eq!(c.keys.key_cache_ttl, Duration::from_secs(7));
             assert_eq!(c.listen, "127.0.0.1:9");
             assert_eq!(c.limits.max_secret_bytes, 10);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn tls_needs_both_files_resolved_against_the_data_dir() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "coffer.toml",
+                "data_dir = \"/var/lib/coffer\"\n[server.tls]\ncert_file = \"tls/cert.pem\"\n",
+            )?;
+            let err =
+                Config::load(Some(Path::new("coffer.toml")), Overrides::default()).unwrap_err();
+            assert!(
+                err.to_string().contains("server.tls.key_file is not set"),
+                "{err}"
+            );
+            jail.set_env("COFFER_SERVER__TLS__KEY_FILE", "/etc/coffer/key.pem");
+            let c = Config::load(Some(Path::new("coffer.toml")), Overrides::default()).unwrap();
+            let files = c.tls_files().unwrap();
+            assert_eq!(files.cert, Path::new("/var/lib/coffer/tls/cert.pem"));
+            assert_eq!(files.key, Path::new("/etc/coffer/key.pem"));
+            assert_eq!(c.public_origin(), format!("https://{}", c.listen));
+            jail.create_file("coffer.toml", "[server.tls]\nkey_file = \"k.pem\"\n")?;
+            jail.clear_env();
+            let err =
+                Config::load(Some(Path::new("coffer.toml")), Overrides::default()).unwrap_err();
+            assert!(
+                err.to_string().contains("server.tls.cert_file is not set"),
+                "{err}"
+            );
+            let plain = Config::load(None, Overrides::default()).unwrap();
+            assert!(plain.tls_files().is_none());
+            assert!(plain.public_origin().starts_with("http://"));
             Ok(())
         });
     }

@@ -1,10 +1,12 @@
-//! Startup: check the data directory, open each seam from config, bootstrap an empty
-//! deployment, bind, serve until SIGINT/SIGTERM. [`RunningApp::start`] is the same path the
-//! binary takes, exposed so tests and the benchmark run the real app on port 0.
+//! Startup: check the data directory, load the TLS certificate (`[server.tls]`), open each seam
+//! from config, bootstrap an empty deployment, bind, serve until SIGINT/SIGTERM (reloading the
+//! certificate on SIGHUP). [`RunningApp::start`] is the same path the binary takes, exposed so
+//! tests and the benchmark run the real app on port 0.
 
 use crate::blob::{BlobError, MeteredBlobStore, open_blob_store};
 use crate::catalog::{Catalog, CatalogError, open_catalog};
 use crate::config::Config;
+use crate::http::tls::{Tls, TlsError};
 use crate::http::{AppState, router};
 use crate::keys::{KeyContext, KeyError, KeyProvider, Keyring, OpenKeyError, open_key_provider};
 use crate::metrics::Metrics;
@@ -53,6 +55,9 @@ pub enum StartupError {
         /// The org whose key it failed to unwrap.
         org: String,
     },
+    /// `[server.tls]`'s certificate or key cannot be used.
+    #[error("cannot serve HTTPS: {0}")]
+    Tls(#[from] TlsError),
     /// The listen address could not be bound.
     #[error(
         "cannot listen on {addr}: {source} (is another coffer running? pick another address with --listen)"
@@ -163,6 +168,7 @@ pub struct RunningApp {
     /// The operator's token, if this start seated the operator.
     pub operator_token: Option<Zeroizing<String>>,
     state: Arc<AppState>,
+    tls: Option<Arc<Tls>>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -172,6 +178,8 @@ impl RunningApp {
     pub async fn start(config: &Config) -> Result<Self, StartupError> {
         let dir = &config.data_dir;
         check_data_dir(dir)?;
+        // Before anything is opened: a certificate that cannot be served fails start-up at once.
+        let tls = config.tls_files().map(Tls::load).transpose()?.map(Arc::new);
         let metrics = Arc::new(Metrics::default());
         let key_file = config.master_key_path();
         let provider = open_key_provider(&config.keys.provider, &key_file)?;
@@ -257,17 +265,19 @@ impl RunningApp {
         let app = router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let header_read_timeout = config.server.header_read_timeout;
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
         let task = tokio::spawn(async move {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            crate::http::serve::serve(listener, app, header_read_timeout, shutdown).await;
+            crate::http::serve::serve(listener, app, header_read_timeout, acceptor, shutdown).await;
         });
         Ok(Self {
             addr,
             admin_token: boot.owner_token,
             operator_token: boot.operator_token,
             state,
+            tls,
             stop: Some(stop),
             task,
         })
@@ -276,6 +286,18 @@ impl RunningApp {
     /// The application (for tests that inspect state directly).
     pub fn coffer(&self) -> &Coffer {
         &self.state.coffer
+    }
+
+    /// The server's TLS, when it serves HTTPS itself (`[server.tls]`).
+    pub fn tls(&self) -> Option<&Tls> {
+        self.tls.as_deref()
+    }
+
+    /// Re-reads `[server.tls]`'s files, as SIGHUP does: new connections get the new certificate,
+    /// open ones keep theirs; on failure the previous certificate stays (see [`Tls::reload`]).
+    /// `None` when the server serves plain HTTP.
+    pub fn reload_tls(&self) -> Option<Result<crate::http::tls::CertInfo, TlsError>> {
+        self.tls.as_ref().map(|t| t.reload())
     }
 
     /// Stops accepting connections, finishes in-flight requests, writes the failed
@@ -300,7 +322,8 @@ async fn shutdown_signal() {
 }
 
 /// `coffer serve`: starts, says where the tokens it created are, prints the address, serves
-/// until SIGINT or SIGTERM.
+/// until SIGINT or SIGTERM. With `[server.tls]`, SIGHUP reloads the certificate and key (without
+/// TLS, SIGHUP keeps its default effect of ending the process).
 ///
 /// A token itself is printed only when standard output is a terminal: under a service manager
 /// stdout goes to a log, and a token in a log is a leaked token. The files (mode 0600 in the data
@@ -334,8 +357,30 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
             println!("coffer: {what} is in {} (mode 0600)", path.display());
         }
     }
-    println!("coffer: listening on http://{}", app.addr);
-    shutdown_signal().await;
+    // Installed before the address is printed: whoever waits for that line may send SIGHUP.
+    let hangup = app.tls.clone().map(|tls| {
+        use tokio::signal::unix::{SignalKind, signal};
+        let signals = signal(SignalKind::hangup()).expect("installing the SIGHUP handler");
+        (tls, signals)
+    });
+    println!("coffer: listening on {}://{}", config.scheme(), app.addr);
+    let shutdown = shutdown_signal();
+    match hangup {
+        None => shutdown.await,
+        Some((tls, mut hangup)) => {
+            let mut shutdown = std::pin::pin!(shutdown);
+            loop {
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    _ = hangup.recv() => {
+                        tracing::info!("SIGHUP: reloading the TLS certificate");
+                        // Logged either way; a failure keeps the certificate in use.
+                        let _ = tls.reload();
+                    }
+                }
+            }
+        }
+    }
     tracing::info!("shutting down");
     app.stop().await;
     Ok(())

@@ -23,6 +23,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use coffer_api::{CliToken, CliTokenRequest};
 use reqwest::Url;
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -50,7 +51,8 @@ pub async fn login(global: &GlobalArgs, args: LoginArgs) -> Result<i32> {
                 .map(|p| p.org.clone())
         })
         .unwrap_or_else(|| "default".to_owned());
-    let client = Client::new(&global.addr, None)?;
+    let ca = global.ca_cert.as_deref();
+    let client = Client::new(&global.addr, None, ca)?;
     // Fail now, not after the timeout, when nothing answers at --addr.
     client.get_site(&["healthz"]).await?;
 
@@ -81,7 +83,7 @@ pub async fn login(global: &GlobalArgs, args: LoginArgs) -> Result<i32> {
             humantime::format_duration(args.timeout)
         )));
     };
-    let outcome = exchange(&client, code, &verifier).await;
+    let outcome = exchange(&client, code, &verifier, ca).await;
     match &outcome {
         Ok(login) => {
             let text = format!(
@@ -104,7 +106,7 @@ pub async fn login(global: &GlobalArgs, args: LoginArgs) -> Result<i32> {
 
     // The replaced login's token is in no file any more: revoke it (best effort).
     if let Some(prev) = previous.filter(|p| !p.expired() && p.token_id != login.token_id) {
-        revoke_quietly(&prev).await;
+        revoke_quietly(&prev, ca).await;
     }
     if global.json {
         println!("{}", login.public_json());
@@ -121,7 +123,12 @@ pub async fn login(global: &GlobalArgs, args: LoginArgs) -> Result<i32> {
 }
 
 /// Exchanges the code for a token and stores it.
-async fn exchange(client: &Client, code: Zeroizing<String>, verifier: &str) -> Result<Login> {
+async fn exchange(
+    client: &Client,
+    code: Zeroizing<String>,
+    verifier: &str,
+    ca: Option<&Path>,
+) -> Result<Login> {
     let mut req = CliTokenRequest {
         code: code.to_string(),
         verifier: verifier.to_owned(),
@@ -140,7 +147,7 @@ async fn exchange(client: &Client, code: Zeroizing<String>, verifier: &str) -> R
     };
     if let Err(e) = credentials::save(&login) {
         // A token that cannot be kept must not stay valid.
-        revoke_quietly(&login).await;
+        revoke_quietly(&login, ca).await;
         return Err(e);
     }
     Ok(login)
@@ -312,9 +319,9 @@ fn escape(s: &str) -> String {
     out
 }
 
-/// Revokes a stored login's token on its server.
-async fn revoke(login: &Login) -> Result<()> {
-    let client = Client::new(&login.addr, Some(login.api_token()?))?;
+/// Revokes a stored login's token on its server (trusting the CA of `--ca-cert`, if any).
+async fn revoke(login: &Login, ca: Option<&Path>) -> Result<()> {
+    let client = Client::new(&login.addr, Some(login.api_token()?), ca)?;
     let id = login.token_id.to_string();
     client
         .delete(&["orgs", &login.org, "tokens", &id])
@@ -323,12 +330,13 @@ async fn revoke(login: &Login) -> Result<()> {
 }
 
 /// [`revoke`] as a best effort that never holds the command up for long.
-async fn revoke_quietly(login: &Login) {
-    let _ = tokio::time::timeout(CONNECTION_TIMEOUT, revoke(login)).await;
+async fn revoke_quietly(login: &Login, ca: Option<&Path>) {
+    let _ = tokio::time::timeout(CONNECTION_TIMEOUT, revoke(login, ca)).await;
 }
 
 /// `coffer logout`.
-pub async fn logout(json: bool) -> Result<i32> {
+pub async fn logout(global: &GlobalArgs) -> Result<i32> {
+    let json = global.json;
     let path = credentials::path()?;
     let report = |signed_in: bool, token: &str| {
         if json {
@@ -360,7 +368,7 @@ pub async fn logout(json: bool) -> Result<i32> {
     let revoked = if login.expired() {
         Ok("expired")
     } else {
-        match revoke(&login).await {
+        match revoke(&login, global.ca_cert.as_deref()).await {
             Ok(()) => Ok("revoked"),
             Err(CliError::Api {
                 status: 401 | 404, ..

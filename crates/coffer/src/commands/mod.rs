@@ -52,7 +52,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         .map_err(anyhow::Error::from)?;
     match cli.command {
         Command::Login(args) => return runtime.block_on(login::login(&cli.global, args)),
-        Command::Logout => return runtime.block_on(login::logout(cli.global.json)),
+        Command::Logout => return runtime.block_on(login::logout(&cli.global)),
         _ => {}
     }
     let ctx = context(cli.global, &cli.command)?;
@@ -106,7 +106,7 @@ fn context(global: GlobalArgs, command: &Command) -> Result<Ctx> {
             }
         }
     };
-    let mut client = Client::new(&global.addr, token)?;
+    let mut client = Client::new(&global.addr, token, global.ca_cert.as_deref())?;
     if from_login {
         client = client.with_login_token();
     }

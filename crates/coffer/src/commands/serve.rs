@@ -1,7 +1,8 @@
 //! `coffer serve`: load the config (`--config`, else `./coffer.toml` if present, plus command-line
 //! overrides) and run the server library on a multi-threaded tokio runtime until SIGINT/SIGTERM.
 //! Logs go to stderr (filter with `RUST_LOG`, default `info`); stdout carries only the server's
-//! bootstrap lines and `coffer: listening on http://ADDR`, which scripts and tests wait for.
+//! bootstrap lines and `coffer: listening on http://ADDR` (`https://` with `[server.tls]`), which
+//! scripts and tests wait for. With `[server.tls]`, SIGHUP reloads the certificate.
 
 use crate::cli::ServeArgs;
 use crate::error::Result;

@@ -6,6 +6,10 @@
 mod support;
 
 mod access;
+/// The TLS tests' certificates (rcgen), shared with the server's tests.
+#[path = "../../../server/tests/support/certs.rs"]
+#[allow(dead_code)]
+mod certs;
 mod keys;
 /// The moto harness of the server's AWS tests (KMS, STS, IAM), shared rather than copied.
 #[path = "../../../server/tests/support/moto.rs"]
@@ -15,3 +19,4 @@ mod scim;
 mod secrets;
 mod sso;
 mod storage;
+mod tls;

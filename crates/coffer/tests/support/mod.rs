@@ -1,6 +1,6 @@
 //! Test harness for the end-to-end CLI tests: starts the real `coffer serve` as a subprocess on
 //! port 0 in its own temporary data directory, waits (at most 30 s) for its
-//! `coffer: listening on http://ADDR` line, reads the tokens the first start wrote
+//! `coffer: listening on http://ADDR` line (`https://` when the test gives it `[server.tls]`), reads the tokens the first start wrote
 //! (`admin.token`: the first owner of org `default`; `operator.token`), and runs the `coffer`
 //! binary against it. The server is killed when the [`Server`] drops, also
 //! when a test panics.
@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_coffer");
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(30);
-const LISTEN_PREFIX: &str = "coffer: listening on http://";
+const LISTEN_PREFIX: &str = "coffer: listening on ";
 
 /// A running `coffer serve` subprocess.
 pub struct Server {
     child: Child,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://…` with `[server.tls]`).
     pub addr: String,
     /// The token of `admin`, the first owner of org `default`.
     pub token: String,
@@ -112,8 +112,8 @@ impl Server {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(addr) = line.strip_prefix(LISTEN_PREFIX) {
-                        server.addr = format!("http://{}", addr.trim());
+                    if let Some(url) = line.strip_prefix(LISTEN_PREFIX) {
+                        server.addr = url.trim().to_owned();
                         break;
                     }
                     printed.push(line);
@@ -148,6 +148,11 @@ impl Server {
             assert!(!text.contains("coffer_"), "a token reached stdout:\n{text}");
         }
         server
+    }
+
+    /// The process id of `coffer serve` (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// A scratch directory for files a test writes (inside the server's temp dir).

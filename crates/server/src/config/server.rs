@@ -1,10 +1,11 @@
 //! `[server]`: how the HTTP server treats connections and the requests on them — which proxies'
 //! `X-Forwarded-For` to believe, the `/metrics` token, the timeouts that cut slow or idle clients
-//! (slowloris) — and `[audit]`: how often the audit chains get signed checkpoints and summaries
+//! (slowloris), the certificate when it serves HTTPS itself (`[server.tls]`) — and `[audit]`: how often the audit chains get signed checkpoints and summaries
 //! of failed authentications.
 
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// One trusted proxy: an address (`10.0.0.5`) or a CIDR range (`10.0.0.0/8`).
@@ -76,6 +77,39 @@ pub struct ServerConfig {
     /// How long one request may take, body included, before it is answered 408.
     #[serde(default = "default_request_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// HTTPS served by Coffer itself; neither file set: plain HTTP (behind a proxy that does TLS).
+    #[serde(default)]
+    pub tls: TlsConfig,
+}
+
+/// `[server.tls]`: the certificate Coffer serves HTTPS with (both files, or neither).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate then its chain (PEM); relative paths resolve against the data directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<PathBuf>,
+    /// The certificate's private key (PEM); relative paths resolve against the data directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// Whether HTTPS is configured.
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some()
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let missing = match (&self.cert_file, &self.key_file) {
+            (Some(_), None) => "server.tls.key_file",
+            (None, Some(_)) => "server.tls.cert_file",
+            _ => return Ok(()),
+        };
+        Err(format!(
+            "{missing} is not set: HTTPS needs both server.tls.cert_file and server.tls.key_file (or neither, for plain HTTP behind a proxy)"
+        ))
+    }
 }
 
 /// The `[audit]` section: how often the background jobs write to the audit chains.
@@ -136,6 +170,7 @@ impl Default for ServerConfig {
             metrics_token: None,
             header_read_timeout: default_header_read_timeout(),
             request_timeout: default_request_timeout(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -159,7 +194,7 @@ impl ServerConfig {
         {
             return Err("server.metrics_token must be at least 16 characters".into());
         }
-        Ok(())
+        self.tls.check()
     }
 }
 

@@ -22,6 +22,7 @@ mod secrets;
 pub mod serve;
 mod sso;
 mod storage;
+pub mod tls;
 mod uploads;
 pub mod web;
 

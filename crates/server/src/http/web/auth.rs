@@ -8,12 +8,12 @@
 use super::super::AppState;
 use super::super::error::{ApiError, error_response};
 use super::super::extract::{Body, Caller};
-use super::{SESSION_COOKIE, cross_site, over_tls, session_cookie};
+use super::{OverTls, SESSION_COOKIE, cross_site, session_cookie};
 use crate::config::ServerConfig;
 use crate::service::web::{SESSION_LIFETIME, SignInError, csrf_for};
 use axum::Json;
+use axum::extract::State;
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use coffer_api as api;
@@ -104,7 +104,7 @@ fn info(
 pub async fn sign_in(
     State(s): State<Arc<AppState>>,
     Peer(peer): Peer,
-    OriginalUri(uri): OriginalUri,
+    OverTls(secure): OverTls,
     headers: HeaderMap,
     Body(req): Body<api::SignInRequest>,
 ) -> Response {
@@ -142,7 +142,6 @@ pub async fn sign_in(
         Ok(a) => a,
         Err(e) => return ApiError(e).into_response(),
     };
-    let secure = over_tls(&headers, uri.scheme_str());
     let body = info(
         &actor,
         actor.org().map(|_| req.org.as_str()),
@@ -194,7 +193,7 @@ pub async fn current(
 #[utoipa::path(delete, path = "/api/v1/session", responses((status = 204)))]
 pub async fn sign_out(
     State(s): State<Arc<AppState>>,
-    OriginalUri(uri): OriginalUri,
+    OverTls(secure): OverTls,
     headers: HeaderMap,
     Caller(_actor): Caller,
 ) -> Result<Response, ApiError> {
@@ -202,7 +201,6 @@ pub async fn sign_out(
         s.coffer.sign_out(value).await?;
     }
     let mut res = StatusCode::NO_CONTENT.into_response();
-    let secure = over_tls(&headers, uri.scheme_str());
     res.headers_mut()
         .insert(header::SET_COOKIE, cookie("", 0, secure));
     Ok(res)

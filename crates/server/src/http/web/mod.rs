@@ -147,10 +147,26 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Whether the request came over TLS (directly, or through a proxy that says so).
-pub fn over_tls(headers: &HeaderMap, uri_scheme: Option<&str>) -> bool {
-    uri_scheme == Some("https")
-        || headers
+/// Whether the request came over TLS: on a connection Coffer terminated TLS on itself
+/// (`[server.tls]`, marked by [`super::serve::TlsConnection`]), or through a proxy that says so
+/// (`X-Forwarded-Proto: https`). Cookies set on such requests get `Secure`.
+pub struct OverTls(pub bool);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OverTls {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(OverTls(over_tls(parts)))
+    }
+}
+
+fn over_tls(parts: &Parts) -> bool {
+    parts
+        .extensions
+        .get::<super::serve::TlsConnection>()
+        .is_some()
+        || parts
+            .headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.split(',').next().map(str::trim) == Some("https"))

@@ -14,10 +14,10 @@
 
 use super::super::AppState;
 use super::auth::{Peer, cookie, source};
-use super::{cross_site, over_tls, session_cookie};
+use super::{OverTls, cross_site, session_cookie};
 use crate::service::sso::{Begin, Finished};
 use crate::service::web::SESSION_LIFETIME;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -90,13 +90,8 @@ pub struct LoginQuery {
     cli_challenge: Option<String>,
 }
 
-fn started(
-    begun: crate::service::sso::Begun,
-    headers: &HeaderMap,
-    uri: &axum::http::Uri,
-) -> Response {
+fn started(begun: crate::service::sso::Begun, secure: bool) -> Response {
     let mut res = redirect(&begun.url);
-    let secure = over_tls(headers, uri.scheme_str());
     res.headers_mut()
         .insert(header::SET_COOKIE, sso_cookie(&begun.browser, 600, secure));
     res
@@ -105,7 +100,7 @@ fn started(
 /// `GET /sso/{org}/login`: off to the org's provider.
 pub async fn login(
     State(s): State<Arc<AppState>>,
-    OriginalUri(uri): OriginalUri,
+    OverTls(secure): OverTls,
     headers: HeaderMap,
     Path(org): Path<String>,
     Query(q): Query<LoginQuery>,
@@ -123,7 +118,7 @@ pub async fn login(
         }
     };
     match s.coffer.begin_sso(&org, purpose).await {
-        Ok(begun) => started(begun, &headers, &uri),
+        Ok(begun) => started(begun, secure),
         Err(e) => to_login(&e.to_string()),
     }
 }
@@ -131,7 +126,7 @@ pub async fn login(
 /// `GET /sso/{org}/link`: the signed-in person confirms their account at the org's provider.
 pub async fn link(
     State(s): State<Arc<AppState>>,
-    OriginalUri(uri): OriginalUri,
+    OverTls(secure): OverTls,
     headers: HeaderMap,
     Path(org): Path<String>,
 ) -> Response {
@@ -148,7 +143,7 @@ pub async fn link(
         Err(e) => return to_login(&e.to_string()),
     };
     match s.coffer.begin_sso(&org, Begin::Link(&actor)).await {
-        Ok(begun) => started(begun, &headers, &uri),
+        Ok(begun) => started(begun, secure),
         Err(e) => to_login(&e.to_string()),
     }
 }
@@ -166,11 +161,10 @@ pub struct CallbackQuery {
 pub async fn callback(
     State(s): State<Arc<AppState>>,
     Peer(peer): Peer,
-    OriginalUri(uri): OriginalUri,
+    OverTls(secure): OverTls,
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
-    let secure = over_tls(&headers, uri.scheme_str());
     let mut res = match (q.code, q.state, q.error) {
         (_, _, Some(err)) => {
             // The provider's own description is its text, not ours: only its error code shows.

@@ -12,6 +12,7 @@ pub mod scim;
 pub mod secret;
 pub mod sso;
 pub mod storage;
+pub mod transfer;
 
 use crate::client::ApiToken;
 pub use access::{GrantCommand, GroupCommand, LevelArg};
@@ -20,6 +21,7 @@ pub use scim::{OrgScimCommand, OrgScimTokenCommand};
 pub use secret::{KindArg, SecretCommand};
 pub use sso::{LoginArgs, OrgSsoCommand};
 pub use storage::OrgStorageCommand;
+pub use transfer::{ExportArgs, ImportArgs};
 
 /// Coffer: team secrets attached to issue keys (`OPS-123`), stored as ciphertext.
 ///
@@ -138,6 +140,19 @@ pub enum Command {
     Audit(AuditCommand),
     /// Run a command with an issue's secrets as environment variables.
     Run(RunArgs),
+    /// Import secrets into an issue from a .env, JSON, Vault KV or Bitwarden export file.
+    ///
+    /// The whole file is checked first (syntax, names, duplicates, empty values); a bad file is
+    /// refused naming the line or entry, and nothing is written. Source keys become secret names
+    /// lower-cased, with `_` and spaces turned into `-` (`DB_PASSWORD` → `db-password`). Values
+    /// are never printed. See docs/import-export.md.
+    Import(ImportArgs),
+    /// Write an issue's secrets to stdout as .env or JSON (each value is revealed, and audited).
+    ///
+    /// Names become keys upper-cased, with `-` and `.` turned into `_` (`db-password` →
+    /// `DB_PASSWORD`). Refuses to write to a terminal without --force. File secrets and
+    /// view-limited ones are skipped with a note on stderr. See docs/import-export.md.
+    Export(ExportArgs),
     /// Show who the token belongs to.
     Whoami,
     /// Deployment-wide views (operator only).

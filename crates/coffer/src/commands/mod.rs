@@ -3,6 +3,9 @@
 
 mod access;
 mod audit;
+mod export;
+mod import;
+mod import_parse;
 mod invite;
 mod keys;
 mod login;
@@ -74,6 +77,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Group(cmd) => runtime.block_on(access::group(&ctx, cmd)),
         Command::Grant(cmd) => runtime.block_on(access::grant(&ctx, cmd)),
         Command::Audit(cmd) => runtime.block_on(audit::run(&ctx, cmd)),
+        Command::Import(args) => runtime.block_on(import::run(&ctx, args)),
+        Command::Export(args) => runtime.block_on(export::run(&ctx, args)),
         Command::Whoami => runtime.block_on(whoami(&ctx)),
         Command::Admin(cmd) => runtime.block_on(keys::admin(&ctx, cmd)),
     }

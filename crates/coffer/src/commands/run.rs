@@ -78,7 +78,8 @@ pub async fn collect(ctx: &Ctx, args: &RunArgs) -> Result<Env> {
     Ok(env)
 }
 
-fn skip_reason(s: &Secret) -> Option<String> {
+/// Why a secret is left out of `coffer run` and `coffer export`, if it is.
+pub(super) fn skip_reason(s: &Secret) -> Option<String> {
     if let Some(limit) = s.view_limit {
         return Some(format!(
             "it has a view limit ({} of {limit} used); reveal it explicitly with `coffer secret get`",

@@ -235,11 +235,7 @@ async fn put(ctx: &Ctx, args: PutArgs) -> Result<i32> {
         view_limit: args.view_limit,
         restricted: args.restricted.then_some(true),
     });
-    let body = ctx
-        .client
-        .put(&path(ctx, &args.target, None), &req.0)
-        .await?;
-    drop(req);
+    let body = send_put(ctx, &args.target, req).await?;
     if ctx.json {
         body.print_json()?;
     }
@@ -250,6 +246,33 @@ async fn put(ctx: &Ctx, args: PutArgs) -> Result<i32> {
         secret.version
     );
     Ok(0)
+}
+
+/// Sends one `PUT …/secrets/{scope}/{name}`; the request's value is wiped once sent.
+async fn send_put(ctx: &Ctx, target: &Target, req: WipeOnDrop) -> Result<crate::client::Body> {
+    let body = ctx.client.put(&path(ctx, target, None), &req.0).await;
+    drop(req);
+    body
+}
+
+/// Stores `plaintext` as a new version of `target` with kind `kind` and no other options (what
+/// `coffer import` writes); returns the secret's metadata after the write.
+pub(super) async fn put_value(
+    ctx: &Ctx,
+    target: &Target,
+    plaintext: &[u8],
+    kind: KindArg,
+) -> Result<Secret> {
+    let mut encoded = value::encode(plaintext);
+    let req = WipeOnDrop(PutSecretRequest {
+        value: std::mem::take(&mut *encoded),
+        kind: Some(to_kind(kind)),
+        expect_version: None,
+        expires_at: None,
+        view_limit: None,
+        restricted: None,
+    });
+    send_put(ctx, target, req).await?.parse()
 }
 
 /// Wipes the base64 value of a request once it has been sent (or on early return).

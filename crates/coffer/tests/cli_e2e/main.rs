@@ -10,6 +10,7 @@ mod access;
 #[path = "../../../server/tests/support/certs.rs"]
 #[allow(dead_code)]
 mod certs;
+mod import_export;
 mod keys;
 /// The moto harness of the server's AWS tests (KMS, STS, IAM), shared rather than copied.
 #[path = "../../../server/tests/support/moto.rs"]

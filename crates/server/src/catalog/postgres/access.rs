@@ -94,8 +94,9 @@ async fn secret_org(c: &mut PgConnection, secret: SecretId) -> Q<OrgId> {
     Ok(OrgId::from_uuid(org))
 }
 
-async fn create_group(c: &mut PgConnection, g: &GroupRecord, a: &AuditDraft) -> Q<()> {
-    lock_org(c, g.org).await?;
+/// Stores the group row (without members or audit; the org row locked by the caller); creating
+/// a group here and through SCIM.
+pub(super) async fn insert_group(c: &mut PgConnection, g: &GroupRecord) -> Q<()> {
     sqlx::query(
         "INSERT INTO groups (id, org_id, name, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -104,9 +105,41 @@ async fn create_group(c: &mut PgConnection, g: &GroupRecord, a: &AuditDraft) -> 
     .bind(g.name.as_str())
     .bind(g.created_at.millis())
     .bind(&g.created_by)
-    .execute(&mut *c)
+    .execute(c)
     .await?;
+    Ok(())
+}
+
+async fn create_group(c: &mut PgConnection, g: &GroupRecord, a: &AuditDraft) -> Q<()> {
+    lock_org(c, g.org).await?;
+    insert_group(c, g).await?;
     writes::append_audit(c, a).await
+}
+
+/// Adds `user` to group `id` (`Refused` unless a member of `org`) or removes them, without audit
+/// (the org row locked by the caller); answers whether it changed anything. Here and in SCIM's
+/// group writes.
+pub(super) async fn put_group_member(
+    c: &mut PgConnection,
+    org: OrgId,
+    id: GroupId,
+    user: UserId,
+    member: bool,
+) -> Q<bool> {
+    let changed = if member {
+        must_belong(c, org, PrincipalId::User(user)).await?;
+        sqlx::query(
+            "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+    } else {
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+    }
+    .bind(id.as_uuid())
+    .bind(user.as_uuid())
+    .execute(c)
+    .await?
+    .rows_affected();
+    Ok(changed > 0)
 }
 
 async fn delete_group(c: &mut PgConnection, org: OrgId, id: GroupId, a: &AuditDraft) -> Q<()> {
@@ -164,23 +197,11 @@ async fn set_group_member(
 ) -> Q<bool> {
     lock_org(c, org).await?;
     group_in(c, org, id).await?;
-    let changed = if member {
-        must_belong(c, org, PrincipalId::User(user)).await?;
-        sqlx::query(
-            "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-    } else {
-        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
-    }
-    .bind(id.as_uuid())
-    .bind(user.as_uuid())
-    .execute(&mut *c)
-    .await?
-    .rows_affected();
-    if changed > 0 {
+    let changed = put_group_member(c, org, id, user, member).await?;
+    if changed {
         writes::append_audit(c, a).await?;
     }
-    Ok(changed > 0)
+    Ok(changed)
 }
 
 macro_rules! grant_cols {

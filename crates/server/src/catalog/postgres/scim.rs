@@ -5,6 +5,7 @@
 //! A deactivation ends the membership through the same function as removing a member
 //! (`identity::end_membership`).
 
+use super::access::{insert_group, put_group_member};
 use super::identity::{end_membership, lock_org};
 use super::rows::{self, get};
 use super::tx::{self, Fail, Q, in_tx};
@@ -312,30 +313,6 @@ async fn store_group(c: &mut PgConnection, r: &ScimGroupRecord) -> Q<()> {
     Ok(())
 }
 
-/// Adds (`member`) or removes `u` in group `id` of `org`; adding needs a member of the org.
-async fn set_member(
-    c: &mut PgConnection,
-    org: OrgId,
-    id: GroupId,
-    u: UserId,
-    member: bool,
-) -> Q<()> {
-    let q = if member {
-        if !is_member(c, org, u).await? {
-            return Err(
-                CatalogError::Refused("a group's members are members of its org".into()).into(),
-            );
-        }
-        sqlx::query(
-            "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-    } else {
-        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
-    };
-    q.bind(id.as_uuid()).bind(u.as_uuid()).execute(c).await?;
-    Ok(())
-}
-
 async fn create_group(
     c: &mut PgConnection,
     g: &GroupRecord,
@@ -346,19 +323,10 @@ async fn create_group(
         return Err(CatalogError::Refused("the SCIM record is another group's".into()).into());
     }
     lock_org(c, g.org).await?;
-    sqlx::query(
-        "INSERT INTO groups (id, org_id, name, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(g.id.as_uuid())
-    .bind(g.org.as_uuid())
-    .bind(g.name.as_str())
-    .bind(g.created_at.millis())
-    .bind(&g.created_by)
-    .execute(&mut *c)
-    .await?;
+    insert_group(c, g).await?;
     store_group(c, r).await?;
     for u in &g.members {
-        set_member(c, g.org, g.id, *u, true).await?;
+        put_group_member(c, g.org, g.id, *u, true).await?;
     }
     for a in audit {
         writes::append_audit(c, a).await?;
@@ -387,10 +355,10 @@ async fn put_group(
     }
     store_group(c, r).await?;
     for u in remove {
-        set_member(c, r.org, r.group, *u, false).await?;
+        put_group_member(c, r.org, r.group, *u, false).await?;
     }
     for u in add {
-        set_member(c, r.org, r.group, *u, true).await?;
+        put_group_member(c, r.org, r.group, *u, true).await?;
     }
     for a in audit {
         writes::append_audit(c, a).await?;

@@ -95,7 +95,8 @@ fn secret_org(conn: &Connection, secret: SecretId) -> R<OrgId> {
     .map_err(e)
 }
 
-fn create_group(conn: &Tx, g: &GroupRecord, a: &AuditDraft) -> R<()> {
+/// Stores the group row (without members or audit); creating a group here and through SCIM.
+pub(super) fn insert_group(conn: &Connection, g: &GroupRecord) -> R<()> {
     conn.execute(
         "INSERT INTO groups (id, org_id, name, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
@@ -106,8 +107,38 @@ fn create_group(conn: &Tx, g: &GroupRecord, a: &AuditDraft) -> R<()> {
             g.created_by
         ],
     )
-    .map_err(e)?;
+    .map(drop)
+    .map_err(e)
+}
+
+fn create_group(conn: &Tx, g: &GroupRecord, a: &AuditDraft) -> R<()> {
+    insert_group(conn, g)?;
     writes::append_audit(conn, a)
+}
+
+/// Adds `user` to group `id` (`Refused` unless a member of `org`) or removes them, without audit;
+/// answers whether it changed anything. Here and in SCIM's group writes.
+pub(super) fn put_group_member(
+    conn: &Connection,
+    org: OrgId,
+    id: GroupId,
+    user: UserId,
+    member: bool,
+) -> R<bool> {
+    let changed = if member {
+        must_belong(conn, org, PrincipalId::User(user))?;
+        conn.execute(
+            "INSERT INTO group_members (group_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![id.to_bytes(), user.to_bytes()],
+        )
+    } else {
+        conn.execute(
+            "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
+            params![id.to_bytes(), user.to_bytes()],
+        )
+    }
+    .map_err(e)?;
+    Ok(changed > 0)
 }
 
 fn delete_group(conn: &Tx, org: OrgId, id: GroupId, a: &AuditDraft) -> R<()> {
@@ -169,23 +200,11 @@ fn set_group_member(
     if group_org(conn, id)? != Some(org) {
         return Err(CatalogError::NotFound);
     }
-    let changed = if member {
-        must_belong(conn, org, PrincipalId::User(user))?;
-        conn.execute(
-            "INSERT INTO group_members (group_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![id.to_bytes(), user.to_bytes()],
-        )
-    } else {
-        conn.execute(
-            "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
-            params![id.to_bytes(), user.to_bytes()],
-        )
-    }
-    .map_err(e)?;
-    if changed > 0 {
+    let changed = put_group_member(conn, org, id, user, member)?;
+    if changed {
         writes::append_audit(conn, a)?;
     }
-    Ok(changed > 0)
+    Ok(changed)
 }
 
 const GRANT_COLS: &str =

@@ -3,6 +3,7 @@
 //! with its audit events. A deactivation ends the membership through the same function as
 //! removing a member (`identity::end_membership`), so the two cannot differ.
 
+use super::access::{insert_group, put_group_member};
 use super::identity::end_membership;
 use super::tx::Tx;
 use super::{SqliteCatalog, map_err as e, reads, rows, writes};
@@ -263,48 +264,16 @@ fn store_group(conn: &Connection, r: &ScimGroupRecord) -> R<()> {
     .map_err(e)
 }
 
-/// Adds (`member`) or removes `user` in group `id` of `org`; adding needs a member of the org.
-fn set_member(conn: &Connection, org: OrgId, id: GroupId, user: UserId, member: bool) -> R<()> {
-    if member {
-        if !is_member(conn, org, user)? {
-            return Err(CatalogError::Refused(
-                "a group's members are members of its org".into(),
-            ));
-        }
-        conn.execute(
-            "INSERT INTO group_members (group_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![id.to_bytes(), user.to_bytes()],
-        )
-    } else {
-        conn.execute(
-            "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
-            params![id.to_bytes(), user.to_bytes()],
-        )
-    }
-    .map(drop)
-    .map_err(e)
-}
-
 fn create_group(conn: &Tx, g: &GroupRecord, r: &ScimGroupRecord, audit: &[AuditDraft]) -> R<()> {
     if r.group != g.id || r.org != g.org {
         return Err(CatalogError::Refused(
             "the SCIM record is another group's".into(),
         ));
     }
-    conn.execute(
-        "INSERT INTO groups (id, org_id, name, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            g.id.to_bytes(),
-            g.org.to_bytes(),
-            g.name.as_str(),
-            g.created_at.millis(),
-            g.created_by
-        ],
-    )
-    .map_err(e)?;
+    insert_group(conn, g)?;
     store_group(conn, r)?;
     for u in &g.members {
-        set_member(conn, g.org, g.id, *u, true)?;
+        put_group_member(conn, g.org, g.id, *u, true)?;
     }
     audit.iter().try_for_each(|a| writes::append_audit(conn, a))
 }
@@ -328,10 +297,10 @@ fn put_group(
     }
     store_group(conn, r)?;
     for u in remove {
-        set_member(conn, r.org, r.group, *u, false)?;
+        put_group_member(conn, r.org, r.group, *u, false)?;
     }
     for u in add {
-        set_member(conn, r.org, r.group, *u, true)?;
+        put_group_member(conn, r.org, r.group, *u, true)?;
     }
     audit.iter().try_for_each(|a| writes::append_audit(conn, a))
 }

@@ -6,6 +6,8 @@
 //! do, only owners hold SCIM tokens, deactivation cuts credentials at once; and single sign-on
 //! meeting the people SCIM created, against a real OpenID provider.
 
+#[path = "../support/backend.rs"]
+mod backend;
 #[path = "../support/browser.rs"]
 mod browser;
 #[path = "../support/app.rs"]
@@ -16,27 +18,12 @@ mod chains;
 mod checker;
 mod sso;
 
-use coffer_server::catalog::CatalogSettings;
+use backend::catalog;
+pub use backend::{Backend, free_port};
 use coffer_server::testing::pg::TestDb;
 use helpers::{Resp, TestApp, spawn_with};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-/// Which catalog the app runs on.
-#[derive(Clone, Copy, Debug)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A free port on the loopback (the app listens there, so its public origin is known before it
-/// starts).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
 
 /// Org `alpha` (owner `aowner`, member `amember`) and org `bravo` (owner `bowner`, admin
 /// `badmin`), every person seated through an invitation they accepted, on one catalog.
@@ -61,21 +48,13 @@ impl World {
         backend: Backend,
         tweak: impl FnOnce(&mut coffer_server::config::Config),
     ) -> World {
-        let db = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(TestDb::create().await),
-        };
-        let url = db.as_ref().map(|d| d.url.clone());
+        let (settings, db) = catalog(backend).await;
         let port = free_port();
         let app = spawn_with(move |c| {
             c.listen = format!("127.0.0.1:{port}");
             c.storage.public_origin = Some(format!("http://127.0.0.1:{port}"));
-            if let Some(url) = url {
-                c.catalog = CatalogSettings::Postgres {
-                    url,
-                    pool_size: 8,
-                    connect_timeout: std::time::Duration::from_secs(10),
-                };
+            if let Some(s) = settings {
+                c.catalog = s;
             }
             tweak(c);
         })

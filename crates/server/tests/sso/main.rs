@@ -5,14 +5,16 @@
 //! nonce that does not match, and — as an attacker works, in chains across two orgs — one org's
 //! provider trying to become a person of another org (docs/sso.md, docs/threat-model.md).
 
+#[path = "../support/backend.rs"]
+mod backend;
 #[path = "../support/browser.rs"]
 mod browser;
 #[path = "../support/app.rs"]
 #[allow(dead_code)]
 mod helpers;
 
+use backend::{Backend, catalog, free_port};
 use browser::Browser;
-use coffer_server::catalog::CatalogSettings;
 use coffer_server::testing::oidc::{Client, Provider};
 use coffer_server::testing::pg::TestDb;
 use helpers::{PASSWORD, TestApp, spawn_with};
@@ -20,11 +22,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 const CLIENT_SECRET: &str = "client-secret-7f3a9c";
-
-enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 struct World {
     app: TestApp,
@@ -36,20 +33,9 @@ struct World {
     bowner: String,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
 impl World {
     async fn start(backend: Backend) -> World {
-        let db = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(TestDb::create().await),
-        };
-        let url = db.as_ref().map(|d| d.url.clone());
+        let (settings, db) = catalog(backend).await;
         let port = free_port();
         let origin = format!("http://127.0.0.1:{port}");
         let op = Provider::start(
@@ -65,12 +51,8 @@ impl World {
             c.listen = format!("127.0.0.1:{port}");
             c.storage.public_origin = Some(origin);
             c.sso.allow_loopback_issuers = true;
-            if let Some(url) = url {
-                c.catalog = CatalogSettings::Postgres {
-                    url,
-                    pool_size: 8,
-                    connect_timeout: std::time::Duration::from_secs(10),
-                };
+            if let Some(s) = settings {
+                c.catalog = s;
             }
         })
         .await;

@@ -5,6 +5,9 @@
 //! document at the same world and checks the invariant after every step
 //! (docs/threat-model.md, "Identity and tenancy").
 
+#[path = "../support/backend.rs"]
+#[allow(dead_code)]
+mod backend;
 #[path = "../support/app.rs"]
 #[allow(dead_code)]
 mod helpers;

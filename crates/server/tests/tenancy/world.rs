@@ -2,18 +2,12 @@
 //! member `amember`, a secret `ALPHA-1/db`) and org `bravo` (owner `bowner`, admin `badmin` —
 //! the attacker), every person seated through an invitation they accepted with a password.
 
+pub use crate::backend::Backend;
+use crate::backend::catalog;
 use crate::helpers::*;
-use coffer_server::catalog::CatalogSettings;
 use coffer_server::testing::pg::TestDb;
 use reqwest::Method;
 use serde_json::{Value, json};
-
-/// Which catalog the app runs on.
-#[derive(Clone, Copy, Debug)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
 
@@ -33,18 +27,10 @@ pub const ALPHA_SECRET: &str = "alpha's secret value";
 
 impl World {
     pub async fn start(backend: Backend) -> World {
-        let db = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(TestDb::create().await),
-        };
-        let url = db.as_ref().map(|d| d.url.clone());
+        let (settings, db) = catalog(backend).await;
         let app = spawn_with(move |c| {
-            if let Some(url) = url {
-                c.catalog = CatalogSettings::Postgres {
-                    url,
-                    pool_size: 8,
-                    connect_timeout: std::time::Duration::from_secs(10),
-                };
+            if let Some(s) = settings {
+                c.catalog = s;
             }
         })
         .await;

@@ -33,6 +33,14 @@ if ! command -v curl >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq curl >/dev/null
 fi
 
+# `coffer secret get --copy` is tested on a real X11 clipboard: a private Xvfb display the test
+# starts, read back with xclip. COFFER_REQUIRE_CLIPBOARD makes that test fail instead of skip.
+if ! command -v Xvfb >/dev/null 2>&1 || ! command -v xclip >/dev/null 2>&1; then
+  say "installing xvfb and xclip (for the clipboard test of secret get --copy)"
+  apt-get update -qq && apt-get install -y -qq xvfb xclip >/dev/null
+fi
+export COFFER_REQUIRE_CLIPBOARD=1
+
 # The single sign-on tests (crates/server/tests/sso, crates/coffer/tests/cli_e2e/sso.rs) run
 # against panva's oidc-provider, a certified OpenID provider (crates/server/tests/oidc_provider).
 if [ ! -f crates/server/tests/oidc_provider/node_modules/oidc-provider/package.json ]; then

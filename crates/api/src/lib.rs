@@ -50,6 +50,7 @@ macro_rules! text_enum {
 mod access;
 mod audit;
 mod keys;
+mod links;
 mod orgs;
 pub mod patterns;
 mod scim;
@@ -59,11 +60,13 @@ mod storage;
 mod uploads;
 mod users;
 mod web;
+mod webhooks;
 pub(crate) mod whole;
 
 pub use access::*;
 pub use audit::*;
 pub use keys::*;
+pub use links::*;
 pub use orgs::*;
 pub use scim::*;
 pub use secrets::*;
@@ -72,6 +75,7 @@ pub use storage::*;
 pub use uploads::*;
 pub use users::*;
 pub use web::*;
+pub use webhooks::*;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -135,6 +139,8 @@ mod text_enum_tests {
         same_as_serde(Role::ALL, Role::as_str);
         same_as_serde(SecretKind::ALL, SecretKind::as_str);
         same_as_serde(OrgStatus::ALL, OrgStatus::as_str);
+        same_as_serde(WebhookEvent::ALL, WebhookEvent::as_str);
+        same_as_serde(DeliveryState::ALL, DeliveryState::as_str);
         assert!("admins".parse::<Role>().unwrap_err().contains("owner"));
     }
 }

@@ -117,6 +117,10 @@ pub struct Secret {
 pub struct SecretList {
     /// Matching secrets, ordered by scope then name.
     pub secrets: Vec<Secret>,
+    /// The deployment's expiry reminder window in days (`webhooks.expiry_reminder_days`): the web
+    /// UI warns about secrets that expire within it.
+    #[serde(default)]
+    pub expiry_warning_days: u32,
 }
 
 /// `POST …/reveal`: the value of one version.

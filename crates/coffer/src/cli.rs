@@ -10,18 +10,22 @@ pub mod access;
 pub mod keys;
 pub mod scim;
 pub mod secret;
+pub mod share;
 pub mod sso;
 pub mod storage;
 pub mod transfer;
+pub mod webhook;
 
 use crate::client::ApiToken;
 pub use access::{GrantCommand, GroupCommand, LevelArg};
 pub use keys::{AdminCommand, OrgKeysCommand, SetupDocument};
 pub use scim::{OrgScimCommand, OrgScimTokenCommand};
 pub use secret::{KindArg, SecretCommand};
+pub use share::{LinkCommand, RequestCommand};
 pub use sso::{LoginArgs, OrgSsoCommand};
 pub use storage::OrgStorageCommand;
-pub use transfer::{ExportArgs, ImportArgs};
+pub use transfer::{ExportArgs, ExportFormat, ImportArgs};
+pub use webhook::OrgWebhookCommand;
 
 /// Coffer: team secrets attached to issue keys (`OPS-123`), stored as ciphertext.
 ///
@@ -135,10 +139,31 @@ pub enum Command {
     /// Grant access to every secret of a project, an issue or the org.
     #[command(subcommand)]
     Grant(GrantCommand),
+    /// List and revoke one-time links to secrets (made with `coffer secret link`).
+    #[command(subcommand)]
+    Link(LinkCommand),
+    /// List and withdraw requests for a secret (made with `coffer secret request`).
+    #[command(subcommand)]
+    Request(RequestCommand),
     /// Read and verify the org's hash-chained audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Run a command with an issue's secrets as environment variables.
+    /// Run a command with an issue's secrets as environment variables (or in a file it reads).
+    ///
+    /// Each secret becomes a variable named after it, upper-cased, with every character outside
+    /// `[A-Z0-9_]` turned into `_` (`db-password` → `DB_PASSWORD`); each key of a `kv` secret
+    /// becomes its own variable (`smtp` with key `user` → `SMTP_USER`). View-limited, expired and
+    /// binary secrets are skipped with a note on stderr. The command's exit code is coffer's.
+    ///
+    /// For a tool that reads its secrets from a file: with `--format dotenv|json --out FILE` the
+    /// same variables are written to FILE instead of the environment. FILE is created with mode
+    /// 0600 and must not exist yet; coffer waits for the command and deletes FILE when it exits,
+    /// also after Ctrl-C (SIGTERM and SIGHUP are passed on to the command). To write a file and
+    /// keep it, use `coffer export`.
+    #[command(
+        override_usage = "coffer run [OPTIONS] --issue <ISSUE> -- <CMD>...",
+        after_help = RUN_EXAMPLES
+    )]
     Run(RunArgs),
     /// Import secrets into an issue from a .env, JSON, Vault KV or Bitwarden export file.
     ///
@@ -158,6 +183,43 @@ pub enum Command {
     /// Deployment-wide views (operator only).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Print the shell completion script for coffer (bash, zsh, fish or PowerShell).
+    #[command(after_help = COMPLETIONS_INSTALL)]
+    Completions(CompletionsArgs),
+}
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  coffer run --issue OPS-123 -- ./deploy.sh
+  coffer run --issue OPS-123 --format dotenv --out .env -- ./tool --env-file .env";
+
+const COMPLETIONS_INSTALL: &str = "\
+Install (once; open a new shell afterwards):
+  bash:        coffer completions bash > ~/.local/share/bash-completion/completions/coffer
+  zsh:         coffer completions zsh > ~/.zfunc/_coffer
+               (and in ~/.zshrc, before compinit: fpath=(~/.zfunc $fpath))
+  fish:        coffer completions fish > ~/.config/fish/completions/coffer.fish
+  PowerShell:  coffer completions powershell >> $PROFILE";
+
+/// `coffer completions`.
+#[derive(Args)]
+pub struct CompletionsArgs {
+    /// The shell to print the script for.
+    #[arg(value_enum)]
+    pub shell: ShellArg,
+}
+
+/// A shell `coffer completions` writes a script for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+pub enum ShellArg {
+    /// GNU Bash (with the bash-completion package).
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
+    /// PowerShell (Windows PowerShell 5.1 or PowerShell 7).
+    Powershell,
 }
 
 /// `coffer serve`.
@@ -217,6 +279,10 @@ pub enum OrgCommand {
     /// and groups at /scim/v2 with a SCIM token (docs/scim.md).
     #[command(subcommand)]
     Scim(OrgScimCommand),
+    /// Webhooks: Coffer POSTs the org's events (secrets revealed or expiring, members added, the
+    /// org suspended, …) to an HTTPS endpoint as signed JSON (docs/webhooks.md).
+    #[command(subcommand)]
+    Webhook(OrgWebhookCommand),
 }
 
 /// Parses a location name (`local`, `eu`, `us`, …).
@@ -441,8 +507,17 @@ pub struct RunArgs {
     /// Also export the project's secrets (OPS for OPS-123); the issue's win on name clashes.
     #[arg(long)]
     pub project: bool,
+    /// Write the variables to --out in this format instead of the command's environment.
+    #[arg(long, value_enum, value_name = "FORMAT", requires = "out")]
+    pub format: Option<ExportFormat>,
+    /// With --format: the file to write (mode 0600; it must not exist yet). It is deleted when
+    /// the command exits.
+    #[arg(long, value_name = "FILE", requires = "format")]
+    pub out: Option<PathBuf>,
     /// The command to run, after `--`.
-    #[arg(last = true, required = true, value_name = "CMD")]
+    // Required, but checked by `coffer run` itself rather than clap, so that the refusal can
+    // point at `coffer export` for writing a file without running anything.
+    #[arg(last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
 }
 

@@ -127,8 +127,8 @@ fn server_for(moto: &Moto) -> Server {
 }
 
 /// Runs `run.mjs` against the server at `addr` with `scenarios` and the given environment;
-/// panics with its output on failure.
-fn run_browser(addr: &str, scenarios: &str, shots: &str, vars: &[(&str, &str)]) {
+/// panics with its output on failure, else returns its stdout.
+fn run_browser(addr: &str, scenarios: &str, shots: &str, vars: &[(&str, &str)]) -> String {
     // A fresh folder per run, so no screenshot from an earlier run is mistaken for this one's.
     let _ = std::fs::remove_dir_all(artifacts(shots));
     let out = Command::new("node")
@@ -150,6 +150,7 @@ fn run_browser(addr: &str, scenarios: &str, shots: &str, vars: &[(&str, &str)]) 
         "the browser run failed (screenshots in {}):\n{stdout}\n{stderr}",
         artifacts(shots).display()
     );
+    stdout.into_owned()
 }
 
 #[test]
@@ -402,4 +403,136 @@ fn a_person_signs_in_with_single_sign_on_in_chromium() {
         None,
     ));
     assert_eq!(status, 404, "single sign-on was not removed: {body}");
+}
+
+/// Every file under `dir`, read whole.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push((path, bytes));
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn outsiders_open_a_one_time_link_and_answer_a_request_in_chromium() {
+    use base64::Engine;
+    let chromium = chromium();
+    assert!(!chromium.is_empty());
+    ensure_playwright();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let port = support::free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    // Debug logs: the strongest version of "the logs never hold the value or the key".
+    let s = Server::start_on(
+        port,
+        &[
+            ("COFFER_STORAGE__PUBLIC_ORIGIN", &origin),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    let alice = s.org_with_owner("acme", &["--location", "eu"], "alice");
+    let link_value = format!("link-value-{}", uuid::Uuid::new_v4().simple());
+    let request_value = format!("vendor-value-{}", uuid::Uuid::new_v4().simple());
+    support::run(
+        s.cmd_with_token(&alice)
+            .args(["--org", "acme", "secret", "put", "OPS-7", "link-secret"]),
+        link_value.as_bytes(),
+    )
+    .ok();
+    let out = run_browser(
+        &s.addr,
+        "outside",
+        "outside",
+        &[
+            ("ORG", "acme"),
+            ("USER", "alice"),
+            ("PASSWORD", "a long enough passphrase"),
+            ("LINK_VALUE", &link_value),
+            ("REQUEST_VALUE", &request_value),
+        ],
+    );
+    let url = out
+        .lines()
+        .find_map(|l| l.strip_prefix("LINK_URL="))
+        .expect("the scenario prints the link");
+    let fragment = url.split_once('#').unwrap().1;
+    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(fragment)
+        .unwrap();
+    assert_eq!(key.len(), 32);
+    // The vendor's value landed on the issue, as alice's request.
+    let got = support::run(
+        s.cmd_with_token(&alice).args([
+            "--org",
+            "acme",
+            "secret",
+            "get",
+            "OPS-7",
+            "vendor-api-key",
+        ]),
+        b"",
+    )
+    .ok();
+    assert_eq!(got.stdout(), request_value);
+    // Each open and the fulfilment are audited with where they came from.
+    let (status, audit) = rt.block_on(api(
+        &s.addr,
+        reqwest::Method::GET,
+        "/orgs/acme/audit?limit=1000",
+        &alice,
+        None,
+    ));
+    assert_eq!(status, 200, "{audit}");
+    let events = audit["events"].as_array().unwrap();
+    let of = |action: &str| {
+        events
+            .iter()
+            .filter(|e| e["action"] == action)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of("link.create").len(), 1, "{audit}");
+    let opens = of("link.open");
+    assert_eq!(opens.len(), 1, "one view, one open: {audit}");
+    let details = opens[0]["details"].to_string();
+    assert!(
+        details.contains("127.0.0.1") && details.contains("HeadlessChrome"),
+        "{details}"
+    );
+    assert_eq!(of("request.create").len(), 1, "{audit}");
+    assert_eq!(of("request.fulfil").len(), 1, "{audit}");
+    // Neither value nor the link key is anywhere in the data directory or the logs.
+    let needles: [(&str, &[u8]); 4] = [
+        ("the linked value", link_value.as_bytes()),
+        ("the requested value", request_value.as_bytes()),
+        ("the link key (base64url)", fragment.as_bytes()),
+        ("the link key (bytes)", &key),
+    ];
+    let files = files_under(&s.data_dir());
+    assert!(
+        files.len() > 2,
+        "the data directory holds the catalog and blobs"
+    );
+    for (path, bytes) in &files {
+        for (what, needle) in needles {
+            assert!(!contains(bytes, needle), "{what} is in {}", path.display());
+        }
+    }
+    let log = s.log();
+    assert!(log.contains("DEBUG"), "debug logging was on");
+    for (what, needle) in needles {
+        assert!(
+            !contains(log.as_bytes(), needle),
+            "{what} is in the server's log"
+        );
+    }
 }

@@ -30,6 +30,7 @@ mod keys;
 mod keywrap;
 mod open;
 mod primitives;
+mod request;
 mod seal;
 
 pub use binding::{BINDING_LEN, Binding, DEK_AAD_LEN, DEK_AAD_PREFIX};
@@ -48,6 +49,10 @@ pub use keywrap::{
 };
 pub use open::{open, open_with_data_key};
 pub use primitives::{NONCE_LEN, TAG_LEN};
+pub use request::{
+    LINK_OPEN_LABEL, REQUEST_LABEL, REQUEST_PUBLIC_KEY_LEN, REQUEST_SEAL_OVERHEAD,
+    REQUEST_SEAL_VERSION, RequestKeyPair, link_open_proof, open_from_request, seal_to_request,
+};
 pub use seal::{MAX_PLAINTEXT_LEN, Sealed, seal, seal_deterministic, seal_with_data_key};
 
 /// NIST SP 800-38D bound on AES-GCM invocations with random 96-bit nonces

@@ -14,11 +14,13 @@ use std::time::Duration;
 mod byok;
 mod server;
 mod storage;
+mod webhooks;
 
 pub use crate::domain::{Locations, default_locations};
 pub use byok::ByokConfig;
 pub use server::{AuditConfig, MetricsToken, ProxyRange, ServerConfig, TlsConfig};
 pub use storage::StorageConfig;
+pub use webhooks::WebhooksConfig;
 
 /// Everything `coffer serve` needs.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -63,6 +65,9 @@ pub struct Config {
     /// Single sign-on (each org's provider is the org's own setting; docs/sso.md).
     #[serde(default)]
     pub sso: SsoConfig,
+    /// Org webhooks and expiry reminders (docs/webhooks.md).
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
 }
 
 /// `[sso]`: what the deployment allows of the OpenID providers orgs set up.
@@ -194,6 +199,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             audit: AuditConfig::default(),
             sso: SsoConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -299,6 +305,7 @@ impl Config {
         }
         self.server.check().map_err(ConfigError::OutOfRange)?;
         self.audit.check().map_err(ConfigError::OutOfRange)?;
+        self.webhooks.check().map_err(ConfigError::OutOfRange)?;
         byok::check(self)
     }
 

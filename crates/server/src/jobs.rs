@@ -8,13 +8,19 @@
 //! | key probe | `keys.probe_interval` (30 s) | checks every BYOK org's keys; suspends or restores (`Coffer::probe_byok_orgs`) |
 //! | storage migration | `storage.migration_interval` | moves envelopes of orgs whose storage changed (`Coffer::migrate_storage_once`) |
 //! | orphan sweep | `sweeper.interval` (1 h) | deletes blobs no version references, older than `sweeper.grace` (`crate::sweeper`) |
+//! | outside-shares purge | 5 min | empties expired one-time links' copies and used, revoked or expired requests' keys (`Coffer::purge_outside_shares`) |
 //! | failed-auth summary | `audit.failure_summary_interval` (10 s) | writes the counted failed authentications to each org's chain (`Coffer::flush_failed_auth`) |
 //! | audit checkpoints | `audit.checkpoint_interval` (10 s) | signs the head of every org's chain that grew (`Coffer::checkpoint_all`) |
+//! | webhook delivery | `webhooks.interval` (2 s) | turns new audit events into deliveries and sends the due ones (`Coffer::deliver_webhooks_once`) |
+//! | expiry reminders | `webhooks.expiry_interval` (1 m) | one `secret.expiring` event per expiry entering the window; prunes old deliveries (`Coffer::remind_expiring_secrets`) |
 
 use crate::config::Config;
 use crate::service::Coffer;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+/// How often expired one-time links lose their copies and used or expired requests their keys.
+pub const OUTSIDE_SHARES_PURGE_INTERVAL: Duration = Duration::from_secs(300);
 
 /// When a job first runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +103,20 @@ pub fn start_all(coffer: &Arc<Coffer>, config: &Config) {
         },
     );
     every(
+        OUTSIDE_SHARES_PURGE_INTERVAL,
+        Start::Now,
+        weak(),
+        |c| async move {
+            match c.purge_outside_shares().await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::debug!(emptied = n, "dropped expired link copies and request keys")
+                }
+                Err(e) => tracing::warn!(error = %e, "purging expired links failed; will retry"),
+            }
+        },
+    );
+    every(
         config.audit.failure_summary_interval,
         Start::AfterInterval,
         weak(),
@@ -111,6 +131,28 @@ pub fn start_all(coffer: &Arc<Coffer>, config: &Config) {
         |c| async move {
             if let Err(e) = c.checkpoint_all().await {
                 tracing::warn!(error = %e, "audit checkpoints failed; will retry");
+            }
+        },
+    );
+    every(
+        config.webhooks.interval,
+        Start::Now,
+        weak(),
+        |c| async move {
+            if let Err(e) = c.deliver_webhooks_once().await {
+                tracing::warn!(error = %e, "webhook delivery pass failed; will retry");
+            }
+        },
+    );
+    every(
+        config.webhooks.expiry_interval,
+        Start::Now,
+        weak(),
+        |c| async move {
+            match c.remind_expiring_secrets().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(reminded = n, "announced expiring secrets"),
+                Err(e) => tracing::warn!(error = %e, "expiry reminders failed; will retry"),
             }
         },
     );

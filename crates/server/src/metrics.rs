@@ -72,6 +72,13 @@ pub struct ProbeLabels {
     pub verdict: &'static str,
 }
 
+/// Labels of a webhook delivery attempt.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// `delivered`, `retried` or `failed` (the last attempt: dead-lettered).
+    pub outcome: &'static str,
+}
+
 /// Labels of a failed authentication.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
@@ -134,6 +141,8 @@ pub struct Metrics {
     /// Failed authentications counted here but left out of the audit summaries because the
     /// interval had too many distinct (org, reason) keys.
     pub auth_failures_unrecorded: Counter,
+    /// Webhook delivery attempts made by this node, by outcome.
+    pub webhook_attempts: Family<WebhookLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -251,6 +260,12 @@ impl Default for Metrics {
             "Failed authentications not written to an audit summary (too many distinct keys in one interval)",
             auth_failures_unrecorded.clone(),
         );
+        let webhook_attempts = Family::default();
+        registry.register(
+            "webhook_attempts",
+            "Webhook delivery attempts by outcome (delivered, retried, failed: dead-lettered)",
+            webhook_attempts.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -271,6 +286,7 @@ impl Default for Metrics {
             writer_checkpoint_seconds,
             auth_failures,
             auth_failures_unrecorded,
+            webhook_attempts,
         }
     }
 }

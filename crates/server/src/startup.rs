@@ -12,6 +12,7 @@ use crate::keys::{KeyContext, KeyError, KeyProvider, Keyring, OpenKeyError, open
 use crate::metrics::Metrics;
 use crate::service::OrgKeyProviders;
 use crate::service::sso::SsoParts;
+use crate::service::webhooks::WebhookSettings;
 use crate::service::{ByokParts, Coffer, ServiceSettings, StorageSettings};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -229,7 +230,8 @@ impl RunningApp {
             .with_sso(SsoParts::new(
                 &config.public_origin(),
                 config.sso.allow_loopback_issuers,
-            ));
+            ))
+            .with_webhooks(WebhookSettings::from_config(&config.webhooks));
         let boot = coffer.bootstrap().await.map_err(StartupError::Bootstrap)?;
         // After bootstrap: a node that lost the bootstrap race checks the winner's org key too.
         check_root_key(provider.as_ref(), coffer.catalog().as_ref(), &key_file).await?;

@@ -1,5 +1,6 @@
 //! Arguments of `coffer secret …`. There is deliberately no way to pass a value on the command
-//! line (it would land in shell history and `ps`): `put` reads stdin or `--file`.
+//! line (it would land in shell history and `ps`): `put` reads stdin or `--file`, or generates
+//! the value itself (`--generate`).
 
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -7,13 +8,23 @@ use std::path::PathBuf;
 /// `coffer secret …`.
 #[derive(Subcommand)]
 pub enum SecretCommand {
-    /// Store a new version of a secret; the value is read from stdin (or --file), never argv.
+    /// Store a new version of a secret; the value is read from stdin (or --file), never argv,
+    /// or generated (--generate).
     ///
     /// On a terminal the value is prompted for without echo. For kind `password` (the default
     /// for new secrets) one trailing newline is stripped, so `echo s3cret | coffer secret put …`
-    /// stores `s3cret`.
+    /// stores `s3cret`. With --generate the value comes from the operating system's random
+    /// number generator, each character drawn uniformly from the charset; stdin is not read, and
+    /// the value is not printed unless --show is given.
     Put(PutArgs),
-    /// Print a secret's value: exactly its bytes on stdout, or into --out (mode 0600).
+    /// Print a secret's value: exactly its bytes on stdout, or into --out (mode 0600), or onto
+    /// the clipboard (--copy).
+    ///
+    /// With --copy the value goes to the clipboard instead of stdout, and coffer stays in the
+    /// foreground: after 30 s, or at once on Ctrl-C, it clears the clipboard if it still holds
+    /// the value (something copied meanwhile is left alone). On Linux this needs a graphical
+    /// session (X11, or Wayland with the data-control protocol); without one coffer says so and
+    /// reveals nothing.
     Get {
         #[command(flatten)]
         target: Target,
@@ -23,7 +34,24 @@ pub enum SecretCommand {
         /// Write the value to this file (created with mode 0600) instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Put the value on the clipboard instead of stdout; cleared after 30 s or on Ctrl-C.
+        #[arg(long, conflicts_with = "out")]
+        copy: bool,
     },
+    /// Make a one-time link to a secret for someone without a Coffer account.
+    ///
+    /// The value is revealed (audited), sealed here under a fresh key, and only the sealed copy
+    /// is sent; the key goes into the link's `#` fragment, which browsers never send, so Coffer
+    /// cannot open the copy. Prints the link; whoever opens it in a browser sees the value, at
+    /// most --views times until --expires. Every opening is audited. Secrets with a view limit
+    /// cannot be linked.
+    Link(super::share::LinkArgs),
+    /// Ask someone without a Coffer account for a secret: prints a one-time page to send them.
+    ///
+    /// Their browser encrypts the value to a key of this request before sending it, and it is
+    /// stored as a new version of the secret (created if needed), written as you. You need the
+    /// right to write the secret, then and when the value arrives.
+    Request(super::share::RequestArgs),
     /// List secrets (metadata only) of an issue (OPS-123), a project (OPS), or the whole org.
     List {
         /// Issue key (OPS-123) or project key (OPS) [default: every secret of the org].
@@ -119,6 +147,8 @@ pub struct PutArgs {
     /// Read the value from this file instead of stdin (kind defaults to `file`).
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub generate: GenerateArgs,
     /// What the value is [default: the existing secret's kind; `password` for a new one].
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
@@ -143,6 +173,49 @@ pub struct PutArgs {
     /// upload only the envelope; the server verifies it before it becomes the new version.
     #[arg(long)]
     pub client_side: bool,
+}
+
+/// `secret put --generate` and its options.
+#[derive(Args)]
+pub struct GenerateArgs {
+    /// Generate a random value instead of reading stdin or --file (kind `password`, or the
+    /// existing secret's).
+    #[arg(long, conflicts_with = "file")]
+    pub generate: bool,
+    /// With --generate: the number of characters, 8 to 4096 [default: 32].
+    #[arg(long, value_name = "N", requires = "generate")]
+    pub length: Option<u32>,
+    /// With --generate: the characters to draw from [default: alnum].
+    #[arg(long, value_enum, value_name = "SET", requires = "generate")]
+    pub charset: Option<Charset>,
+    /// With --generate: draw from exactly these characters instead (at least 2 different ones;
+    /// repeats are ignored), e.g. `--charset-chars 'abcdef0123456789'`.
+    #[arg(
+        long,
+        value_name = "CHARS",
+        requires = "generate",
+        conflicts_with = "charset"
+    )]
+    pub charset_chars: Option<String>,
+    /// With --generate: also print the generated value on stdout once it is stored.
+    #[arg(long, requires = "generate")]
+    pub show: bool,
+}
+
+/// A named character set of `--generate`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+pub enum Charset {
+    /// A-Z, a-z and 0-9 (62 characters, ~5.95 bits each).
+    Alnum,
+    /// alnum plus `!#%&()*+,-./:;<=>?@[]^_{|}~` (89 characters; no quotes, backslash, `$`, backtick
+    /// or space, which break shell and .env quoting).
+    AlnumSymbols,
+    /// 0-9 and a-f.
+    Hex,
+    /// A-Z, a-z, 0-9, `-` and `_` (URL- and filename-safe).
+    Base64url,
+    /// 0-9.
+    Digits,
 }
 
 /// A secret kind as typed on the command line.

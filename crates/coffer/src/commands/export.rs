@@ -6,7 +6,8 @@
 //! the output gives the same names back. `file` secrets are skipped (binary data has no place in
 //! a .env file), as are view-limited, expired and deleted ones (an export must not spend a
 //! one-time view); each skip is a note on stderr. Nothing is written to a terminal without
-//! `--force`, and nothing at all unless every reveal succeeded.
+//! `--force`, and nothing at all unless every reveal succeeded. [`render`] is the one writer of
+//! both formats; `coffer run --format` writes its file with it too.
 
 use super::Ctx;
 use super::run::{env_name, skip_reason};
@@ -79,31 +80,10 @@ pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<i32> {
         }
         out.insert(key, (Zeroizing::new(text.to_owned()), source));
     }
-    let mut buf = Zeroizing::new(String::new());
-    match args.format {
-        ExportFormat::Dotenv => {
-            for (key, (v, _)) in &out {
-                buf.push_str(key);
-                buf.push_str("=\"");
-                escape_dotenv(v, &mut buf);
-                buf.push_str("\"\n");
-            }
-        }
-        ExportFormat::Json => {
-            buf.push('{');
-            for (i, (key, (v, _))) in out.iter().enumerate() {
-                buf.push_str(if i == 0 { "\n  " } else { ",\n  " });
-                let mut k = serde_json::to_string(key).map_err(anyhow::Error::from)?;
-                let mut s = serde_json::to_string(v.as_str()).map_err(anyhow::Error::from)?;
-                buf.push_str(&k);
-                buf.push_str(": ");
-                buf.push_str(&s);
-                k.zeroize();
-                s.zeroize();
-            }
-            buf.push_str(if out.is_empty() { "}\n" } else { "\n}\n" });
-        }
-    }
+    let buf = render(
+        args.format,
+        out.iter().map(|(key, (v, _))| (key.as_str(), v.as_str())),
+    )?;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(buf.as_bytes())?;
     stdout.flush()?;
@@ -113,6 +93,42 @@ pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<i32> {
         args.issue
     );
     Ok(0)
+}
+
+/// Renders `(key, value)` pairs, in the order given, as `format`: `KEY="value"` lines (see
+/// [`escape_dotenv`]), or a JSON object with one member per line.
+pub(super) fn render<'a>(
+    format: ExportFormat,
+    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Zeroizing<String>> {
+    let mut buf = Zeroizing::new(String::new());
+    match format {
+        ExportFormat::Dotenv => {
+            for (key, v) in entries {
+                buf.push_str(key);
+                buf.push_str("=\"");
+                escape_dotenv(v, &mut buf);
+                buf.push_str("\"\n");
+            }
+        }
+        ExportFormat::Json => {
+            buf.push('{');
+            let mut empty = true;
+            for (key, v) in entries {
+                buf.push_str(if empty { "\n  " } else { ",\n  " });
+                empty = false;
+                let mut k = serde_json::to_string(key).map_err(anyhow::Error::from)?;
+                let mut s = serde_json::to_string(v).map_err(anyhow::Error::from)?;
+                buf.push_str(&k);
+                buf.push_str(": ");
+                buf.push_str(&s);
+                k.zeroize();
+                s.zeroize();
+            }
+            buf.push_str(if empty { "}\n" } else { "\n}\n" });
+        }
+    }
+    Ok(buf)
 }
 
 /// Escapes a value for a double-quoted .env value: `\\`, `\"`, `\$`, `\n`, `\r`, `\t`.
@@ -132,7 +148,8 @@ fn escape_dotenv(v: &str, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::escape_dotenv;
+    use super::{escape_dotenv, render};
+    use crate::cli::transfer::ExportFormat;
     use crate::cli::transfer::ImportFormat;
     use crate::commands::import_parse;
 
@@ -145,5 +162,20 @@ mod tests {
         let parsed = import_parse::parse(ImportFormat::Dotenv, &line).unwrap();
         assert_eq!(parsed.entries[0].name, "some-key");
         assert_eq!(parsed.entries[0].value.as_str(), value);
+    }
+
+    #[test]
+    fn render_writes_both_formats() {
+        let entries = [("A", "1"), ("B_C", "x \"y\"")];
+        assert_eq!(
+            render(ExportFormat::Dotenv, entries).unwrap().as_str(),
+            "A=\"1\"\nB_C=\"x \\\"y\\\"\"\n"
+        );
+        assert_eq!(
+            render(ExportFormat::Json, entries).unwrap().as_str(),
+            "{\n  \"A\": \"1\",\n  \"B_C\": \"x \\\"y\\\"\"\n}\n"
+        );
+        assert_eq!(render(ExportFormat::Json, []).unwrap().as_str(), "{}\n");
+        assert_eq!(render(ExportFormat::Dotenv, []).unwrap().as_str(), "");
     }
 }

@@ -3,7 +3,10 @@
 
 mod access;
 mod audit;
+mod clipboard;
+mod completions;
 mod export;
+mod generate;
 mod import;
 mod import_parse;
 mod invite;
@@ -13,16 +16,19 @@ mod org;
 mod passwd;
 mod password;
 mod run;
+mod run_file;
 mod scim;
 mod secret;
 mod secret_upload;
 mod secret_value;
 mod serve;
 mod service_account;
+mod share;
 mod sso;
 mod storage;
 mod token;
 mod user;
+mod webhook;
 
 use crate::cli::{Cli, Command, GlobalArgs, OrgCommand, UserCommand};
 use crate::client::{ApiToken, Client, DEFAULT_TOKEN_FILE, OPERATOR_TOKEN_FILE};
@@ -46,8 +52,10 @@ pub struct Ctx {
 
 /// Runs the parsed command line; returns the exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
-    if let Command::Serve(args) = cli.command {
-        return serve::run(args);
+    match cli.command {
+        Command::Serve(args) => return serve::run(args),
+        Command::Completions(args) => return completions::print(args.shell),
+        _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -60,8 +68,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
     let ctx = context(cli.global, &cli.command)?;
     match cli.command {
-        Command::Serve(_) | Command::Login(_) | Command::Logout => unreachable!("handled above"),
+        Command::Serve(_) | Command::Completions(_) | Command::Login(_) | Command::Logout => {
+            unreachable!("handled above")
+        }
         Command::Run(args) => {
+            run::check_command(&args)?;
+            if let (Some(format), Some(out)) = (args.format, &args.out) {
+                return runtime.block_on(run_file::run(&ctx, &args, format, out));
+            }
             let env = runtime.block_on(run::collect(&ctx, &args))?;
             drop(runtime);
             run::exec(args, env)
@@ -76,6 +90,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Secret(cmd) => runtime.block_on(secret::run(&ctx, cmd)),
         Command::Group(cmd) => runtime.block_on(access::group(&ctx, cmd)),
         Command::Grant(cmd) => runtime.block_on(access::grant(&ctx, cmd)),
+        Command::Link(cmd) => runtime.block_on(share::links(&ctx, cmd)),
+        Command::Request(cmd) => runtime.block_on(share::requests(&ctx, cmd)),
         Command::Audit(cmd) => runtime.block_on(audit::run(&ctx, cmd)),
         Command::Import(args) => runtime.block_on(import::run(&ctx, args)),
         Command::Export(args) => runtime.block_on(export::run(&ctx, args)),
@@ -152,7 +168,7 @@ fn default_token_file(command: &Command) -> Option<&'static str> {
         | Command::User(UserCommand::Add { .. } | UserCommand::Reset { .. })
         | Command::Operator(_)
         | Command::Admin(_) => Some(OPERATOR_TOKEN_FILE),
-        Command::Invite(_) | Command::Login(_) | Command::Logout => None,
+        Command::Invite(_) | Command::Login(_) | Command::Logout | Command::Completions(_) => None,
         Command::Passwd(args) if args.reset_code.is_some() => None,
         _ => Some(DEFAULT_TOKEN_FILE),
     }

@@ -10,7 +10,9 @@
 //!
 //! On Unix the CLI `exec`s the command: the child replaces this process, so its exit code and
 //! signals are the caller's directly, and no plaintext copy outlives the `exec` in our memory.
-//! Until then values live in [`Zeroizing`] buffers.
+//! Until then values live in [`Zeroizing`] buffers. With `--format … --out FILE` the same
+//! variables go into a file instead, which [`run_file`](super::run_file) writes, and deletes
+//! once the command exits.
 
 use super::Ctx;
 use super::secret_value as value;
@@ -22,6 +24,25 @@ use zeroize::{Zeroize as _, Zeroizing};
 
 /// Environment variables to set: name → value bytes (and where each came from).
 pub type Env = BTreeMap<String, (Zeroizing<Vec<u8>>, String)>;
+
+/// Refuses a `coffer run` without a command before anything is revealed, pointing at `coffer
+/// export` for writing the secrets somewhere without running anything.
+pub fn check_command(args: &RunArgs) -> Result<()> {
+    if !args.command.is_empty() {
+        return Ok(());
+    }
+    let to_file = if args.format.is_some() {
+        " (--format writes a file only for the command's lifetime)"
+    } else {
+        ""
+    };
+    Err(CliError::Usage(format!(
+        "coffer run needs the command to run after `--`, e.g. `coffer run --issue {issue} -- \
+         ./deploy.sh`{to_file}; to write the secrets to a file without running anything, use \
+         `coffer export --issue {issue} --format dotenv > secrets.env`",
+        issue = args.issue
+    )))
+}
 
 /// Lists and reveals the secrets to export.
 pub async fn collect(ctx: &Ctx, args: &RunArgs) -> Result<Env> {
@@ -144,7 +165,10 @@ pub fn env_name(name: &str) -> String {
 /// Runs the command with `env` added to the inherited environment; returns its exit code
 /// (on Unix this only returns if the command could not be started).
 pub fn exec(args: RunArgs, env: Env) -> Result<i32> {
-    let (program, rest) = args.command.split_first().expect("clap requires a command");
+    let (program, rest) = args
+        .command
+        .split_first()
+        .expect("check_command requires a command");
     let mut cmd = std::process::Command::new(program);
     cmd.args(rest);
     for (name, (value, _)) in &env {

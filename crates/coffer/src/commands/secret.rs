@@ -1,7 +1,9 @@
 //! `coffer secret put|get|list|history|rm|restore|destroy` (and `share|unshare|restrict|
 //! unrestrict|access`, in [`access`](super::access)). Values move through
 //! [`secret_value`](super::secret_value); this module maps arguments to routes and prints
-//! metadata. Chatter of `put`/`get` goes to stderr so stdout stays the value alone.
+//! metadata. Chatter of `put`/`get` goes to stderr so stdout stays the value alone. Generated
+//! values come from [`generate`](super::generate), and `get --copy` hands the value to
+//! [`clipboard`](super::clipboard) instead of stdout.
 
 use super::Ctx;
 use super::secret_value as value;
@@ -12,17 +14,23 @@ use crate::output::{self, Table, wire_name};
 use coffer_api::{
     PutSecretRequest, RevealedSecret, Secret, SecretHistory, SecretKind, SecretList, SecretState,
 };
-use zeroize::Zeroize as _;
+use zeroize::{Zeroize as _, Zeroizing};
 
 /// Runs one `secret` subcommand.
 pub async fn run(ctx: &Ctx, cmd: SecretCommand) -> Result<i32> {
     match cmd {
         SecretCommand::Put(args) => put(ctx, args).await,
+        SecretCommand::Link(args) => super::share::link(ctx, args).await,
+        SecretCommand::Request(args) => super::share::request(ctx, args).await,
         SecretCommand::Get {
             target,
             version,
             out,
+            copy,
         } => {
+            if copy {
+                return copy_to_clipboard(ctx, &target, version).await;
+            }
             let query = [(
                 "version",
                 version.map(|v| v.to_string()).unwrap_or_default(),
@@ -192,10 +200,75 @@ pub async fn run(ctx: &Ctx, cmd: SecretCommand) -> Result<i32> {
     }
 }
 
+/// `coffer secret get --copy`: the clipboard is opened before the reveal, so a machine without
+/// one reveals (and audits) nothing.
+async fn copy_to_clipboard(ctx: &Ctx, target: &Target, version: Option<u32>) -> Result<i32> {
+    if ctx.json {
+        return Err(CliError::Usage(
+            "--copy puts the value on the clipboard; --json would print it: use one of them"
+                .to_owned(),
+        ));
+    }
+    let clear_after = super::clipboard::clear_after()?;
+    let mut clipboard = super::clipboard::System::open()?;
+    let query = [(
+        "version",
+        version.map(|v| v.to_string()).unwrap_or_default(),
+    )];
+    let body = ctx
+        .client
+        .post_empty(&path(ctx, target, Some("reveal")), &query)
+        .await?;
+    let mut revealed: RevealedSecret = body.parse()?;
+    let bytes = value::decode(&revealed.value);
+    revealed.value.zeroize();
+    let bytes = bytes?;
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Err(CliError::Other(anyhow::anyhow!(
+            "{} is not text (binary data cannot go on the clipboard): write it to a file with \
+             `coffer secret get {} {} --out FILE`",
+            target.display(),
+            target.scope,
+            target.name
+        )));
+    };
+    let what = format!("{} version {}", target.display(), revealed.version);
+    super::clipboard::copy_and_clear(&mut clipboard, &what, text, clear_after).await?;
+    Ok(0)
+}
+
 /// `coffer secret put`.
 async fn put(ctx: &Ctx, args: PutArgs) -> Result<i32> {
     let kind = args.kind.or(args.file.as_ref().map(|_| KindArg::File));
-    let plaintext = value::read_for_put(&args, kind)?;
+    let generated = if args.generate.generate {
+        if args.generate.show && ctx.json {
+            return Err(CliError::Usage(
+                "--show prints the generated value on stdout, where --json prints the answer: \
+                 use one of them"
+                    .to_owned(),
+            ));
+        }
+        let plan = super::generate::plan(&args.generate, kind)?;
+        let value = super::generate::generate(&plan)?;
+        Some((plan, value))
+    } else {
+        None
+    };
+    let plaintext = match &generated {
+        Some((_, v)) => Zeroizing::new(v.as_bytes().to_vec()),
+        None => value::read_for_put(&args, kind)?,
+    };
+    // What the success line says about a generated value, and the value for --show.
+    let (how, show) = match &generated {
+        Some((plan, v)) => (
+            format!(
+                " (generated: {} characters of {})",
+                plan.length, plan.described
+            ),
+            args.generate.show.then_some(v),
+        ),
+        None => (String::new(), None),
+    };
     let expires_at = match (args.expires_at, args.expires_in) {
         (Some(at), _) => Some(at),
         (None, Some(d)) => Some(time::OffsetDateTime::now_utc() + d),
@@ -216,13 +289,14 @@ async fn put(ctx: &Ctx, args: PutArgs) -> Result<i32> {
             plaintext,
         )
         .await
-        .map(|secret| {
+        .and_then(|secret| {
             eprintln!(
-                "stored {} version {} (sealed client-side)",
+                "stored {} version {} (sealed client-side){how}",
                 args.target.display(),
                 secret.version
             );
-            0
+            show.map_or(Ok(()), |v| value::write_stdout(v.as_bytes()))
+                .map(|()| 0)
         });
     }
     let mut encoded = value::encode(&plaintext);
@@ -241,10 +315,13 @@ async fn put(ctx: &Ctx, args: PutArgs) -> Result<i32> {
     }
     let secret: Secret = body.parse()?;
     eprintln!(
-        "stored {} version {}",
+        "stored {} version {}{how}",
         args.target.display(),
         secret.version
     );
+    if let Some(v) = show {
+        value::write_stdout(v.as_bytes())?;
+    }
     Ok(0)
 }
 
@@ -285,7 +362,7 @@ impl Drop for WipeOnDrop {
 }
 
 /// `orgs/{org}/secrets/{scope}/{name}[/{action}]` as path segments.
-fn path<'a>(ctx: &'a Ctx, t: &'a Target, action: Option<&'a str>) -> Vec<&'a str> {
+pub(super) fn path<'a>(ctx: &'a Ctx, t: &'a Target, action: Option<&'a str>) -> Vec<&'a str> {
     let mut p = vec![
         "orgs",
         ctx.org.as_str(),

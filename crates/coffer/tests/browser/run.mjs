@@ -98,6 +98,77 @@ async function addInBrowser(name, value) {
 }
 
 const scenarios = {
+  async outside() {
+    const org = env('ORG');
+    const value = env('LINK_VALUE');
+    step = 'outside: the owner makes a one-time link to a secret';
+    await page.context().clearCookies();
+    await page.goto('/orgs/' + org + '/issues/OPS-7');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn(org, env('USER'), env('PASSWORD'), '/orgs/' + org + '/issues/OPS-7');
+    const row = page.locator('tr[data-secret="link-secret"]');
+    await row.getByRole('button', { name: 'Share link' }).click();
+    await page.locator('[data-testid=link-form] button[type=submit]').click();
+    await page.locator('[data-testid=link-url]').waitFor({ timeout: 30_000 });
+    const url = await text('[data-testid=link-url]');
+    assert.match(url, new RegExp(`^${BASE}/l/[0-9a-f-]{36}#[A-Za-z0-9_-]{43}$`), url);
+    console.log(`LINK_URL=${url}`);
+    await shot('60-link-created');
+
+    step = 'outside: someone without an account opens it once';
+    await page.context().clearCookies();
+    await page.goto(url);
+    await page.locator('[data-testid=link-open]').click();
+    await page.locator('[data-testid=link-value]').waitFor();
+    assert.equal(await text('[data-testid=link-value]'), value);
+    assert.match(await text('[data-testid=link-left]'), /last view/);
+    assert.equal(new URL(page.url()).hash, '', 'the key is gone from the address bar');
+    await shot('61-link-opened');
+
+    step = 'outside: a second open says it was already viewed';
+    // A fresh load, as a new tab would be (from the same page the link is only a fragment change).
+    await page.goto('about:blank');
+    await page.goto(url);
+    await page.locator('#link-out .msg-warn').waitFor();
+    assert.match(await text('#link-out'), /already been viewed/);
+    await shot('62-link-already-viewed');
+
+    step = 'outside: the owner asks a vendor for a secret';
+    await page.goto('/orgs/' + org + '/issues/OPS-7');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn(org, env('USER'), env('PASSWORD'), '/orgs/' + org + '/issues/OPS-7');
+    await page.fill('input[name=request-name]', 'vendor-api-key');
+    await page.fill('input[name=request-note]', 'The production API key for the payments sandbox');
+    await page.click('[data-testid=request-create] button[type=submit]');
+    await page.locator('[data-testid=request-url]').waitFor();
+    const ask = await text('[data-testid=request-url]');
+    assert.match(ask, new RegExp(`^${BASE}/r/[0-9a-f-]{36}#[A-Za-z0-9_-]{43}$`), ask);
+    await shot('63-request-created');
+
+    step = 'outside: the vendor sends the secret from their browser';
+    await page.context().clearCookies();
+    await page.goto(ask);
+    await page.locator('[data-testid=request-note]').waitFor();
+    assert.match(await text('[data-testid=request-form]'), new RegExp(`${env('USER')} of ${org} asks you for OPS-7/vendor-api-key`));
+    await page.fill('#request-value', env('REQUEST_VALUE'));
+    await shot('64-request-page');
+    await page.click('[data-testid=request-form] button[type=submit]');
+    await page.locator('#request-out .msg-ok').waitFor({ timeout: 30_000 });
+    assert.match(await text('#request-out'), /^Sent\./);
+    step = 'outside: the request page works once';
+    await page.goto('about:blank');
+    await page.goto(ask);
+    await page.locator('#request-out .msg-warn').waitFor();
+    assert.match(await text('#request-out'), /already been answered/);
+
+    step = 'outside: the owner sees the link used and the request fulfilled';
+    await page.goto('/orgs/' + org + '/shared');
+    await page.waitForURL((u) => u.pathname === '/login');
+    await signIn(org, env('USER'), env('PASSWORD'), '/orgs/' + org + '/shared');
+    await page.locator('[data-testid=link-state]', { hasText: 'used up' }).waitFor();
+    await page.locator('[data-testid=request-state]', { hasText: 'fulfilled as v1' }).waitFor();
+    await shot('65-shared');
+  },
   async members() {
     const org = env('ORG');
     step = 'members: the owner invites bob';
@@ -517,6 +588,16 @@ const scenarios = {
     assert.equal(await text('#sso-redirect-uri'), `${BASE}/sso/callback`);
     assert.equal(await page.inputValue('#sso-issuer'), '');
     await shot('47-sso-removed');
+
+    // This run's org holds no secrets (the other run's org does), so its storage page is where
+    // "nothing to move" shows: no progress bar, no "N of 0 versions".
+    step = 'storage: an org without secrets has none to move';
+    await page.goto(`/orgs/${org}/admin/storage`);
+    await page.locator('#migration-status').waitFor();
+    assert.equal(await text('#migration-status'), 'No secrets to move.');
+    assert.doesNotMatch(await text('#migration'), /versions in place/);
+    assert.equal(await page.locator('#migration progress').count(), 0);
+    await shot('48-storage-nothing-to-move');
   },
   async storage() {
     const org = env('ORG');
@@ -556,7 +637,7 @@ const scenarios = {
     assert.equal(await page.locator('#storage-result .msg-ok').first().innerText(), 'Your custom S3 settings have been saved and validated.');
     assert.match(await text('#storage-result table.checks'), /put[\s\S]*ok[\s\S]*confirm_gone/);
     await page.locator('#migration').waitFor();
-    assert.match(await text('#migration'), /versions in place/);
+    assert.match(await text('#migration-status'), /^\d+ of [1-9]\d* versions in place/);
     assert.match(await text('#storage-now'), new RegExp(`bucket ${env('BUCKET_EU')} in eu-central-1`));
     await shot('15-storage-saved');
   },

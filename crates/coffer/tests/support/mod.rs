@@ -26,6 +26,8 @@ pub struct Server {
     /// The operator's token.
     pub operator: String,
     dir: tempfile::TempDir,
+    /// What `coffer serve` wrote to stderr (its logs) so far.
+    log: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -105,6 +107,7 @@ impl Server {
             token: String::new(),
             operator: String::new(),
             dir,
+            log: log.clone(),
         };
         let deadline = Instant::now() + LISTEN_TIMEOUT;
         let mut printed = Vec::new();
@@ -153,6 +156,16 @@ impl Server {
     /// The process id of `coffer serve` (to send it signals).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Everything `coffer serve` logged so far (its stderr).
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("coffer-data")
     }
 
     /// A scratch directory for files a test writes (inside the server's temp dir).

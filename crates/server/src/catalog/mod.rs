@@ -13,6 +13,7 @@ mod byok;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod identity;
+mod links;
 mod model;
 pub mod postgres;
 pub mod rules;
@@ -22,6 +23,7 @@ mod sso;
 mod storage;
 mod uploads;
 mod web;
+mod webhooks;
 
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditDraft, AuditRecord};
@@ -33,6 +35,7 @@ use std::sync::Arc;
 pub use access::*;
 pub use byok::*;
 pub use identity::*;
+pub use links::*;
 pub use model::*;
 pub use rules::LAST_OWNER;
 pub use scim::*;
@@ -40,6 +43,7 @@ pub use sso::*;
 pub use storage::*;
 pub use uploads::*;
 pub use web::*;
+pub use webhooks::*;
 
 /// What went wrong, by meaning. Backend details are logged by the backend.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -85,17 +89,22 @@ pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 /// storage the [`StorageCatalog`] part, client-side uploads the [`UploadCatalog`] part,
 /// passwords and sessions the [`WebCatalog`] part, identities, memberships and invitations
 /// the [`IdentityCatalog`] part, groups, grants and shares the [`AccessCatalog`] part, single
-/// sign-on the [`SsoCatalog`] part, and SCIM provisioning the [`ScimCatalog`] part.
+/// sign-on the [`SsoCatalog`] part, SCIM provisioning the [`ScimCatalog`] part, and one-time
+/// links and requests for people outside Coffer the [`LinkCatalog`] and [`RequestCatalog`] parts;
+/// webhooks, their deliveries and expiry reminders are the [`WebhookCatalog`] part.
 #[async_trait]
 pub trait Catalog:
     AccessCatalog
     + ByokCatalog
     + IdentityCatalog
+    + LinkCatalog
+    + RequestCatalog
     + ScimCatalog
     + SsoCatalog
     + StorageCatalog
     + UploadCatalog
     + WebCatalog
+    + WebhookCatalog
     + Send
     + Sync
     + 'static

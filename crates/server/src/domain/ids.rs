@@ -95,3 +95,35 @@ id_type!(
     /// An org's SCIM token (its value is never stored, only its SHA-256).
     ScimTokenId
 );
+id_type!(
+    /// A one-time link to a copy of a secret. Its id is in the link's URL, so it is made by
+    /// [`LinkId::unguessable`], never [`LinkId::new`].
+    LinkId
+);
+id_type!(
+    /// A "send me a secret" request. Its id is in the upload URL, so it is made by
+    /// [`RequestId::unguessable`], never [`RequestId::new`].
+    RequestId
+);
+
+macro_rules! unguessable {
+    ($name:ident) => {
+        impl $name {
+            /// A fresh id with 122 random bits (UUID v4): it travels in a URL an outsider is
+            /// given, so it must not be guessable from the time it was made (v7 ids carry it).
+            pub fn unguessable() -> Self {
+                Self(Uuid::new_v4())
+            }
+        }
+    };
+}
+unguessable!(LinkId);
+unguessable!(RequestId);
+id_type!(
+    /// An org's webhook (its signing secret is stored sealed under the org key).
+    WebhookId
+);
+id_type!(
+    /// One delivery of one audit event to one webhook.
+    DeliveryId
+);

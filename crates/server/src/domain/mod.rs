@@ -63,8 +63,8 @@ mod wire_patterns;
 pub use access::{GrantScope, PrincipalName};
 pub use aws::{AwsRegion, ExternalId, KmsKeyArn, Locations, RoleArn, default_locations};
 pub use ids::{
-    GrantId, GroupId, InvitationId, OrgId, ResetId, ScimTokenId, SecretId, StorageId, TokenId,
-    UploadId, UserId,
+    DeliveryId, GrantId, GroupId, InvitationId, LinkId, OrgId, RequestId, ResetId, ScimTokenId,
+    SecretId, StorageId, TokenId, UploadId, UserId, WebhookId,
 };
 pub use names::{GroupName, OrgSlug, SecretName, UserName};
 pub use policy::IdentityKind;
@@ -72,7 +72,9 @@ pub use scope::{IssueKey, ProjectKey, Scope};
 pub use storage::{BucketName, KeyPrefix};
 pub use time::{Lifetime, Timestamp};
 
-pub use coffer_api::{AccessLevel, Location, OrgStatus, Role, SecretKind};
+pub use coffer_api::{
+    AccessLevel, DeliveryState, Location, OrgStatus, Role, SecretKind, WebhookEvent,
+};
 
 /// Why a value could not be parsed: names the field and says what a valid one looks like.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -232,6 +232,16 @@ pub enum Action {
     /// Revoke one of the org's SCIM tokens: owners, and the operator (a leaked token must be
     /// stoppable when no owner is at hand).
     RevokeScimToken,
+    /// Make one-time links and "send me a secret" requests for people outside Coffer, and see
+    /// and revoke one's own (which secrets: `authorize_secret`, as for reveals and writes).
+    ShareOutside,
+    /// See and revoke every member's one-time links and requests.
+    ManageOutsideShares,
+    /// List the org's webhooks and their deliveries (what its audit events tell a receiver).
+    ReadWebhooks,
+    /// Add, remove and re-key the org's webhooks and redeliver their deliveries: whoever does it
+    /// chooses where the org's events go, so admins, like reading the audit trail in full.
+    ManageWebhooks,
 }
 
 /// What the action applies to.
@@ -310,11 +320,13 @@ fn member_may(role: Role, action: Action) -> bool {
     let admin = role >= Role::Admin;
     match action {
         ReadOrg | CreateOwnToken | RevokeToken { own: true, .. } | ListGroups => true,
+        ShareOutside => role >= Role::Member,
+        ManageOutsideShares => admin,
         // Which secrets: `authorize_secret`, from roles, grants and shares.
         ReadSecretMetadata | RevealSecret | WriteSecret | DeleteSecret => true,
         ReadAudit => role != Role::Member,
         DestroySecret | ListMembers | ListTokens | ReadKeySettings | ReadStorage | ManageGroups
-        | ListGrants | ReadSso | ReadScim => admin,
+        | ListGrants | ReadSso | ReadScim | ReadWebhooks | ManageWebhooks => admin,
         Invite(r) | RemoveMember(r) | CreateServiceToken(r) => admin && r <= role,
         RevokeToken { own: false, holder } => admin && holder <= role,
         ChangeRole { from, to } => admin && from <= role && to <= role,
@@ -765,6 +777,10 @@ mod tests {
         (ReadScim, [F, F, A, A]),
         (ManageScim, [F, F, F, A]),
         (RevokeScimToken, [F, F, F, A]),
+        (ShareOutside, [F, A, A, A]),
+        (ManageOutsideShares, [F, F, A, A]),
+        (ReadWebhooks, [F, F, A, A]),
+        (ManageWebhooks, [F, F, A, A]),
         (CreateOrg, [F, F, F, F]),
         (ListAllOrgs, [F, F, F, F]),
         (ResetCredentials, [F, F, F, F]),

@@ -12,6 +12,7 @@ mod convert;
 pub mod error;
 mod extract;
 mod keys;
+mod links;
 mod openapi;
 mod orgs;
 mod people;
@@ -25,6 +26,7 @@ mod storage;
 pub mod tls;
 mod uploads;
 pub mod web;
+mod webhooks;
 
 use crate::service::Coffer;
 use axum::Router;
@@ -191,6 +193,42 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(scim_tokens::create).get(scim_tokens::list),
         )
         .route("/orgs/{org}/scim/tokens/{id}", delete(scim_tokens::revoke))
+        .route(
+            "/orgs/{org}/webhooks",
+            post(webhooks::create).get(webhooks::list),
+        )
+        .route(
+            "/orgs/{org}/webhooks/{id}",
+            get(webhooks::show).delete(webhooks::remove),
+        )
+        .route(
+            "/orgs/{org}/webhooks/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route(
+            "/orgs/{org}/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/orgs/{org}/webhooks/deliveries/{id}/redeliver",
+            post(webhooks::redeliver),
+        )
+        .route(
+            "/orgs/{org}/secrets/{scope}/{name}/links",
+            post(links::create_link),
+        )
+        .route("/orgs/{org}/links", get(links::list_links))
+        .route("/orgs/{org}/links/{id}", delete(links::revoke_link))
+        .route("/links/{id}", get(links::link_status))
+        .route("/links/{id}/open", post(links::open_link))
+        .route(
+            "/orgs/{org}/secrets/{scope}/{name}/requests",
+            post(links::create_request),
+        )
+        .route("/orgs/{org}/requests", get(links::list_requests))
+        .route("/orgs/{org}/requests/{id}", delete(links::revoke_request))
+        .route("/requests/{id}", get(links::request_status))
+        .route("/requests/{id}/fulfil", post(links::fulfil_request))
         .route("/sso/token", post(sso::cli_token))
         .route("/orgs/{org}/audit", get(audit::list))
         .route("/orgs/{org}/audit/verify", get(audit::verify))

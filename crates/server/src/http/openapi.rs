@@ -10,7 +10,9 @@
 //!
 //! schemathesis checks the result against the running server (`crates/server/tests/contract.rs`).
 
-use super::{access, audit, keys, orgs, people, scim_tokens, secrets, sso, storage, uploads};
+use super::{
+    access, audit, keys, links, orgs, people, scim_tokens, secrets, sso, storage, uploads, webhooks,
+};
 use axum::Json;
 use coffer_api::patterns;
 use serde_json::{Value, json};
@@ -89,6 +91,23 @@ use utoipa::OpenApi;
         scim_tokens::create,
         scim_tokens::list,
         scim_tokens::revoke,
+        webhooks::create,
+        webhooks::list,
+        webhooks::show,
+        webhooks::remove,
+        webhooks::rotate_secret,
+        webhooks::deliveries,
+        webhooks::redeliver,
+        links::create_link,
+        links::list_links,
+        links::revoke_link,
+        links::link_status,
+        links::open_link,
+        links::create_request,
+        links::list_requests,
+        links::revoke_request,
+        links::request_status,
+        links::fulfil_request,
         audit::list,
         audit::verify
     )
@@ -181,6 +200,19 @@ fn body_field(schema: &str, field: &str) -> Option<Value> {
         ("CreateGrantRequest", "scope") => string(patterns::GRANT_SCOPE, patterns::SCOPE_MAX),
         ("CreateGrantRequest", "to") | ("ShareRequest", "with") => string(patterns::PRINCIPAL, 70),
         ("CreateScimTokenRequest", "name") => string(patterns::LABEL, 100),
+        ("CreateWebhookRequest", "url") => {
+            json!({"type": "string", "pattern": "^https?://[^\\s]+$", "maxLength": 2000})
+        }
+        ("CreateWebhookRequest", "description") => json!({
+            "type": ["string", "null"],
+            "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]{0,200}$",
+            "maxLength": 200
+        }),
+        ("CreateWebhookRequest", "events") => json!({
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/WebhookEvent"},
+            "minItems": 1
+        }),
         ("CreateTokenRequest" | "CreateOperatorTokenRequest", "name") => {
             json!({"type": ["string", "null"], "pattern": patterns::LABEL, "maxLength": 100})
         }
@@ -213,7 +245,30 @@ fn body_field(schema: &str, field: &str) -> Option<Value> {
         ("CommitUploadRequest", "sha256") => {
             json!({"type": "string", "pattern": "^[0-9a-fA-F]{64}$"})
         }
-        ("PutSecretRequest", "value") => json!({"type": "string", "pattern": patterns::BASE64}),
+        ("PutSecretRequest", "value")
+        | ("CreateLinkRequest", "envelope")
+        | ("FulfilSecretRequest", "sealed") => {
+            json!({"type": "string", "pattern": patterns::BASE64})
+        }
+        ("CreateLinkRequest" | "CreateSecretRequest", "expires_in_seconds") => json!({
+            "type": "integer",
+            "minimum": crate::service::MIN_LINK_LIFETIME.as_secs(),
+            "maximum": crate::service::MAX_LINK_LIFETIME.as_secs()
+        }),
+        ("CreateLinkRequest", "open_hash") | ("OpenLinkRequest", "proof") => {
+            json!({"type": "string", "pattern": "^[0-9a-fA-F]{64}$"})
+        }
+        ("CreateLinkRequest", "max_views") => {
+            json!({"type": "integer", "minimum": 1, "maximum": crate::service::MAX_LINK_VIEWS})
+        }
+        ("CreateLinkRequest", "version") => {
+            json!({"type": ["integer", "null"], "minimum": 1, "maximum": u32::MAX})
+        }
+        ("CreateSecretRequest", "note") => json!({
+            "type": "string",
+            "pattern": "^[^\\u0000-\\u0009\\u000b-\\u001f\\u007f-\\u009f]*$",
+            "maxLength": crate::service::MAX_NOTE_CHARS
+        }),
         ("RedeemResetRequest", "org") => json!({
             "type": ["string", "null"],
             "pattern": patterns::ORG_SLUG,

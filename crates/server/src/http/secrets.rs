@@ -89,6 +89,7 @@ pub async fn list(
     let secrets = s.coffer.list_secrets(&actor, &slug, filter).await?;
     Ok(Json(api::SecretList {
         secrets: secrets.iter().map(convert::secret).collect(),
+        expiry_warning_days: s.coffer.expiry_warning_days(),
     }))
 }
 

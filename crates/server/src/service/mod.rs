@@ -10,6 +10,7 @@ mod access;
 mod audit_log;
 mod byok;
 mod error;
+mod links;
 mod orgs;
 mod people;
 pub mod scim;
@@ -18,6 +19,7 @@ pub mod sso;
 mod storage;
 pub mod tokens;
 pub mod web;
+pub mod webhooks;
 
 use crate::audit::AuditDraft;
 use crate::blob::BlobStore;
@@ -34,6 +36,10 @@ pub use audit_log::AuditCheck;
 pub use byok::routing::OrgKeyProviders;
 pub use byok::{ByokParts, KeysView, ProbeSummary, SetKeys};
 pub use error::{Error, Result};
+pub use links::requests::{CreatedRequest, MAX_NOTE_CHARS, NewRequest, RequestView};
+pub use links::{
+    MAX_LINK_LIFETIME, MAX_LINK_VIEWS, MIN_LINK_LIFETIME, NewLink, OpenedLink, Visitor,
+};
 pub use orgs::Bootstrapped;
 pub use people::{Accepted, Invited, MAX_CODE_LIFETIME, MemberRef, TokenHolder};
 pub use secrets::{Grant, NewUpload, PutSecret, Revealed, unavailable_reason};
@@ -70,6 +76,8 @@ pub struct Coffer {
     stopping: std::sync::atomic::AtomicBool,
     /// Single sign-on's redirect URI and provider client.
     sso: sso::SsoParts,
+    /// Webhook settings and their HTTP client.
+    webhooks: webhooks::WebhookParts,
 }
 
 /// Striped locks that queue this node's writers of the same secret, so they take turns instead
@@ -112,7 +120,14 @@ impl Coffer {
             sign_in_guard: web::guard::SignInGuard::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
             sso: sso::SsoParts::new("http://127.0.0.1:8420", false),
+            webhooks: webhooks::WebhookParts::new(webhooks::WebhookSettings::default()),
         }
+    }
+
+    /// Sets how webhooks are delivered and expiries announced (`[webhooks]`).
+    pub fn with_webhooks(mut self, settings: webhooks::WebhookSettings) -> Self {
+        self.webhooks = webhooks::WebhookParts::new(settings);
+        self
     }
 
     /// Sets single sign-on's redirect URI (from the public origin) and whether loopback
@@ -265,6 +280,10 @@ fn action_words(action: Action) -> &'static str {
         Action::ReadScim => "see the org's SCIM tokens",
         Action::ManageScim => "create the org's SCIM tokens",
         Action::RevokeScimToken => "revoke the org's SCIM tokens",
+        Action::ShareOutside => "make one-time links or requests for people outside Coffer",
+        Action::ManageOutsideShares => "see or revoke other members' one-time links and requests",
+        Action::ReadWebhooks => "see the org's webhooks",
+        Action::ManageWebhooks => "manage the org's webhooks",
     }
 }
 

@@ -32,9 +32,12 @@ async function failure(res) {
   return new ApiError(res.status, code, message);
 }
 
-/** Calls `/api/v1` + `path`; resolves to the JSON answer (or null for 204). */
-export async function api(method, path, body) {
-  const headers = { Accept: 'application/json' };
+/**
+ * Calls `/api/v1` + `path`; resolves to the JSON answer (or null for 204). `extra` adds headers
+ * (a request's token on the outsider's page).
+ */
+export async function api(method, path, body, extra = {}) {
+  const headers = { Accept: 'application/json', ...extra };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrf) headers['X-CSRF-Token'] = csrf;
   let res;

@@ -1,6 +1,7 @@
 // The UI's entry point: finds the session, draws the header and the suspension banner, and
 // hands the page to the module for the path. Routes (all served as this same shell):
-//   /login · /invite · /account · /orgs/{org} · /orgs/{org}/issues/{KEY}
+//   /login · /invite · /l/{id} (one-time link) · /r/{id} (request) · /account
+//   /orgs/{org} · /orgs/{org}/issues/{KEY} · /orgs/{org}/shared
 //   /orgs/{org}/admin/{members,access,sso,storage,keys,audit} · /admin/byok (operator)
 import { api, setCsrf, ApiError } from './api.js';
 import { h, fill, message } from './ui.js';
@@ -10,9 +11,12 @@ const main = document.getElementById('main');
 const routes = [
   [/^\/login$/, () => import('./pages/login.js'), false],
   [/^\/invite$/, () => import('./pages/invite.js'), false],
+  [/^\/l\/([^/]+)$/, () => import('./pages/link.js'), false],
+  [/^\/r\/([^/]+)$/, () => import('./pages/request.js'), false],
   [/^\/account$/, () => import('./pages/account.js'), true],
   [/^\/orgs\/([^/]+)$/, () => import('./pages/home.js'), true],
   [/^\/orgs\/([^/]+)\/issues\/([^/]+)$/, () => import('./pages/issue.js'), true],
+  [/^\/orgs\/([^/]+)\/shared$/, () => import('./pages/shared.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/members$/, () => import('./pages/members.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/access$/, () => import('./pages/access.js'), true],
   // Single sign-on's page is in access.js (the server embeds a fixed list of UI files).
@@ -29,6 +33,7 @@ function nav(session, org) {
   // The operator belongs to no org: it sees the deployment's pages only.
   const links = session.operator ? [link('/admin/byok', 'BYOK overview')] : [
     link(`/orgs/${o}`, 'Secrets'),
+    link(`/orgs/${o}/shared`, 'Shared'),
     link(`/orgs/${o}/admin/members`, 'Members'),
     link(`/orgs/${o}/admin/access`, 'Access'),
     link(`/orgs/${o}/admin/sso`, 'Single sign-on'),

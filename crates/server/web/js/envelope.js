@@ -1,9 +1,11 @@
-// Envelope format v1 sealing with WebCrypto only (docs/envelope-format.md). The browser loads
-// this file to seal a secret before upload, and crates/server/tests/web_envelope.rs runs the
-// very same file in Node against the committed vectors (crates/envelope/tests/vectors).
+// Envelope format v1 with WebCrypto only (docs/envelope-format.md). The browser loads this file
+// to seal a secret before upload, to seal and open one-time links, and to seal a value to a "send
+// me a secret" request (docs/links-and-requests.md); crates/server/tests/web_envelope.rs runs the
+// very same file in Node against the committed vectors (crates/envelope/tests/vectors) and
+// against the Rust implementation.
 //
-// The caller gets the data key and its wrapped form from the upload API; the org key never
-// leaves the server. Sealing needs only AES-256-GCM and HMAC-SHA256:
+// For uploads the caller gets the data key and its wrapped form from the upload API; the org key
+// never leaves the server. Sealing needs only AES-256-GCM and HMAC-SHA256:
 //   header  = "COFR" | 0x01 | 0x00 | binding(40) | wrap nonce(12) | wrapped key(48) | payload nonce(12) | commitment(32)
 //   binding = org id(16) | secret id(16) | version(u32 BE) | key version(u32 BE)
 //   commitment = HMAC-SHA256(data key, "coffer/v1/commit" | header[0..118])
@@ -85,4 +87,126 @@ export async function seal(p) {
     await subtle.encrypt({ name: 'AES-GCM', iv: nonce, additionalData: header, tagLength: 128 }, aesKey, p.plaintext),
   );
   return concat(header, payload);
+}
+
+const DEK_AAD = enc.encode('coffer/v1/dek');
+const COMMIT = enc.encode('coffer/v1/commit');
+
+function bindingBytes(orgId, secretId, version, keyVersion) {
+  return concat(uuidBytes(orgId), uuidBytes(secretId), u32(version), u32(keyVersion));
+}
+
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+/** Standard base64 to unpadded base64url (the link key in a URL fragment). */
+export function toBase64Url(bytes) {
+  return toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** Unpadded base64url to bytes. */
+export function fromBase64Url(s) {
+  if (!/^[A-Za-z0-9_-]*$/.test(s)) throw new Error('not base64url');
+  const b64 = s.replace(/-/g, '+').replace(/_/g, '/');
+  return fromBase64(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+}
+
+const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+
+/**
+ * The proof that opens a one-time link: HMAC-SHA256(link key, "coffer/v1/link-open"), as hex.
+ * The server keeps only its SHA-256 and never sees the key.
+ */
+export async function linkOpenProof(linkKey) {
+  const k = await subtle.importKey('raw', linkKey, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return toHex(new Uint8Array(await subtle.sign('HMAC', k, enc.encode('coffer/v1/link-open'))));
+}
+
+/**
+ * Seals `plaintext` for a one-time link (docs/links-and-requests.md): an envelope v1 whose data
+ * key is wrapped under a fresh 32-byte link key instead of the org key, bound to the secret
+ * version it copies with key version 1. The link key goes only into the URL fragment; the server
+ * gets the SHA-256 of its open proof.
+ * @returns {Promise<{envelope: Uint8Array, linkKey: Uint8Array, openHash: string}>}
+ */
+export async function sealForLink({ orgId, secretId, version, plaintext }) {
+  const linkKey = globalThis.crypto.getRandomValues(new Uint8Array(32));
+  const dataKey = globalThis.crypto.getRandomValues(new Uint8Array(32));
+  try {
+    const binding = bindingBytes(orgId, secretId, version, 1);
+    const wrapNonce = globalThis.crypto.getRandomValues(new Uint8Array(12));
+    const kek = await subtle.importKey('raw', linkKey, 'AES-GCM', false, ['encrypt']);
+    const wrapped = new Uint8Array(await subtle.encrypt(
+      { name: 'AES-GCM', iv: wrapNonce, additionalData: concat(DEK_AAD, binding), tagLength: 128 }, kek, dataKey));
+    const envelope = await seal({ orgId, secretId, version, keyVersion: 1, dataKey, wrappedKey: concat(wrapNonce, wrapped), plaintext });
+    const proof = await linkOpenProof(linkKey);
+    const openHash = await sha256Hex(Uint8Array.from(proof.match(/../g), (x) => parseInt(x, 16)));
+    return { envelope, linkKey, openHash };
+  } finally {
+    dataKey.fill(0);
+  }
+}
+
+/**
+ * Opens an envelope v1 with the key that wrapped its data key (a link key), checking the binding
+ * it must carry, the key commitment before decrypting, and every tag. Any failure throws one
+ * error that does not say which check failed.
+ */
+export async function openEnvelope({ key, orgId, secretId, version, keyVersion, envelope }) {
+  const fail = () => new Error('the secret could not be decrypted: the link is incomplete or was altered');
+  const e = envelope;
+  if (e.length < OVERHEAD || e[0] !== 0x43 || e[1] !== 0x4f || e[2] !== 0x46 || e[3] !== 0x52 || e[4] !== 1 || e[5] !== 0) throw fail();
+  const binding = bindingBytes(orgId, secretId, version, keyVersion);
+  if (!sameBytes(e.subarray(6, 46), binding)) throw fail();
+  let dataKey;
+  try {
+    const kek = await subtle.importKey('raw', key, 'AES-GCM', false, ['decrypt']);
+    dataKey = new Uint8Array(await subtle.decrypt(
+      { name: 'AES-GCM', iv: e.subarray(46, 58), additionalData: concat(DEK_AAD, binding), tagLength: 128 }, kek, e.subarray(58, 106)));
+    const hmacKey = await subtle.importKey('raw', dataKey, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    const commitment = new Uint8Array(await subtle.sign('HMAC', hmacKey, concat(COMMIT, e.subarray(0, 118))));
+    if (!sameBytes(commitment, e.subarray(118, 150))) throw fail();
+    const aesKey = await subtle.importKey('raw', dataKey, 'AES-GCM', false, ['decrypt']);
+    return new Uint8Array(await subtle.decrypt(
+      { name: 'AES-GCM', iv: e.subarray(106, 118), additionalData: e.subarray(0, 150), tagLength: 128 }, aesKey, e.subarray(150)));
+  } catch {
+    throw fail();
+  } finally {
+    if (dataKey) dataKey.fill(0);
+  }
+}
+
+const REQUEST_LABEL = enc.encode('coffer/v1/request');
+
+/**
+ * Seals `plaintext` to a "send me a secret" request (request sealing v1,
+ * docs/links-and-requests.md): ECDH P-256 with a fresh ephemeral key, HKDF-SHA256, AES-256-GCM.
+ * @param {string} requestId  UUID of the request
+ * @param {Uint8Array} publicKey  the request's public key, 65 bytes SEC1 uncompressed
+ * @returns {Promise<Uint8Array>} 0x01 | ephemeral public (65) | nonce (12) | ciphertext and tag
+ */
+export async function sealToRequest({ requestId, publicKey, plaintext }) {
+  if (publicKey.length !== 65 || publicKey[0] !== 4) throw new Error('the request key must be a 65-byte P-256 point');
+  const id = uuidBytes(requestId);
+  const alg = { name: 'ECDH', namedCurve: 'P-256' };
+  const theirs = await subtle.importKey('raw', publicKey, alg, false, []);
+  const eph = await subtle.generateKey(alg, false, ['deriveBits']);
+  const ephPublic = new Uint8Array(await subtle.exportKey('raw', eph.publicKey));
+  const z = new Uint8Array(await subtle.deriveBits({ name: 'ECDH', public: theirs }, eph.privateKey, 256));
+  try {
+    const ikm = await subtle.importKey('raw', z, 'HKDF', false, ['deriveKey']);
+    const key = await subtle.deriveKey(
+      { name: 'HKDF', hash: 'SHA-256', salt: id, info: concat(REQUEST_LABEL, ephPublic, publicKey) },
+      ikm, { name: 'AES-GCM', length: 256 }, false, ['encrypt']);
+    const nonce = globalThis.crypto.getRandomValues(new Uint8Array(12));
+    const ct = new Uint8Array(await subtle.encrypt(
+      { name: 'AES-GCM', iv: nonce, additionalData: concat(REQUEST_LABEL, id), tagLength: 128 }, key, plaintext));
+    return concat(Uint8Array.of(1), ephPublic, nonce, ct);
+  } finally {
+    z.fill(0);
+  }
 }

@@ -8,11 +8,13 @@ pub mod byok;
 mod fresh;
 mod health;
 pub mod identity;
+mod links;
 mod scim;
 mod sso;
 mod storage;
 mod uploads;
 pub mod web;
+mod webhooks;
 
 use crate::audit::{AuditDraft, Verifier};
 use crate::blob::BlobKey;
@@ -105,6 +107,8 @@ pub async fn run_all(catalog: &dyn Catalog) {
     access::run_all(catalog).await;
     sso::run_all(catalog).await;
     scim::run_all(catalog).await;
+    links::run_all(catalog).await;
+    webhooks::run_all(catalog).await;
 }
 
 async fn bootstrap_happens_once(c: &dyn Catalog) -> OrgId {

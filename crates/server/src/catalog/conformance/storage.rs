@@ -49,6 +49,9 @@ pub async fn run_all(c: &dyn Catalog) {
     let org = create("storage-org").await;
     let other = create("storage-other").await;
     assert_eq!(c.org_by_id(org).await.unwrap().storage, None);
+    // An org without secrets has nothing to move, and nothing done.
+    let p = c.storage_progress(org).await.unwrap();
+    assert_eq!((p.total, p.done, p.migrating), (0, 0, false));
     // Two versions in the default store, one secret in another org.
     let secret = SecretId::new();
     for v in 1..=2 {

@@ -53,7 +53,8 @@ async fn keep_an_owner(c: &mut PgConnection, org: OrgId, before: Role) -> Q<()> 
     }
 }
 
-/// Revokes every token and session of `user` in `org` (`None`: everywhere).
+/// Revokes every token and session of `user` in `org` (`None`: everywhere), and the one-time
+/// links and requests they made there.
 pub(super) async fn revoke_credentials(
     c: &mut PgConnection,
     user: UserId,
@@ -72,7 +73,7 @@ pub(super) async fn revoke_credentials(
             .execute(&mut *c)
             .await?;
     }
-    Ok(())
+    super::links::revoke_outside_shares(c, Some((user, org)), None, at).await
 }
 
 async fn seat_operator(c: &mut PgConnection, user: &UserRecord, token: &TokenRecord) -> Q<bool> {

@@ -16,6 +16,7 @@
 mod access;
 mod byok;
 mod identity;
+mod links;
 mod open;
 mod reads;
 mod rows;
@@ -26,6 +27,7 @@ mod storage;
 mod tx;
 mod uploads;
 mod web;
+mod webhooks;
 mod writes;
 
 use crate::audit::checkpoint::Checkpoint;

@@ -52,6 +52,14 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../../migrations/postgres/0010_scim.sql"),
     ),
+    (
+        11,
+        include_str!("../../../migrations/postgres/0011_links_requests.sql"),
+    ),
+    (
+        12,
+        include_str!("../../../migrations/postgres/0012_webhooks.sql"),
+    ),
 ];
 /// Advisory-lock key serializing migrations across processes ("coffer" + 0).
 const MIGRATION_LOCK: i64 = 0x636f_6666_6572_0000;

@@ -198,6 +198,13 @@ pub(super) async fn destroy(
         Ok((rows::get(r, 0)?, StoredBlob { storage, key }))
     })?;
     keys.sort_by_key(|k| std::cmp::Reverse(k.0)); // newest first, as `versions` lists them
+    // One-time links hold sealed copies of its values: they go with it, and open requests for
+    // its name would bring it back.
+    sqlx::query("DELETE FROM links WHERE secret_id = $1")
+        .bind(secret.as_uuid())
+        .execute(&mut *c)
+        .await?;
+    super::links::revoke_requests_for(c, secret, audit.at).await?;
     append_audit(c, audit).await?;
     Ok(keys.into_iter().map(|(_, k)| k).collect())
 }

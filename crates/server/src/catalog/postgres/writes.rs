@@ -265,6 +265,7 @@ pub(super) async fn revoke_token(
     .fetch_one(&mut *c)
     .await?;
     let t = rows::token(&row)?;
+    super::links::revoke_outside_shares(c, None, Some(id), at).await?;
     if let Some(a) = audit {
         append_audit(c, a).await?;
     }

@@ -38,27 +38,28 @@ fn keep_an_owner(conn: &Connection, org: OrgId, before: Role) -> R<()> {
     }
 }
 
-/// Revokes every token and session of `user` in `org` (`None`: everywhere).
+/// Revokes every token and session of `user` in `org` (`None`: everywhere), and the one-time
+/// links and requests they made there.
 pub(super) fn revoke_credentials(
     conn: &Connection,
     user: UserId,
     org: Option<OrgId>,
     at: Timestamp,
 ) -> R<()> {
-    let org = org.map(|o| o.to_bytes());
+    let org_bytes = org.map(|o| o.to_bytes());
     conn.execute(
         "UPDATE tokens SET revoked_at = ?3 WHERE user_id = ?1 AND (?2 IS NULL OR org_id = ?2) \
          AND revoked_at IS NULL",
-        params![user.to_bytes(), org, at.millis()],
+        params![user.to_bytes(), org_bytes, at.millis()],
     )
     .map_err(e)?;
     conn.execute(
         "UPDATE web_sessions SET revoked_at = ?3 WHERE user_id = ?1 AND (?2 IS NULL OR org_id = ?2) \
          AND revoked_at IS NULL",
-        params![user.to_bytes(), org, at.millis()],
+        params![user.to_bytes(), org_bytes, at.millis()],
     )
     .map_err(e)?;
-    Ok(())
+    super::links::revoke_outside_shares(conn, Some((user, org)), None, at)
 }
 
 fn seat_operator(conn: &Tx, user: &UserRecord, token: &TokenRecord) -> R<bool> {

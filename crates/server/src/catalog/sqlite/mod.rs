@@ -17,6 +17,7 @@ mod byok_reads;
 mod checkpointer;
 mod checkpoints;
 mod identity;
+mod links;
 mod process_lock;
 mod read_cache;
 mod reads;
@@ -28,6 +29,7 @@ mod tx;
 mod uploads;
 mod wal_sync;
 mod web;
+mod webhooks;
 mod writer;
 mod writes;
 
@@ -92,6 +94,14 @@ const MIGRATIONS: &[(u32, &str)] = &[
     ),
     (9, include_str!("../../../migrations/sqlite/0009_sso.sql")),
     (10, include_str!("../../../migrations/sqlite/0010_scim.sql")),
+    (
+        11,
+        include_str!("../../../migrations/sqlite/0011_links_requests.sql"),
+    ),
+    (
+        12,
+        include_str!("../../../migrations/sqlite/0012_webhooks.sql"),
+    ),
 ];
 
 pub(super) fn map_err(err: rusqlite::Error) -> CatalogError {

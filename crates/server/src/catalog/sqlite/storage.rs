@@ -82,7 +82,9 @@ fn set_org_storage(
 
 fn storage_progress(conn: &Connection, org: OrgId) -> R<StorageProgress> {
     conn.query_row(
-        "SELECT count(v.secret_id), coalesce(sum(v.storage_id IS o.storage_id), 0), o.storage_migrating \
+        "SELECT count(v.secret_id), \
+         coalesce(sum(v.secret_id IS NOT NULL AND v.storage_id IS o.storage_id), 0), \
+         o.storage_migrating \
          FROM orgs o LEFT JOIN secrets s ON s.org_id = o.id \
          LEFT JOIN secret_versions v ON v.secret_id = s.id WHERE o.id = ?1 GROUP BY o.id",
         [org.to_bytes()],

@@ -222,6 +222,7 @@ pub(super) fn revoke_token(
     )
     .map_err(e)?;
     let t = super::reads::token(conn, org, id)?;
+    super::links::revoke_outside_shares(conn, None, Some(id), at)?;
     audit.map_or(Ok(()), |a| append_audit(conn, a))?;
     Ok(t)
 }
@@ -368,6 +369,14 @@ pub(super) fn destroy(conn: &Tx, secret: SecretId, audit: &AuditDraft) -> R<Vec<
         [secret.to_bytes()],
     )
     .map_err(e)?;
+    // One-time links hold sealed copies of its values: they go with it, and open requests for
+    // its name would bring it back.
+    conn.execute(
+        "DELETE FROM links WHERE secret_id = ?1",
+        [secret.to_bytes()],
+    )
+    .map_err(e)?;
+    super::links::revoke_requests_for(conn, secret, audit.at)?;
     append_audit(conn, audit)?;
     Ok(keys)
 }

@@ -13,6 +13,8 @@ mod auth;
 mod find;
 mod sso;
 
+pub(super) use auth::{Peer, source};
+
 use super::AppState;
 use super::error::error_response;
 use crate::domain::policy::Actor;
@@ -66,9 +68,12 @@ const PAGES: &[&str] = &[
     "/",
     "/login",
     "/invite",
+    "/l/{id}",
+    "/r/{id}",
     "/account",
     "/orgs/{org}",
     "/orgs/{org}/issues/{key}",
+    "/orgs/{org}/shared",
     "/orgs/{org}/admin/members",
     "/orgs/{org}/admin/access",
     "/orgs/{org}/admin/storage",

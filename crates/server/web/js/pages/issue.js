@@ -1,12 +1,15 @@
-// The issue page: the issue's secrets (or a project's own secrets), the search box, and the form
-// that adds a secret. Adding seals the envelope here, in the browser, with the data key from the
-// upload API, and sends only the sealed envelope: straight to the org's bucket when the upload
-// URL is presigned, to Coffer otherwise. The plaintext never leaves the page.
+// The issue page: the issue's secrets (or a project's own secrets) with a banner for those that
+// expired or expire soon, the search box, the form that adds a secret, and the one that asks
+// someone outside Coffer for one (`outside.js`).
+// Adding seals the envelope here, in the browser, with the data key from the upload API, and
+// sends only the sealed envelope: straight to the org's bucket when the upload URL is
+// presigned, to Coffer otherwise. The plaintext never leaves the page.
 import { api, putEnvelope, seg } from '../api.js';
 import { seal, fromBase64, sha256Hex } from '../envelope.js';
-import { h, fill, message } from '../ui.js';
+import { h, fill, message, when } from '../ui.js';
 import { searchBox } from './home.js';
 import { secretRow } from './secret_row.js';
+import { requestForm } from './outside.js';
 
 const ISSUE = /^[A-Z][A-Z0-9_]{1,9}-[1-9][0-9]{0,8}$/;
 
@@ -56,6 +59,27 @@ async function addSecret(org, scope, form) {
   return api('POST', `/orgs/${seg(org)}/uploads/${seg(grant.id)}/commit`, { sha256 });
 }
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+// The secrets of this page that have expired or expire within the deployment's reminder window
+// (`expiry_warning_days`, the window in which webhooks announce `secret.expiring`), as one
+// warning banner; none when there are none.
+function expiryBanner(secrets, days) {
+  const now = Date.now();
+  const windowMs = (days || 7) * DAY_MS;
+  const live = secrets.filter((s) => s.expires_at && s.state === 'active');
+  const expired = live.filter((s) => new Date(s.expires_at).getTime() <= now);
+  const soon = live.filter((s) => {
+    const left = new Date(s.expires_at).getTime() - now;
+    return left > 0 && left <= windowMs;
+  });
+  if (!expired.length && !soon.length) return null;
+  const names = (list) => list.map((s) => `${s.name} (${when(s.expires_at)})`).join(', ');
+  return h('div', { class: 'msg msg-warn', role: 'status', id: 'expiry-banner' },
+    expired.length ? h('div', {}, h('strong', {}, 'Expired: '), names(expired), '. Write a new version with a later expiry, or delete it.') : null,
+    soon.length ? h('div', {}, h('strong', {}, `Expires within ${days || 7} days: `), names(soon), '.') : null);
+}
+
 function addForm(org, scope, refresh) {
   const out = h('div', { id: 'add-result' });
   const form = h('form', { class: 'card', id: 'add-secret' },
@@ -94,12 +118,14 @@ export async function render(main, { params }) {
   const scope = raw.toUpperCase();
   const table = h('tbody', { id: 'secrets' });
   const status = h('div');
+  const expiry = h('div');
   const showDeleted = h('input', { type: 'checkbox', id: 'show-deleted' });
   const refresh = async () => {
     try {
       const filter = ISSUE.test(scope) ? `issue=${seg(scope)}` : `project=${seg(scope)}`;
-      const { secrets } = await api('GET', `/orgs/${seg(org)}/secrets?${filter}&deleted=${showDeleted.checked}`);
+      const { secrets, expiry_warning_days: days } = await api('GET', `/orgs/${seg(org)}/secrets?${filter}&deleted=${showDeleted.checked}`);
       const mine = secrets.filter((s) => s.scope === scope);
+      fill(expiry, expiryBanner(mine, days));
       fill(status, mine.length ? null : message('warn', `No secrets on ${scope} that you can see. Add one below.`));
       fill(table, mine.map((s) => secretRow(org, s, refresh)));
     } catch (e) {
@@ -110,11 +136,13 @@ export async function render(main, { params }) {
   fill(main,
     h('h1', {}, `${scope}`, h('span', { class: 'muted' }, ` · ${org}`)),
     searchBox(org),
+    expiry,
     h('div', { class: 'toolbar' }, h('label', { for: 'show-deleted', class: 'inline' }, showDeleted, ' Show deleted secrets')),
     status,
     h('table', { class: 'secrets' },
       h('thead', {}, h('tr', {}, ['Name', 'Kind', 'Version', 'Changed', 'Expires', 'Views left', ''].map((t) => h('th', {}, t)))),
       table),
-    addForm(org, scope, refresh));
+    addForm(org, scope, refresh),
+    requestForm(org, scope));
   await refresh();
 }

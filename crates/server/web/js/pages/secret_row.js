@@ -1,10 +1,12 @@
 // One secret on the issue page: its facts, and the actions on it — reveal (audited by the
 // reveal API; hidden again after 30 s), copy (the clipboard is cleared after 30 s), history
-// with older versions, delete and restore, and its access: who can see it and why, its shares
+// with older versions, a one-time link for someone outside Coffer (`outside.js`), delete and
+// restore, and its access: who can see it and why, its shares
 // (add, change, remove) and its restriction (docs/access.md; the server decides who may).
 import { api, seg } from '../api.js';
 import { fromBase64 } from '../envelope.js';
 import { h, fill, message, when, copyText, showError } from '../ui.js';
+import { linkPanel } from './outside.js';
 
 const HIDE_AFTER_MS = 30_000;
 
@@ -140,6 +142,7 @@ export function secretRow(org, s, refresh) {
       deleted ? null : h('button', { type: 'button', onclick: () => reveal(null) }, 'Reveal'),
       h('button', { type: 'button', class: 'secondary', onclick: history }, 'History'),
       h('button', { type: 'button', class: 'secondary', onclick: () => accessPanel(base, s, out, refresh) }, 'Access'),
+      deleted || s.unavailable || s.view_limit != null ? null : h('button', { type: 'button', class: 'secondary', onclick: () => linkPanel(org, base, s, out) }, 'Share link'),
       h('button', { type: 'button', class: deleted ? 'secondary' : 'danger', onclick: toggle }, deleted ? 'Restore' : 'Delete')));
   const detail = h('tr', { class: 'detail' }, h('td', { colspan: 7 }, out));
   return [row, detail];

@@ -17,12 +17,21 @@ function checks(list) {
 }
 
 function progress(m) {
-  const pct = m.total ? Math.floor((m.done * 100) / m.total) : 100;
+  const error = m.last_error ? message('error', m.last_error) : null;
+  // An org without secrets has nothing to move: say so instead of a bar and "0 of 0" (or a
+  // `done` count and state that do not add up when the total is 0).
+  if (!m.total) {
+    return h('div', { id: 'migration' },
+      h('h2', {}, 'Moving existing secrets'),
+      h('p', { id: 'migration-status', class: 'muted' }, 'No secrets to move.'),
+      error);
+  }
+  const pct = Math.floor((Math.min(m.done, m.total) * 100) / m.total);
   return h('div', { id: 'migration' },
     h('h2', {}, 'Moving existing secrets'),
     h('progress', { max: 100, value: pct }), ' ',
-    h('span', {}, `${m.done} of ${m.total} versions in place (${m.state})`),
-    m.last_error ? message('error', m.last_error) : null);
+    h('span', { id: 'migration-status' }, `${m.done} of ${m.total} versions in place (${m.state})`),
+    error);
 }
 
 export async function render(main, { org }) {
@@ -106,7 +115,7 @@ export async function render(main, { org }) {
   await loadDocs();
   const poll = setInterval(async () => {
     if (!migration.isConnected) return clearInterval(poll);
-    if (view.migration.state === 'idle') return;
+    if (view.migration.state === 'idle' || !view.migration.total) return;
     try {
       view = await api('GET', base);
       fill(migration, progress(view.migration));

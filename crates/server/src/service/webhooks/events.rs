@@ -80,6 +80,8 @@ mod tests {
                 "org.suspend",
                 "org.restore",
                 "org.rotate_key",
+                "link.open",
+                "request.fulfil",
             ];
             assert!(
                 actions.iter().any(|a| public_event(a) == Some(*e)),

@@ -31,7 +31,7 @@ CREATE TABLE links (
     views         INTEGER NOT NULL DEFAULT 0,
     revoked_at    INTEGER,
     envelope      BLOB
-);
+) STRICT;
 
 CREATE INDEX links_org ON links (org_id, created_at);
 CREATE INDEX links_secret ON links (secret_id);
@@ -58,7 +58,7 @@ CREATE TABLE secret_requests (
     revoked_at     INTEGER,
     fulfilled_at   INTEGER,
     fulfilled_version INTEGER
-);
+) STRICT;
 
 CREATE INDEX secret_requests_org ON secret_requests (org_id, created_at);
 CREATE INDEX secret_requests_creator ON secret_requests (created_by_id);

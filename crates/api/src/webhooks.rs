@@ -1,7 +1,7 @@
 //! An org's webhooks (docs/webhooks.md): HTTPS endpoints Coffer notifies of what happens in the
 //! org — a secret revealed, written or about to expire, a member added, the org suspended — with
 //! a JSON body signed by the webhook's own secret. Managing them and reading their deliveries is
-//! for the org's admins and owners.
+//! for the org's admins and owners (people: a service account is refused at any role).
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use uuid::Uuid;
 
 pub mod access;
+pub mod backup;
 pub mod keys;
 pub mod scim;
 pub mod secret;
@@ -18,6 +19,7 @@ pub mod webhook;
 
 use crate::client::ApiToken;
 pub use access::{GrantCommand, GroupCommand, LevelArg};
+pub use backup::{BackupArgs, RestoreArgs};
 pub use keys::{AdminCommand, OrgKeysCommand, SetupDocument};
 pub use scim::{OrgScimCommand, OrgScimTokenCommand};
 pub use secret::{KindArg, SecretCommand};
@@ -183,6 +185,16 @@ pub enum Command {
     /// Deployment-wide views (operator only).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Write an encrypted backup of the whole deployment (operator only; embedded catalog).
+    ///
+    /// The server snapshots its SQLite catalog while it keeps serving and streams the snapshot,
+    /// the master key and every envelope the snapshot references; this command encrypts the
+    /// stream with age as it arrives, so nothing is written to disk in plaintext. Envelopes in an
+    /// org's own bucket are not copied: the output names those orgs, whose bucket its owners back
+    /// up. See docs/operations.md.
+    Backup(BackupArgs),
+    /// Restore a backup of `coffer backup` into a new data directory, offline, and verify it.
+    Restore(RestoreArgs),
     /// Print the shell completion script for coffer (bash, zsh, fish or PowerShell).
     #[command(after_help = COMPLETIONS_INSTALL)]
     Completions(CompletionsArgs),

@@ -272,21 +272,50 @@ impl Client {
         if status.is_success() {
             return Ok(Body(bytes));
         }
-        if let Ok(err) = serde_json::from_slice::<ErrorBody>(&bytes) {
-            return Err(CliError::Api {
+        Err(self.error_of(status, &bytes))
+    }
+
+    /// Coffer's error for a non-2xx answer with body `bytes` (or the raw status).
+    fn error_of(&self, status: reqwest::StatusCode, bytes: &[u8]) -> CliError {
+        if let Ok(err) = serde_json::from_slice::<ErrorBody>(bytes) {
+            return CliError::Api {
                 status: status.as_u16(),
                 code: err.error.code,
                 message: err.error.message,
                 sent_token: self.token.is_some(),
                 login_token: self.login_token,
-            });
+            };
         }
-        let text = String::from_utf8_lossy(&bytes);
+        let text = String::from_utf8_lossy(bytes);
         let body: String = text.trim().chars().take(200).collect();
-        Err(CliError::Http {
+        CliError::Http {
             status: status.to_string(),
             body,
-        })
+        }
+    }
+
+    /// `POST` without a body whose successful answer is read as a stream by the caller (a
+    /// backup): no overall timeout, so a long transfer is not cut; the caller bounds each read.
+    pub async fn post_for_stream(&self, segments: &[&str]) -> Result<reqwest::Response> {
+        let mut req = self
+            .http
+            .post(self.url(segments, &[]))
+            .timeout(Duration::from_secs(7 * 24 * 3600));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token.0.as_str());
+        }
+        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
+        Err(self.error_of(status, &bytes))
+    }
+
+    /// The transport error of a failed read of a streamed answer, said like any other.
+    pub fn stream_error(&self, e: reqwest::Error) -> CliError {
+        self.transport_error(e)
     }
 
     fn transport_error(&self, e: reqwest::Error) -> CliError {

@@ -104,6 +104,11 @@ pub struct KeysConfig {
     /// resolve against the data directory). Every node of a deployment must use the same key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub master_key_file: Option<PathBuf>,
+    /// Whether `coffer backup` archives carry the master key file. Off by default: the archive
+    /// is taken with the operator's token, and the operator must not be able to read secrets;
+    /// whoever restores brings the key file from the host (`coffer restore --master-key`).
+    #[serde(default)]
+    pub master_key_in_backups: bool,
     /// How long an unwrapped org key stays in memory.
     #[serde(default = "default_ttl", with = "humantime_serde")]
     pub key_cache_ttl: Duration,
@@ -169,6 +174,7 @@ impl Default for KeysConfig {
         Self {
             provider: ProviderSettings::default(),
             master_key_file: None,
+            master_key_in_backups: false,
             key_cache_ttl: default_ttl(),
             max_encryptions_per_key: default_max_encryptions(),
             probe_interval: default_probe_interval(),

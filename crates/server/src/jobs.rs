@@ -11,8 +11,9 @@
 //! | outside-shares purge | 5 min | empties expired one-time links' copies and used, revoked or expired requests' keys (`Coffer::purge_outside_shares`) |
 //! | failed-auth summary | `audit.failure_summary_interval` (10 s) | writes the counted failed authentications to each org's chain (`Coffer::flush_failed_auth`) |
 //! | audit checkpoints | `audit.checkpoint_interval` (10 s) | signs the head of every org's chain that grew (`Coffer::checkpoint_all`) |
-//! | webhook delivery | `webhooks.interval` (2 s) | turns new audit events into deliveries and sends the due ones (`Coffer::deliver_webhooks_once`) |
-//! | expiry reminders | `webhooks.expiry_interval` (1 m) | one `secret.expiring` event per expiry entering the window; prunes old deliveries (`Coffer::remind_expiring_secrets`) |
+//! | webhook delivery | `webhooks.interval` (2 s) | turns new audit events into deliveries and, side by side, starts attempts of the due ones in the background, fairly across webhooks (`Coffer::deliver_webhooks_once`) |
+//! | expiry reminders | `webhooks.expiry_interval` (1 m) | one `secret.expiring` event per expiry entering the window (`Coffer::remind_expiring_secrets`) |
+//! | webhook pruning | 10 min | drops deliveries finished longer than `webhooks.retention` ago and reminders of long-past expiries (`Coffer::prune_webhook_history`) |
 
 use crate::config::Config;
 use crate::service::Coffer;
@@ -153,6 +154,22 @@ pub fn start_all(coffer: &Arc<Coffer>, config: &Config) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(reminded = n, "announced expiring secrets"),
                 Err(e) => tracing::warn!(error = %e, "expiry reminders failed; will retry"),
+            }
+        },
+    );
+    every(
+        crate::service::webhooks::PRUNE_INTERVAL,
+        Start::Now,
+        weak(),
+        |c| async move {
+            match c.prune_webhook_history().await {
+                Ok(p) if p.deliveries + p.reminders > 0 => tracing::info!(
+                    deliveries = p.deliveries,
+                    reminders = p.reminders,
+                    "pruned webhook deliveries and expiry reminders"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning webhook history failed; will retry"),
             }
         },
     );

@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod aws;
+pub mod backup;
 pub mod blob;
 pub mod catalog;
 pub mod config;

@@ -143,6 +143,8 @@ pub struct Metrics {
     pub auth_failures_unrecorded: Counter,
     /// Webhook delivery attempts made by this node, by outcome.
     pub webhook_attempts: Family<WebhookLabels, Counter>,
+    /// Events not enqueued for a webhook because it had the most pending deliveries it may have.
+    pub webhook_events_dropped: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -266,6 +268,12 @@ impl Default for Metrics {
             "Webhook delivery attempts by outcome (delivered, retried, failed: dead-lettered)",
             webhook_attempts.clone(),
         );
+        let webhook_events_dropped = Counter::default();
+        registry.register(
+            "webhook_events_dropped",
+            "Events not enqueued for a webhook that had the most pending deliveries it may have",
+            webhook_events_dropped.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -287,6 +295,7 @@ impl Default for Metrics {
             auth_failures,
             auth_failures_unrecorded,
             webhook_attempts,
+            webhook_events_dropped,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! certificate on SIGHUP). [`RunningApp::start`] is the same path the binary takes, exposed so
 //! tests and the benchmark run the real app on port 0.
 
-use crate::blob::{BlobError, MeteredBlobStore, open_blob_store};
+use crate::blob::{BlobError, HoldingBlobStore, MeteredBlobStore, open_blob_store};
 use crate::catalog::{Catalog, CatalogError, open_catalog};
 use crate::config::Config;
 use crate::http::tls::{Tls, TlsError};
@@ -13,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::service::OrgKeyProviders;
 use crate::service::sso::SsoParts;
 use crate::service::webhooks::WebhookSettings;
-use crate::service::{ByokParts, Coffer, ServiceSettings, StorageSettings};
+use crate::service::{BackupParts, ByokParts, Coffer, ServiceSettings, StorageSettings};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -189,6 +189,8 @@ impl RunningApp {
             open_blob_store(&config.blobs, dir).await?,
             metrics.clone(),
         ));
+        // Deletions wait while `coffer backup` copies envelopes (blob::hold).
+        let blobs = Arc::new(HoldingBlobStore::new(blobs));
         // Per-org root keys: the deployment's provider for local orgs, their own KMS keys for
         // BYOK orgs (AWS access only where BYOK is configured).
         let byok_aws = config
@@ -220,7 +222,14 @@ impl RunningApp {
             principal_arn: config.byok.principal_arn.clone(),
             locations: config.locations.clone(),
         };
+        let backup = BackupParts {
+            data_dir: dir.clone(),
+            master_key_file: key_file.clone(),
+            include_master_key: config.keys.master_key_in_backups,
+            store: blobs.clone(),
+        };
         let coffer = Coffer::new(catalog, blobs, keyring, metrics, settings)
+            .with_backup(backup)
             .with_byok(ByokParts {
                 providers,
                 locations: config.locations.clone(),

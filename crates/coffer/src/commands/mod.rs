@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod backup;
 mod clipboard;
 mod completions;
 mod export;
@@ -55,6 +56,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Serve(args) => return serve::run(args),
         Command::Completions(args) => return completions::print(args.shell),
+        Command::Restore(args) => return backup::restore(args),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -68,7 +70,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
     let ctx = context(cli.global, &cli.command)?;
     match cli.command {
-        Command::Serve(_) | Command::Completions(_) | Command::Login(_) | Command::Logout => {
+        Command::Serve(_)
+        | Command::Completions(_)
+        | Command::Restore(_)
+        | Command::Login(_)
+        | Command::Logout => {
             unreachable!("handled above")
         }
         Command::Run(args) => {
@@ -97,6 +103,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Export(args) => runtime.block_on(export::run(&ctx, args)),
         Command::Whoami => runtime.block_on(whoami(&ctx)),
         Command::Admin(cmd) => runtime.block_on(keys::admin(&ctx, cmd)),
+        Command::Backup(args) => runtime.block_on(backup::backup(&ctx, args)),
     }
 }
 
@@ -167,7 +174,8 @@ fn default_token_file(command: &Command) -> Option<&'static str> {
         Command::Org(OrgCommand::Create { .. })
         | Command::User(UserCommand::Add { .. } | UserCommand::Reset { .. })
         | Command::Operator(_)
-        | Command::Admin(_) => Some(OPERATOR_TOKEN_FILE),
+        | Command::Admin(_)
+        | Command::Backup(_) => Some(OPERATOR_TOKEN_FILE),
         Command::Invite(_) | Command::Login(_) | Command::Logout | Command::Completions(_) => None,
         Command::Passwd(args) if args.reset_code.is_some() => None,
         _ => Some(DEFAULT_TOKEN_FILE),

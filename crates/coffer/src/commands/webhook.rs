@@ -1,7 +1,9 @@
 //! `coffer org webhook add|list|remove|rotate-secret|deliveries|redeliver`: the org's webhooks
 //! (docs/webhooks.md). `add` and `rotate-secret` print the signing secret alone on stdout (so
 //! `SECRET=$(coffer org webhook add …)` works) and everything else — the webhook's id, that the
-//! secret is shown once — on stderr.
+//! secret is shown once — on stderr. What the server stored from someone else's input (URLs,
+//! descriptions, names, a receiver's error) is printed with its control characters escaped, so it
+//! cannot move the cursor, recolour or rewrite the terminal.
 
 use super::Ctx;
 use crate::cli::OrgWebhookCommand;
@@ -21,10 +23,23 @@ fn names<T: std::fmt::Display>(items: &[T]) -> String {
         .join(",")
 }
 
+/// `text` for a terminal: control characters escaped (`\n`, `\u{1b}`), the rest as it is.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// The last answer of a delivery, for a table cell.
 fn last(d: &DeliveryInfo) -> String {
     match (&d.last_status, &d.last_error) {
-        (_, Some(error)) => error.clone(),
+        (_, Some(error)) => printable(error),
         (Some(status), None) => format!("HTTP {status}"),
         (None, None) => "-".into(),
     }
@@ -54,7 +69,7 @@ pub async fn run(ctx: &Ctx, cmd: OrgWebhookCommand) -> Result<i32> {
             eprintln!(
                 "added webhook {} of org {slug}: {} for {}",
                 w.id,
-                w.url,
+                printable(&w.url),
                 names(&w.events)
             );
             eprintln!(
@@ -79,11 +94,13 @@ pub async fn run(ctx: &Ctx, cmd: OrgWebhookCommand) -> Result<i32> {
             for w in list.webhooks {
                 table.row(vec![
                     w.id.to_string(),
-                    w.url,
+                    printable(&w.url),
                     names(&w.events),
-                    w.created_by,
+                    printable(&w.created_by),
                     output::time(w.created_at),
-                    w.description.unwrap_or_else(|| "-".into()),
+                    w.description
+                        .as_deref()
+                        .map_or_else(|| "-".into(), printable),
                 ]);
             }
             table.print_or(&format!("no webhooks in org {slug}"));
@@ -164,4 +181,19 @@ pub async fn run(ctx: &Ctx, cmd: OrgWebhookCommand) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(
+            printable("https://h.example/\u{1b}[2J\r\nx\u{7}"),
+            "https://h.example/\\u{1b}[2J\\r\\nx\\u{7}"
+        );
+        assert_eq!(printable("pager — zoë"), "pager — zoë");
+        assert_eq!(printable("a\u{9b}b"), "a\\u{9b}b");
+    }
 }

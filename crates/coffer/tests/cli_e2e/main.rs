@@ -6,6 +6,7 @@
 mod support;
 
 mod access;
+mod backup;
 /// The TLS tests' certificates (rcgen), shared with the server's tests.
 #[path = "../../../server/tests/support/certs.rs"]
 #[allow(dead_code)]

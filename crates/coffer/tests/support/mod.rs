@@ -49,6 +49,25 @@ impl Server {
         Self::start_in(tempfile::tempdir().expect("temp dir"), &listen, env)
     }
 
+    /// Starts a server on `dir/coffer-data`, which already holds a deployment (a restored
+    /// backup) whose first owner's and operator's tokens are `token` and `operator`. They are
+    /// written to the token files first, where the deployment's first start wrote them, so
+    /// commands run in `dir` find them as they would on the original.
+    pub fn start_existing(dir: tempfile::TempDir, token: &str, operator: &str) -> Server {
+        use std::os::unix::fs::OpenOptionsExt;
+        let data = dir.path().join("coffer-data");
+        for (file, value) in [("admin.token", token), ("operator.token", operator)] {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(data.join(file))
+                .and_then(|mut f| f.write_all(format!("{value}\n").as_bytes()))
+                .unwrap_or_else(|e| panic!("writing {file}: {e}"));
+        }
+        Self::start_in(dir, "127.0.0.1:0", &[])
+    }
+
     /// Kills the server with SIGKILL (no shutdown of any kind) and starts a new one on the same
     /// data directory with `env`.
     pub fn kill_and_restart(mut self, env: &[(&str, &str)]) -> Server {

@@ -8,13 +8,14 @@ CREATE TABLE webhooks (
     url                text NOT NULL,
     description        text,
     events             text NOT NULL,
-    secret_id          uuid NOT NULL,
     secret_key_version bigint NOT NULL,
-    secret_envelope    bytea NOT NULL,
+    secret_wrap        bytea NOT NULL,
     audit_cursor       bigint NOT NULL CHECK (audit_cursor >= 0),
     created_at         bigint NOT NULL,
     created_by         text NOT NULL,
-    secret_rotated_at  bigint
+    secret_rotated_at  bigint,
+    failures           bigint NOT NULL DEFAULT 0 CHECK (failures >= 0),
+    failed_at          bigint
 );
 CREATE INDEX webhooks_by_org ON webhooks (org_id, created_at);
 
@@ -38,7 +39,8 @@ CREATE TABLE webhook_deliveries (
     UNIQUE (webhook_id, seq)
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
-CREATE INDEX webhook_deliveries_done ON webhook_deliveries (created_at) WHERE state <> 'pending';
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, next_attempt_at) WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_done ON webhook_deliveries (last_attempt_at) WHERE state <> 'pending';
 
 CREATE TABLE expiry_reminders (
     secret_id  uuid NOT NULL REFERENCES secrets(id),
@@ -47,4 +49,5 @@ CREATE TABLE expiry_reminders (
     sent_at    bigint NOT NULL,
     PRIMARY KEY (secret_id, expires_at)
 );
+CREATE INDEX expiry_reminders_by_expiry ON expiry_reminders (expires_at);
 CREATE INDEX secrets_by_expiry ON secrets (expires_at) WHERE expires_at IS NOT NULL AND NOT destroyed;

@@ -12,12 +12,14 @@
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod fs;
+mod hold;
 mod key;
 mod memory;
 mod metered;
 mod s3;
 
 pub use fs::FsBlobStore;
+pub use hold::{DeleteHold, HoldingBlobStore};
 pub use key::{BlobKey, BlobPrefix};
 pub use memory::MemoryBlobStore;
 pub use metered::MeteredBlobStore;

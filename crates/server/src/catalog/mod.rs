@@ -228,6 +228,17 @@ pub trait Catalog:
     /// Stores checkpoint `c`. `AlreadyExists` if the org has checkpoint `c.n` (another node
     /// signed first); `Refused` if it has no checkpoint `c.n - 1` (for `c.n` > 1).
     async fn add_audit_checkpoint(&self, c: Checkpoint) -> Result<()>;
+
+    /// Writes a copy of the whole catalog as of one moment into `dest`, a new or empty file
+    /// (`coffer backup`). Only the embedded catalog makes one; any other answers `Refused`
+    /// (PostgreSQL is backed up with its own tools: docs/operations.md).
+    async fn snapshot_into(&self, dest: &std::path::Path) -> Result<()> {
+        let _ = dest;
+        Err(CatalogError::Refused(format!(
+            "the {} catalog is backed up with its own tools (docs/operations.md)",
+            self.backend()
+        )))
+    }
 }
 
 /// Which catalog backend. Tagged by `kind` in `coffer.toml`.

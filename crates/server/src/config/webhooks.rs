@@ -14,8 +14,8 @@ use std::time::Duration;
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhooksConfig {
-    /// How often this node turns new audit events into deliveries and sends the ones that are
-    /// due (`0s`: this node delivers nothing; others still do).
+    /// How often this node turns new audit events into deliveries and starts attempts of the
+    /// ones that are due (`0s`: this node delivers nothing; others still do).
     #[serde(default = "default_interval", with = "humantime_serde")]
     pub interval: Duration,
     /// Deadline of one delivery attempt, connection included.
@@ -25,7 +25,8 @@ pub struct WebhooksConfig {
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
     /// The wait after the first failed attempt; each further failure doubles it (up to
-    /// `backoff_max`), and each wait is jittered to between half and all of it.
+    /// `backoff_max`), and each wait is jittered to between half and all of it. Also the first
+    /// wait of a webhook's circuit breaker (docs/webhooks.md).
     #[serde(default = "default_backoff_base", with = "humantime_serde")]
     pub backoff_base: Duration,
     /// The longest wait between two attempts.
@@ -35,9 +36,11 @@ pub struct WebhooksConfig {
     /// allowed): tests and local development only.
     #[serde(default)]
     pub allow_loopback: bool,
-    /// Admit webhook URLs whose host is (or resolves to) a private address (10/8, 172.16/12,
-    /// 192.168/16, 100.64/10, fc00::/7): receivers inside the operator's own network. Off, an org
-    /// admin cannot make Coffer POST into the network it runs in.
+    /// Admit webhook URLs whose host is (or resolves to) a private or otherwise not publicly
+    /// routable address (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7, documentation,
+    /// benchmarking, multicast and reserved ranges, in any IPv6 spelling that carries an IPv4
+    /// address): receivers inside the operator's own network. Off, an org admin cannot make
+    /// Coffer POST into the network it runs in.
     #[serde(default)]
     pub allow_private_networks: bool,
     /// How often this node looks for secrets whose expiry enters the reminder window (`0s`:
@@ -48,7 +51,8 @@ pub struct WebhooksConfig {
     /// event (and webhook delivery), and the web UI warns about it.
     #[serde(default = "default_expiry_days")]
     pub expiry_reminder_days: u32,
-    /// How long delivered and dead-lettered deliveries are kept for `deliveries` listings.
+    /// How long delivered and dead-lettered deliveries are kept for `deliveries` listings,
+    /// counted from when they finished.
     #[serde(default = "default_retention", with = "humantime_serde")]
     pub retention: Duration,
 }

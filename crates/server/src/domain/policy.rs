@@ -11,7 +11,8 @@
 //!   no action here by which anyone mints another person's token or sets their password. The
 //!   operator may only *reset* them (revoke, and hand out a one-time code the person redeems).
 //! - A *service account* belongs to one org, is never an owner, and is managed by that org's
-//!   admins, who mint its tokens. It manages nothing about people.
+//!   admins, who mint its tokens. It manages nothing about people, and neither sees nor sets
+//!   where the org's events go (webhooks): a leaked CI token must not open a lasting channel out.
 //! - The *operator* is a deployment role, never a member of any org. It creates orgs, seats
 //!   members, resets credentials and revokes tokens, but never reads, writes or audits an org's
 //!   secrets.
@@ -158,6 +159,10 @@ pub enum Action {
     /// Reset a person's credentials: revoke their tokens, sessions and password, and hand out
     /// a one-time code they redeem to set a new password (deployment-wide).
     ResetCredentials,
+    /// Take a backup of the whole deployment: the catalog, the envelopes and the master key
+    /// (deployment-wide; whoever holds the archive and its passphrase holds every local org's
+    /// keys, so it is the operator's alone, like access to the data directory).
+    BackupDeployment,
     /// Read an org's settings and status.
     ReadOrg,
     /// Rotate the org key.
@@ -268,7 +273,8 @@ pub enum Decision {
 /// which stays with people.
 pub const MAX_SERVICE_ROLE: Role = Role::Admin;
 
-/// Whether the action manages people or credentials — never a service account's business.
+/// Whether the action manages people or credentials, or sees or sets where the org's events go
+/// (webhooks) — never a service account's business.
 fn manages_people(action: Action) -> bool {
     use Action::*;
     matches!(
@@ -290,6 +296,8 @@ fn manages_people(action: Action) -> bool {
             | ReadScim
             | ManageScim
             | RevokeScimToken
+            | ReadWebhooks
+            | ManageWebhooks
     )
 }
 
@@ -333,7 +341,7 @@ fn member_may(role: Role, action: Action) -> bool {
         CreateServiceAccount(r) => admin && r <= role && r <= MAX_SERVICE_ROLE,
         RotateOrgKey | ManageKeys | ManageStorage | ManageSso | DisableSso | ManageScim
         | RevokeScimToken => role == Role::Owner,
-        AddMember(_) | CreateOrg | ListAllOrgs | ResetCredentials => false,
+        AddMember(_) | CreateOrg | ListAllOrgs | ResetCredentials | BackupDeployment => false,
     }
 }
 
@@ -351,7 +359,10 @@ pub fn authorize(actor: &Actor, action: Action, resource: Resource) -> Decision 
             actor.is_operator()
                 && matches!(
                     action,
-                    Action::CreateOrg | Action::ListAllOrgs | Action::ResetCredentials
+                    Action::CreateOrg
+                        | Action::ListAllOrgs
+                        | Action::ResetCredentials
+                        | Action::BackupDeployment
                 ),
         ),
         (Resource::Org(_), None) if operator_duty(action) => Decision::Allow,
@@ -784,6 +795,7 @@ mod tests {
         (CreateOrg, [F, F, F, F]),
         (ListAllOrgs, [F, F, F, F]),
         (ResetCredentials, [F, F, F, F]),
+        (BackupDeployment, [F, F, F, F]),
     ];
 
     const ROLES: [Role; 4] = [Auditor, Member, Admin, Owner];
@@ -875,6 +887,17 @@ mod tests {
             A,
             "a leaked service token can revoke itself"
         );
+        for webhooks in [ReadWebhooks, ManageWebhooks] {
+            assert_eq!(
+                authorize(&sa, webhooks, Resource::Org(org(1))),
+                F,
+                "a leaked service token must not redirect the org's events: {webhooks:?}"
+            );
+            assert_eq!(
+                authorize(&person(Admin), webhooks, Resource::Org(org(1))),
+                A
+            );
+        }
     }
 
     #[test]
@@ -907,7 +930,7 @@ mod tests {
 
     #[test]
     fn deployment_actions_are_the_operators_alone() {
-        for action in [CreateOrg, ListAllOrgs, ResetCredentials] {
+        for action in [CreateOrg, ListAllOrgs, ResetCredentials, BackupDeployment] {
             assert_eq!(authorize(&operator(), action, Resource::Deployment), A);
             for role in ROLES {
                 assert_eq!(authorize(&person(role), action, Resource::Deployment), F);

@@ -8,6 +8,7 @@
 
 mod access;
 mod audit;
+mod backup;
 mod convert;
 pub mod error;
 mod extract;
@@ -74,6 +75,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/orgs/{org}/keys/setup", get(keys::setup))
         .route("/orgs/{org}/keys/check", post(keys::check))
         .route("/admin/byok", get(keys::admin_list))
+        .route("/admin/backup", post(backup::backup))
         .route(
             "/orgs/{org}/storage",
             get(storage::show).put(storage::set).delete(storage::reset),

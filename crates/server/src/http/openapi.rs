@@ -11,7 +11,8 @@
 //! schemathesis checks the result against the running server (`crates/server/tests/contract.rs`).
 
 use super::{
-    access, audit, keys, links, orgs, people, scim_tokens, secrets, sso, storage, uploads, webhooks,
+    access, audit, backup, keys, links, orgs, people, scim_tokens, secrets, sso, storage, uploads,
+    webhooks,
 };
 use axum::Json;
 use coffer_api::patterns;
@@ -36,6 +37,7 @@ use utoipa::OpenApi;
         keys::disable,
         keys::check,
         keys::admin_list,
+        backup::backup,
         storage::show,
         storage::set,
         storage::reset,

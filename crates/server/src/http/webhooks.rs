@@ -1,5 +1,6 @@
-//! `/api/v1/orgs/{org}/webhooks…`: an org's webhooks and their deliveries — admins and owners add,
-//! list, remove and re-key webhooks, list deliveries and redeliver one (`service::webhooks`).
+//! `/api/v1/orgs/{org}/webhooks…`: an org's webhooks and their deliveries — admins and owners
+//! (people; never a service account) add, list, remove and re-key webhooks, list deliveries and
+//! redeliver one (`service::webhooks`).
 //! The signing secret leaves only in the answers to adding and re-keying, which are never
 //! cached.
 

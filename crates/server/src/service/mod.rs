@@ -8,6 +8,7 @@
 
 mod access;
 mod audit_log;
+mod backup;
 mod byok;
 mod error;
 mod links;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 
 pub use access::{AccessHolder, AccessReport, principal_text};
 pub use audit_log::AuditCheck;
+pub use backup::BackupParts;
 pub use byok::routing::OrgKeyProviders;
 pub use byok::{ByokParts, KeysView, ProbeSummary, SetKeys};
 pub use error::{Error, Result};
@@ -78,6 +80,8 @@ pub struct Coffer {
     sso: sso::SsoParts,
     /// Webhook settings and their HTTP client.
     webhooks: webhooks::WebhookParts,
+    /// What `coffer backup` needs besides the seams (`None`: backups refused).
+    backup: Option<backup::BackupParts>,
 }
 
 /// Striped locks that queue this node's writers of the same secret, so they take turns instead
@@ -121,6 +125,7 @@ impl Coffer {
             stopping: std::sync::atomic::AtomicBool::new(false),
             sso: sso::SsoParts::new("http://127.0.0.1:8420", false),
             webhooks: webhooks::WebhookParts::new(webhooks::WebhookSettings::default()),
+            backup: None,
         }
     }
 
@@ -248,6 +253,7 @@ fn action_words(action: Action) -> &'static str {
         Action::CreateOrg => "create orgs",
         Action::ListAllOrgs => "list every org",
         Action::ResetCredentials => "reset people's credentials",
+        Action::BackupDeployment => "take a backup of the deployment",
         Action::ReadOrg => "read this org",
         Action::RotateOrgKey => "rotate the org key",
         Action::ListMembers => "list members",
@@ -290,7 +296,11 @@ fn action_words(action: Action) -> &'static str {
 fn forbidden(actor: &Actor, action: Action, org: &str) -> Error {
     if matches!(
         action,
-        Action::CreateOrg | Action::ListAllOrgs | Action::ResetCredentials | Action::AddMember(_)
+        Action::CreateOrg
+            | Action::ListAllOrgs
+            | Action::ResetCredentials
+            | Action::BackupDeployment
+            | Action::AddMember(_)
     ) {
         return Error::Forbidden(format!(
             "only the deployment's operator can {} (its token is operator.token in the server's data directory)",

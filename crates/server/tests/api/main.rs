@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod backup;
 mod bad_input;
 mod contract;
 mod fill;

@@ -1,9 +1,10 @@
 //! Who may touch a webhook, as an attacker tries it in chains across two orgs: bravo's admin aimed
 //! at alpha's webhook and its deliveries (every operation answers 404, exactly like a webhook that
-//! does not exist), alpha's member and a service account's token in the wrong role (403), an
-//! admin removed from the org holding on to their token (refused), the operator (404: webhooks
-//! carry the org's events, which the operator never reads); and the URLs and events refused on
-//! add, with nothing stored.
+//! does not exist), alpha's member (403), a service account's token even at the admin role (403:
+//! a leaked CI token must not open a channel for the org's events), an admin removed from the org
+//! holding on to their token (refused), the operator (404: webhooks carry the org's events, which
+//! the operator never reads); and the URLs and events refused on add, with nothing stored, and
+//! the URL stored as the parser normalised it.
 
 use crate::{Backend, Receiver, World};
 use reqwest::Method;
@@ -125,6 +126,65 @@ async fn roles_decide_who_manages_webhooks(b: Backend) {
         .call(&w.amember, Method::GET, "/api/v1/orgs/alpha/webhooks", None)
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
+    // A service account may not, not even at the admin role: not add, list, read, re-key, remove
+    // or redeliver.
+    let sa = w
+        .call(
+            &w.aowner,
+            Method::POST,
+            "/api/v1/orgs/alpha/service-accounts",
+            Some(json!({"name": "ci", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(sa.status, 201, "{}", sa.body);
+    let t = w
+        .call(
+            &w.aowner,
+            Method::POST,
+            "/api/v1/orgs/alpha/tokens",
+            Some(json!({"service_account": "ci"})),
+        )
+        .await;
+    assert_eq!(t.status, 201, "{}", t.body);
+    let ci = t.body["token"].as_str().unwrap().to_owned();
+    let r = w.add(&ci, "alpha", &rx.url, &["secret.revealed"]).await;
+    assert_eq!(
+        r.status, 403,
+        "a service account added a webhook: {}",
+        r.body
+    );
+    assert_eq!(r.code(), "forbidden");
+    let (owned, _) = w
+        .webhook(&w.aowner, "alpha", &rx.url, &["secret.revealed"])
+        .await;
+    for (method, path) in [
+        (Method::GET, "/api/v1/orgs/alpha/webhooks".to_owned()),
+        (Method::GET, format!("/api/v1/orgs/alpha/webhooks/{owned}")),
+        (
+            Method::GET,
+            format!("/api/v1/orgs/alpha/webhooks/{owned}/deliveries"),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/orgs/alpha/webhooks/{owned}/rotate-secret"),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/orgs/alpha/webhooks/{owned}"),
+        ),
+    ] {
+        let r = w.call(&ci, method.clone(), &path, None).await;
+        assert_eq!(r.status, 403, "{method} {path}: {}", r.body);
+    }
+    let r = w
+        .call(
+            &w.aowner,
+            Method::DELETE,
+            &format!("/api/v1/orgs/alpha/webhooks/{owned}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
     // An admin may; once removed from the org, their token adds nothing.
     let aadmin = w.app.member_as(&w.aowner, "alpha", "aadmin", "admin").await;
     let (id, _) = w
@@ -175,7 +235,8 @@ async fn roles_decide_who_manages_webhooks(b: Backend) {
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(
         w.events(&w.aowner, "alpha", "webhook.delete").await.len(),
-        1
+        2,
+        "the one the owner added for the service account's tries, and this one"
     );
 }
 
@@ -197,6 +258,15 @@ async fn bad_urls_and_events_are_refused_and_nothing_is_stored(b: Backend) {
         assert!(r.message().contains(words), "{url}: {}", r.message());
     }
     let rx = Receiver::start().await;
+    for (url, words) in [
+        (format!("{}\n", rx.url), "control characters"),
+        (rx.url.replace("/hook", "/ho\tok"), "control characters"),
+        (format!("{}?\u{1b}[2J", rx.url), "control characters"),
+    ] {
+        let r = w.add(&w.aowner, "alpha", &url, &["secret.revealed"]).await;
+        assert_eq!(r.status, 400, "{url:?}: {}", r.body);
+        assert!(r.message().contains(words), "{url:?}: {}", r.message());
+    }
     let r = w.add(&w.aowner, "alpha", &rx.url, &["secret.peeked"]).await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.message().contains("secret.peeked"), "{}", r.message());
@@ -212,6 +282,23 @@ async fn bad_urls_and_events_are_refused_and_nothing_is_stored(b: Backend) {
             .await
             .is_empty()
     );
+    // Stored, listed and called as the parser normalised it.
+    let odd = rx
+        .url
+        .replace("http://", "HTTP://")
+        .replace("/hook", "/x/../hook");
+    let (id, _) = w
+        .webhook(&w.aowner, "alpha", &odd, &["secret.revealed"])
+        .await;
+    let r = w
+        .call(
+            &w.aowner,
+            Method::GET,
+            &format!("/api/v1/orgs/alpha/webhooks/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["url"], rx.url.as_str(), "{}", r.body);
 }
 
 #[tokio::test]

@@ -3,9 +3,10 @@
 //! — headers and the exact raw body — and can be told to fail), on the SQLite catalog and on
 //! PostgreSQL: deliveries signed over the exact bytes received, a reveal arriving as
 //! `secret.revealed`, retries carrying one event id until a 2xx, the dead letter and
-//! redelivery, the SSRF rules on add, the tenancy of webhooks across two orgs and roles, exactly
-//! one `secret.expiring` per expiry, no secret value in any body, and two nodes on one
-//! PostgreSQL database sending each delivery once.
+//! redelivery, the SSRF rules on add, the tenancy of webhooks across two orgs and roles (service
+//! accounts refused), exactly one `secret.expiring` per expiry, no secret value in any body, two
+//! nodes on one PostgreSQL database sending each delivery once, and one org's hanging receiver,
+//! suspension or unreadable webhook row never holding up another org's deliveries.
 
 #[path = "../support/backend.rs"]
 #[allow(dead_code)]
@@ -17,6 +18,7 @@ mod helpers;
 mod chains;
 mod deliveries;
 mod expiry;
+mod isolation;
 mod nodes;
 
 use axum::body::Bytes;
@@ -207,12 +209,21 @@ pub struct World {
 
 impl World {
     pub async fn start(backend: Backend) -> World {
+        World::start_with(backend, |_| {}).await
+    }
+
+    /// Like [`World::start`], with `tweak` applied to the config after the fast webhooks.
+    pub async fn start_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut coffer_server::config::Config) + Send + 'static,
+    ) -> World {
         let (settings, db) = catalog(backend).await;
         let app = spawn_with(move |c| {
             if let Some(s) = settings {
                 c.catalog = s;
             }
             fast_webhooks(c);
+            tweak(c);
         })
         .await;
         let aowner = app.org_with_owner("alpha", "aowner").await;

@@ -14,7 +14,7 @@ mod sso;
 mod storage;
 mod uploads;
 pub mod web;
-mod webhooks;
+pub(crate) mod webhooks;
 
 use crate::audit::{AuditDraft, Verifier};
 use crate::blob::BlobKey;

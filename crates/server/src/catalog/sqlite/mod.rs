@@ -12,6 +12,7 @@
 //! forward-only migrations in `migrations/sqlite/`, recorded in `schema_migrations`.
 
 mod access;
+pub mod backup;
 mod byok;
 mod byok_reads;
 mod checkpointer;
@@ -534,6 +535,12 @@ impl Catalog for SqliteCatalog {
     }
     async fn add_audit_checkpoint(&self, c: Checkpoint) -> Result<()> {
         self.writer.write(move |tx| checkpoints::add(tx, &c)).await
+    }
+    async fn snapshot_into(&self, dest: &Path) -> Result<()> {
+        let (db, dest) = (self.readers.path.clone(), dest.to_path_buf());
+        tokio::task::spawn_blocking(move || backup::snapshot(&db, &dest))
+            .await
+            .expect("blocking task panicked")
     }
 }
 

@@ -1,10 +1,11 @@
 //! The reminder job: one `secret.expiring` audit event per secret and expiry time, once that
 //! expiry is within the window (`webhooks.expiry_reminder_days`), which the webhook pipeline then
-//! delivers like any other event. It also drops finished deliveries older than
-//! `webhooks.retention`.
+//! delivers like any other event. (Old reminders and finished deliveries are the pruning job's:
+//! [`super::prune`].)
 //!
 //! The event is appended by the catalog in the transaction that records the reminder, so several
-//! nodes running the job at once append it once. A secret whose expiry is changed is announced
+//! nodes running the job at once append it once. A secret whose reminder cannot be recorded is
+//! logged and skipped; the others are still announced, and it is tried again next run. A secret whose expiry is changed is announced
 //! again for its new expiry. Expiries up to one window in the past are still announced (flagged
 //! `"expired": true`), so a deployment that was down when one came due still tells; older ones
 //! are not, so upgrading never floods receivers with long-expired secrets. Deleted and destroyed
@@ -61,22 +62,13 @@ impl Coffer {
                 {
                     Ok(true) => reminded += 1,
                     Ok(false) => {}
-                    Err(e) => return Err(Error::catalog(e, || "expiry reminder".into())),
+                    Err(e) => {
+                        tracing::warn!(secret = %secret.id, org = %secret.org, error = %e, "recording an expiry reminder failed; retrying next run")
+                    }
                 }
             }
             if !full {
                 break;
-            }
-        }
-        let before = Timestamp::from_millis(
-            now.millis()
-                .saturating_sub(i64::try_from(s.retention.as_millis()).unwrap_or(i64::MAX)),
-        );
-        match self.catalog.prune_deliveries(before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "pruned finished webhook deliveries"),
-            Err(e) => {
-                tracing::warn!(error = %e, "pruning webhook deliveries failed; retrying next run")
             }
         }
         Ok(reminded)

@@ -1,7 +1,7 @@
 //! Org webhooks (docs/webhooks.md): admins add, list, remove and re-key an org's webhooks and
 //! see and redeliver their deliveries (here); the delivery job turns the org's audit events into
 //! signed deliveries and sends them ([`pipeline`]); the reminder job announces expiring secrets
-//! ([`expiry`]).
+//! ([`expiry`]); the pruning job drops finished deliveries and spent reminders ([`prune`]).
 //!
 //! Shaped around the audit chain, which is already an outbox: every change appends its event in
 //! the transaction that makes it, so a webhook only needs a cursor into the chain, and no request
@@ -9,32 +9,47 @@
 //! receiver drops duplicates by the event id, `<org id>:<seq>`), retried with backoff and then
 //! dead-lettered until someone redelivers them.
 //!
-//! A webhook's signing secret (`whsec_` + 43 base64url characters, 256 bits from the OS RNG) is
-//! shown once, when it is made, and stored sealed under the org key (envelope format v1, bound
-//! to its own id) like the SSO client secret; it is opened only to sign an attempt, and never
-//! logged or returned again. Its URL passes the SSRF rules of [`sender`] when it is set and
-//! before every attempt. Audit events of webhook management name the URL's host only: a
-//! webhook URL's path is often a credential of the receiver.
+//! Who: people who are owners or admins of the org. Service accounts are refused (the policy's
+//! `manages_people`): a webhook decides where the org's events go, and a leaked CI token must
+//! not be able to open a quiet, lasting channel out.
+//!
+//! A webhook's signing secret is 32 bytes from the OS RNG, shown once as `whsec_` + their 43
+//! base64url characters when it is made (or replaced), and stored wrapped under the org key
+//! with coffer_envelope's key wrap and an AAD of its own: `coffer/v1/webhook-secret` ‖ org id ‖
+//! webhook id ‖ org key version (docs/webhooks.md, "How the signing secret is stored"). So a
+//! wrapped secret opens only as the secret of the webhook it was made for, and never as anything
+//! else sealed under the org key. It is opened only to sign an attempt, and never logged or
+//! returned again. Its URL must be free of control characters and pass the SSRF rules of
+//! [`sender`] when it is set and before every attempt, and it is stored as the URL parser
+//! normalised it. Audit events of webhook management name the URL's host only: a webhook URL's
+//! path is often a credential of the receiver.
 
 pub mod events;
 mod expiry;
 mod pipeline;
+mod prune;
 pub mod sender;
 
-use crate::catalog::{CatalogError, DeliveryRecord, OrgRecord, SealedValue, WebhookRecord};
+use crate::catalog::{CatalogError, DeliveryRecord, OrgRecord, WebhookRecord, WebhookSecret};
 use crate::domain::policy::{Action, Actor};
-use crate::domain::{DeliveryId, OrgSlug, SecretId, Timestamp, WebhookEvent, WebhookId};
-use crate::service::{Coffer, Error, Result, event, secrets, tokens};
+use crate::domain::{DeliveryId, OrgId, OrgSlug, Timestamp, WebhookEvent, WebhookId};
+use crate::service::{Coffer, Error, Result, event};
+use base64::Engine;
+use coffer_envelope::{Key32, OrgKey};
 use sender::{Sender, UrlRules};
+use std::sync::Arc;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
-pub use pipeline::DeliveryPass;
+pub use pipeline::{DeliveryPass, MAX_PENDING_PER_WEBHOOK};
+pub use prune::{PRUNE_INTERVAL, Pruned};
 
 /// Prefix of every signing secret.
 pub const SECRET_PREFIX: &str = "whsec_";
 /// Most webhooks one org may have: each costs every node a look at the org's chain per pass.
-pub const MAX_PER_ORG: usize = 25;
+pub const MAX_PER_ORG: u32 = 25;
+/// The label that starts the AAD of a signing secret's wrap.
+const SECRET_AAD: &[u8] = b"coffer/v1/webhook-secret";
 /// Longest webhook URL accepted, in bytes.
 const MAX_URL: usize = 2000;
 /// Longest description, in characters.
@@ -84,10 +99,12 @@ impl WebhookSettings {
     }
 }
 
-/// The settings and the HTTP client.
+/// The settings, the HTTP client, and this node's attempt slots.
 pub struct WebhookParts {
     settings: WebhookSettings,
     sender: Sender,
+    /// One permit per attempt this node may have in flight ([`pipeline::CONCURRENCY`]).
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl WebhookParts {
@@ -96,24 +113,71 @@ impl WebhookParts {
         Self {
             sender: Sender::new(settings.rules, settings.timeout),
             settings,
+            slots: Arc::new(tokio::sync::Semaphore::new(pipeline::CONCURRENCY)),
         }
     }
 }
 
-/// A webhook's signing secret: the HMAC key of `Coffer-Signature`. Redacted in `Debug`, wiped on
-/// drop.
+/// A webhook's signing secret: the HMAC key of `Coffer-Signature`, `whsec_` + the base64url of
+/// its 32 bytes. Redacted in `Debug`, wiped on drop.
 pub struct SigningSecret(Zeroizing<String>);
 
 impl SigningSecret {
-    /// A fresh secret from the OS RNG.
-    fn generate() -> Self {
-        Self(tokens::generate_with(SECRET_PREFIX))
+    /// The secret of these 32 bytes.
+    fn of(bytes: &Key32) -> Self {
+        Self(Zeroizing::new(format!(
+            "{SECRET_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.expose())
+        )))
     }
 
     /// The secret as shown to its owner (and used as the HMAC key, as bytes).
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// The AAD of webhook `id`'s signing secret wrapped under version `key_version` of `org`'s key:
+/// `coffer/v1/webhook-secret` ‖ org id (16 bytes) ‖ webhook id (16 bytes) ‖ key version (4 bytes,
+/// big-endian).
+fn secret_aad(org: OrgId, id: WebhookId, key_version: u32) -> Vec<u8> {
+    [
+        SECRET_AAD,
+        &org.to_bytes()[..],
+        &id.to_bytes()[..],
+        &key_version.to_be_bytes()[..],
+    ]
+    .concat()
+}
+
+/// Wraps `bytes`, the signing secret of webhook `id` of `org`, under `key` (version
+/// `key_version` of the org key).
+fn wrap_secret(
+    key: &OrgKey,
+    org: OrgId,
+    id: WebhookId,
+    key_version: u32,
+    bytes: &Key32,
+) -> Result<WebhookSecret> {
+    let wrap = coffer_envelope::try_wrap_key(key, &secret_aad(org, id, key_version), bytes)
+        .map_err(|e| Error::Internal(format!("wrapping a webhook's signing secret: {e}")))?;
+    Ok(WebhookSecret { key_version, wrap })
+}
+
+/// Opens the signing secret of webhook `id` of `org` wrapped as `stored` under `key`.
+fn unwrap_secret(
+    key: &OrgKey,
+    org: OrgId,
+    id: WebhookId,
+    stored: &WebhookSecret,
+) -> Result<SigningSecret> {
+    let aad = secret_aad(org, id, stored.key_version);
+    let bytes = coffer_envelope::unwrap_key(key, &aad, &stored.wrap).map_err(|e| {
+        Error::Integrity(format!(
+            "webhook {id}'s signing secret failed its integrity check: {e}"
+        ))
+    })?;
+    Ok(SigningSecret::of(&bytes))
 }
 
 impl std::fmt::Debug for SigningSecret {
@@ -164,43 +228,23 @@ impl Coffer {
         (self.webhooks.settings.expiry_window.as_secs() / 86_400) as u32
     }
 
-    /// Seals a new signing secret under the org's current key.
-    async fn seal_signing_secret(&self, org: &OrgRecord) -> Result<(SigningSecret, SealedValue)> {
-        let secret = SigningSecret::generate();
-        let id = SecretId::new();
+    /// A new signing secret for webhook `id` of `org`, wrapped under the org's current key.
+    async fn new_signing_secret(
+        &self,
+        org: &OrgRecord,
+        id: WebhookId,
+    ) -> Result<(SigningSecret, WebhookSecret)> {
+        let bytes = Key32::try_generate()
+            .map_err(|e| Error::Internal(format!("drawing a webhook's signing secret: {e}")))?;
         let key = self.org_key(org.id, org.key_version).await?;
-        let sealed = coffer_envelope::seal(
-            &key,
-            &secrets::binding(org.id, id, 1, org.key_version),
-            secret.expose().as_bytes(),
-        )
-        .map_err(|e| Error::Internal(format!("sealing a webhook secret: {e}")))?;
-        Ok((
-            secret,
-            SealedValue {
-                id,
-                key_version: org.key_version,
-                envelope: sealed.bytes,
-            },
-        ))
+        let stored = wrap_secret(&key, org.id, id, org.key_version, &bytes)?;
+        Ok((SigningSecret::of(&bytes), stored))
     }
 
     /// Opens a webhook's signing secret (to sign an attempt).
     async fn open_signing_secret(&self, w: &WebhookRecord) -> Result<SigningSecret> {
-        let sealed = &w.secret;
-        let key = self.org_key(w.org, sealed.key_version).await?;
-        let plain = coffer_envelope::open(
-            &key,
-            &secrets::binding(w.org, sealed.id, 1, sealed.key_version),
-            &sealed.envelope,
-            4 * 1024,
-        )
-        .map_err(|e| {
-            Error::Integrity(format!("a webhook's signing secret cannot be opened: {e}"))
-        })?;
-        let text = String::from_utf8(plain.as_bytes().to_vec())
-            .map_err(|_| Error::Integrity("a webhook's signing secret is not text".into()))?;
-        Ok(SigningSecret(Zeroizing::new(text)))
+        let key = self.org_key(w.org, w.secret.key_version).await?;
+        unwrap_secret(&key, w.org, w.id, &w.secret)
     }
 
     /// Adds a webhook to the org (admins and owners). The URL and events are checked first
@@ -217,8 +261,16 @@ impl Coffer {
                 "url must be at most {MAX_URL} bytes"
             )));
         }
-        sender::check_url(&req.url, self.webhooks.settings.rules)
-            .map_err(|m| Error::InvalidInput(format!("url: {m}")))?;
+        // Stored as parsed: the normal form the checks and every attempt see.
+        let url = sender::check_url(&req.url, self.webhooks.settings.rules)
+            .map_err(|m| Error::InvalidInput(format!("url: {m}")))?
+            .as_str()
+            .to_owned();
+        if url.len() > MAX_URL {
+            return Err(Error::InvalidInput(format!(
+                "url must be at most {MAX_URL} bytes once normalised"
+            )));
+        }
         let mut events = req.events;
         events.sort();
         events.dedup();
@@ -238,31 +290,37 @@ impl Coffer {
             }
             other => other,
         };
+        let too_many = || Error::Conflict {
+            code: "webhook_limit",
+            message: format!(
+                "org `{slug}` already has {MAX_PER_ORG} webhooks, the most an org may have; remove one first"
+            ),
+        };
+        // A first look spares the key a wrap that would be refused; the catalog counts again in
+        // the transaction that inserts, which is what holds against racing adds.
         let existing = self
             .catalog
             .webhooks(org.id)
             .await
             .map_err(|e| Error::catalog(e, || "webhooks".into()))?;
-        if existing.len() >= MAX_PER_ORG {
-            return Err(Error::Conflict {
-                code: "webhook_limit",
-                message: format!(
-                    "org `{slug}` already has {MAX_PER_ORG} webhooks, the most an org may have; remove one first"
-                ),
-            });
+        if existing.len() >= MAX_PER_ORG as usize {
+            return Err(too_many());
         }
-        let (secret, sealed) = self.seal_signing_secret(&org).await?;
+        let id = WebhookId::new();
+        let (secret, stored) = self.new_signing_secret(&org, id).await?;
         let record = WebhookRecord {
-            id: WebhookId::new(),
+            id,
             org: org.id,
-            url: req.url,
+            url,
             description,
             events,
-            secret: sealed,
+            secret: stored,
             cursor: 0,
             created_at: Timestamp::now(),
             created_by: actor.audit_name(),
             secret_rotated_at: None,
+            failures: 0,
+            failed_at: None,
         };
         let names: Vec<&str> = record.events.iter().map(|e| e.as_str()).collect();
         let audit = event(
@@ -274,9 +332,12 @@ impl Coffer {
         );
         let record = self
             .catalog
-            .create_webhook(record, audit)
+            .create_webhook(record, audit, MAX_PER_ORG)
             .await
-            .map_err(|e| Error::catalog(e, || "webhook".into()))?;
+            .map_err(|e| match e {
+                CatalogError::Refused(_) => too_many(),
+                other => Error::catalog(other, || "webhook".into()),
+            })?;
         Ok(KeyedWebhook { record, secret })
     }
 
@@ -330,8 +391,9 @@ impl Coffer {
             })
     }
 
-    /// Gives one of the org's webhooks a new signing secret (admins and owners), returned once.
-    /// Every attempt from then on — retries of older events too — is signed with it.
+    /// Gives one of the org's webhooks a new signing secret (admins and owners), returned once;
+    /// the webhook keeps its id, which the new secret's wrap is bound to. Every attempt from then
+    /// on — retries of older events too — is signed with it.
     pub async fn rotate_webhook_secret(
         &self,
         actor: &Actor,
@@ -339,7 +401,7 @@ impl Coffer {
         id: WebhookId,
     ) -> Result<KeyedWebhook> {
         let org = self.org_for(actor, slug, Action::ManageWebhooks).await?;
-        let (secret, sealed) = self.seal_signing_secret(&org).await?;
+        let (secret, stored) = self.new_signing_secret(&org, id).await?;
         let audit = event(
             actor,
             org.id,
@@ -349,7 +411,7 @@ impl Coffer {
         );
         let record = self
             .catalog
-            .set_webhook_secret(org.id, id, sealed, Timestamp::now(), audit)
+            .set_webhook_secret(org.id, id, stored, Timestamp::now(), audit)
             .await
             .map_err(|e| match e {
                 CatalogError::NotFound => webhook_not_found(slug, id),
@@ -405,5 +467,55 @@ impl Coffer {
                 },
                 other => Error::catalog(other, || "webhook delivery".into()),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signing_secret_opens_only_as_the_secret_of_its_own_webhook() {
+        let key = OrgKey::generate();
+        let (org, id) = (OrgId::new(), WebhookId::new());
+        let bytes = Key32::generate();
+        let stored = wrap_secret(&key, org, id, 3, &bytes).unwrap();
+        assert_eq!(stored.key_version, 3);
+        assert_eq!(stored.wrap.len(), coffer_envelope::WRAPPED_KEY_LEN);
+        let opened = unwrap_secret(&key, org, id, &stored).unwrap();
+        assert_eq!(opened.expose(), SigningSecret::of(&bytes).expose());
+        assert!(opened.expose().starts_with(SECRET_PREFIX));
+        assert_eq!(opened.expose().len(), SECRET_PREFIX.len() + 43);
+        assert!(crate::service::tokens::well_formed_with(
+            SECRET_PREFIX,
+            opened.expose()
+        ));
+        // Moved to another webhook, another org, or relabelled with another key version: refused.
+        assert!(unwrap_secret(&key, org, WebhookId::new(), &stored).is_err());
+        assert!(unwrap_secret(&key, OrgId::new(), id, &stored).is_err());
+        let relabelled = WebhookSecret {
+            key_version: 4,
+            ..stored.clone()
+        };
+        assert!(unwrap_secret(&key, org, id, &relabelled).is_err());
+        assert!(unwrap_secret(&OrgKey::generate(), org, id, &stored).is_err());
+        // Not an envelope either: a secret value's envelope never opens as a signing secret.
+        assert!(coffer_envelope::parse(&stored.wrap, 1 << 20).is_err());
+        assert!(!format!("{stored:?}").contains(&hex::encode(&stored.wrap)));
+        assert_eq!(format!("{opened:?}"), "SigningSecret([REDACTED])");
+    }
+
+    #[test]
+    fn the_wrap_aad_is_the_documented_layout() {
+        let org = OrgId::from_uuid(uuid::Uuid::from_bytes([0x11; 16]));
+        let id = WebhookId::from_uuid(uuid::Uuid::from_bytes([0x22; 16]));
+        let aad = secret_aad(org, id, 0x0102_0304);
+        let mut want = b"coffer/v1/webhook-secret".to_vec();
+        want.extend([0x11; 16]);
+        want.extend([0x22; 16]);
+        want.extend([1, 2, 3, 4]);
+        assert_eq!(aad, want);
+        assert_eq!(aad.len(), 60);
+        assert!(!aad.starts_with(coffer_envelope::DEK_AAD_PREFIX));
     }
 }

@@ -1,52 +1,76 @@
-//! The delivery job: one pass turns the audit events every webhook has not looked at yet into
-//! deliveries ([`Coffer::enqueue_webhook_events`]), then sends what is due
-//! ([`Coffer::send_due_deliveries`]).
+//! The delivery job. Each pass ([`Coffer::deliver_webhooks_once`]) turns the audit events every
+//! webhook has not looked at yet into deliveries ([`Coffer::enqueue_webhook_events`]) and, side by
+//! side, starts attempts of the due ones ([`Coffer::start_due_deliveries`]), which run in the
+//! background. Neither half waits for a receiver, so a slow or dead receiver delays neither
+//! enqueueing, nor the next pass, nor anybody else's deliveries.
+//!
+//! Fairness. A node has at most [`CONCURRENCY`] attempts in flight and never claims more
+//! deliveries than it has free slots for, so every claimed delivery is attempted at once. A claim
+//! takes at most [`PER_WEBHOOK`] due deliveries of one webhook, going round the webhooks (every
+//! webhook's first before anyone's second), and none of a webhook that already has an attempt in
+//! flight: one webhook holds at most that many of a node's slots. A circuit breaker spares
+//! everyone a receiver that is down: once a webhook's last [`BREAKER_AFTER`] attempts all failed,
+//! it gets one attempt at a time, and none until `webhooks.backoff_base · 2^(failures − 5)` (at
+//! most `webhooks.backoff_max`) has passed since its last failure; a 2xx closes the breaker.
+//! Deliveries of a suspended org are held: not claimed, and one claimed just before the org was
+//! suspended is given back without counting an attempt, so its org key is never asked (the
+//! signing secret is wrapped under it) and its attempts are not used up while the org cannot
+//! sign. An attempt holds the app only while it reads and records, never while a receiver keeps
+//! it waiting.
 //!
 //! Both halves are safe on every node at once. Enqueueing is a check-and-set on the webhook's
 //! cursor, so of two nodes reading the same events one stores them and the other changes
-//! nothing. Sending claims due deliveries with a lease (the catalog's `claim_deliveries`: on
-//! PostgreSQL `FOR UPDATE SKIP LOCKED`), so no two nodes attempt one delivery at the same time;
-//! a node that dies mid-attempt leaves a lease that lapses, and another node tries again. The
-//! lease outlasts an attempt's deadline by a margin, and an outcome is recorded only under the
-//! lease that claimed it. An attempt counts when it is claimed; after `webhooks.max_attempts` the
-//! delivery is dead-lettered (`failed`). Waits double from `webhooks.backoff_base` up to
-//! `webhooks.backoff_max`, each drawn between half and all of its length (jitter, so receivers
-//! coming back are not hit by every retry at once).
+//! nothing; one bad webhook row or one org that cannot be read is logged and skipped, never the
+//! pass. A webhook with [`MAX_PENDING_PER_WEBHOOK`] pending deliveries gets no more: further
+//! events for it are dropped (a warning, and `coffer_webhook_events_dropped_total`). Sending
+//! claims due deliveries with a lease (the catalog's `claim_deliveries`: on PostgreSQL
+//! `FOR UPDATE SKIP LOCKED`) that covers one attempt — `webhooks.timeout` plus a margin — from
+//! the moment of the claim. An attempt is started only while what is left of its lease covers a
+//! whole `webhooks.timeout`, and is cut off at that deadline, so it always ends before its lease
+//! lapses; one whose lease ran short before it could start is given back unsent. So no two nodes
+//! attempt one delivery at the same time, a node that dies mid-attempt leaves a lease that
+//! lapses, and an outcome is recorded only under the lease that claimed it. An attempt counts
+//! when it is claimed; after `webhooks.max_attempts` the delivery is dead-lettered (`failed`).
+//! Waits double from `webhooks.backoff_base` up to `webhooks.backoff_max`, each drawn between half
+//! and all of its length (jitter, so receivers coming back are not hit by every retry at once).
 
 use super::events;
 use super::sender::Attempt;
+use super::{SigningSecret, host_of};
 use crate::catalog::{
-    AttemptOutcome, AuditFilter, CatalogError, DeliveryLease, DeliveryRecord, NewDelivery,
-    OrgRecord, WebhookRecord,
+    AttemptOutcome, AuditFilter, CatalogError, ClaimRules, DeliveryLease, DeliveryRecord,
+    NewDelivery, OrgRecord, WebhookRecord,
 };
-use crate::domain::{DeliveryId, OrgId, Timestamp};
+use crate::domain::{DeliveryId, OrgId, OrgStatus, Timestamp};
 use crate::service::{Coffer, Error, Result};
-use futures::StreamExt;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// Audit events read per step of one webhook's cursor.
 const EVENTS_PER_STEP: u32 = 200;
 /// Steps of one webhook's cursor per pass (the rest waits for the next pass).
 const STEPS_PER_PASS: usize = 10;
-/// Deliveries claimed at once.
-const CLAIM_BATCH: u32 = 32;
-/// Claims per pass.
-const CLAIMS_PER_PASS: usize = 8;
-/// Attempts sent at once.
-const CONCURRENCY: usize = 16;
-/// How much longer than an attempt's deadline a claim is held.
+/// Attempts one node has in flight at most.
+pub(super) const CONCURRENCY: usize = 16;
+/// Due deliveries of one webhook one claim takes at most (one while its breaker is open).
+const PER_WEBHOOK: u32 = 2;
+/// Failed attempts in a row after which a webhook's breaker opens.
+const BREAKER_AFTER: u32 = 5;
+/// How much longer than an attempt's deadline a claim is held: reading the webhook and its org,
+/// opening the signing secret (perhaps a key provider call), and recording the outcome.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// Pending deliveries one webhook may have; events beyond are dropped for it.
+pub const MAX_PENDING_PER_WEBHOOK: u64 = 10_000;
 
 /// What one pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeliveryPass {
     /// Deliveries enqueued.
     pub enqueued: usize,
-    /// Attempts answered with a 2xx.
-    pub delivered: usize,
-    /// Attempts that failed (retried later or dead-lettered).
-    pub failed: usize,
+    /// Attempts started (they finish in the background).
+    pub started: usize,
 }
 
 /// A uniformly random fraction in `[0, 1)` from the OS RNG.
@@ -66,62 +90,88 @@ pub(super) fn backoff(base: Duration, max: Duration, attempt: u32, fraction: f64
     full.mul_f64(0.5 + 0.5 * fraction.clamp(0.0, 1.0))
 }
 
+/// Whether an attempt of `timeout` started at `now` ends before `lease` lapses.
+fn lease_covers(lease: &DeliveryLease, now: Timestamp, timeout: Duration) -> bool {
+    now.plus(timeout) <= lease.until
+}
+
+/// What an attempt needs, or why it cannot be made.
+enum Prepared {
+    /// The webhook and its opened signing secret.
+    Ready(Box<WebhookRecord>, SigningSecret),
+    /// Not now, and not counted: given back (the reason is for the log).
+    Hold(&'static str),
+    /// A failed attempt, for this reason (which the org sees).
+    Fail(String),
+}
+
 impl Coffer {
-    /// One pass of the delivery job (`webhooks.interval`).
-    pub async fn deliver_webhooks_once(&self) -> Result<DeliveryPass> {
-        let enqueued = self.enqueue_webhook_events().await?;
-        let (delivered, failed) = self.send_due_deliveries().await?;
+    /// One pass of the delivery job (`webhooks.interval`): enqueues and starts attempts side by
+    /// side, waiting for neither a receiver nor the other half.
+    pub async fn deliver_webhooks_once(self: &Arc<Self>) -> Result<DeliveryPass> {
+        let (enqueued, started) =
+            tokio::join!(self.enqueue_webhook_events(), self.start_due_deliveries());
         Ok(DeliveryPass {
-            enqueued,
-            delivered,
-            failed,
+            enqueued: enqueued?,
+            started: started?,
         })
     }
 
     /// Moves every webhook's cursor over the events appended since, storing a delivery for each
-    /// event it subscribes to. Returns how many deliveries were stored.
+    /// event it subscribes to. A webhook row this Coffer cannot read, or an org whose chain or
+    /// record cannot be read, is logged and skipped (it is looked at again next pass). Returns
+    /// how many deliveries were stored.
     pub async fn enqueue_webhook_events(&self) -> Result<usize> {
-        let hooks = self
+        let rows = self
             .catalog
             .all_webhooks()
             .await
             .map_err(|e| Error::catalog(e, || "webhooks".into()))?;
-        let mut heads: HashMap<OrgId, u64> = HashMap::new();
-        let mut orgs: HashMap<OrgId, OrgRecord> = HashMap::new();
+        // Read once per org and pass; `None`: reading failed, its webhooks wait for the next pass.
+        let mut heads: HashMap<OrgId, Option<u64>> = HashMap::new();
+        let mut orgs: HashMap<OrgId, Option<OrgRecord>> = HashMap::new();
         let mut enqueued = 0;
-        for w in hooks {
+        for row in rows {
             if self.is_stopping() {
                 break;
             }
-            let head = match heads.get(&w.org) {
-                Some(h) => *h,
-                None => {
-                    let h = self
-                        .catalog
-                        .audit_head(w.org)
-                        .await
-                        .map_err(|e| Error::catalog(e, || "audit head".into()))?
-                        .map_or(0, |(seq, _)| seq);
-                    heads.insert(w.org, h);
-                    h
+            let w = match row {
+                Ok(w) => w,
+                Err(bad) => {
+                    tracing::warn!(webhook = %bad.id, org = %bad.org, error = %bad.reason, "a webhook's row cannot be read by this Coffer; skipped");
+                    continue;
                 }
+            };
+            let head = match heads.entry(w.org) {
+                Entry::Occupied(known) => *known.get(),
+                Entry::Vacant(slot) => *slot.insert(match self.catalog.audit_head(w.org).await {
+                    Ok(h) => Some(h.map_or(0, |(seq, _)| seq)),
+                    Err(e) => {
+                        tracing::warn!(org = %w.org, error = %e, "reading an org's audit head failed; its webhooks wait for the next pass");
+                        None
+                    }
+                }),
+            };
+            let Some(head) = head else {
+                continue;
             };
             if head <= w.cursor {
                 continue;
             }
-            let org = match orgs.get(&w.org) {
-                Some(o) => o.clone(),
-                None => {
-                    let o = self
-                        .catalog
-                        .org_by_id(w.org)
-                        .await
-                        .map_err(|e| Error::catalog(e, || "org".into()))?;
-                    orgs.insert(w.org, o.clone());
-                    o
-                }
+            let org = match orgs.entry(w.org) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(slot) => slot.insert(match self.catalog.org_by_id(w.org).await {
+                    Ok(o) => Some(o),
+                    Err(e) => {
+                        tracing::warn!(org = %w.org, error = %e, "reading an org failed; its webhooks wait for the next pass");
+                        None
+                    }
+                }),
             };
-            match self.advance(&w, &org).await {
+            let Some(org) = org.as_ref() else {
+                continue;
+            };
+            match self.advance(&w, org).await {
                 Ok(n) => enqueued += n,
                 Err(e) => {
                     tracing::warn!(webhook = %w.id, error = %e, "enqueueing webhook deliveries failed; retrying next pass")
@@ -134,7 +184,7 @@ impl Coffer {
     /// Moves one webhook's cursor forward, a step at a time.
     async fn advance(&self, w: &WebhookRecord, org: &OrgRecord) -> Result<usize> {
         let mut cursor = w.cursor;
-        let mut enqueued = 0;
+        let (mut enqueued, mut dropped) = (0, 0);
         for _ in 0..STEPS_PER_PASS {
             let filter = AuditFilter {
                 after_seq: cursor,
@@ -161,15 +211,24 @@ impl Coffer {
                     })
                 })
                 .collect();
-            let n = deliveries.len();
             let moved = self
                 .catalog
-                .enqueue_deliveries(w.id, cursor, last, deliveries, Timestamp::now())
+                .enqueue_deliveries(
+                    w.id,
+                    cursor,
+                    last,
+                    deliveries,
+                    Timestamp::now(),
+                    MAX_PENDING_PER_WEBHOOK,
+                )
                 .await;
             match moved {
-                Ok(true) => enqueued += n,
+                Ok(Some(done)) => {
+                    enqueued += done.stored as usize;
+                    dropped += done.dropped;
+                }
                 // Another node moved it, or the webhook was removed meanwhile.
-                Ok(false) | Err(CatalogError::NotFound) => break,
+                Ok(None) | Err(CatalogError::NotFound) => break,
                 Err(e) => return Err(Error::catalog(e, || "webhook deliveries".into())),
             }
             cursor = last;
@@ -177,51 +236,110 @@ impl Coffer {
                 break;
             }
         }
+        if dropped > 0 {
+            tracing::warn!(webhook = %w.id, org = %w.org, dropped, max_pending = MAX_PENDING_PER_WEBHOOK, "a webhook has the most pending deliveries it may have; new events for it were dropped");
+            self.metrics.webhook_events_dropped.inc_by(dropped);
+        }
         Ok(enqueued)
     }
 
-    /// Claims the deliveries that are due and attempts them. Returns (delivered, failed).
-    pub async fn send_due_deliveries(&self) -> Result<(usize, usize)> {
-        let (mut delivered, mut failed) = (0, 0);
-        let lease_for = self.webhooks.settings.timeout + LEASE_MARGIN;
-        for _ in 0..CLAIMS_PER_PASS {
-            if self.is_stopping() {
-                break;
-            }
-            let now = Timestamp::now();
-            let lease = DeliveryLease {
-                token: uuid::Uuid::new_v4(),
-                until: now.plus(lease_for),
-            };
-            let claimed = self
-                .catalog
-                .claim_deliveries(now, lease, CLAIM_BATCH)
-                .await
-                .map_err(|e| Error::catalog(e, || "webhook deliveries".into()))?;
-            let n = claimed.len();
-            let outcomes: Vec<bool> = futures::stream::iter(claimed)
-                .map(|d| self.attempt(d, lease.token))
-                .buffer_unordered(CONCURRENCY)
-                .collect()
-                .await;
-            delivered += outcomes.iter().filter(|ok| **ok).count();
-            failed += outcomes.iter().filter(|ok| !**ok).count();
-            if n < CLAIM_BATCH as usize {
-                break;
+    /// Claims as many due deliveries as this node has free attempt slots, fairly (see the module
+    /// docs), and starts an attempt of each in the background. Returns how many it started.
+    pub async fn start_due_deliveries(self: &Arc<Self>) -> Result<usize> {
+        if self.is_stopping() {
+            return Ok(0);
+        }
+        let mut slots = Vec::new();
+        while slots.len() < CONCURRENCY {
+            match self.webhooks.slots.clone().try_acquire_owned() {
+                Ok(slot) => slots.push(slot),
+                Err(_) => break,
             }
         }
-        Ok((delivered, failed))
+        if slots.is_empty() {
+            return Ok(0);
+        }
+        let s = &self.webhooks.settings;
+        let now = Timestamp::now();
+        let lease = DeliveryLease {
+            token: uuid::Uuid::new_v4(),
+            until: now.plus(s.timeout + LEASE_MARGIN),
+        };
+        let rules = ClaimRules {
+            limit: slots.len() as u32,
+            per_webhook: PER_WEBHOOK,
+            breaker_after: BREAKER_AFTER,
+            breaker_base: s.backoff_base,
+            breaker_max: s.backoff_max,
+        };
+        let claimed = self
+            .catalog
+            .claim_deliveries(now, lease, rules)
+            .await
+            .map_err(|e| Error::catalog(e, || "webhook deliveries".into()))?;
+        let started = claimed.len();
+        // Never more claimed than slots (the limit), so each starts now; unused slots go back.
+        for (d, slot) in claimed.into_iter().zip(slots) {
+            let app = Arc::downgrade(self);
+            tokio::spawn(async move {
+                Self::attempt(app, d, lease).await;
+                drop(slot);
+            });
+        }
+        Ok(started)
     }
 
-    /// Attempts one claimed delivery and records the outcome; true if a 2xx answered it.
-    async fn attempt(&self, d: DeliveryRecord, lease: uuid::Uuid) -> bool {
-        let s = &self.webhooks.settings;
-        let result = self.sign_and_send(&d).await;
-        let now = Timestamp::now();
-        let (ok, outcome) = match result {
-            Ok(status) if (200..300).contains(&status) => {
-                (true, AttemptOutcome::Delivered { status })
+    /// Attempts one claimed delivery and records the outcome, or gives it back unattempted. It
+    /// holds the app only while it reads and records, never while a receiver keeps it waiting,
+    /// so a stopped app is not kept alive by an attempt (like by the jobs); if the app is gone by
+    /// then, nothing is recorded and the lease lapses.
+    async fn attempt(app: Weak<Coffer>, d: DeliveryRecord, lease: DeliveryLease) {
+        let (sender, s, prepared) = {
+            let Some(coffer) = app.upgrade() else {
+                return;
+            };
+            let prepared = coffer.prepare(&d).await;
+            if let Prepared::Hold(why) = prepared {
+                return coffer.give_back(&d, lease, why).await;
             }
+            let w = &coffer.webhooks;
+            (w.sender.clone(), w.settings.clone(), prepared)
+        };
+        let result = match prepared {
+            Prepared::Hold(_) => unreachable!("given back above"),
+            Prepared::Fail(error) => Err(error),
+            Prepared::Ready(w, secret) => {
+                if !lease_covers(&lease, Timestamp::now(), s.timeout) {
+                    if let Some(coffer) = app.upgrade() {
+                        coffer
+                            .give_back(&d, lease, "its lease no longer covers an attempt")
+                            .await;
+                    }
+                    return;
+                }
+                let event_id = events::event_id(d.org, d.seq);
+                let attempt = Attempt {
+                    event_id: &event_id,
+                    event: d.event.as_str(),
+                    delivery: d.id.to_string(),
+                    webhook: w.id.to_string(),
+                    number: d.attempts,
+                };
+                let post = sender.post(&w.url, secret.expose(), attempt, d.body.clone());
+                // The client has the same deadline; this one also bounds what it may not time
+                // (name resolution), so the attempt surely ends inside its lease.
+                match tokio::time::timeout(s.timeout, post).await {
+                    Ok(result) => result,
+                    Err(_) => Err(format!(
+                        "calling {} took longer than webhooks.timeout",
+                        host_of(&w.url)
+                    )),
+                }
+            }
+        };
+        let now = Timestamp::now();
+        let outcome = match result {
+            Ok(status) if (200..300).contains(&status) => AttemptOutcome::Delivered { status },
             other => {
                 let (status, error) = match other {
                     Ok(status) if (300..400).contains(&status) => (
@@ -231,7 +349,7 @@ impl Coffer {
                     Ok(status) => (Some(status), format!("answered HTTP {status}")),
                     Err(error) => (None, error),
                 };
-                let outcome = if d.attempts >= s.max_attempts {
+                if d.attempts >= s.max_attempts {
                     AttemptOutcome::Failed { status, error }
                 } else {
                     let wait =
@@ -241,10 +359,23 @@ impl Coffer {
                         error,
                         next_at: now.plus(wait),
                     }
-                };
-                (false, outcome)
+                }
             }
         };
+        let Some(coffer) = app.upgrade() else {
+            return;
+        };
+        coffer.record(&d, lease, now, outcome).await;
+    }
+
+    /// Records how the attempt of `d` ended (and counts it in the metrics).
+    async fn record(
+        &self,
+        d: &DeliveryRecord,
+        lease: DeliveryLease,
+        at: Timestamp,
+        outcome: AttemptOutcome,
+    ) {
         let label = match outcome {
             AttemptOutcome::Delivered { .. } => "delivered",
             AttemptOutcome::Retry { .. } => "retried",
@@ -256,12 +387,12 @@ impl Coffer {
             .inc();
         match self
             .catalog
-            .finish_delivery(d.id, lease, now, outcome)
+            .finish_delivery(d.id, lease.token, at, outcome)
             .await
         {
             Ok(()) => {}
-            // The webhook was removed meanwhile, or the attempt overran its lease and another
-            // node holds the delivery now: its outcome is that node's to record.
+            // The webhook was removed meanwhile, or the lease was lost: another node may hold the
+            // delivery now, and its outcome is that node's to record.
             Err(CatalogError::NotFound) => {
                 tracing::debug!(delivery = %d.id, "a webhook delivery's outcome was not recorded: it is no longer held")
             }
@@ -269,47 +400,57 @@ impl Coffer {
                 tracing::warn!(delivery = %d.id, error = %e, "recording a webhook delivery's outcome failed; it is attempted again when its lease lapses")
             }
         }
-        ok
     }
 
-    /// Signs and sends one delivery: the receiver's status, or why there was none.
-    async fn sign_and_send(&self, d: &DeliveryRecord) -> std::result::Result<u16, String> {
+    /// Reads what an attempt of `d` needs: its webhook, then its org's status (a suspended org's
+    /// key is never asked), then the signing secret.
+    async fn prepare(&self, d: &DeliveryRecord) -> Prepared {
         let w = match self.catalog.webhook(d.org, d.webhook).await {
             Ok(w) => w,
-            Err(CatalogError::NotFound) => return Err("the webhook was removed".into()),
+            Err(CatalogError::NotFound) => return Prepared::Fail("the webhook was removed".into()),
             Err(e) => {
                 tracing::warn!(error = %e, "reading a webhook failed");
-                return Err("Coffer could not read the webhook; retried later".into());
+                return Prepared::Fail("Coffer could not read the webhook; retried later".into());
             }
         };
-        let secret = match self.open_signing_secret(&w).await {
-            Ok(s) => s,
-            Err(Error::Suspended(_) | Error::Unavailable(_)) => {
-                return Err(
-                    "the org's keys are unavailable, so the delivery cannot be signed; it is retried"
-                        .into(),
-                );
+        match self.catalog.org_by_id(d.org).await {
+            Ok(org) if org.status == OrgStatus::Suspended => {
+                return Prepared::Hold("its org is suspended");
             }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "reading a webhook's org failed");
+                return Prepared::Fail("Coffer could not read the org; retried later".into());
+            }
+        }
+        match self.open_signing_secret(&w).await {
+            Ok(secret) => Prepared::Ready(Box::new(w), secret),
+            // Its key refused access just now (the org is being suspended).
+            Err(Error::Suspended(_)) => Prepared::Hold("its org's keys refused access"),
+            Err(Error::Unavailable(_)) => Prepared::Fail(
+                "the org's keys are unavailable, so the delivery cannot be signed; it is retried"
+                    .into(),
+            ),
             Err(e) => {
                 tracing::error!(webhook = %w.id, error = %e, "a webhook's signing secret cannot be used");
-                return Err(
+                Prepared::Fail(
                     "the webhook's signing secret cannot be opened (the server log has the detail)"
                         .into(),
-                );
+                )
             }
-        };
-        let event_id = events::event_id(d.org, d.seq);
-        let attempt = Attempt {
-            event_id: &event_id,
-            event: d.event.as_str(),
-            delivery: d.id.to_string(),
-            webhook: w.id.to_string(),
-            number: d.attempts,
-        };
-        self.webhooks
-            .sender
-            .post(&w.url, secret.expose(), attempt, d.body.clone())
-            .await
+        }
+    }
+
+    /// Gives a claimed delivery back without an attempt (`why` is for the log).
+    async fn give_back(&self, d: &DeliveryRecord, lease: DeliveryLease, why: &'static str) {
+        match self.catalog.release_delivery(d.id, lease.token).await {
+            Ok(()) | Err(CatalogError::NotFound) => {
+                tracing::debug!(delivery = %d.id, why, "a webhook delivery was held back unattempted")
+            }
+            Err(e) => {
+                tracing::warn!(delivery = %d.id, error = %e, "giving back a webhook delivery failed; it is claimed again when its lease lapses")
+            }
+        }
     }
 }
 
@@ -334,5 +475,23 @@ mod tests {
             let f = random_fraction();
             assert!((0.0..1.0).contains(&f));
         }
+    }
+
+    #[test]
+    fn an_attempt_starts_only_while_its_lease_covers_its_whole_deadline() {
+        let timeout = Duration::from_secs(10);
+        let claimed = Timestamp::from_millis(1_000_000);
+        let lease = DeliveryLease {
+            token: uuid::Uuid::new_v4(),
+            until: claimed.plus(timeout + LEASE_MARGIN),
+        };
+        assert!(lease_covers(&lease, claimed, timeout));
+        assert!(lease_covers(&lease, claimed.plus(LEASE_MARGIN), timeout));
+        assert!(!lease_covers(
+            &lease,
+            claimed.plus(LEASE_MARGIN + Duration::from_millis(1)),
+            timeout
+        ));
+        assert!(!lease_covers(&lease, lease.until, timeout));
     }
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 pub mod access;
 pub mod backup;
 pub mod keys;
+pub mod recovery;
 pub mod scim;
 pub mod secret;
 pub mod share;
@@ -21,6 +22,7 @@ use crate::client::ApiToken;
 pub use access::{GrantCommand, GroupCommand, LevelArg};
 pub use backup::{BackupArgs, RestoreArgs};
 pub use keys::{AdminCommand, OrgKeysCommand, SetupDocument};
+pub use recovery::{RecoverArgs, RecoveryKitArgs};
 pub use scim::{OrgScimCommand, OrgScimTokenCommand};
 pub use secret::{KindArg, SecretCommand};
 pub use share::{LinkCommand, RequestCommand};
@@ -195,6 +197,9 @@ pub enum Command {
     Backup(BackupArgs),
     /// Restore a backup of `coffer backup` into a new data directory, offline, and verify it.
     Restore(RestoreArgs),
+    /// Open one envelope from an org's bucket or blob directory with the org's recovery kit,
+    /// offline (no server, no catalog).
+    Recover(RecoverArgs),
     /// Print the shell completion script for coffer (bash, zsh, fish or PowerShell).
     #[command(after_help = COMPLETIONS_INSTALL)]
     Completions(CompletionsArgs),
@@ -278,6 +283,9 @@ pub enum OrgCommand {
         /// Org slug [default: --org].
         slug: Option<String>,
     },
+    /// Write the org's recovery kit, encrypted with age: its org keys, id and storage, so its
+    /// envelopes open from the bucket alone (owners only; asks for your password).
+    RecoveryKit(RecoveryKitArgs),
     /// Who holds the org's root keys: BYOK setup, enable, status, probe.
     #[command(subcommand)]
     Keys(OrgKeysCommand),

@@ -73,6 +73,11 @@ pub struct Client {
 pub struct Body(Zeroizing<Vec<u8>>);
 
 impl Body {
+    /// The raw bytes (still wiped on drop).
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// Parses the body as `T`.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
         let bytes: &[u8] = if self.0.is_empty() { b"null" } else { &self.0 };

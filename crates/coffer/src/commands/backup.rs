@@ -146,23 +146,37 @@ pub async fn backup(ctx: &Ctx, args: BackupArgs) -> Result<i32> {
 
 /// The age encryptor of `args`, and how to say what it encrypts to.
 fn encryptor(args: &BackupArgs) -> Result<(age::Encryptor, String)> {
-    if args.recipients.is_empty() {
-        let passphrase = match &args.passphrase_file {
+    age_encryptor(
+        &args.recipients,
+        args.passphrase_file.as_deref(),
+        "the backup",
+    )
+}
+
+/// An age encryptor to `recipients`, else with the passphrase of `passphrase_file`, else with one
+/// asked for (`what`: what it protects, for the prompt); and how to say what it encrypts to.
+pub(super) fn age_encryptor(
+    recipients: &[String],
+    passphrase_file: Option<&Path>,
+    what: &str,
+) -> Result<(age::Encryptor, String)> {
+    if recipients.is_empty() {
+        let passphrase = match passphrase_file {
             Some(file) => passphrase_from_file(file)?,
-            None => new_passphrase()?,
+            None => new_passphrase(what)?,
         };
         return Ok((
             age::Encryptor::with_user_passphrase(passphrase),
             "with a passphrase".into(),
         ));
     }
-    let mut recipients: Vec<Box<dyn age::Recipient + Send>> = Vec::new();
-    for r in &args.recipients {
-        recipients.push(parse_recipient(r)?);
+    let mut parsed: Vec<Box<dyn age::Recipient + Send>> = Vec::new();
+    for r in recipients {
+        parsed.push(parse_recipient(r)?);
     }
-    let encryptor = age::Encryptor::with_recipients(recipients.iter().map(|r| r.as_ref() as _))
+    let encryptor = age::Encryptor::with_recipients(parsed.iter().map(|r| r.as_ref() as _))
         .map_err(|e| CliError::Usage(format!("--recipient: {e}")))?;
-    let n = recipients.len();
+    let n = parsed.len();
     let to = format!("to {n} age recipient{}", if n == 1 { "" } else { "s" });
     Ok((encryptor, to))
 }
@@ -183,10 +197,10 @@ fn parse_recipient(s: &str) -> Result<Box<dyn age::Recipient + Send>> {
     )))
 }
 
-/// A new passphrase: asked twice on a terminal, else the first line of stdin.
-fn new_passphrase() -> Result<SecretString> {
+/// A new passphrase for `what`: asked twice on a terminal, else the first line of stdin.
+fn new_passphrase(what: &str) -> Result<SecretString> {
     if std::io::stdin().is_terminal() {
-        let first = prompt("Passphrase for the backup: ")?;
+        let first = prompt(&format!("Passphrase for {what}: "))?;
         let again = prompt("Repeat it: ")?;
         if *first != *again {
             return Err(anyhow!(
@@ -199,10 +213,10 @@ fn new_passphrase() -> Result<SecretString> {
     checked(stdin_line()?)
 }
 
-/// The passphrase of an archive: asked once on a terminal, else the first line of stdin.
-fn passphrase() -> Result<SecretString> {
+/// The passphrase of `what`: asked once on a terminal, else the first line of stdin.
+pub(super) fn passphrase(what: &str) -> Result<SecretString> {
     if std::io::stdin().is_terminal() {
-        return checked(prompt("Passphrase of the backup: ")?);
+        return checked(prompt(&format!("Passphrase of {what}: "))?);
     }
     checked(stdin_line()?)
 }
@@ -225,7 +239,7 @@ fn stdin_line() -> Result<Zeroizing<String>> {
 }
 
 /// The first line of `file`.
-fn passphrase_from_file(file: &Path) -> Result<SecretString> {
+pub(super) fn passphrase_from_file(file: &Path) -> Result<SecretString> {
     let text = Zeroizing::new(
         std::fs::read_to_string(file)
             .with_context(|| format!("cannot read the passphrase file {}", file.display()))?,
@@ -244,8 +258,8 @@ fn checked(passphrase: Zeroizing<String>) -> Result<SecretString> {
     Ok(SecretString::from(passphrase.to_string()))
 }
 
-/// The archive being written: removed unless [`NewFile::keep`] is called.
-struct NewFile {
+/// The file being written: removed unless [`NewFile::keep`] is called.
+pub(super) struct NewFile {
     path: PathBuf,
     file: Option<File>,
     keep: bool,
@@ -253,7 +267,7 @@ struct NewFile {
 
 impl NewFile {
     /// Creates `path` with mode 0600; refuses an existing file.
-    fn create(path: &Path) -> Result<NewFile> {
+    pub(super) fn create(path: &Path) -> Result<NewFile> {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -261,7 +275,7 @@ impl NewFile {
             .open(path)
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::AlreadyExists => CliError::Usage(format!(
-                    "{} exists: coffer backup never overwrites a file; choose another --out",
+                    "{} exists: coffer never overwrites a file; choose another --out",
                     path.display()
                 )),
                 _ => CliError::Other(anyhow!("cannot create {}: {e}", path.display())),
@@ -273,11 +287,11 @@ impl NewFile {
         })
     }
 
-    fn take_file(&mut self) -> File {
+    pub(super) fn take_file(&mut self) -> File {
         self.file.take().expect("taken once")
     }
 
-    fn keep(&mut self) {
+    pub(super) fn keep(&mut self) {
         self.keep = true;
     }
 }
@@ -313,7 +327,7 @@ pub fn restore(args: RestoreArgs) -> Result<i32> {
         }
         let passphrase = match &args.passphrase_file {
             Some(f) => passphrase_from_file(f)?,
-            None => passphrase()?,
+            None => passphrase("the backup")?,
         };
         let identity = age::scrypt::Identity::new(passphrase);
         decryptor

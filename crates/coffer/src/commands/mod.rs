@@ -16,6 +16,7 @@ mod login;
 mod org;
 mod passwd;
 mod password;
+mod recovery;
 mod run;
 mod run_file;
 mod scim;
@@ -57,6 +58,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Serve(args) => return serve::run(args),
         Command::Completions(args) => return completions::print(args.shell),
         Command::Restore(args) => return backup::restore(args),
+        Command::Recover(args) => return recovery::recover(args),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -73,6 +75,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Serve(_)
         | Command::Completions(_)
         | Command::Restore(_)
+        | Command::Recover(_)
         | Command::Login(_)
         | Command::Logout => {
             unreachable!("handled above")

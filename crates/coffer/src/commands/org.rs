@@ -78,6 +78,7 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<i32> {
         OrgCommand::Sso(cmd) => return super::sso::run(ctx, cmd).await,
         OrgCommand::Scim(cmd) => return super::scim::run(ctx, cmd).await,
         OrgCommand::Webhook(cmd) => return super::webhook::run(ctx, cmd).await,
+        OrgCommand::RecoveryKit(args) => return super::recovery::make_kit(ctx, args).await,
         OrgCommand::RotateKey { slug } => {
             let slug = slug.unwrap_or_else(|| ctx.org.clone());
             let body = ctx

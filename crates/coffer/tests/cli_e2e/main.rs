@@ -21,6 +21,7 @@ mod links;
 #[path = "../../../server/tests/support/moto.rs"]
 #[allow(dead_code)]
 mod moto;
+mod recovery;
 mod run_file;
 mod scim;
 mod secrets;

@@ -77,6 +77,13 @@ impl Server {
         Self::start_in(dir, "127.0.0.1:0", env)
     }
 
+    /// Kills the server with SIGKILL and keeps its data directory, for a test that reads what it
+    /// left behind.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     fn start_in(dir: tempfile::TempDir, listen: &str, env: &[(&str, &str)]) -> Server {
         // Named like the default so that commands run in `dir` find `coffer-data/admin.token`.
         let data = dir.path().join("coffer-data");

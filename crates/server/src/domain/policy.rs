@@ -213,6 +213,9 @@ pub enum Action {
     ReadKeySettings,
     /// Change who holds the org's root keys (enable BYOK: irreversible, so owners only).
     ManageKeys,
+    /// Take the org's recovery kit: every org-key version (or its KMS wraps), which opens the
+    /// org's envelopes without Coffer — owners only, and never the operator.
+    MakeRecoveryKit,
     /// See the org's storage settings and migration progress.
     ReadStorage,
     /// Point the org at another bucket (or back to the default store).
@@ -339,8 +342,8 @@ fn member_may(role: Role, action: Action) -> bool {
         RevokeToken { own: false, holder } => admin && holder <= role,
         ChangeRole { from, to } => admin && from <= role && to <= role,
         CreateServiceAccount(r) => admin && r <= role && r <= MAX_SERVICE_ROLE,
-        RotateOrgKey | ManageKeys | ManageStorage | ManageSso | DisableSso | ManageScim
-        | RevokeScimToken => role == Role::Owner,
+        RotateOrgKey | ManageKeys | MakeRecoveryKit | ManageStorage | ManageSso | DisableSso
+        | ManageScim | RevokeScimToken => role == Role::Owner,
         AddMember(_) | CreateOrg | ListAllOrgs | ResetCredentials | BackupDeployment => false,
     }
 }
@@ -780,6 +783,7 @@ mod tests {
         (RotateOrgKey, [F, F, F, A]),
         (ReadKeySettings, [F, F, A, A]),
         (ManageKeys, [F, F, F, A]),
+        (MakeRecoveryKit, [F, F, F, A]),
         (ReadStorage, [F, F, A, A]),
         (ManageStorage, [F, F, F, A]),
         (ReadSso, [F, F, A, A]),
@@ -923,6 +927,7 @@ mod tests {
             CreateOwnToken,
             CreateServiceToken(Member),
             CreateServiceAccount(Member),
+            MakeRecoveryKit,
         ] {
             assert_eq!(authorize(&op, action, Resource::Org(org(1))), N);
         }

@@ -120,3 +120,55 @@ pub fn audit(e: &AuditRecord) -> api::AuditEvent {
         hash: hex::encode(e.hash),
     }
 }
+
+/// The wire form of a recovery kit: org keys base64, KMS wraps exactly as stored.
+pub fn recovery_kit(k: &crate::service::RecoveryKitContents) -> api::RecoveryKit {
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| super::B64.encode(bytes);
+    let storage = match &k.storage {
+        None => api::RecoveryStorage {
+            kind: "default".into(),
+            bucket: None,
+            region: None,
+            endpoint: None,
+            prefix: None,
+        },
+        Some(l) => api::RecoveryStorage {
+            kind: "bucket".into(),
+            bucket: Some(l.bucket.to_string()),
+            region: Some(l.region.to_string()),
+            endpoint: l.endpoint.clone(),
+            prefix: l.prefix.as_ref().map(|p| p.to_string()),
+        },
+    };
+    api::RecoveryKit {
+        format: api::RECOVERY_KIT_FORMAT.into(),
+        version: api::RECOVERY_KIT_VERSION,
+        org_id: k.org.id.as_uuid(),
+        slug: k.org.slug.to_string(),
+        location: k.org.location.to_string(),
+        created_at: k.created_at.to_datetime(),
+        created_by: k.created_by.clone(),
+        storage,
+        root_key: k.root_key,
+        role_arn: k.role_arn.clone(),
+        org_keys: k
+            .keys
+            .iter()
+            .map(|key| api::RecoveryOrgKey {
+                version: key.version,
+                key: key.key.as_ref().map(|k| b64(k.expose())),
+                wraps: key
+                    .wraps
+                    .iter()
+                    .map(|(w, region)| api::RecoveryKeyWrap {
+                        provider: w.provider.clone(),
+                        key_arn: w.key_ref.clone(),
+                        region: region.clone(),
+                        wrapped: b64(&w.bytes),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}

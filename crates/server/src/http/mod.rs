@@ -68,6 +68,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/orgs", post(orgs::create).get(orgs::list))
         .route("/orgs/{org}", get(orgs::show))
         .route("/orgs/{org}/keys/rotate", post(orgs::rotate_key))
+        .route("/orgs/{org}/recovery-kit", post(orgs::recovery_kit))
         .route(
             "/orgs/{org}/keys",
             get(keys::show).put(keys::set).delete(keys::disable),

@@ -31,6 +31,7 @@ use utoipa::OpenApi;
         orgs::list,
         orgs::show,
         orgs::rotate_key,
+        orgs::recovery_kit,
         keys::setup,
         keys::show,
         keys::set,

@@ -84,3 +84,29 @@ pub async fn rotate_key(
         previous_version,
     }))
 }
+
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/recovery-kit", params(("org" = String, Path)),
+    request_body = api::RecoveryKitRequest,
+    responses(
+        (status = 200, description = "The org's recovery kit: every org-key version (root key `local`: the keys themselves; BYOK: their KMS wraps). Encrypt it before it touches a disk (`coffer org recovery-kit` does, with age). Sent with `Cache-Control: no-store`.", body = api::RecoveryKit),
+        (status = 403, description = "Not an owner; no or a wrong current password (`current_password_required`, `current_password_wrong`); or no Coffer password to prove.", body = api::ErrorBody),
+        (status = 404, description = "No such org (or another org's, or the operator).", body = api::ErrorBody)))]
+pub async fn recovery_kit(
+    State(s): State<Arc<AppState>>,
+    Caller(actor): Caller,
+    Path(org): Path<String>,
+    Body(mut req): Body<api::RecoveryKitRequest>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse as _;
+    let current = req.current_password.take().map(zeroize::Zeroizing::new);
+    let kit = s
+        .coffer
+        .recovery_kit(&actor, &OrgSlug::parse(&org)?, current)
+        .await?;
+    let mut response = Json(convert::recovery_kit(&kit)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

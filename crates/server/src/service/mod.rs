@@ -14,6 +14,7 @@ mod error;
 mod links;
 mod orgs;
 mod people;
+mod recovery;
 pub mod scim;
 mod secrets;
 pub mod sso;
@@ -44,6 +45,7 @@ pub use links::{
 };
 pub use orgs::Bootstrapped;
 pub use people::{Accepted, Invited, MAX_CODE_LIFETIME, MemberRef, TokenHolder};
+pub use recovery::{KitKey, RecoveryKitContents};
 pub use secrets::{Grant, NewUpload, PutSecret, Revealed, unavailable_reason};
 pub use storage::{SetStorage, StorageSettings, StorageState, Stores};
 
@@ -275,6 +277,7 @@ fn action_words(action: Action) -> &'static str {
         Action::ReadAudit => "read the audit trail",
         Action::ReadKeySettings => "see the org's key settings",
         Action::ManageKeys => "change the org's key provider",
+        Action::MakeRecoveryKit => "take the org's recovery kit (it holds the org's keys)",
         Action::ReadStorage => "see the org's storage settings",
         Action::ManageStorage => "change where the org's secrets are stored",
         Action::ListGroups => "list groups",

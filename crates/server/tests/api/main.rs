@@ -11,6 +11,7 @@ mod hardening;
 #[path = "../support/app.rs"]
 mod helpers;
 mod keys;
+mod recovery;
 mod secrets;
 mod startup;
 #[path = "../support/mod.rs"]

@@ -1,0 +1,270 @@
+//! `coffer org recovery-kit` and `coffer recover` (docs/operations.md "Recovery from the bucket
+//! alone").
+//!
+//! The kit: the owner re-authenticates with their current password, the server answers with the
+//! org's id, storage and every org-key version (`POST /api/v1/orgs/{org}/recovery-kit`), and this
+//! command encrypts that answer with age as it writes it, to a new 0600 file — the body stays in a
+//! buffer that is wiped on drop and no plaintext byte of it reaches a disk.
+//!
+//! Recovery is offline: it decrypts the kit, reads one envelope, takes the org and the org-key
+//! version from the envelope's header, checks the org is the kit's, and opens it with the binding
+//! the header claims. There is no catalog to compare that binding with, so a successful open
+//! proves only that the envelope is the kit org's and was sealed for the secret id, version and
+//! key version its header names — not which name or scope that secret had. BYOK kits are refused:
+//! their org keys need a KMS `Decrypt` with the customer's key, which this command does not do yet.
+
+use super::Ctx;
+use super::backup::{NewFile, age_encryptor, passphrase, passphrase_from_file};
+use super::password;
+use crate::cli::{RecoverArgs, RecoveryKitArgs};
+use crate::error::{CliError, Result};
+use anyhow::{Context as _, anyhow};
+use base64::Engine as _;
+use coffer_api::{
+    KeyProviderKind, RECOVERY_KIT_FORMAT, RECOVERY_KIT_VERSION, RecoveryKit, RecoveryKitRequest,
+};
+use coffer_envelope::Key32;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read as _, Write as _};
+use zeroize::Zeroizing;
+
+/// The largest envelope `coffer recover` reads (the server's values are far smaller).
+const MAX_OBJECT: u64 = 1 << 30;
+
+/// `coffer org recovery-kit`.
+pub async fn make_kit(ctx: &Ctx, args: RecoveryKitArgs) -> Result<i32> {
+    let slug = args.slug.clone().unwrap_or_else(|| ctx.org.clone());
+    // The kit's key first, then the password: a wrong recipient costs no audited kit.
+    let (encryptor, encrypted_to) = age_encryptor(
+        &args.recipients,
+        args.passphrase_file.as_deref(),
+        "the recovery kit",
+    )?;
+    let mut out = NewFile::create(&args.out)?;
+    let current = password::read_current()?;
+    let req = RecoveryKitRequest {
+        current_password: Some(current.to_string()),
+    };
+    drop(current);
+    let body = ctx
+        .client
+        .post(&["orgs", &slug, "recovery-kit"], &req)
+        .await?;
+    drop(req);
+    let kit: RecoveryKit = body.parse()?;
+    if kit.format != RECOVERY_KIT_FORMAT || kit.version != RECOVERY_KIT_VERSION {
+        return Err(anyhow!(
+            "the server answered a kit of format {} version {}, which this coffer does not know; nothing was written",
+            kit.format,
+            kit.version
+        )
+        .into());
+    }
+    let shown = args.out.display().to_string();
+    let mut writer = encryptor
+        .wrap_output(BufWriter::new(out.take_file()))
+        .with_context(|| format!("writing {shown}"))?;
+    writer
+        .write_all(body.bytes())
+        .with_context(|| format!("writing {shown}"))?;
+    writer
+        .finish()
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("writing {shown}"))?;
+    out.keep();
+    let versions: Vec<String> = kit.org_keys.iter().map(|k| k.version.to_string()).collect();
+    println!(
+        "wrote the recovery kit of org `{}` ({}) to {shown}, encrypted {encrypted_to}",
+        kit.slug, kit.org_id
+    );
+    println!(
+        "org-key versions: {}; root key: {}; storage: {}",
+        versions.join(", "),
+        crate::output::wire_name(&kit.root_key),
+        match &kit.storage.bucket {
+            Some(b) => format!("bucket {b}"),
+            None => "the deployment's default store".into(),
+        }
+    );
+    if kit.root_key == KeyProviderKind::Local {
+        println!(
+            "this kit opens every secret of the org without Coffer: keep it, and its key, like the master key"
+        );
+    } else {
+        println!(
+            "this org's keys are wrapped by its own KMS keys: recovering with this kit also needs them"
+        );
+    }
+    Ok(0)
+}
+
+/// `coffer recover` (offline: no server, no token).
+pub fn recover(args: RecoverArgs) -> Result<i32> {
+    let kit = open_kit(&args)?;
+    let object = args.object.display().to_string();
+    let file = File::open(&args.object).with_context(|| format!("cannot open {object}"))?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.take(MAX_OBJECT + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {object}"))?;
+    if bytes.len() as u64 > MAX_OBJECT {
+        return Err(anyhow!("{object} is over {MAX_OBJECT} bytes: not a Coffer envelope").into());
+    }
+    let envelope = coffer_envelope::parse(&bytes, bytes.len())
+        .map_err(|e| anyhow!("{object} is not a Coffer envelope: {e}"))?;
+    let binding = envelope.binding;
+    let org = uuid::Uuid::from_bytes(binding.org);
+    if org != kit.org_id {
+        return Err(anyhow!(
+            "{object} belongs to org {org}, not to the kit's org `{}` ({}): use that org's recovery kit",
+            kit.slug,
+            kit.org_id
+        )
+        .into());
+    }
+    if kit.root_key != KeyProviderKind::Local {
+        return Err(anyhow!(
+            "the kit of org `{}` holds its org keys wrapped by its own KMS keys (BYOK): `coffer recover` cannot call KMS yet; decrypt the wrap of org-key version {} with KMS Decrypt and the encryption context of docs/formats.md, then open the envelope as docs/envelope-format.md describes",
+            kit.slug,
+            binding.key_version
+        )
+        .into());
+    }
+    let key = org_key(&kit, binding.key_version)?;
+    let plaintext = coffer_envelope::open(&key, &binding, &bytes, bytes.len()).map_err(|e| {
+        anyhow!(
+            "{object} does not open with the kit's org key version {}: {e} (altered, or not sealed by this org)",
+            binding.key_version
+        )
+    })?;
+    let secret = uuid::Uuid::from_bytes(binding.secret);
+    match &args.out {
+        Some(path) => {
+            let mut out = NewFile::create(path)?;
+            let mut file = out.take_file();
+            file.write_all(plaintext.as_bytes())
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("writing {}", path.display()))?;
+            out.keep();
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(plaintext.as_bytes())
+                .and_then(|()| stdout.flush())
+                .context("writing the value to stdout")?;
+        }
+    }
+    eprintln!(
+        "opened secret {secret} version {} (org key version {}) of org `{}`: {} bytes",
+        binding.version,
+        binding.key_version,
+        kit.slug,
+        plaintext.len()
+    );
+    Ok(0)
+}
+
+/// The org key of `version` from a `local` kit.
+fn org_key(kit: &RecoveryKit, version: u32) -> Result<Key32> {
+    let Some(entry) = kit.org_keys.iter().find(|k| k.version == version) else {
+        let held: Vec<String> = kit.org_keys.iter().map(|k| k.version.to_string()).collect();
+        return Err(anyhow!(
+            "the envelope was sealed under org-key version {version}, which the kit of org `{}` does not hold (it has {}): take a new kit",
+            kit.slug,
+            held.join(", ")
+        )
+        .into());
+    };
+    let text = entry
+        .key
+        .as_deref()
+        .ok_or_else(|| anyhow!("the kit's org-key version {version} has no key"))?;
+    let raw = Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| anyhow!("the kit's org-key version {version} is not base64"))?,
+    );
+    Key32::try_from_slice(&raw)
+        .map_err(|e| anyhow!("the kit's org-key version {version}: {e}").into())
+}
+
+/// Decrypts and parses the kit of `args`.
+fn open_kit(args: &RecoverArgs) -> Result<RecoveryKit> {
+    let shown = args.kit.display().to_string();
+    let file = File::open(&args.kit).with_context(|| format!("cannot open {shown}"))?;
+    let decryptor =
+        age::Decryptor::new(BufReader::new(file)).map_err(|e| kit_error(&shown, e, false))?;
+    let mut reader = if decryptor.is_scrypt() {
+        if args.identity.is_some() {
+            return Err(CliError::Usage(format!(
+                "{shown} is encrypted with a passphrase, not to an age recipient: use --passphrase or --passphrase-file"
+            )));
+        }
+        let passphrase = match &args.passphrase_file {
+            Some(f) => passphrase_from_file(f)?,
+            None => passphrase("the recovery kit")?,
+        };
+        let identity = age::scrypt::Identity::new(passphrase);
+        decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .map_err(|e| kit_error(&shown, e, true))?
+    } else {
+        let Some(identity_file) = &args.identity else {
+            return Err(CliError::Usage(format!(
+                "{shown} is encrypted to age recipients, not with a passphrase: use --identity FILE"
+            )));
+        };
+        let identities = age::IdentityFile::from_file(identity_file.display().to_string())
+            .with_context(|| format!("cannot read the identity file {}", identity_file.display()))?
+            .into_identities()
+            .map_err(|e| anyhow!("the identity file {}: {e}", identity_file.display()))?;
+        decryptor
+            .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+            .map_err(|e| kit_error(&shown, e, false))?
+    };
+    let mut json = Zeroizing::new(Vec::new());
+    reader
+        .read_to_end(&mut json)
+        .map_err(|e| anyhow!("{shown} is damaged or was altered: {e}"))?;
+    let kit: RecoveryKit = serde_json::from_slice(&json)
+        .map_err(|e| anyhow!("{shown} is not a Coffer recovery kit: {e}"))?;
+    if kit.format != RECOVERY_KIT_FORMAT {
+        return Err(anyhow!(
+            "{shown} is not a Coffer recovery kit (format {:?})",
+            kit.format
+        )
+        .into());
+    }
+    if kit.version != RECOVERY_KIT_VERSION {
+        return Err(anyhow!(
+            "{shown} is a recovery kit of version {}, which this coffer does not read (it reads version {RECOVERY_KIT_VERSION})",
+            kit.version
+        )
+        .into());
+    }
+    Ok(kit)
+}
+
+fn kit_error(file: &str, e: age::DecryptError, passphrase: bool) -> CliError {
+    use age::DecryptError as D;
+    let message = match e {
+        D::DecryptionFailed | D::KeyDecryptionFailed if passphrase => {
+            "wrong passphrase: it does not open this kit".to_owned()
+        }
+        D::NoMatchingKeys => {
+            "no key in the identity file opens this kit (it was encrypted to other recipients)"
+                .to_owned()
+        }
+        D::InvalidMac => {
+            "the kit's header was altered, or the key is not the one it was encrypted with"
+                .to_owned()
+        }
+        D::UnknownFormat | D::InvalidHeader => {
+            "it is not an age-encrypted recovery kit (or its header is damaged)".to_owned()
+        }
+        other => other.to_string(),
+    };
+    CliError::Other(anyhow!("{file}: {message}"))
+}

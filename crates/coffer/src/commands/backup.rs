@@ -305,6 +305,46 @@ impl Drop for NewFile {
     }
 }
 
+/// Opens the age file `shown` that `decryptor` reads: with a passphrase (prompted for `what`,
+/// or from `passphrase_file`) or with the identities in `identity`, whichever it was encrypted
+/// for; `error` words a decryption failure (its flag: a passphrase was used).
+pub(super) fn decrypt_with<R: std::io::Read>(
+    decryptor: age::Decryptor<R>,
+    shown: &str,
+    what: &str,
+    identity: Option<&std::path::Path>,
+    passphrase_file: Option<&std::path::Path>,
+    error: fn(&str, age::DecryptError, bool) -> CliError,
+) -> Result<age::stream::StreamReader<R>> {
+    if decryptor.is_scrypt() {
+        if identity.is_some() {
+            return Err(CliError::Usage(format!(
+                "{shown} is encrypted with a passphrase, not to an age recipient: use --passphrase or --passphrase-file"
+            )));
+        }
+        let passphrase = match passphrase_file {
+            Some(f) => passphrase_from_file(f)?,
+            None => passphrase(what)?,
+        };
+        let identity = age::scrypt::Identity::new(passphrase);
+        return decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .map_err(|e| error(shown, e, true));
+    }
+    let Some(identity_file) = identity else {
+        return Err(CliError::Usage(format!(
+            "{shown} is encrypted to age recipients, not with a passphrase: use --identity FILE"
+        )));
+    };
+    let identities = age::IdentityFile::from_file(identity_file.display().to_string())
+        .with_context(|| format!("cannot read the identity file {}", identity_file.display()))?
+        .into_identities()
+        .map_err(|e| anyhow!("the identity file {}: {e}", identity_file.display()))?;
+    decryptor
+        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+        .map_err(|e| error(shown, e, false))
+}
+
 /// `coffer restore` (offline: no server, no token).
 pub fn restore(args: RestoreArgs) -> Result<i32> {
     let from = &args.from;
@@ -319,34 +359,14 @@ pub fn restore(args: RestoreArgs) -> Result<i32> {
     );
     let decryptor = age::Decryptor::new(bar.wrap_read(BufReader::new(file)))
         .map_err(|e| decrypt_error(&shown, e, false))?;
-    let plaintext = if decryptor.is_scrypt() {
-        if args.identity.is_some() {
-            return Err(CliError::Usage(format!(
-                "{shown} is encrypted with a passphrase, not to an age recipient: use --passphrase or --passphrase-file"
-            )));
-        }
-        let passphrase = match &args.passphrase_file {
-            Some(f) => passphrase_from_file(f)?,
-            None => passphrase("the backup")?,
-        };
-        let identity = age::scrypt::Identity::new(passphrase);
-        decryptor
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .map_err(|e| decrypt_error(&shown, e, true))?
-    } else {
-        let Some(identity_file) = &args.identity else {
-            return Err(CliError::Usage(format!(
-                "{shown} is encrypted to age recipients, not with a passphrase: use --identity FILE"
-            )));
-        };
-        let identities = age::IdentityFile::from_file(identity_file.display().to_string())
-            .with_context(|| format!("cannot read the identity file {}", identity_file.display()))?
-            .into_identities()
-            .map_err(|e| anyhow!("the identity file {}: {e}", identity_file.display()))?;
-        decryptor
-            .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
-            .map_err(|e| decrypt_error(&shown, e, false))?
-    };
+    let plaintext = decrypt_with(
+        decryptor,
+        &shown,
+        "the backup",
+        args.identity.as_deref(),
+        args.passphrase_file.as_deref(),
+        decrypt_error,
+    )?;
     let failed = |e: coffer_server::backup::restore::RestoreError| {
         CliError::Other(anyhow!(
             "{e}; nothing was left in {}",

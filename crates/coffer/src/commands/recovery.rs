@@ -14,7 +14,7 @@
 //! their org keys need a KMS `Decrypt` with the customer's key, which this command does not do yet.
 
 use super::Ctx;
-use super::backup::{NewFile, age_encryptor, passphrase, passphrase_from_file};
+use super::backup::{NewFile, age_encryptor};
 use super::password;
 use crate::cli::{RecoverArgs, RecoveryKitArgs};
 use crate::error::{CliError, Result};
@@ -196,34 +196,14 @@ fn open_kit(args: &RecoverArgs) -> Result<RecoveryKit> {
     let file = File::open(&args.kit).with_context(|| format!("cannot open {shown}"))?;
     let decryptor =
         age::Decryptor::new(BufReader::new(file)).map_err(|e| kit_error(&shown, e, false))?;
-    let mut reader = if decryptor.is_scrypt() {
-        if args.identity.is_some() {
-            return Err(CliError::Usage(format!(
-                "{shown} is encrypted with a passphrase, not to an age recipient: use --passphrase or --passphrase-file"
-            )));
-        }
-        let passphrase = match &args.passphrase_file {
-            Some(f) => passphrase_from_file(f)?,
-            None => passphrase("the recovery kit")?,
-        };
-        let identity = age::scrypt::Identity::new(passphrase);
-        decryptor
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .map_err(|e| kit_error(&shown, e, true))?
-    } else {
-        let Some(identity_file) = &args.identity else {
-            return Err(CliError::Usage(format!(
-                "{shown} is encrypted to age recipients, not with a passphrase: use --identity FILE"
-            )));
-        };
-        let identities = age::IdentityFile::from_file(identity_file.display().to_string())
-            .with_context(|| format!("cannot read the identity file {}", identity_file.display()))?
-            .into_identities()
-            .map_err(|e| anyhow!("the identity file {}: {e}", identity_file.display()))?;
-        decryptor
-            .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
-            .map_err(|e| kit_error(&shown, e, false))?
-    };
+    let mut reader = super::backup::decrypt_with(
+        decryptor,
+        &shown,
+        "the recovery kit",
+        args.identity.as_deref(),
+        args.passphrase_file.as_deref(),
+        kit_error,
+    )?;
     let mut json = Zeroizing::new(Vec::new());
     reader
         .read_to_end(&mut json)

@@ -517,7 +517,8 @@ const scenarios = {
     await page.goto(admin);
     await page.waitForURL((u) => u.pathname === '/login');
     await signIn(org, env('OWNER'), env('OWNER_PASSWORD'), admin);
-    assert.ok((await page.locator('#nav a').allInnerTexts()).includes('Single sign-on'), 'no Single sign-on link in the nav');
+    // The nav is drawn once the session is read: wait for it rather than read it at once.
+    await page.locator('#nav a', { hasText: 'Single sign-on' }).waitFor();
     await page.locator('#sso-settings').waitFor();
     const settings = await text('#sso-settings');
     assert.ok(settings.includes(PROVIDER), settings);

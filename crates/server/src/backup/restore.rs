@@ -24,11 +24,10 @@ use super::{
     BLOBS_DIR, CATALOG_ENTRY, FORMAT, FORMAT_VERSION, MANIFEST_ENTRY, MASTER_KEY_ENTRY,
     MAX_ENVELOPE_BYTES, MAX_MANIFEST_BYTES, Manifest,
 };
-use crate::audit::Verifier;
 use crate::audit::checkpoint::{self, SigningKey};
 use crate::blob::{BlobError, BlobKey, BlobStore, FsBlobStore};
 use crate::catalog::sqlite::SqliteCatalog;
-use crate::catalog::{AuditFilter, Catalog, OrgRecord, SecretFilter, StorageCatalog};
+use crate::catalog::{Catalog, OrgRecord, SecretFilter, StorageCatalog, walk_audit_chain};
 use crate::keys::{KeyContext, KeyProvider, LocalKeyProvider};
 use coffer_envelope::{Binding, OrgKey};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -43,9 +42,6 @@ pub const STAGING_DIR: &str = ".coffer-restore-incomplete";
 
 /// The largest master key file accepted (the format is 37 bytes).
 const MAX_MASTER_KEY_BYTES: u64 = 4096;
-/// Audit events read per page while verifying.
-const AUDIT_PAGE: u32 = 5_000;
-
 /// Why a restore failed. Each message says what failed; none carries key material.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
@@ -498,31 +494,9 @@ async fn verify_audit(
         .await
         .map_err(|e| fail(format!("reading its checkpoints: {e}")))?;
     let wanted: HashSet<u64> = stored.iter().map(|c| c.seq).collect();
-    let mut hashes = HashMap::new();
-    let mut verifier = Verifier::default();
-    let mut after = 0;
-    loop {
-        let filter = AuditFilter {
-            after_seq: after,
-            limit: AUDIT_PAGE,
-            ..Default::default()
-        };
-        let page = catalog
-            .audit_events(org.id, &filter)
-            .await
-            .map_err(|e| fail(format!("reading its audit events: {e}")))?;
-        for e in &page {
-            verifier.push(e);
-            if wanted.contains(&e.seq) {
-                hashes.insert(e.seq, e.hash);
-            }
-        }
-        match page.last() {
-            Some(last) if page.len() == AUDIT_PAGE as usize => after = last.seq,
-            _ => break,
-        }
-    }
-    let chain = verifier.finish();
+    let (chain, hashes) = walk_audit_chain(catalog, org.id, &wanted)
+        .await
+        .map_err(|e| fail(format!("reading its audit events: {e}")))?;
     if let Some((seq, why)) = chain.failure {
         return Err(fail(format!("audit event {seq}: {why}")));
     }

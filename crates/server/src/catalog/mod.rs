@@ -81,6 +81,44 @@ pub enum CatalogError {
     Refused(String),
 }
 
+/// Audit events read per page by [`walk_audit_chain`].
+const AUDIT_WALK_PAGE: u32 = 5_000;
+
+/// Reads the whole audit chain of `org` in pages and verifies it; also returns the hashes of the
+/// events at the seqs in `keep` (the checkpoints' heads, to check them against). One read-only
+/// walk for the API's verification and an offline restore's.
+pub async fn walk_audit_chain(
+    catalog: &dyn Catalog,
+    org: OrgId,
+    keep: &std::collections::HashSet<u64>,
+) -> Result<(
+    crate::audit::Verification,
+    std::collections::HashMap<u64, [u8; 32]>,
+)> {
+    let mut hashes = std::collections::HashMap::new();
+    let mut verifier = crate::audit::Verifier::default();
+    let mut after = 0;
+    loop {
+        let filter = AuditFilter {
+            after_seq: after,
+            limit: AUDIT_WALK_PAGE,
+            ..Default::default()
+        };
+        let page = catalog.audit_events(org, &filter).await?;
+        for e in &page {
+            verifier.push(e);
+            if keep.contains(&e.seq) {
+                hashes.insert(e.seq, e.hash);
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == AUDIT_WALK_PAGE as usize => after = last.seq,
+            _ => break,
+        }
+    }
+    Ok((verifier.finish(), hashes))
+}
+
 /// Result alias.
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 

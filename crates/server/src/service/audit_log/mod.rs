@@ -11,17 +11,14 @@
 pub(in crate::service) mod failed_auth;
 
 use crate::audit::checkpoint::{self, Checkpoint, SigningKey};
-use crate::audit::{AuditRecord, Verification, Verifier};
-use crate::catalog::{AuditFilter, OrgRecord};
+use crate::audit::{AuditRecord, Verification};
+use crate::catalog::{AuditFilter, OrgRecord, walk_audit_chain};
 use crate::domain::policy::{Action, Actor};
 use crate::domain::{OrgId, OrgSlug, OrgStatus, Timestamp};
 use crate::service::{Coffer, Error, Result};
 use std::collections::{HashMap, HashSet};
 
 pub use failed_auth::{FailedAuth, Failure};
-
-/// Events fetched per page while verifying.
-const VERIFY_PAGE: u32 = 5_000;
 
 /// A verification: the chain's, and its checkpoints'.
 #[derive(Clone, Debug)]
@@ -166,32 +163,9 @@ impl Coffer {
             .await
             .map_err(|e| Error::catalog(e, || "audit".into()))?;
         let wanted: HashSet<u64> = stored.iter().map(|c| c.seq).collect();
-        let mut hashes = HashMap::new();
-        let mut verifier = Verifier::default();
-        let mut after = 0;
-        loop {
-            let filter = AuditFilter {
-                after_seq: after,
-                limit: VERIFY_PAGE,
-                ..Default::default()
-            };
-            let page = self
-                .catalog
-                .audit_events(org.id, &filter)
-                .await
-                .map_err(|e| Error::catalog(e, || "audit".into()))?;
-            for e in &page {
-                verifier.push(e);
-                if wanted.contains(&e.seq) {
-                    hashes.insert(e.seq, e.hash);
-                }
-            }
-            match page.last() {
-                Some(last) if page.len() == VERIFY_PAGE as usize => after = last.seq,
-                _ => break,
-            }
-        }
-        let chain = verifier.finish();
+        let (chain, hashes) = walk_audit_chain(self.catalog.as_ref(), org.id, &wanted)
+            .await
+            .map_err(|e| Error::catalog(e, || "audit".into()))?;
         let mut keys = HashMap::new();
         for v in stored.iter().map(|c| c.key_version).collect::<HashSet<_>>() {
             if let Ok(k) = self.signing_key(org.id, v).await {

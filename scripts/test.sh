@@ -83,6 +83,18 @@ if ! .venv-scim/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.v
 fi
 export COFFER_SCIM2="$PWD/.venv-scim/bin/scim2"
 
+# The Jira tests (crates/server/tests/jira) run the remote-link and issue-exists calls against
+# PyPI's jira820 too (a Jira Data Center 8.20 mock), a second peer beside Coffer's own Jira fake.
+# Pinned: the wrapper seeds it through its persistence file (coffer_server::testing::jira820).
+JIRA820_VERSION=0.12.0
+if ! .venv-jira820/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('jira820') != '$JIRA820_VERSION')" 2>/dev/null \
+   || [ ! -x .venv-jira820/bin/jira820 ]; then
+  say "installing jira820 $JIRA820_VERSION into .venv-jira820 (Jira DC mock)"
+  python3 -m venv .venv-jira820
+  .venv-jira820/bin/pip install -q --disable-pip-version-check "jira820==$JIRA820_VERSION"
+fi
+export COFFER_JIRA820="$PWD/.venv-jira820/bin/jira820"
+
 # The PostgreSQL catalog's tests and the multi-node tests (crates/coffer/tests/multinode.rs) run
 # against the real server on 127.0.0.1:5432 (user postgres, trust auth), or COFFER_TEST_PG_URL.
 # They never skip: without the server, fail here, before building, saying how to start it.

@@ -49,6 +49,7 @@ macro_rules! text_enum {
 
 mod access;
 mod audit;
+mod jira;
 mod keys;
 mod links;
 mod orgs;
@@ -66,6 +67,7 @@ pub(crate) mod whole;
 
 pub use access::*;
 pub use audit::*;
+pub use jira::*;
 pub use keys::*;
 pub use links::*;
 pub use orgs::*;

@@ -12,12 +12,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod byok;
+mod jira;
 mod server;
 mod storage;
 mod webhooks;
 
 pub use crate::domain::{Locations, default_locations};
 pub use byok::ByokConfig;
+pub use jira::JiraConfig;
 pub use server::{AuditConfig, MetricsToken, ProxyRange, ServerConfig, TlsConfig};
 pub use storage::StorageConfig;
 pub use webhooks::WebhooksConfig;
@@ -68,6 +70,9 @@ pub struct Config {
     /// Org webhooks and expiry reminders (docs/webhooks.md).
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    /// How this deployment talks to the Jira sites orgs link (docs/jira.md).
+    #[serde(default)]
+    pub jira: JiraConfig,
 }
 
 /// `[sso]`: what the deployment allows of the OpenID providers orgs set up.
@@ -206,6 +211,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             sso: SsoConfig::default(),
             webhooks: WebhooksConfig::default(),
+            jira: JiraConfig::default(),
         }
     }
 }
@@ -312,6 +318,7 @@ impl Config {
         self.server.check().map_err(ConfigError::OutOfRange)?;
         self.audit.check().map_err(ConfigError::OutOfRange)?;
         self.webhooks.check().map_err(ConfigError::OutOfRange)?;
+        self.jira.check().map_err(ConfigError::OutOfRange)?;
         byok::check(self)
     }
 

@@ -145,6 +145,30 @@ pub struct Metrics {
     pub webhook_attempts: Family<WebhookLabels, Counter>,
     /// Events not enqueued for a webhook because it had the most pending deliveries it may have.
     pub webhook_events_dropped: Counter,
+    /// Jira "may browse" answers by outcome (allowed, denied, no_account, unreachable), asked of
+    /// Jira by this node (cached yeses are not counted).
+    pub jira_checks: Family<OutcomeLabels, Counter>,
+    /// Jira webhooks received, by event and what Coffer did (applied, ignored, refused).
+    pub jira_webhooks: Family<JiraWebhookLabels, Counter>,
+    /// Remote-link updates on Jira issues that failed (the next change on the issue retries).
+    pub jira_remote_link_failures: Counter,
+}
+
+/// Labels of an outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// What happened.
+    pub outcome: &'static str,
+}
+
+/// Labels of a Jira webhook.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JiraWebhookLabels {
+    /// The event kind Coffer recognised (`issue_deleted`, `issue_updated`, `project_deleted`,
+    /// `permissions`, `unknown`, `unsigned`).
+    pub event: &'static str,
+    /// `applied`, `ignored` or `refused`.
+    pub outcome: &'static str,
 }
 
 fn latency_histogram() -> Histogram {
@@ -274,6 +298,24 @@ impl Default for Metrics {
             "Events not enqueued for a webhook that had the most pending deliveries it may have",
             webhook_events_dropped.clone(),
         );
+        let jira_checks = Family::default();
+        registry.register(
+            "jira_checks",
+            "Jira permission answers asked by this node, by outcome",
+            jira_checks.clone(),
+        );
+        let jira_webhooks = Family::default();
+        registry.register(
+            "jira_webhooks",
+            "Jira webhooks received, by event and outcome (applied, ignored, refused)",
+            jira_webhooks.clone(),
+        );
+        let jira_remote_link_failures = Counter::default();
+        registry.register(
+            "jira_remote_link_failures",
+            "Remote-link updates on Jira issues that failed",
+            jira_remote_link_failures.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -296,11 +338,28 @@ impl Default for Metrics {
             auth_failures_unrecorded,
             webhook_attempts,
             webhook_events_dropped,
+            jira_checks,
+            jira_webhooks,
+            jira_remote_link_failures,
         }
     }
 }
 
 impl Metrics {
+    /// Counts one Jira permission answer.
+    pub fn jira_check(&self, outcome: &'static str) {
+        self.jira_checks
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// Counts one Jira webhook.
+    pub fn jira_webhook(&self, event: &'static str, outcome: &'static str) {
+        self.jira_webhooks
+            .get_or_create(&JiraWebhookLabels { event, outcome })
+            .inc();
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();

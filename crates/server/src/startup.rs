@@ -11,6 +11,7 @@ use crate::http::{AppState, router};
 use crate::keys::{KeyContext, KeyError, KeyProvider, Keyring, OpenKeyError, open_key_provider};
 use crate::metrics::Metrics;
 use crate::service::OrgKeyProviders;
+use crate::service::jira::JiraSettings;
 use crate::service::sso::SsoParts;
 use crate::service::webhooks::WebhookSettings;
 use crate::service::{BackupParts, ByokParts, Coffer, ServiceSettings, StorageSettings};
@@ -240,7 +241,11 @@ impl RunningApp {
                 &config.public_origin(),
                 config.sso.allow_loopback_issuers,
             ))
-            .with_webhooks(WebhookSettings::from_config(&config.webhooks));
+            .with_webhooks(WebhookSettings::from_config(&config.webhooks))
+            .with_jira(JiraSettings::from_config(
+                &config.jira,
+                &config.public_origin(),
+            ));
         let boot = coffer.bootstrap().await.map_err(StartupError::Bootstrap)?;
         // After bootstrap: a node that lost the bootstrap race checks the winner's org key too.
         check_root_key(provider.as_ref(), coffer.catalog().as_ref(), &key_file).await?;

@@ -13,6 +13,7 @@ mod byok;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod identity;
+mod jira;
 mod links;
 mod model;
 pub mod postgres;
@@ -35,6 +36,7 @@ use std::sync::Arc;
 pub use access::*;
 pub use byok::*;
 pub use identity::*;
+pub use jira::*;
 pub use links::*;
 pub use model::*;
 pub use rules::LAST_OWNER;
@@ -129,12 +131,14 @@ pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 /// the [`IdentityCatalog`] part, groups, grants and shares the [`AccessCatalog`] part, single
 /// sign-on the [`SsoCatalog`] part, SCIM provisioning the [`ScimCatalog`] part, and one-time
 /// links and requests for people outside Coffer the [`LinkCatalog`] and [`RequestCatalog`] parts;
-/// webhooks, their deliveries and expiry reminders are the [`WebhookCatalog`] part.
+/// webhooks, their deliveries and expiry reminders are the [`WebhookCatalog`] part; the link to
+/// a Jira site, people's Jira accounts and what Jira's events deleted the [`JiraCatalog`] part.
 #[async_trait]
 pub trait Catalog:
     AccessCatalog
     + ByokCatalog
     + IdentityCatalog
+    + JiraCatalog
     + LinkCatalog
     + RequestCatalog
     + ScimCatalog

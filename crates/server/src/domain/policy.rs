@@ -250,6 +250,15 @@ pub enum Action {
     /// Add, remove and re-key the org's webhooks and redeliver their deliveries: whoever does it
     /// chooses where the org's events go, so admins, like reading the audit trail in full.
     ManageWebhooks,
+    /// See whether and how the org is linked to a Jira site, and one's own Jira account link.
+    ReadJira,
+    /// Link the org to a Jira site, change or remove the link (it decides who sees which
+    /// issue's secrets: owners).
+    ManageJira,
+    /// Link or unlink one's own Jira account (a person's credential at Jira: people only).
+    LinkJiraAccount,
+    /// Look for secrets whose Jira issue no longer exists.
+    ReconcileJira,
 }
 
 /// What the action applies to.
@@ -301,6 +310,8 @@ fn manages_people(action: Action) -> bool {
             | RevokeScimToken
             | ReadWebhooks
             | ManageWebhooks
+            | ManageJira
+            | LinkJiraAccount
     )
 }
 
@@ -330,20 +341,25 @@ fn member_may(role: Role, action: Action) -> bool {
     use Action::*;
     let admin = role >= Role::Admin;
     match action {
-        ReadOrg | CreateOwnToken | RevokeToken { own: true, .. } | ListGroups => true,
+        ReadOrg
+        | CreateOwnToken
+        | RevokeToken { own: true, .. }
+        | ListGroups
+        | ReadJira
+        | LinkJiraAccount => true,
         ShareOutside => role >= Role::Member,
         ManageOutsideShares => admin,
         // Which secrets: `authorize_secret`, from roles, grants and shares.
         ReadSecretMetadata | RevealSecret | WriteSecret | DeleteSecret => true,
         ReadAudit => role != Role::Member,
         DestroySecret | ListMembers | ListTokens | ReadKeySettings | ReadStorage | ManageGroups
-        | ListGrants | ReadSso | ReadScim | ReadWebhooks | ManageWebhooks => admin,
+        | ListGrants | ReadSso | ReadScim | ReadWebhooks | ManageWebhooks | ReconcileJira => admin,
         Invite(r) | RemoveMember(r) | CreateServiceToken(r) => admin && r <= role,
         RevokeToken { own: false, holder } => admin && holder <= role,
         ChangeRole { from, to } => admin && from <= role && to <= role,
         CreateServiceAccount(r) => admin && r <= role && r <= MAX_SERVICE_ROLE,
         RotateOrgKey | ManageKeys | MakeRecoveryKit | ManageStorage | ManageSso | DisableSso
-        | ManageScim | RevokeScimToken => role == Role::Owner,
+        | ManageScim | RevokeScimToken | ManageJira => role == Role::Owner,
         AddMember(_) | CreateOrg | ListAllOrgs | ResetCredentials | BackupDeployment => false,
     }
 }
@@ -1159,5 +1175,81 @@ mod tests {
         );
         assert_eq!(may_share(&person(Admin), None, true, LM), A);
         assert_eq!(may_share(&m, None, false, LR), N);
+    }
+}
+
+/// What Jira answered about a person and an issue or project (docs/jira.md, "Who sees what").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JiraAnswer {
+    /// The org is not linked to a Jira site: Coffer's own access decides alone.
+    NotAsked,
+    /// The caller is not a person (a service account has no Jira identity; its grants decide).
+    NotAPerson,
+    /// Jira says the person may browse it.
+    Allowed,
+    /// Jira says the person may not browse it, or that it does not exist.
+    Denied,
+    /// The person has not linked a Jira account in this org, or Jira refused its token.
+    NoAccount,
+    /// Jira could not be reached, answered with an error, or asked Coffer to slow down.
+    Unreachable,
+}
+
+impl JiraAnswer {
+    /// The name audit events record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JiraAnswer::NotAsked => "not_linked",
+            JiraAnswer::NotAPerson => "service_account",
+            JiraAnswer::Allowed => "allowed",
+            JiraAnswer::Denied => "denied",
+            JiraAnswer::NoAccount => "no_account",
+            JiraAnswer::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// Whether Jira is asked at all: only for a person in an org linked to a Jira site.
+pub fn jira_asked(kind: IdentityKind, org_linked: bool) -> bool {
+    org_linked && kind == IdentityKind::Person
+}
+
+/// Whether Jira's answer lets Coffer's own decision stand. In an org linked to Jira a person's
+/// access to an issue's (or project's) secrets is Coffer's access AND Jira's "may browse"; every
+/// answer but a yes — no linked account, Jira unreachable, throttling, an error — is a no (fail
+/// closed).
+pub fn jira_admits(answer: JiraAnswer) -> bool {
+    matches!(
+        answer,
+        JiraAnswer::NotAsked | JiraAnswer::NotAPerson | JiraAnswer::Allowed
+    )
+}
+
+#[cfg(test)]
+mod jira_tests {
+    use super::*;
+
+    #[test]
+    fn jira_is_asked_for_people_of_linked_orgs_only() {
+        assert!(jira_asked(IdentityKind::Person, true));
+        assert!(!jira_asked(IdentityKind::Person, false));
+        assert!(!jira_asked(IdentityKind::Service, true));
+        assert!(!jira_asked(IdentityKind::Operator, true));
+    }
+
+    #[test]
+    fn only_a_yes_admits_and_everything_else_fails_closed() {
+        use JiraAnswer::*;
+        let table = [
+            (NotAsked, true),
+            (NotAPerson, true),
+            (Allowed, true),
+            (Denied, false),
+            (NoAccount, false),
+            (Unreachable, false),
+        ];
+        for (answer, admits) in table {
+            assert_eq!(jira_admits(answer), admits, "{answer:?}");
+        }
     }
 }

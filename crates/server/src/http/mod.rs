@@ -12,6 +12,7 @@ mod backup;
 mod convert;
 pub mod error;
 mod extract;
+mod jira;
 mod keys;
 mod links;
 mod openapi;
@@ -192,6 +193,17 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(sso::show).put(sso::set).delete(sso::remove),
         )
         .route(
+            "/orgs/{org}/jira",
+            get(jira::show).put(jira::connect).delete(jira::disconnect),
+        )
+        .route("/orgs/{org}/jira/check", post(jira::check))
+        .route("/orgs/{org}/jira/orphans", get(jira::orphans))
+        .route("/orgs/{org}/jira/access/{scope}", get(jira::access))
+        .route(
+            "/orgs/{org}/jira/account",
+            get(jira::my_account).delete(jira::unlink_account),
+        )
+        .route(
             "/orgs/{org}/scim/tokens",
             post(scim_tokens::create).get(scim_tokens::list),
         )
@@ -240,6 +252,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     api.route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/integrations/jira/{org}/link", get(jira::link))
+        .route("/integrations/jira/callback", get(jira::callback))
+        .route("/integrations/jira/{org}/webhook", post(jira::webhook))
         .fallback(|| async {
             error_response(
                 StatusCode::NOT_FOUND,

@@ -11,8 +11,8 @@
 //! schemathesis checks the result against the running server (`crates/server/tests/contract.rs`).
 
 use super::{
-    access, audit, backup, keys, links, orgs, people, scim_tokens, secrets, sso, storage, uploads,
-    webhooks,
+    access, audit, backup, jira, keys, links, orgs, people, scim_tokens, secrets, sso, storage,
+    uploads, webhooks,
 };
 use axum::Json;
 use coffer_api::patterns;
@@ -87,6 +87,15 @@ use utoipa::OpenApi;
         access::share,
         access::unshare,
         access::set_restricted,
+        jira::show,
+        jira::connect,
+        jira::disconnect,
+        jira::check,
+        jira::orphans,
+        jira::access,
+        jira::my_account,
+        jira::unlink_account,
+        jira::webhook,
         sso::show,
         sso::set,
         sso::remove,
@@ -164,6 +173,9 @@ fn query_param(path: &str, name: &str) -> Option<Value> {
     };
     Some(match name {
         "limit" | "version" => json!({"type": "integer", "minimum": 0, "maximum": u32::MAX}),
+        "after" if path.ends_with("/jira/orphans") => {
+            optional(string(patterns::ISSUE_KEY, patterns::SCOPE_MAX))
+        }
         "after" => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
         "since" | "until" => json!({"type": "string", "format": "date-time"}),
         "expect" => json!({"type": "string", "pattern": "^[0-9]{1,19}:[0-9a-fA-F]{64}$"}),

@@ -11,11 +11,13 @@ mod audit_log;
 mod backup;
 mod byok;
 mod error;
+pub mod jira;
 mod links;
 mod orgs;
 mod people;
 mod recovery;
 pub mod scim;
+mod sealed;
 mod secrets;
 pub mod sso;
 mod storage;
@@ -82,6 +84,8 @@ pub struct Coffer {
     sso: sso::SsoParts,
     /// Webhook settings and their HTTP client.
     webhooks: webhooks::WebhookParts,
+    /// Jira settings, HTTP client and the cache of Jira's yeses.
+    jira: jira::JiraParts,
     /// What `coffer backup` needs besides the seams (`None`: backups refused).
     backup: Option<backup::BackupParts>,
 }
@@ -127,6 +131,7 @@ impl Coffer {
             stopping: std::sync::atomic::AtomicBool::new(false),
             sso: sso::SsoParts::new("http://127.0.0.1:8420", false),
             webhooks: webhooks::WebhookParts::new(webhooks::WebhookSettings::default()),
+            jira: jira::JiraParts::new(jira::JiraSettings::default()),
             backup: None,
         }
     }
@@ -139,6 +144,12 @@ impl Coffer {
 
     /// Sets single sign-on's redirect URI (from the public origin) and whether loopback
     /// providers are admitted.
+    /// With the deployment's Jira settings.
+    pub fn with_jira(mut self, settings: jira::JiraSettings) -> Self {
+        self.jira = jira::JiraParts::new(settings);
+        self
+    }
+
     pub fn with_sso(mut self, parts: sso::SsoParts) -> Self {
         self.sso = parts;
         self
@@ -293,6 +304,10 @@ fn action_words(action: Action) -> &'static str {
         Action::ManageOutsideShares => "see or revoke other members' one-time links and requests",
         Action::ReadWebhooks => "see the org's webhooks",
         Action::ManageWebhooks => "manage the org's webhooks",
+        Action::ReadJira => "see the org's Jira link",
+        Action::ManageJira => "link the org to a Jira site or change that link",
+        Action::LinkJiraAccount => "link a Jira account",
+        Action::ReconcileJira => "look for secrets whose Jira issue is gone",
     }
 }
 

@@ -1,8 +1,13 @@
 //! Test support that tests in several crates and the benchmark share: a throwaway PostgreSQL
-//! database ([`pg`]), the large-catalog filler ([`fill`]) and a real OpenID provider ([`oidc`]). Compiled for this crate's tests and
-//! under the `testing` feature (which the integration tests, the CLI's tests and the benchmark
-//! turn on), never into the release binary, like the seams' conformance suites.
+//! database ([`pg`]), the large-catalog filler ([`fill`]), a real OpenID provider ([`oidc`]),
+//! a stateful fake of Jira Cloud and Data Center ([`jira`]: OAuth, permissions, issues, remote
+//! links, webhooks, failures) and a second, independent Jira DC peer ([`jira820`], PyPI
+//! `jira820`, for issue and remote-link shapes). Compiled for this crate's tests and under the
+//! `testing` feature (which the integration tests, the CLI's tests and the benchmark turn on),
+//! never into the release binary, like the seams' conformance suites.
 
 pub mod fill;
+pub mod jira;
+pub mod jira820;
 pub mod oidc;
 pub mod pg;

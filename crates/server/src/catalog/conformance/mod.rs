@@ -8,6 +8,7 @@ pub mod byok;
 mod fresh;
 mod health;
 pub mod identity;
+mod jira;
 mod links;
 mod scim;
 mod sso;
@@ -106,6 +107,7 @@ pub async fn run_all(catalog: &dyn Catalog) {
     web::run_all(catalog).await;
     access::run_all(catalog).await;
     sso::run_all(catalog).await;
+    jira::run_all(catalog).await;
     scim::run_all(catalog).await;
     links::run_all(catalog).await;
     webhooks::run_all(catalog).await;

@@ -16,6 +16,7 @@
 mod access;
 mod byok;
 mod identity;
+mod jira;
 mod links;
 mod open;
 mod reads;

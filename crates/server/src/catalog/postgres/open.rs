@@ -60,6 +60,10 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../../../migrations/postgres/0012_webhooks.sql"),
     ),
+    (
+        13,
+        include_str!("../../../migrations/postgres/0013_jira.sql"),
+    ),
 ];
 /// Advisory-lock key serializing migrations across processes ("coffer" + 0).
 const MIGRATION_LOCK: i64 = 0x636f_6666_6572_0000;

@@ -18,6 +18,7 @@ mod byok_reads;
 mod checkpointer;
 mod checkpoints;
 mod identity;
+mod jira;
 mod links;
 mod process_lock;
 mod read_cache;
@@ -103,6 +104,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         12,
         include_str!("../../../migrations/sqlite/0012_webhooks.sql"),
     ),
+    (13, include_str!("../../../migrations/sqlite/0013_jira.sql")),
 ];
 
 pub(super) fn map_err(err: rusqlite::Error) -> CatalogError {

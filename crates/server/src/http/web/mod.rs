@@ -13,7 +13,9 @@ mod auth;
 mod find;
 mod sso;
 
+pub(super) use self::cross_site as started_from_site;
 pub(super) use auth::{Peer, source};
+pub(super) use sso::{cookie_value, redirect};
 
 use super::AppState;
 use super::error::error_response;
@@ -79,6 +81,8 @@ const PAGES: &[&str] = &[
     "/orgs/{org}/admin/storage",
     "/orgs/{org}/admin/keys",
     "/orgs/{org}/admin/sso",
+    "/orgs/{org}/admin/jira",
+    "/orgs/{org}/jira",
     "/orgs/{org}/admin/audit",
     "/admin/byok",
 ];
@@ -185,7 +189,7 @@ fn refuse(code: &str, message: &str) -> Response {
 /// browsers) other than `same-origin`/`none`, or else an `Origin` that is not this host.
 /// Returns what gave it away. (Chromium sends `Origin: null` on some same-origin form posts,
 /// so when `Sec-Fetch-Site` says same-origin that is what counts.)
-fn cross_site(headers: &HeaderMap) -> Option<String> {
+pub(super) fn cross_site(headers: &HeaderMap) -> Option<String> {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return (!matches!(site, "same-origin" | "none"))
             .then(|| format!("Sec-Fetch-Site: {site}"));

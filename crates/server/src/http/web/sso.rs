@@ -33,7 +33,7 @@ fn sso_cookie(value: &str, max_age: u64, secure: bool) -> HeaderValue {
     .expect("cookie values are base64url")
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(in crate::http) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -45,7 +45,7 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn redirect(to: &str) -> Response {
+pub(in crate::http) fn redirect(to: &str) -> Response {
     let mut res = StatusCode::SEE_OTHER.into_response();
     res.headers_mut().insert(
         header::LOCATION,

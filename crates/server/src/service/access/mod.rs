@@ -20,6 +20,7 @@ use crate::domain::policy::{
     scope_right, secret_right,
 };
 use crate::domain::{GroupName, IdentityKind, PrincipalName, Scope, UserId, UserName};
+use crate::service::jira::{Use, usage_of};
 use crate::service::secrets::{label, secret_not_found};
 use crate::service::{Coffer, Error, Result};
 
@@ -92,7 +93,12 @@ impl Coffer {
     ) -> Result<Option<Right>> {
         let right = self.right_to(actor, org, s).await?;
         match authorize_secret(actor, action, right, s.restricted) {
-            Decision::Allow => Ok(right),
+            Decision::Allow => {
+                // Jira's yes is cached by now when the use case asked before its lookup.
+                self.jira_admit(actor, org, &s.scope, usage_of(action))
+                    .await?;
+                Ok(right)
+            }
             Decision::NotFound => Err(Error::NotFound(secret_not_found(org, &s.scope, &s.name))),
             Decision::Forbidden => Err(Error::Forbidden(format!(
                 "you cannot {} `{}`: your access to it is {}{}",
@@ -118,7 +124,10 @@ impl Coffer {
     ) -> Result<()> {
         let access = self.access_for(actor, org, false).await?;
         match scope_right(actor, scope, &access) {
-            Some(r) if r >= Right::Write => Ok(()),
+            Some(r) if r >= Right::Write => {
+                self.jira_admit(actor, org, scope, Use::Write).await?;
+                Ok(())
+            }
             held => Err(Error::Forbidden(format!(
                 "you cannot create secrets on `{scope}` in org `{}`: your access there is {}; an \
                  owner, an admin or a manager of `{scope}` can grant you write",
@@ -141,10 +150,11 @@ impl Coffer {
         } else {
             AccessSet::default()
         };
-        Ok(secrets
+        let coffer_says: Vec<(SecretRecord, Right)> = secrets
             .into_iter()
             .filter_map(|s| secret_right(actor, facts(&s), &access).map(|r| (s, r)))
-            .collect())
+            .collect();
+        self.jira_filter(actor, org, coffer_says).await
     }
 
     /// Resolves a principal's name to its id in `org`: a person or service account must be a

@@ -51,7 +51,9 @@ impl Coffer {
         name: &SecretName,
     ) -> Result<(OrgRecord, SecretRecord, Option<Right>)> {
         let org = self.org_for(actor, slug, Action::ReadOrg).await?;
-        let s = self.lookup(&org, scope, name).await?;
+        let s = self
+            .lookup(actor, &org, scope, name, SecretAction::ManageAccess)
+            .await?;
         let right = self
             .check_secret(actor, &org, &s, SecretAction::ManageAccess)
             .await?;

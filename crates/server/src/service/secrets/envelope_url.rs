@@ -23,7 +23,9 @@ impl Coffer {
             .active_org_for(actor, slug, Action::RevealSecret)
             .await?;
         let what = label(scope, name);
-        let secret = self.lookup(&org, scope, name).await?;
+        let secret = self
+            .lookup(actor, &org, scope, name, SecretAction::Reveal)
+            .await?;
         self.check_secret(actor, &org, &secret, SecretAction::Reveal)
             .await?;
         let now = Timestamp::now();

@@ -19,6 +19,7 @@ use crate::catalog::{
 };
 use crate::domain::policy::{Action, Actor, SecretAction};
 use crate::domain::{OrgId, OrgSlug, Scope, SecretId, SecretKind, SecretName, Timestamp};
+use crate::service::jira::{Use, usage_of};
 use crate::service::{Coffer, Error, Result, event};
 use bytes::Bytes;
 use coffer_envelope::{Binding, Plaintext};
@@ -135,6 +136,7 @@ impl Coffer {
         kind: Option<SecretKind>,
     ) -> Result<NextVersion> {
         let what = label(scope, name);
+        self.jira_admit(actor, org, scope, Use::Write).await?;
         let existing = match self.catalog.secret(org.id, scope, name).await {
             Ok(s) => Some(s),
             Err(CatalogError::NotFound) => None,
@@ -170,12 +172,17 @@ impl Coffer {
         })
     }
 
+    /// Looks up the secret the actor named for `action`. In an org linked to Jira, Jira is asked
+    /// first, so a refusal never depends on whether the secret exists.
     pub(in crate::service) async fn lookup(
         &self,
+        actor: &Actor,
         org: &OrgRecord,
         scope: &Scope,
         name: &SecretName,
+        action: SecretAction,
     ) -> Result<SecretRecord> {
+        self.jira_admit(actor, org, scope, usage_of(action)).await?;
         self.catalog
             .secret(org.id, scope, name)
             .await
@@ -252,7 +259,12 @@ impl Coffer {
                 .put_version(new, event(actor, org.id, "secret.write", &what, details))
                 .await
             {
-                Ok(s) => return Ok((s, version == 1)),
+                Ok(s) => {
+                    if version == 1 {
+                        self.jira_sync_issue(actor, &org, &req.scope).await;
+                    }
+                    return Ok((s, version == 1));
+                }
                 Err(e) => {
                     let blob = StoredBlob {
                         storage: org.storage,
@@ -327,7 +339,9 @@ impl Coffer {
         let org = self
             .org_for(actor, slug, Action::ReadSecretMetadata)
             .await?;
-        let s = self.lookup(&org, scope, name).await?;
+        let s = self
+            .lookup(actor, &org, scope, name, SecretAction::See)
+            .await?;
         self.check_secret(actor, &org, &s, SecretAction::See)
             .await?;
         Ok(s)
@@ -344,7 +358,9 @@ impl Coffer {
         let org = self
             .org_for(actor, slug, Action::ReadSecretMetadata)
             .await?;
-        let s = self.lookup(&org, scope, name).await?;
+        let s = self
+            .lookup(actor, &org, scope, name, SecretAction::See)
+            .await?;
         self.check_secret(actor, &org, &s, SecretAction::See)
             .await?;
         let versions = self
@@ -368,7 +384,9 @@ impl Coffer {
             .active_org_for(actor, slug, Action::DeleteSecret)
             .await?;
         let what = label(scope, name);
-        let s = self.lookup(&org, scope, name).await?;
+        let s = self
+            .lookup(actor, &org, scope, name, SecretAction::Delete)
+            .await?;
         self.check_secret(actor, &org, &s, SecretAction::Delete)
             .await?;
         let (at, action) = if delete {
@@ -376,14 +394,17 @@ impl Coffer {
         } else {
             (None, "secret.restore")
         };
-        self.catalog
+        let changed = self
+            .catalog
             .set_deleted(
                 s.id,
                 at,
                 event(actor, org.id, action, &what, serde_json::json!({})),
             )
             .await
-            .map_err(|e| Error::catalog(e, || format!("no secret `{what}`")))
+            .map_err(|e| Error::catalog(e, || format!("no secret `{what}`")))?;
+        self.jira_sync_issue(actor, &org, scope).await;
+        Ok(changed)
     }
 
     /// Destroys a secret: forgets every version's wrapped data key and deletes its blobs.
@@ -398,7 +419,9 @@ impl Coffer {
             .active_org_for(actor, slug, Action::DestroySecret)
             .await?;
         let what = label(scope, name);
-        let s = self.lookup(&org, scope, name).await?;
+        let s = self
+            .lookup(actor, &org, scope, name, SecretAction::Destroy)
+            .await?;
         self.check_secret(actor, &org, &s, SecretAction::Destroy)
             .await?;
         let details = serde_json::json!({"versions": s.version});
@@ -410,6 +433,7 @@ impl Coffer {
         for blob in keys {
             self.discard_blob(&blob).await;
         }
+        self.jira_sync_issue(actor, &org, scope).await;
         Ok(())
     }
 }

@@ -5,8 +5,9 @@
 
 use crate::blob::BlobError;
 use crate::catalog::{CatalogError, OrgRecord, SecretRecord, StoredBlob, VersionRecord};
-use crate::domain::policy::{Action, Actor, SecretAction};
+use crate::domain::policy::{Action, Actor, JiraAnswer, SecretAction};
 use crate::domain::{OrgSlug, Scope, SecretName, Timestamp};
+use crate::service::jira::Use;
 use crate::service::secrets::{binding, blob_error, label, secret_not_found};
 use crate::service::{Coffer, Error, Result, admit, event, org_not_found, require_active};
 use bytes::Bytes;
@@ -57,6 +58,14 @@ impl Coffer {
             .map_err(|e| Error::catalog(e, || org_not_found(slug)))?;
         let org = require_active(slug, admit(actor, slug, Action::RevealSecret, target.org)?)?;
         let what = label(scope, name);
+        // Jira before anything about the secret: its refusals must not tell whether it exists.
+        let jira = match self.jira_admit(actor, &org, scope, Use::Read).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.audit_refused_reveal(actor, &org, &what, &e).await;
+                return Err(e);
+            }
+        };
         let secret = target
             .secret
             .ok_or_else(|| Error::NotFound(secret_not_found(&org, scope, name)))?;
@@ -73,7 +82,10 @@ impl Coffer {
             ))
         })?;
         let value = self.open_version(&org, &v).await?;
-        let details = serde_json::json!({"version": n});
+        let mut details = serde_json::json!({"version": n});
+        if jira != JiraAnswer::NotAsked {
+            details["jira"] = jira.as_str().into();
+        }
         let views = self
             .catalog
             .record_view(

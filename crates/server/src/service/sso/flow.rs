@@ -98,7 +98,7 @@ pub struct CliToken {
     pub user: UserName,
 }
 
-fn random_text() -> Zeroizing<String> {
+pub(crate) fn random_text() -> Zeroizing<String> {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::fill(&mut bytes).expect("the system CSPRNG works");
     Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))

@@ -16,11 +16,10 @@ pub mod flow;
 pub mod provider;
 
 use crate::audit::AuditDraft;
-use crate::catalog::{SealedValue, SsoRecord};
+use crate::catalog::SsoRecord;
 use crate::domain::policy::{Action, Actor};
-use crate::domain::{OrgId, OrgSlug, SecretId, Timestamp};
+use crate::domain::{OrgId, OrgSlug, Timestamp};
 use crate::service::{Coffer, Error, Result, event};
-use coffer_envelope::Binding;
 use provider::Providers;
 use zeroize::Zeroizing;
 
@@ -89,11 +88,6 @@ fn check_claim(v: &str) -> Result<()> {
             "groups_claim must be a claim name: 1 to 100 of A-Z a-z 0-9 _ - . : /".into(),
         ))
     }
-}
-
-/// The binding of an SSO client secret: its own id as the secret id, version 1.
-fn secret_binding(org: OrgId, id: SecretId, key_version: u32) -> Binding {
-    crate::service::secrets::binding(org, id, 1, key_version)
 }
 
 impl Coffer {
@@ -167,19 +161,10 @@ impl Coffer {
             Some(s) if s.is_empty() => None,
             Some(s) => {
                 check_text("client_secret", &s, 1000)?;
-                let id = SecretId::new();
-                let key = self.org_key(org.id, org.key_version).await?;
-                let sealed = coffer_envelope::seal(
-                    &key,
-                    &secret_binding(org.id, id, org.key_version),
-                    s.as_bytes(),
+                Some(
+                    self.seal_setting(org.id, org.key_version, s.as_bytes(), "client secret")
+                        .await?,
                 )
-                .map_err(|e| Error::Internal(format!("sealing the client secret: {e}")))?;
-                Some(SealedValue {
-                    id,
-                    key_version: org.key_version,
-                    envelope: sealed.bytes,
-                })
             }
         };
         let record = SsoRecord {
@@ -256,16 +241,8 @@ impl Coffer {
         let Some(sealed) = &sso.client_secret else {
             return Ok(None);
         };
-        let key = self.org_key(sso.org, sealed.key_version).await?;
-        let plain = coffer_envelope::open(
-            &key,
-            &secret_binding(sso.org, sealed.id, sealed.key_version),
-            &sealed.envelope,
-            64 * 1024,
-        )
-        .map_err(|e| Error::Integrity(format!("the stored client secret cannot be opened: {e}")))?;
-        let text = String::from_utf8(plain.as_bytes().to_vec())
-            .map_err(|_| Error::Integrity("the stored client secret is not text".into()))?;
-        Ok(Some(Zeroizing::new(text)))
+        self.open_text_setting(sso.org, sealed, "client secret")
+            .await
+            .map(Some)
     }
 }

@@ -36,6 +36,19 @@ pub struct CallError(pub String);
 
 /// Checks a URL Coffer is about to fetch from, or send a person to, on a tenant's behalf.
 pub fn check_url(raw: &str, allow_loopback: bool) -> Result<url::Url, String> {
+    check_tenant_url(
+        raw,
+        allow_loopback,
+        "an OpenID provider there is only for tests and local development (sso.allow_loopback_issuers)",
+    )
+}
+
+/// [`check_url`], saying `loopback_hint` when the URL is on this machine and that is not admitted.
+pub fn check_tenant_url(
+    raw: &str,
+    allow_loopback: bool,
+    loopback_hint: &str,
+) -> Result<url::Url, String> {
     let url = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL ({e})"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err(format!("{raw:?} must not carry credentials"));
@@ -62,9 +75,7 @@ pub fn check_url(raw: &str, allow_loopback: bool) -> Result<url::Url, String> {
     match url.scheme() {
         "https" if !loopback || allow_loopback => Ok(url),
         "http" if loopback && allow_loopback => Ok(url),
-        _ if loopback => Err(format!(
-            "{raw:?} is on this machine; an OpenID provider there is only for tests and local development (sso.allow_loopback_issuers)"
-        )),
+        _ if loopback => Err(format!("{raw:?} is on this machine; {loopback_hint}")),
         _ => Err(format!("{raw:?} must use https")),
     }
 }
@@ -84,6 +95,21 @@ impl reqwest::dns::Resolve for Resolver {
     }
 }
 
+/// A client for calls to tenant-chosen hosts (OpenID providers, Jira sites): no redirects, no
+/// proxy (it would resolve names past the guard), the guarded resolver, and `timeout` for the
+/// connection and the whole call.
+pub(crate) fn guarded_http(timeout: Duration, agent: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .dns_resolver(Arc::new(Resolver))
+        .user_agent(format!("{agent}/{}", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a reqwest client with rustls builds")
+}
+
 /// The provider client and the discovery cache.
 pub struct Providers {
     http: reqwest::Client,
@@ -94,16 +120,7 @@ pub struct Providers {
 impl Providers {
     /// A client that follows the rules in the module docs.
     pub fn new(allow_loopback: bool) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would resolve names itself, past the guarded resolver.
-            .no_proxy()
-            .timeout(CALL_TIMEOUT)
-            .connect_timeout(CALL_TIMEOUT)
-            .dns_resolver(Arc::new(Resolver))
-            .user_agent(concat!("coffer/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a reqwest client with rustls builds");
+        let http = guarded_http(CALL_TIMEOUT, "coffer");
         Self {
             http,
             allow_loopback,
@@ -197,7 +214,7 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for Providers {
 }
 
 /// A reqwest error's text without the URL (which the caller names by host).
-fn without_url(e: &reqwest::Error) -> String {
+pub(crate) fn without_url(e: &reqwest::Error) -> String {
     let mut e = std::error::Error::source(e)
         .map(ToString::to_string)
         .unwrap_or_else(|| e.to_string());

@@ -14,6 +14,7 @@
 //! | webhook delivery | `webhooks.interval` (2 s) | turns new audit events into deliveries and, side by side, starts attempts of the due ones in the background, fairly across webhooks (`Coffer::deliver_webhooks_once`) |
 //! | expiry reminders | `webhooks.expiry_interval` (1 m) | one `secret.expiring` event per expiry entering the window (`Coffer::remind_expiring_secrets`) |
 //! | webhook pruning | 10 min | drops deliveries finished longer than `webhooks.retention` ago and reminders of long-past expiries (`Coffer::prune_webhook_history`) |
+//! | Jira retention | 10 min | destroys secrets a Jira event deleted once their org's `retention_days` has passed, unless restored (`Coffer::purge_jira_tombstones`) |
 
 use crate::config::Config;
 use crate::service::Coffer;
@@ -22,6 +23,8 @@ use std::time::Duration;
 
 /// How often expired one-time links lose their copies and used or expired requests their keys.
 pub const OUTSIDE_SHARES_PURGE_INTERVAL: Duration = Duration::from_secs(300);
+/// How often secrets a Jira event deleted are destroyed once their org's retention has passed.
+pub const JIRA_PURGE_INTERVAL: Duration = Duration::from_secs(600);
 
 /// When a job first runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +173,18 @@ pub fn start_all(coffer: &Arc<Coffer>, config: &Config) {
                 ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "pruning webhook history failed; will retry"),
+            }
+        },
+    );
+    every(
+        JIRA_PURGE_INTERVAL,
+        Start::Now,
+        weak(),
+        |c| async move {
+            match c.purge_jira_tombstones().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(destroyed = n, "destroyed secrets Jira deleted, their retention over"),
+                Err(e) => tracing::warn!(error = %e, "destroying secrets Jira deleted failed; will retry"),
             }
         },
     );

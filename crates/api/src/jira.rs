@@ -57,10 +57,12 @@ pub struct ConnectJiraRequest {
     /// absent keeps the stored one. Never shown again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
-    /// Let remote links on issues name the issue's secrets (off: only their number).
-    #[serde(default)]
-    pub expose_names: bool,
-    /// Days a secret Jira deleted stays restorable (1–3650, default 30).
+    /// Let remote links on issues name the issue's secrets (off: only their number); absent keeps
+    /// the current choice (off for a new link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expose_names: Option<bool>,
+    /// Days a secret Jira deleted stays restorable (1–3650); absent keeps the current value (30
+    /// for a new link).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u32>,
     /// Make a new webhook secret (the old one stops working at once).

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 pub mod access;
 pub mod backup;
+pub mod jira;
 pub mod keys;
 pub mod recovery;
 pub mod scim;
@@ -21,6 +22,7 @@ pub mod webhook;
 use crate::client::ApiToken;
 pub use access::{GrantCommand, GroupCommand, LevelArg};
 pub use backup::{BackupArgs, RestoreArgs};
+pub use jira::{JiraCommand, OrgJiraCommand};
 pub use keys::{AdminCommand, OrgKeysCommand, SetupDocument};
 pub use recovery::{RecoverArgs, RecoveryKitArgs};
 pub use scim::{OrgScimCommand, OrgScimTokenCommand};
@@ -152,6 +154,10 @@ pub enum Command {
     /// Read and verify the org's hash-chained audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Your Jira account in an org linked to Jira: link it, see or remove the link, and ask
+    /// what Jira says about you and an issue (docs/jira.md).
+    #[command(subcommand)]
+    Jira(JiraCommand),
     /// Run a command with an issue's secrets as environment variables (or in a file it reads).
     ///
     /// Each secret becomes a variable named after it, upper-cased, with every character outside
@@ -303,6 +309,10 @@ pub enum OrgCommand {
     /// org suspended, …) to an HTTPS endpoint as signed JSON (docs/webhooks.md).
     #[command(subcommand)]
     Webhook(OrgWebhookCommand),
+    /// Jira: link the org to a Jira site so that people see an issue's secrets only if Jira lets
+    /// them browse the issue; check the link and find orphaned issues (docs/jira.md).
+    #[command(subcommand)]
+    Jira(OrgJiraCommand),
 }
 
 /// Parses a location name (`local`, `eu`, `us`, …).

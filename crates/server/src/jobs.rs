@@ -176,16 +176,16 @@ pub fn start_all(coffer: &Arc<Coffer>, config: &Config) {
             }
         },
     );
-    every(
-        JIRA_PURGE_INTERVAL,
-        Start::Now,
-        weak(),
-        |c| async move {
-            match c.purge_jira_tombstones().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(destroyed = n, "destroyed secrets Jira deleted, their retention over"),
-                Err(e) => tracing::warn!(error = %e, "destroying secrets Jira deleted failed; will retry"),
+    every(JIRA_PURGE_INTERVAL, Start::Now, weak(), |c| async move {
+        match c.purge_jira_tombstones().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                destroyed = n,
+                "destroyed secrets Jira deleted, their retention over"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "destroying secrets Jira deleted failed; will retry")
             }
-        },
-    );
+        }
+    });
 }

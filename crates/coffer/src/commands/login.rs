@@ -167,7 +167,8 @@ fn challenge_of(verifier: &str) -> String {
 }
 
 /// Tries to open `url` in the desktop's browser; failures are silent (the URL is printed).
-fn open_browser(url: &str) {
+/// Also `coffer jira link`'s.
+pub(super) fn open_browser(url: &str) {
     #[cfg(target_os = "macos")]
     let mut cmd = std::process::Command::new("open");
     #[cfg(windows)]

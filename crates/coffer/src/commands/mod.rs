@@ -11,6 +11,7 @@ mod generate;
 mod import;
 mod import_parse;
 mod invite;
+mod jira;
 mod keys;
 mod login;
 mod org;
@@ -102,6 +103,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Link(cmd) => runtime.block_on(share::links(&ctx, cmd)),
         Command::Request(cmd) => runtime.block_on(share::requests(&ctx, cmd)),
         Command::Audit(cmd) => runtime.block_on(audit::run(&ctx, cmd)),
+        Command::Jira(cmd) => runtime.block_on(jira::run(&ctx, cmd)),
         Command::Import(args) => runtime.block_on(import::run(&ctx, args)),
         Command::Export(args) => runtime.block_on(export::run(&ctx, args)),
         Command::Whoami => runtime.block_on(whoami(&ctx)),

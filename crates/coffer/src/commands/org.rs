@@ -1,5 +1,5 @@
-//! `coffer org create|list|show|rotate-key` (and the `keys`, `storage`, `sso`, `scim` groups'
-//! dispatch).
+//! `coffer org create|list|show|rotate-key` (and the `keys`, `storage`, `sso`, `scim`, `webhook`,
+//! `jira` groups' dispatch).
 
 use super::Ctx;
 use crate::cli::OrgCommand;
@@ -78,6 +78,7 @@ pub async fn run(ctx: &Ctx, cmd: OrgCommand) -> Result<i32> {
         OrgCommand::Sso(cmd) => return super::sso::run(ctx, cmd).await,
         OrgCommand::Scim(cmd) => return super::scim::run(ctx, cmd).await,
         OrgCommand::Webhook(cmd) => return super::webhook::run(ctx, cmd).await,
+        OrgCommand::Jira(cmd) => return super::jira::run_org(ctx, cmd).await,
         OrgCommand::RecoveryKit(args) => return super::recovery::make_kit(ctx, args).await,
         OrgCommand::RotateKey { slug } => {
             let slug = slug.unwrap_or_else(|| ctx.org.clone());

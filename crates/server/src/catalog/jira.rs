@@ -135,6 +135,22 @@ pub struct JiraTombstone {
     pub deleted_at: Timestamp,
 }
 
+/// The Forge app installation an org trusts (docs/jira-forge.md): Forge Invocation Tokens of this
+/// app and installation act in this org, and no other org.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForgeLink {
+    /// The org.
+    pub org: OrgId,
+    /// The Forge app's id (`ari:cloud:ecosystem::app/<uuid>`), the tokens' `aud`.
+    pub app_id: String,
+    /// The installation's id (the tokens' `app.installationId`).
+    pub installation_id: String,
+    /// When it was linked.
+    pub linked_at: Timestamp,
+    /// Who linked it (audit name).
+    pub linked_by: String,
+}
+
 /// The Jira part of the catalog. See each method for its contract; `conformance::jira` checks
 /// them.
 #[async_trait]
@@ -143,12 +159,12 @@ pub trait JiraCatalog: Send + Sync + 'static {
     async fn jira_site(&self, org: OrgId) -> Result<Option<JiraSite>>;
 
     /// Links the org to `site` or changes the link, and appends `audit`. A different site URL or
-    /// kind forgets every account link, pending consent and issue id of the org (they belong to
-    /// the old site). The stored generation is the old one plus one. `NotFound`: no such org.
+    /// kind forgets every account link, pending consent, issue id and the trusted Forge
+    /// installation of the org (they belong to the old site). The stored generation is the old one plus one. `NotFound`: no such org.
     async fn put_jira_site(&self, site: JiraSite, audit: AuditDraft) -> Result<()>;
 
-    /// Unlinks the org from Jira with its account links, pending consents and issue ids, and
-    /// appends `audit`. Returns whether there was a link (nothing changes and nothing is appended
+    /// Unlinks the org from Jira with its account links, pending consents, issue ids and trusted
+    /// Forge installation, and appends `audit`. Returns whether there was a link (nothing changes and nothing is appended
     /// otherwise). Tombstones stay: what Jira deleted is still destroyed in time.
     async fn delete_jira_site(&self, org: OrgId, audit: AuditDraft) -> Result<bool>;
 
@@ -218,7 +234,9 @@ pub trait JiraCatalog: Send + Sync + 'static {
 
     /// Moves the live secrets and the grants on issue `from` to issue `to` (an issue moved or
     /// renamed in Jira) and appends `audit` if anything moved, in one transaction. A secret whose
-    /// name is already taken on `to` stays where it is. Returns how many secrets moved (none when
+    /// name is already taken on `to` stays where it is. A move to another project also makes the
+    /// moved secrets restricted (only their shares reach them): the new project's grants must not
+    /// reach secrets they did not reach before, until someone with the right decides. Returns how many secrets moved (none when
     /// repeated).
     async fn jira_rekey(
         &self,
@@ -232,7 +250,27 @@ pub trait JiraCatalog: Send + Sync + 'static {
     /// org's site ago, 30 days if the org has no site any more), oldest first, at most `limit`.
     async fn jira_due_tombstones(&self, now: Timestamp, limit: u32) -> Result<Vec<JiraTombstone>>;
 
-    /// Ends a tombstone: if its secret is still deleted, destroys it exactly as `destroy` does
+    /// Trusts a Forge installation for the org (replacing the org's earlier one) and appends
+    /// `audit`. `Refused` if the org has no Jira site; `AlreadyExists` if another org trusts this
+    /// installation.
+    async fn put_forge_link(&self, link: ForgeLink, audit: AuditDraft) -> Result<()>;
+
+    /// The Forge installation the org trusts.
+    async fn forge_link(&self, org: OrgId) -> Result<Option<ForgeLink>>;
+
+    /// The org that trusts this Forge installation, if any.
+    async fn forge_link_by_installation(&self, installation: &str) -> Result<Option<ForgeLink>>;
+
+    /// Stops trusting the org's Forge installation and appends `audit`; whether there was one.
+    /// (Unlinking or changing the org's Jira site forgets it too.)
+    async fn delete_forge_link(&self, org: OrgId, audit: AuditDraft) -> Result<bool>;
+
+    /// The account link of the member of the org whose Jira account id is `account_id`.
+    async fn jira_account_by_id(&self, org: OrgId, account_id: &str)
+    -> Result<Option<JiraAccount>>;
+
+    /// Ends a tombstone: if its secret is still deleted by that event (a person who restored it
+    /// and deleted it again made it theirs), destroys it exactly as `destroy` does
     /// (appending `audit`) and returns its blobs to delete; if it was restored or destroyed
     /// meanwhile, returns `None` and appends nothing. The tombstone is forgotten either way, in the
     /// same transaction.

@@ -1214,6 +1214,18 @@ pub fn jira_asked(kind: IdentityKind, org_linked: bool) -> bool {
     org_linked && kind == IdentityKind::Person
 }
 
+/// The role that counts for an actor's secrets. Jira is not asked for service accounts (they have
+/// no Jira identity), so in an org linked to Jira their role reaches no secret by itself: only
+/// explicit grants and shares do. Otherwise an admin could step around Jira by minting an admin
+/// service account.
+pub fn secret_role(kind: IdentityKind, org_linked: bool, role: Role) -> Role {
+    if org_linked && kind == IdentityKind::Service {
+        Role::Member
+    } else {
+        role
+    }
+}
+
 /// Whether Jira's answer lets Coffer's own decision stand. In an org linked to Jira a person's
 /// access to an issue's (or project's) secrets is Coffer's access AND Jira's "may browse"; every
 /// answer but a yes — no linked account, Jira unreachable, throttling, an error — is a no (fail
@@ -1235,6 +1247,15 @@ mod jira_tests {
         assert!(!jira_asked(IdentityKind::Person, false));
         assert!(!jira_asked(IdentityKind::Service, true));
         assert!(!jira_asked(IdentityKind::Operator, true));
+    }
+
+    #[test]
+    fn service_accounts_of_linked_orgs_reach_secrets_by_grants_only() {
+        use IdentityKind::*;
+        assert_eq!(secret_role(Service, true, Role::Admin), Role::Member);
+        assert_eq!(secret_role(Service, false, Role::Admin), Role::Admin);
+        assert_eq!(secret_role(Person, true, Role::Admin), Role::Admin);
+        assert_eq!(secret_role(Person, true, Role::Owner), Role::Owner);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::catalog::{JiraAccount, JiraKind};
 use crate::domain::{OrgSlug, Scope};
 use crate::service::Error;
 use crate::service::jira::lifecycle::MAX_WEBHOOK_BYTES;
-use crate::service::jira::{ConnectJira, DEFAULT_RETENTION_DAYS, JiraView, WebhookOutcome};
+use crate::service::jira::{ConnectJira, JiraView, WebhookOutcome};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -99,7 +99,7 @@ pub async fn connect(
         client_id: req.client_id,
         client_secret: req.client_secret.map(Zeroizing::new),
         expose_names: req.expose_names,
-        retention_days: req.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS),
+        retention_days: req.retention_days,
         rotate_webhook_secret: req.rotate_webhook_secret,
     };
     let done = s.coffer.connect_jira(&actor, &slug, connect).await?;
@@ -293,17 +293,14 @@ pub async fn callback(
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
+    let started_here = cookie_value(&headers, JIRA_COOKIE).is_some();
     let mut res = match (q.code, q.state, q.error) {
-        (_, _, Some(err)) => {
-            let code: String = err
-                .chars()
-                .filter(char::is_ascii_graphic)
-                .take(60)
-                .collect();
-            to_account(&format!(
-                "Jira ended the consent ({code}); nothing was linked"
-            ))
+        // Jira's words are not shown (any site can send a browser here with any `error`): a fixed
+        // sentence, and only to the browser that started a consent.
+        (_, _, Some(_)) if started_here => {
+            to_account("Jira ended the consent without linking your account; nothing was linked")
         }
+        (_, _, Some(_)) => redirect("/account"),
         (Some(code), Some(state), None) => {
             let browser = cookie_value(&headers, JIRA_COOKIE).unwrap_or_default();
             match s.coffer.finish_jira_link(&state, &code, browser).await {

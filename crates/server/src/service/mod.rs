@@ -142,14 +142,14 @@ impl Coffer {
         self
     }
 
-    /// Sets single sign-on's redirect URI (from the public origin) and whether loopback
-    /// providers are admitted.
     /// With the deployment's Jira settings.
     pub fn with_jira(mut self, settings: jira::JiraSettings) -> Self {
         self.jira = jira::JiraParts::new(settings);
         self
     }
 
+    /// Sets single sign-on's redirect URI (from the public origin) and whether loopback
+    /// providers are admitted.
     pub fn with_sso(mut self, parts: sso::SsoParts) -> Self {
         self.sso = parts;
         self

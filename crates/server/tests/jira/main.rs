@@ -257,6 +257,24 @@ async fn access_follows_the_issue(backend: Backend, flavor: Flavor) {
     );
     let r = w.list(&w.alice).await;
     assert_eq!(r.code(), "jira_account_required");
+    // Whatever the list would hold: no oracle for names through filters.
+    for query in [
+        "?issue=OPS-2&prefix=roo",
+        "?issue=OPS-2&prefix=zzz",
+        "?project=SEC",
+    ] {
+        let r = w
+            .app
+            .call(
+                &w.alice,
+                Method::GET,
+                &format!("/api/v1/orgs/alpha/secrets{query}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.code(), "jira_account_required", "{query}: {}", r.body);
+        assert!(!r.message().contains("OPS-2"), "{query}: {}", r.message());
+    }
 
     w.link("alice", "alice").await;
     let r = w.reveal(&w.alice, "OPS-1", "db").await;
@@ -332,6 +350,31 @@ async fn access_follows_the_issue(backend: Backend, flavor: Flavor) {
         201
     );
     assert_eq!(w.reveal(&ci, "OPS-2", "root-key").await.status, 200);
+    // And its role alone reaches nothing: an admin cannot step around Jira by minting an admin
+    // service account.
+    let r = w
+        .app
+        .call(
+            &w.aowner,
+            Method::POST,
+            "/api/v1/orgs/alpha/service-accounts",
+            Some(json!({"name": "robot", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = w
+        .app
+        .call(
+            &w.aowner,
+            Method::POST,
+            "/api/v1/orgs/alpha/tokens",
+            Some(json!({"service_account": "robot"})),
+        )
+        .await;
+    let robot = r.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(w.reveal(&robot, "OPS-2", "root-key").await.status, 404);
+    assert_eq!(w.reveal(&robot, "OPS-1", "db").await.status, 404);
+    assert_eq!(w.names(&robot).await, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -488,9 +531,25 @@ async fn lifecycle(backend: Backend) {
     for _ in 0..2 {
         assert_eq!(w.hook("alpha", Some(&w.hook), &moved).await.status(), 200);
     }
+    // The project changed, so the secret is restricted: the new project's access does not reach
+    // it (not even the owner's role) until someone who manages it shares it.
+    assert_eq!(w.reveal(&w.aowner, "SEC-9", "tls").await.status, 404);
+    assert_eq!(w.reveal(&w.aowner, "OPS-3", "tls").await.status, 404);
+    let moves = w.audit("jira.issue_moved").await;
+    assert_eq!(moves.len(), 1, "once: {moves:?}");
+    assert_eq!(moves[0]["details"]["restricted"], true);
+    let r = w
+        .app
+        .call(
+            &w.aowner,
+            Method::PUT,
+            "/api/v1/orgs/alpha/secrets/SEC-9/tls/shares",
+            Some(json!({"with": "user:aowner", "level": "manage"})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
     let r = w.reveal(&w.aowner, "SEC-9", "tls").await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(w.reveal(&w.aowner, "OPS-3", "tls").await.status, 404);
     // Project deleted: what is left on it goes too.
     w.jira.delete_project("OPS");
     let r = w
@@ -502,10 +561,29 @@ async fn lifecycle(backend: Backend) {
         .call(
             &w.aowner,
             Method::GET,
-            "/api/v1/orgs/alpha/secrets?project=OPS",
+            "/api/v1/orgs/alpha/secrets?deleted=true",
             None,
         )
         .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let live: Vec<&Value> = r.body["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["scope"].as_str().unwrap().starts_with("OPS") && s["deleted_at"].is_null())
+        .collect();
+    assert!(live.is_empty(), "{}", r.body);
+    // A list filtered to the deleted project asks Jira first, which no longer knows it: empty.
+    let r = w
+        .app
+        .call(
+            &w.aowner,
+            Method::GET,
+            "/api/v1/orgs/alpha/secrets?project=OPS&deleted=true",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["secrets"].as_array().unwrap().len(), 0, "{}", r.body);
     // An event Coffer does not act on is acknowledged and counted.
     let r = w
@@ -569,9 +647,24 @@ async fn the_remote_link_follows_the_issue_and_unknown_issues_are_refused() {
         "the secret is shown only when made"
     );
     assert_eq!(w.put(&w.aowner, "OPS-1", "tls").await.status, 201);
+    // A restricted secret is neither named nor counted: Jira shows the link to everyone who
+    // browses the issue.
+    let r = w
+        .app
+        .put_secret_as(
+            &w.aowner,
+            "alpha",
+            "OPS-1",
+            "hsm-pin",
+            b"1234",
+            json!({"restricted": true}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
     let links = w.jira.remote_links("OPS-1");
     assert_eq!(links[0]["object"]["summary"], "api, db, tls");
-    for name in ["db", "api", "tls"] {
+    assert_eq!(links[0]["object"]["title"], "Secrets (3) in Coffer");
+    for name in ["db", "api", "tls", "hsm-pin"] {
         let r = w
             .app
             .call(

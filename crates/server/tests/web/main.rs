@@ -1,12 +1,14 @@
 //! The web UI's server side over real HTTP: sign-in and its cookie, the session acting on the
 //! JSON API with its CSRF rules, sign-out and password changes revoking, the rate limit, another
 //! org's objects answering 404, the search and audit filters, and the security headers and
-//! embedded files. (The pages themselves are driven in chromium by crates/coffer/tests/browser.rs.)
+//! embedded files. (The pages themselves are driven in chromium by crates/coffer/tests/browser.rs;
+//! the Jira pages, which need the Jira fake of this crate's test support, by `jira`.)
 
 #[path = "../support/app.rs"]
 #[allow(dead_code)]
 mod helpers;
 
+mod jira;
 mod pages;
 mod sessions;
 

@@ -1,8 +1,8 @@
 // The UI's entry point: finds the session, draws the header and the suspension banner, and
 // hands the page to the module for the path. Routes (all served as this same shell):
 //   /login · /invite · /l/{id} (one-time link) · /r/{id} (request) · /account
-//   /orgs/{org} · /orgs/{org}/issues/{KEY} · /orgs/{org}/shared
-//   /orgs/{org}/admin/{members,access,sso,storage,keys,audit} · /admin/byok (operator)
+//   /orgs/{org} · /orgs/{org}/issues/{KEY} · /orgs/{org}/shared · /orgs/{org}/jira
+//   /orgs/{org}/admin/{members,access,sso,jira,storage,keys,audit} · /admin/byok (operator)
 import { api, setCsrf, ApiError } from './api.js';
 import { h, fill, message } from './ui.js';
 
@@ -17,10 +17,12 @@ const routes = [
   [/^\/orgs\/([^/]+)$/, () => import('./pages/home.js'), true],
   [/^\/orgs\/([^/]+)\/issues\/([^/]+)$/, () => import('./pages/issue.js'), true],
   [/^\/orgs\/([^/]+)\/shared$/, () => import('./pages/shared.js'), true],
+  [/^\/orgs\/([^/]+)\/jira$/, () => import('./pages/jira.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/members$/, () => import('./pages/members.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/access$/, () => import('./pages/access.js'), true],
   // Single sign-on's page is in access.js (the server embeds a fixed list of UI files).
   [/^\/orgs\/([^/]+)\/admin\/sso$/, () => import('./pages/sso.js'), true],
+  [/^\/orgs\/([^/]+)\/admin\/jira$/, () => import('./pages/admin_jira.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/storage$/, () => import('./pages/storage.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/keys$/, () => import('./pages/keys.js'), true],
   [/^\/orgs\/([^/]+)\/admin\/audit$/, () => import('./pages/audit.js'), true],
@@ -30,13 +32,17 @@ const routes = [
 function nav(session, org) {
   const link = (href, text) => h('a', { href, 'aria-current': location.pathname === href ? 'page' : null }, text);
   const o = encodeURIComponent(org);
+  // Jira's settings are for the org's admins and owners (the server refuses anyone else).
+  const admin = session.org === org && (session.role === 'admin' || session.role === 'owner');
   // The operator belongs to no org: it sees the deployment's pages only.
   const links = session.operator ? [link('/admin/byok', 'BYOK overview')] : [
     link(`/orgs/${o}`, 'Secrets'),
     link(`/orgs/${o}/shared`, 'Shared'),
+    link(`/orgs/${o}/jira`, 'Jira'),
     link(`/orgs/${o}/admin/members`, 'Members'),
     link(`/orgs/${o}/admin/access`, 'Access'),
     link(`/orgs/${o}/admin/sso`, 'Single sign-on'),
+    admin ? link(`/orgs/${o}/admin/jira`, 'Jira settings') : null,
     link(`/orgs/${o}/admin/storage`, 'Storage'),
     link(`/orgs/${o}/admin/keys`, 'Encryption keys'),
     link(`/orgs/${o}/admin/audit`, 'Audit'),

@@ -12,8 +12,8 @@ use super::version;
 use crate::audit::AuditDraft;
 use crate::blob::BlobKey;
 use crate::catalog::{
-    AuditFilter, Catalog, CatalogError, GrantRecord, JiraAccount, JiraKind, JiraPending, JiraSite,
-    PrincipalId, ResetRecord, SealedValue, StoredBlob,
+    AuditFilter, Catalog, CatalogError, ForgeLink, GrantRecord, JiraAccount, JiraKind, JiraPending,
+    JiraSite, PrincipalId, ResetRecord, SealedValue, StoredBlob,
 };
 use crate::domain::{
     AccessLevel, GrantId, GrantScope, IssueKey, OrgId, ResetId, Role, Scope, SecretId, SecretName,
@@ -142,6 +142,7 @@ pub async fn run_all(c: &dyn Catalog) {
     refs(c).await;
     burying_and_tombstones(c).await;
     rekeying(c).await;
+    forge_links(c).await;
 }
 
 async fn sites(c: &dyn Catalog) {
@@ -1048,4 +1049,108 @@ async fn rekeying(c: &dyn Catalog) {
     );
     assert_eq!(secret_at(c, other, "NEW-5", "db").await, Some(foreign));
     assert_eq!(secret_at(c, o, "NEW-5", "db").await, Some(db));
+}
+
+fn forge(org: OrgId, installation: &str) -> ForgeLink {
+    ForgeLink {
+        org,
+        app_id: "ari:cloud:ecosystem::app/0d7c2f4e-0000-4000-8000-000000000001".into(),
+        installation_id: installation.into(),
+        linked_at: Timestamp::from_millis(Timestamp::now().millis()),
+        linked_by: "tester".into(),
+    }
+}
+
+/// An org trusts one Forge installation, an installation one org; the link goes with the site.
+async fn forge_links(c: &dyn Catalog) {
+    let o = org(c, "jira-forge-a").await;
+    let other = org(c, "jira-forge-b").await;
+    let (m, _) = person(c, o, "jira-faye", Role::Member, 0x7b).await;
+    let refused = |r: Result<(), CatalogError>| matches!(r, Err(CatalogError::Refused(_)));
+    assert!(
+        refused(
+            c.put_forge_link(forge(o, "inst-1"), event(o, "jira.forge_link"))
+                .await
+        ),
+        "no site, no Forge link"
+    );
+    for org in [o, other] {
+        c.put_jira_site(
+            site(org, "https://forge.atlassian.net"),
+            event(org, "jira.link"),
+        )
+        .await
+        .unwrap();
+    }
+    let before = events(c, o).await;
+    let link = forge(o, "inst-1");
+    c.put_forge_link(link.clone(), event(o, "jira.forge_link"))
+        .await
+        .unwrap();
+    assert_eq!(events(c, o).await, before + 1);
+    assert_eq!(c.forge_link(o).await.unwrap(), Some(link.clone()));
+    assert_eq!(
+        c.forge_link_by_installation("inst-1").await.unwrap(),
+        Some(link.clone())
+    );
+    assert_eq!(c.forge_link_by_installation("inst-2").await.unwrap(), None);
+    assert_eq!(c.forge_link(other).await.unwrap(), None);
+    // Another org cannot claim the installation; the owner may replace the org's own.
+    assert!(matches!(
+        c.put_forge_link(forge(other, "inst-1"), event(other, "jira.forge_link"))
+            .await,
+        Err(CatalogError::AlreadyExists)
+    ));
+    let replaced = forge(o, "inst-2");
+    c.put_forge_link(replaced.clone(), event(o, "jira.forge_link"))
+        .await
+        .unwrap();
+    assert_eq!(c.forge_link_by_installation("inst-1").await.unwrap(), None);
+    assert_eq!(c.forge_link(o).await.unwrap(), Some(replaced));
+    // Account ids find the member who linked them, in that org only.
+    c.put_jira_account(account(o, m.user.id, "acc-fay"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.jira_account_by_id(o, "acc-fay")
+            .await
+            .unwrap()
+            .map(|a| a.user),
+        Some(m.user.id)
+    );
+    assert_eq!(c.jira_account_by_id(other, "acc-fay").await.unwrap(), None);
+    assert_eq!(c.jira_account_by_id(o, "acc-nobody").await.unwrap(), None);
+    // Delete: once, audited once.
+    let before = events(c, o).await;
+    assert!(
+        c.delete_forge_link(o, event(o, "jira.forge_unlink"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !c.delete_forge_link(o, event(o, "jira.forge_unlink"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(events(c, o).await, before + 1);
+    // A new site forgets it; so does unlinking the site.
+    c.put_forge_link(forge(o, "inst-3"), event(o, "jira.forge_link"))
+        .await
+        .unwrap();
+    c.put_jira_site(
+        site(o, "https://elsewhere.atlassian.net"),
+        event(o, "jira.link"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.forge_link(o).await.unwrap(), None);
+    c.put_forge_link(forge(o, "inst-3"), event(o, "jira.forge_link"))
+        .await
+        .unwrap();
+    assert!(
+        c.delete_jira_site(o, event(o, "jira.unlink"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(c.forge_link_by_installation("inst-3").await.unwrap(), None);
 }

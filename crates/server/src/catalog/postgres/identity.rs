@@ -73,14 +73,17 @@ pub(super) async fn revoke_credentials(
             .execute(&mut *c)
             .await?;
     }
-    // A Jira account link is the person's credential at Jira: it goes with the others.
-    sqlx::query(
-        "DELETE FROM jira_accounts WHERE user_id = $1 AND ($2::uuid IS NULL OR org_id = $2)",
-    )
-    .bind(user.as_uuid())
-    .bind(org.map(|o| o.as_uuid()))
-    .execute(&mut *c)
-    .await?;
+    // A Jira account link is the person's credential at Jira: it goes with the others, and so do
+    // the consents they have in flight.
+    for table in ["jira_accounts", "jira_pending"] {
+        let sql =
+            format!("DELETE FROM {table} WHERE user_id = $1 AND ($2::uuid IS NULL OR org_id = $2)");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.as_uuid())
+            .bind(org.map(|o| o.as_uuid()))
+            .execute(&mut *c)
+            .await?;
+    }
     super::links::revoke_outside_shares(c, Some((user, org)), None, at).await
 }
 

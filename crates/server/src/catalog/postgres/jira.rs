@@ -16,8 +16,8 @@ use super::tx::{self, Fail, Q, in_tx};
 use super::{PostgresCatalog, reads, secret_writes, writes};
 use crate::audit::AuditDraft;
 use crate::catalog::{
-    CatalogError, JiraAccount, JiraCatalog, JiraPending, JiraSite, JiraTombstone, SealedValue,
-    StoredBlob,
+    CatalogError, ForgeLink, JiraAccount, JiraCatalog, JiraPending, JiraSite, JiraTombstone,
+    SealedValue, StoredBlob,
 };
 use crate::domain::{IdentityKind, IssueKey, OrgId, SecretId, Timestamp, UserId};
 use async_trait::async_trait;
@@ -134,12 +134,14 @@ async fn lock_if_exists(c: &mut PgConnection, org: OrgId) -> Q<bool> {
     }
 }
 
-/// Forgets what belongs to the org's site: account links, pending consents, issue ids.
+/// Forgets what belongs to the org's site: account links, pending consents, issue ids, the
+/// trusted Forge installation.
 async fn forget_site_state(c: &mut PgConnection, org: OrgId) -> Q<()> {
     for sql in [
         "DELETE FROM jira_accounts WHERE org_id = $1",
         "DELETE FROM jira_pending WHERE org_id = $1",
         "DELETE FROM jira_refs WHERE org_id = $1",
+        "DELETE FROM jira_forge WHERE org_id = $1",
     ] {
         sqlx::query(sql)
             .bind(org.as_uuid())
@@ -493,7 +495,8 @@ async fn rekey(
     let (tp, ti) = (to.project().as_str(), i64::from(to.number()));
     // The secret rows first, like a version write; a name already live on `to` stays put.
     let moved = sqlx::query(
-        "UPDATE secrets s SET project = $4, issue = $5 \
+        "UPDATE secrets s SET project = $4, issue = $5, \
+         restricted = CASE WHEN $2 <> $4 THEN true ELSE s.restricted END \
          WHERE s.org_id = $1 AND s.project = $2 AND s.issue = $3 AND NOT s.destroyed \
          AND NOT EXISTS (SELECT 1 FROM secrets t WHERE t.org_id = $1 AND t.project = $4 \
                          AND t.issue = $5 AND t.name = s.name AND NOT t.destroyed)",
@@ -560,8 +563,12 @@ async fn destroy_buried(
     // The secret row first, like `bury`: a restore racing this either committed before (the
     // secret is not deleted any more) or waits and then finds it destroyed; of two racing
     // destroyers the second finds it destroyed.
+    // Still deleted by the event itself: a secret restored and deleted again by a person since
+    // has another deletion time, and stays restorable.
     let deleted: Option<bool> = sqlx::query_scalar(
-        "SELECT deleted_at IS NOT NULL FROM secrets WHERE id = $1 AND NOT destroyed FOR UPDATE",
+        "SELECT s.deleted_at IS NOT NULL AND s.deleted_at = t.deleted_at \
+         FROM secrets s JOIN jira_tombstones t ON t.secret_id = s.id AND t.org_id = s.org_id \
+         WHERE s.id = $1 AND NOT s.destroyed FOR UPDATE OF s",
     )
     .bind(secret.as_uuid())
     .fetch_optional(&mut *c)
@@ -574,6 +581,118 @@ async fn destroy_buried(
         return Ok(None);
     }
     secret_writes::destroy(c, secret, a).await.map(Some)
+}
+
+macro_rules! forge_cols {
+    () => {
+        "org_id, app_id, installation_id, linked_at, linked_by"
+    };
+}
+
+fn forge_row(r: &PgRow) -> R<ForgeLink> {
+    Ok(ForgeLink {
+        org: OrgId::from_uuid(get(r, 0)?),
+        app_id: get(r, 1)?,
+        installation_id: get(r, 2)?,
+        linked_at: rows::ts(r, 3)?,
+        linked_by: get(r, 4)?,
+    })
+}
+
+async fn put_forge(c: &mut PgConnection, l: &ForgeLink, a: &AuditDraft) -> Q<()> {
+    let no_site = || {
+        Fail::from(CatalogError::Refused(
+            "the org is not linked to a Jira site".into(),
+        ))
+    };
+    if !lock_if_exists(c, l.org).await? {
+        return Err(no_site());
+    }
+    let linked: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM jira_sites WHERE org_id = $1 FOR SHARE")
+            .bind(l.org.as_uuid())
+            .fetch_optional(&mut *c)
+            .await?;
+    if linked.is_none() {
+        return Err(no_site());
+    }
+    let taken: Option<Uuid> =
+        sqlx::query_scalar("SELECT org_id FROM jira_forge WHERE installation_id = $1")
+            .bind(&l.installation_id)
+            .fetch_optional(&mut *c)
+            .await?;
+    if taken.is_some_and(|o| o != l.org.as_uuid()) {
+        return Err(Fail::from(CatalogError::AlreadyExists));
+    }
+    sqlx::query(concat!(
+        "INSERT INTO jira_forge (",
+        forge_cols!(),
+        ") VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id) DO UPDATE SET \
+         app_id = excluded.app_id, installation_id = excluded.installation_id, \
+         linked_at = excluded.linked_at, linked_by = excluded.linked_by"
+    ))
+    .bind(l.org.as_uuid())
+    .bind(&l.app_id)
+    .bind(&l.installation_id)
+    .bind(l.linked_at.millis())
+    .bind(&l.linked_by)
+    .execute(&mut *c)
+    .await?;
+    writes::append_audit(c, a).await
+}
+
+async fn forge_by_org(c: &mut PgConnection, org: OrgId) -> Q<Option<ForgeLink>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        forge_cols!(),
+        " FROM jira_forge WHERE org_id = $1"
+    ))
+    .bind(org.as_uuid())
+    .fetch_optional(c)
+    .await?;
+    Ok(row.as_ref().map(forge_row).transpose()?)
+}
+
+async fn forge_by_installation(c: &mut PgConnection, installation: &str) -> Q<Option<ForgeLink>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        forge_cols!(),
+        " FROM jira_forge WHERE installation_id = $1"
+    ))
+    .bind(installation)
+    .fetch_optional(c)
+    .await?;
+    Ok(row.as_ref().map(forge_row).transpose()?)
+}
+
+async fn delete_forge(c: &mut PgConnection, org: OrgId, a: &AuditDraft) -> Q<bool> {
+    let n = sqlx::query("DELETE FROM jira_forge WHERE org_id = $1")
+        .bind(org.as_uuid())
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Ok(false);
+    }
+    writes::append_audit(c, a).await?;
+    Ok(true)
+}
+
+async fn account_by_id(
+    c: &mut PgConnection,
+    org: OrgId,
+    account_id: &str,
+) -> Q<Option<JiraAccount>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        account_cols!(),
+        " FROM jira_accounts WHERE org_id = $1 AND account_id = $2"
+    ))
+    .bind(org.as_uuid())
+    .bind(account_id)
+    .fetch_optional(c)
+    .await?;
+    Ok(row.as_ref().map(account_row).transpose()?)
 }
 
 #[async_trait]
@@ -646,6 +765,23 @@ impl JiraCatalog for PostgresCatalog {
     }
     async fn jira_due_tombstones(&self, now: Timestamp, limit: u32) -> R<Vec<JiraTombstone>> {
         self.read(async |c| due_tombstones(c, now, limit).await)
+            .await
+    }
+    async fn put_forge_link(&self, l: ForgeLink, a: AuditDraft) -> R<()> {
+        in_tx!(self, |c| put_forge(c, &l, &a).await)
+    }
+    async fn forge_link(&self, org: OrgId) -> R<Option<ForgeLink>> {
+        self.read(async |c| forge_by_org(c, org).await).await
+    }
+    async fn forge_link_by_installation(&self, installation: &str) -> R<Option<ForgeLink>> {
+        self.read(async |c| forge_by_installation(c, installation).await)
+            .await
+    }
+    async fn delete_forge_link(&self, org: OrgId, a: AuditDraft) -> R<bool> {
+        in_tx!(self, |c| delete_forge(c, org, &a).await)
+    }
+    async fn jira_account_by_id(&self, org: OrgId, account_id: &str) -> R<Option<JiraAccount>> {
+        self.read(async |c| account_by_id(c, org, account_id).await)
             .await
     }
     async fn jira_destroy_buried(

@@ -64,6 +64,10 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../../../migrations/postgres/0013_jira.sql"),
     ),
+    (
+        14,
+        include_str!("../../../migrations/postgres/0014_jira_forge.sql"),
+    ),
 ];
 /// Advisory-lock key serializing migrations across processes ("coffer" + 0).
 const MIGRATION_LOCK: i64 = 0x636f_6666_6572_0000;

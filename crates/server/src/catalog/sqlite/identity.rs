@@ -59,12 +59,15 @@ pub(super) fn revoke_credentials(
         params![user.to_bytes(), org_bytes, at.millis()],
     )
     .map_err(e)?;
-    // A Jira account link is the person's credential at Jira: it goes with the others.
-    conn.execute(
-        "DELETE FROM jira_accounts WHERE user_id = ?1 AND (?2 IS NULL OR org_id = ?2)",
-        params![user.to_bytes(), org_bytes],
-    )
-    .map_err(e)?;
+    // A Jira account link is the person's credential at Jira: it goes with the others, and so do
+    // the consents they have in flight.
+    for table in ["jira_accounts", "jira_pending"] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE user_id = ?1 AND (?2 IS NULL OR org_id = ?2)"),
+            params![user.to_bytes(), org_bytes],
+        )
+        .map_err(e)?;
+    }
     super::links::revoke_outside_shares(conn, Some((user, org)), None, at)
 }
 

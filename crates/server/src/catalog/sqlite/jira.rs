@@ -7,8 +7,8 @@ use super::tx::Tx;
 use super::{SqliteCatalog, map_err as e, reads, rows, writes};
 use crate::audit::AuditDraft;
 use crate::catalog::{
-    CatalogError, JiraAccount, JiraCatalog, JiraPending, JiraSite, JiraTombstone, SealedValue,
-    StoredBlob,
+    CatalogError, ForgeLink, JiraAccount, JiraCatalog, JiraPending, JiraSite, JiraTombstone,
+    SealedValue, StoredBlob,
 };
 use crate::domain::{IdentityKind, IssueKey, OrgId, SecretId, Timestamp, UserId};
 use async_trait::async_trait;
@@ -73,7 +73,7 @@ fn site(conn: &Connection, org: OrgId) -> R<Option<JiraSite>> {
 
 /// Forgets what belongs to the org's site: account links, pending consents, issue ids.
 fn forget_site_state(conn: &Connection, org: OrgId) -> R<()> {
-    for table in ["jira_accounts", "jira_pending", "jira_refs"] {
+    for table in ["jira_accounts", "jira_pending", "jira_refs", "jira_forge"] {
         conn.execute(
             &format!("DELETE FROM {table} WHERE org_id = ?1"),
             [org.to_bytes()],
@@ -355,7 +355,8 @@ fn rekey(conn: &Tx, org: OrgId, from: &IssueKey, to: &IssueKey, a: &AuditDraft) 
     let (tp, ti) = (to.project().as_str(), to.number());
     let moved = conn
         .execute(
-            "UPDATE secrets SET project = ?4, issue = ?5 \
+            "UPDATE secrets SET project = ?4, issue = ?5, \
+             restricted = CASE WHEN ?2 <> ?4 THEN 1 ELSE restricted END \
              WHERE org_id = ?1 AND project = ?2 AND issue = ?3 AND destroyed = 0 \
              AND NOT EXISTS (SELECT 1 FROM secrets t WHERE t.org_id = ?1 AND t.project = ?4 \
                              AND t.issue = ?5 AND t.name = secrets.name AND t.destroyed = 0)",
@@ -400,23 +401,101 @@ fn due_tombstones(conn: &Connection, now: Timestamp, limit: u32) -> R<Vec<JiraTo
 }
 
 fn destroy_buried(conn: &Tx, secret: SecretId, a: &AuditDraft) -> R<Option<Vec<StoredBlob>>> {
-    conn.execute(
-        "DELETE FROM jira_tombstones WHERE secret_id = ?1",
-        [secret.to_bytes()],
-    )
-    .map_err(e)?;
-    let deleted: Option<bool> = conn
+    // Still deleted by the event itself: a secret restored and deleted again by a person since
+    // has another deletion time, and stays restorable.
+    let buried: Option<bool> = conn
         .query_row(
-            "SELECT deleted_at IS NOT NULL FROM secrets WHERE id = ?1 AND destroyed = 0",
+            "SELECT s.deleted_at IS NOT NULL AND s.deleted_at = t.deleted_at \
+             FROM jira_tombstones t JOIN secrets s ON s.id = t.secret_id AND s.org_id = t.org_id \
+             WHERE t.secret_id = ?1 AND s.destroyed = 0",
             [secret.to_bytes()],
             |r| r.get(0),
         )
         .optional()
         .map_err(e)?;
-    if deleted != Some(true) {
+    conn.execute(
+        "DELETE FROM jira_tombstones WHERE secret_id = ?1",
+        [secret.to_bytes()],
+    )
+    .map_err(e)?;
+    if buried != Some(true) {
         return Ok(None);
     }
     writes::destroy(conn, secret, a).map(Some)
+}
+
+const FORGE_COLS: &str = "org_id, app_id, installation_id, linked_at, linked_by";
+
+fn forge_row(r: &Row) -> rusqlite::Result<ForgeLink> {
+    Ok(ForgeLink {
+        org: OrgId::from_uuid(rows::uuid_at(r, 0)?),
+        app_id: r.get(1)?,
+        installation_id: r.get(2)?,
+        linked_at: Timestamp::from_millis(r.get(3)?),
+        linked_by: r.get(4)?,
+    })
+}
+
+fn put_forge(conn: &Tx, l: &ForgeLink, a: &AuditDraft) -> R<()> {
+    if site(conn, l.org)?.is_none() {
+        return Err(CatalogError::Refused(
+            "the org is not linked to a Jira site".into(),
+        ));
+    }
+    let taken: Option<[u8; 16]> = conn
+        .query_row(
+            "SELECT org_id FROM jira_forge WHERE installation_id = ?1",
+            [&l.installation_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(e)?;
+    if taken.is_some_and(|o| o != l.org.to_bytes()) {
+        return Err(CatalogError::AlreadyExists);
+    }
+    conn.execute(
+        &format!("INSERT OR REPLACE INTO jira_forge ({FORGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+        params![
+            l.org.to_bytes(),
+            l.app_id,
+            l.installation_id,
+            l.linked_at.millis(),
+            l.linked_by
+        ],
+    )
+    .map_err(e)?;
+    writes::append_audit(conn, a)
+}
+
+fn forge_where(conn: &Connection, clause: &str, arg: &dyn rusqlite::ToSql) -> R<Option<ForgeLink>> {
+    conn.query_row(
+        &format!("SELECT {FORGE_COLS} FROM jira_forge WHERE {clause}"),
+        [arg],
+        forge_row,
+    )
+    .optional()
+    .map_err(e)
+}
+
+fn delete_forge(conn: &Tx, org: OrgId, a: &AuditDraft) -> R<bool> {
+    let n = conn
+        .execute("DELETE FROM jira_forge WHERE org_id = ?1", [org.to_bytes()])
+        .map_err(e)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    writes::append_audit(conn, a)?;
+    Ok(true)
+}
+
+fn account_by_id(conn: &Connection, org: OrgId, account_id: &str) -> R<Option<JiraAccount>> {
+    conn.query_row(
+        &format!("SELECT {ACCOUNT_COLS} FROM jira_accounts WHERE org_id = ?1 AND account_id = ?2"),
+        params![org.to_bytes(), account_id],
+        account_row,
+    )
+    .optional()
+    .map_err(e)
 }
 
 #[async_trait]
@@ -509,6 +588,25 @@ impl JiraCatalog for SqliteCatalog {
     }
     async fn jira_due_tombstones(&self, now: Timestamp, limit: u32) -> R<Vec<JiraTombstone>> {
         self.read(move |c| due_tombstones(c, now, limit)).await
+    }
+    async fn put_forge_link(&self, l: ForgeLink, a: AuditDraft) -> R<()> {
+        self.writer.write(move |c| put_forge(c, &l, &a)).await
+    }
+    async fn forge_link(&self, org: OrgId) -> R<Option<ForgeLink>> {
+        self.read(move |c| forge_where(c, "org_id = ?1", &org.to_bytes()))
+            .await
+    }
+    async fn forge_link_by_installation(&self, installation: &str) -> R<Option<ForgeLink>> {
+        let installation = installation.to_owned();
+        self.read(move |c| forge_where(c, "installation_id = ?1", &installation))
+            .await
+    }
+    async fn delete_forge_link(&self, org: OrgId, a: AuditDraft) -> R<bool> {
+        self.writer.write(move |c| delete_forge(c, org, &a)).await
+    }
+    async fn jira_account_by_id(&self, org: OrgId, account_id: &str) -> R<Option<JiraAccount>> {
+        let account_id = account_id.to_owned();
+        self.read(move |c| account_by_id(c, org, &account_id)).await
     }
     async fn jira_destroy_buried(
         &self,

@@ -105,6 +105,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../../migrations/sqlite/0012_webhooks.sql"),
     ),
     (13, include_str!("../../../migrations/sqlite/0013_jira.sql")),
+    (
+        14,
+        include_str!("../../../migrations/sqlite/0014_jira_forge.sql"),
+    ),
 ];
 
 pub(super) fn map_err(err: rusqlite::Error) -> CatalogError {

@@ -16,13 +16,14 @@ pub use shares::{AccessHolder, AccessReport};
 
 use crate::catalog::{MemberRecord, OrgRecord, PrincipalId, SecretRecord};
 use crate::domain::policy::{
-    AccessSet, Actor, Decision, Right, SecretAction, SecretFacts, authorize_secret, role_decides,
-    scope_right, secret_right,
+    AccessSet, Actor, Decision, Membership, Right, SecretAction, SecretFacts, authorize_secret,
+    role_decides, scope_right, secret_right, secret_role,
 };
 use crate::domain::{GroupName, IdentityKind, PrincipalName, Scope, UserId, UserName};
 use crate::service::jira::{Use, usage_of};
 use crate::service::secrets::{label, secret_not_found};
 use crate::service::{Coffer, Error, Result};
+use std::borrow::Cow;
 
 /// What a secret action is called in messages.
 fn verb(action: SecretAction) -> &'static str {
@@ -54,6 +55,36 @@ pub fn principal_text(kind: IdentityKind, name: &str) -> String {
 }
 
 impl Coffer {
+    /// The actor as its secrets see it: in an org linked to Jira, a service account with its
+    /// role counted as a member's (`policy::secret_role`).
+    pub(in crate::service) async fn secret_actor<'a>(
+        &self,
+        actor: &'a Actor,
+        org: &OrgRecord,
+    ) -> Result<Cow<'a, Actor>> {
+        let (Some(role), IdentityKind::Service) = (actor.role(), actor.kind()) else {
+            return Ok(Cow::Borrowed(actor));
+        };
+        let linked = self.jira_site_of(org.id).await?.is_some();
+        let counted = secret_role(actor.kind(), linked, role);
+        if counted == role {
+            return Ok(Cow::Borrowed(actor));
+        }
+        Ok(Cow::Owned(
+            Actor::member(
+                actor.user,
+                actor.name.clone(),
+                actor.kind(),
+                Membership {
+                    org: org.id,
+                    role: counted,
+                },
+                actor.token,
+            )
+            .expect("a service account is a member"),
+        ))
+    }
+
     /// The grants and shares that apply to the actor in `org`, unless its role decides alone
     /// for a secret with this restriction.
     pub(in crate::service) async fn access_for(
@@ -78,8 +109,9 @@ impl Coffer {
         org: &OrgRecord,
         s: &SecretRecord,
     ) -> Result<Option<Right>> {
-        let access = self.access_for(actor, org, s.restricted).await?;
-        Ok(secret_right(actor, facts(s), &access))
+        let actor = self.secret_actor(actor, org).await?;
+        let access = self.access_for(&actor, org, s.restricted).await?;
+        Ok(secret_right(&actor, facts(s), &access))
     }
 
     /// Checks that the actor may do `action` with the secret `s` of `org`: a secret it cannot
@@ -122,8 +154,9 @@ impl Coffer {
         org: &OrgRecord,
         scope: &Scope,
     ) -> Result<()> {
-        let access = self.access_for(actor, org, false).await?;
-        match scope_right(actor, scope, &access) {
+        let counted = self.secret_actor(actor, org).await?;
+        let access = self.access_for(&counted, org, false).await?;
+        match scope_right(&counted, scope, &access) {
             Some(r) if r >= Right::Write => {
                 self.jira_admit(actor, org, scope, Use::Write).await?;
                 Ok(())
@@ -144,17 +177,28 @@ impl Coffer {
         org: &OrgRecord,
         secrets: Vec<SecretRecord>,
     ) -> Result<Vec<(SecretRecord, Right)>> {
-        let needs = secrets.iter().any(|s| !role_decides(actor, s.restricted));
+        let coffer_says = self.coffer_visible(actor, org, secrets).await?;
+        self.jira_filter(actor, org, coffer_says).await
+    }
+
+    /// Keeps the secrets Coffer's own access lets the actor see (Jira not asked).
+    pub(in crate::service) async fn coffer_visible(
+        &self,
+        actor: &Actor,
+        org: &OrgRecord,
+        secrets: Vec<SecretRecord>,
+    ) -> Result<Vec<(SecretRecord, Right)>> {
+        let actor = self.secret_actor(actor, org).await?;
+        let needs = secrets.iter().any(|s| !role_decides(&actor, s.restricted));
         let access = if needs {
-            self.access_for(actor, org, true).await?
+            self.access_for(&actor, org, true).await?
         } else {
             AccessSet::default()
         };
-        let coffer_says: Vec<(SecretRecord, Right)> = secrets
+        Ok(secrets
             .into_iter()
-            .filter_map(|s| secret_right(actor, facts(&s), &access).map(|r| (s, r)))
-            .collect();
-        self.jira_filter(actor, org, coffer_says).await
+            .filter_map(|s| secret_right(&actor, facts(&s), &access).map(|r| (s, r)))
+            .collect())
     }
 
     /// Resolves a principal's name to its id in `org`: a person or service account must be a

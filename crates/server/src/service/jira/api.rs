@@ -176,11 +176,8 @@ impl Endpoints {
         state: &str,
         challenge: &str,
     ) -> String {
-        let mut url = match self.kind {
-            JiraKind::Cloud => url::Url::parse(&format!("{}/authorize", self.auth_base)),
-            JiraKind::DataCenter => url::Url::parse(&format!("{}/authorize", self.auth_base)),
-        }
-        .expect("checked when the site was saved");
+        let mut url = url::Url::parse(&format!("{}/authorize", self.auth_base))
+            .expect("checked when the site was saved");
         {
             let mut q = url.query_pairs_mut();
             match self.kind {

@@ -16,7 +16,7 @@
 
 use super::api::{BULK_LIMIT, CallFail, Endpoints};
 use super::link::Held;
-use crate::catalog::{JiraKind, JiraSite, OrgRecord, SecretRecord};
+use crate::catalog::{JiraAccount, JiraKind, JiraSite, OrgRecord, SecretRecord};
 use crate::domain::policy::{Actor, JiraAnswer, Right, SecretAction, jira_admits, jira_asked};
 use crate::domain::{OrgId, Scope, UserId};
 use crate::service::{Coffer, Error, Result, event};
@@ -42,10 +42,11 @@ pub(in crate::service) fn usage_of(action: SecretAction) -> Use {
     }
 }
 
-/// (org, person, the link's identity, the site's generation, issue or project key). The link's
-/// identity (its webhook secret's id, new with every link) keeps a yes given under an earlier link
-/// of the org from serving after an unlink and a new link.
-type AllowKey = (OrgId, UserId, u128, u64, String);
+/// (org, person, the org's link, the person's link, the site's generation, issue or project
+/// key). The org's link is its webhook secret's id (new with every link of the org), the person's
+/// link the time they linked: a yes given under an earlier link of either never serves a later
+/// one, and a removed link is seen before the cache is.
+type AllowKey = (OrgId, UserId, u128, i64, u64, String);
 
 /// The yeses Jira gave ([`AllowKey`]).
 pub struct JiraCache {
@@ -98,11 +99,18 @@ fn scope_key(scope: &Scope) -> String {
     scope.to_string()
 }
 
-fn allow_key(org: &OrgRecord, actor: &Actor, site: &JiraSite, scope: &Scope) -> AllowKey {
+fn allow_key(
+    org: &OrgRecord,
+    actor: &Actor,
+    site: &JiraSite,
+    account: &JiraAccount,
+    scope: &Scope,
+) -> AllowKey {
     (
         org.id,
         actor.user,
         site.webhook_secret.id.as_uuid().as_u128(),
+        account.linked_at.millis(),
         site.generation,
         scope_key(scope),
     )
@@ -165,6 +173,40 @@ impl Coffer {
         }
     }
 
+    /// The actor's own Jira account link in `org`.
+    async fn linked_account(&self, org: &OrgRecord, actor: &Actor) -> Result<Option<JiraAccount>> {
+        self.catalog
+            .jira_account(org.id, actor.user)
+            .await
+            .map_err(|e| Error::catalog(e, || "Jira account".into()))
+    }
+
+    /// Checks, before a list is read, what Jira's answer for the list cannot depend on: the
+    /// person has a Jira link, and Jira answers for the issue or project the list is filtered to.
+    /// So whether a refusal comes never depends on what the list would hold. `false`: Jira does
+    /// not let the person browse the filter's issue or project, so the list is empty.
+    pub(in crate::service) async fn jira_admit_list(
+        &self,
+        actor: &Actor,
+        org: &OrgRecord,
+        filtered_to: Option<&Scope>,
+    ) -> Result<bool> {
+        if self.jira_site_for(actor, org).await?.is_none() {
+            return Ok(true);
+        }
+        if self.linked_account(org, actor).await?.is_none() {
+            return Err(refusal(org, None, JiraAnswer::NoAccount, None, Use::Read));
+        }
+        let Some(scope) = filtered_to else {
+            return Ok(true);
+        };
+        match self.jira_answer(actor, org, scope).await? {
+            (JiraAnswer::Allowed, _) => Ok(true),
+            (JiraAnswer::Denied, _) => Ok(false),
+            (other, why) => Err(refusal(org, Some(scope), other, why, Use::Read)),
+        }
+    }
+
     /// Jira's answer about the actor and `scope` in `org` (yeses cached).
     pub(in crate::service) async fn jira_answer(
         &self,
@@ -178,7 +220,10 @@ impl Coffer {
         if !jira_asked(actor.kind(), true) {
             return Ok((JiraAnswer::NotAPerson, None));
         }
-        let key = allow_key(org, actor, &site, scope);
+        let Some(account) = self.linked_account(org, actor).await? else {
+            return Ok((JiraAnswer::NoAccount, None));
+        };
+        let key = allow_key(org, actor, &site, &account, scope);
         if self.jira.cache.has(&key) {
             return Ok((JiraAnswer::Allowed, None));
         }
@@ -204,7 +249,7 @@ impl Coffer {
         if jira_admits(answer) {
             return Ok(answer);
         }
-        Err(refusal(org, scope, answer, why, usage))
+        Err(refusal(org, Some(scope), answer, why, usage))
     }
 
     /// What Jira says about the caller and `scope`, with the sentence the web UI shows ("you can
@@ -229,7 +274,7 @@ impl Coffer {
             JiraAnswer::Allowed => format!(
                 "you can see `{scope}`'s secrets because Jira says you may browse `{scope}` (and Coffer gives you access to them)"
             ),
-            other => refusal(&org, scope, other, why, Use::Read).to_string(),
+            other => refusal(&org, Some(scope), other, why, Use::Read).to_string(),
         };
         Ok((answer, jira_admits(answer), message))
     }
@@ -274,11 +319,14 @@ impl Coffer {
         let Some(site) = self.jira_site_for(actor, org).await? else {
             return Ok(secrets);
         };
+        let Some(account) = self.linked_account(org, actor).await? else {
+            return Err(refusal(org, None, JiraAnswer::NoAccount, None, Use::Read));
+        };
         let scopes: BTreeSet<Scope> = secrets.iter().map(|(s, _)| s.scope.clone()).collect();
         let mut answers: BTreeMap<Scope, JiraAnswer> = BTreeMap::new();
         let mut ask = Vec::new();
         for scope in scopes {
-            let key = allow_key(org, actor, &site, &scope);
+            let key = allow_key(org, actor, &site, &account, &scope);
             if self.jira.cache.has(&key) {
                 answers.insert(scope, JiraAnswer::Allowed);
             } else {
@@ -290,12 +338,14 @@ impl Coffer {
             for (scope, (answer, why)) in asked {
                 match answer {
                     JiraAnswer::Allowed => {
-                        self.jira.cache.allow(allow_key(org, actor, &site, &scope));
+                        self.jira
+                            .cache
+                            .allow(allow_key(org, actor, &site, &account, &scope));
                     }
                     JiraAnswer::Denied => {}
                     // A list that would silently miss what Jira could not answer for is wrong:
                     // say why instead.
-                    other => return Err(refusal(org, &scope, other, why, Use::Read)),
+                    other => return Err(refusal(org, None, other, why, Use::Read)),
                 }
                 self.metrics.jira_check(answer.as_str());
                 answers.insert(scope, answer);
@@ -450,13 +500,31 @@ impl Coffer {
 }
 
 /// The error for a no, depending only on the caller, the scope and Jira's answer.
+/// The error for a no about `scope` (`None`: a list, whose refusal names no issue).
 fn refusal(
     org: &OrgRecord,
-    scope: &Scope,
+    scope: Option<&Scope>,
     answer: JiraAnswer,
     why: Option<String>,
     usage: Use,
 ) -> Error {
+    let Some(scope) = scope else {
+        return match answer {
+            JiraAnswer::NoAccount => Error::ProofRequired {
+                code: "jira_account_required",
+                message: why.unwrap_or_else(|| {
+                    format!(
+                        "org `{}` follows Jira's permissions: link your Jira account (web UI → Jira, or `coffer jira link`) to list its secrets",
+                        org.slug
+                    )
+                }),
+            },
+            _ => Error::Unavailable(format!(
+                "Jira could not confirm which issues you may browse: {}",
+                why.unwrap_or_else(|| "no answer; retry shortly".into())
+            )),
+        };
+    };
     match answer {
         JiraAnswer::Denied if usage == Use::Write => Error::Rejected {
             code: "jira_issue_not_visible",

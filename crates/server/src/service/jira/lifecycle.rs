@@ -134,7 +134,7 @@ impl Coffer {
                 self.metrics.jira_webhook("issue_deleted", "applied");
                 WebhookOutcome::Applied(format!("{n} secrets of {key} deleted"))
             }
-            "project_deleted" | "project_soft_deleted" | "project_archived" => {
+            "project_deleted" | "project_soft_deleted" => {
                 let key = project_key(&doc["project"])?;
                 let n = self
                     .jira_bury_scope(&org, &Scope::Project(key.clone()), &kind)
@@ -254,8 +254,26 @@ impl Coffer {
             .map_err(|e| Error::InvalidInput(format!("the webhook's old issue key: {e}")))?;
         let to = IssueKey::parse(to)
             .map_err(|e| Error::InvalidInput(format!("the webhook's new issue key: {e}")))?;
-        let details =
-            serde_json::json!({"by": "jira", "from": from.to_string(), "to": to.to_string()});
+        // When Coffer knows the old key's Jira id, the event must be about that very issue.
+        if let Some(id) = doc["issue"]["id"].as_str() {
+            let known = self
+                .catalog
+                .jira_refs(org.id, &[from.to_string()])
+                .await
+                .map_err(|e| Error::catalog(e, || "Jira ids".into()))?;
+            if known.first().is_some_and(|(_, k)| k != id) {
+                return Ok(Some(format!(
+                    "{from} is not issue {id} as far as Coffer knows; nothing moved"
+                )));
+            }
+        }
+        let across = from.project() != to.project();
+        let details = serde_json::json!({
+            "by": "jira",
+            "from": from.to_string(),
+            "to": to.to_string(),
+            "restricted": across,
+        });
         let moved = self
             .catalog
             .jira_rekey(
@@ -271,7 +289,13 @@ impl Coffer {
             )
             .await
             .map_err(|e| Error::catalog(e, || "secrets".into()))?;
-        Ok(Some(format!("{moved} secrets moved from {from} to {to}")))
+        Ok(Some(if across && moved > 0 {
+            format!(
+                "{moved} secrets moved from {from} to {to} and restricted: the project changed, so only their shares reach them until someone who manages them decides"
+            )
+        } else {
+            format!("{moved} secrets moved from {from} to {to}")
+        }))
     }
 
     /// Destroys what Jira deleted once its org's retention has passed; how many were destroyed.
@@ -325,11 +349,13 @@ impl Coffer {
             return Ok(());
         };
         let scope = Scope::Issue(key.clone());
+        // Restricted secrets are not counted or named: Jira shows the link to everyone who can
+        // browse the issue.
         let live: Vec<SecretRecord> = self
             .live_on(org, &scope)
             .await?
             .into_iter()
-            .filter(|s| s.deleted_at.is_none())
+            .filter(|s| s.deleted_at.is_none() && !s.restricted)
             .collect();
         let ep = self.jira.endpoints(&site);
         if site.kind == crate::catalog::JiraKind::Cloud && !live.is_empty() {
@@ -384,8 +410,8 @@ impl Coffer {
         call.map_err(|e: CallFail| Error::Unavailable(e.to_string()))
     }
 
-    /// One page of the orphan check (admins): the issues holding secrets, after `after`, that
-    /// Jira no longer shows the caller (with the caller's own token: an issue they may not browse
+    /// One page of the orphan check (admins): the issues holding secrets the caller's Coffer
+    /// access reaches, after `after`, that Jira no longer shows the caller (with the caller's own token: an issue they may not browse
     /// looks the same as a deleted one, so run it as someone who sees every project).
     pub async fn jira_orphans(
         &self,
@@ -407,11 +433,19 @@ impl Coffer {
             limit: MAX_LISTED,
             ..Default::default()
         };
-        let all = self
+        let listed = self
             .catalog
             .list_secrets(org.id, &filter)
             .await
             .map_err(|e| Error::catalog(e, || "secrets".into()))?;
+        // Only what Coffer's own access shows the caller: the orphans are by construction issues
+        // Jira does not show them, so Jira cannot be the filter here.
+        let all: Vec<SecretRecord> = self
+            .coffer_visible(actor, &org, listed)
+            .await?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
         let mut by_issue: std::collections::BTreeMap<String, (Scope, Vec<String>)> =
             std::collections::BTreeMap::new();
         for s in all.iter().filter(|s| s.deleted_at.is_none()) {

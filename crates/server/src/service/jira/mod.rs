@@ -124,10 +124,10 @@ pub struct ConnectJira {
     pub client_id: String,
     /// The OAuth client secret (required when the site, kind or client id changes).
     pub client_secret: Option<Zeroizing<String>>,
-    /// Whether remote links may name the secrets.
-    pub expose_names: bool,
-    /// Days a secret Jira deleted stays restorable.
-    pub retention_days: u32,
+    /// Whether remote links may name the secrets (`None`: as now; off for a new link).
+    pub expose_names: Option<bool>,
+    /// Days a secret Jira deleted stays restorable (`None`: as now; 30 for a new link).
+    pub retention_days: Option<u32>,
     /// Make a new webhook secret (the old one stops working at once).
     pub rotate_webhook_secret: bool,
 }
@@ -250,7 +250,7 @@ impl Coffer {
         let org = self.org_for(actor, slug, Action::ManageJira).await?;
         let site_url = site_url(&req.site, self.jira.settings.allow_loopback)?;
         check_text("client_id", &req.client_id, 255)?;
-        if !(1..=3650).contains(&req.retention_days) {
+        if req.retention_days.is_some_and(|d| !(1..=3650).contains(&d)) {
             return Err(Error::InvalidInput(
                 "retention_days must be between 1 and 3650".into(),
             ));
@@ -267,13 +267,24 @@ impl Coffer {
             ),
         };
         let cloud_id = match req.kind {
-            JiraKind::Cloud => Some(
-                self.jira
+            JiraKind::Cloud => {
+                let id = self
+                    .jira
                     .http
                     .tenant_info(&site_url)
                     .await
-                    .map_err(|e| unusable("asking the site for its cloud id", e))?,
-            ),
+                    .map_err(|e| unusable("asking the site for its cloud id", e))?;
+                // It goes into API paths: an id, nothing else.
+                let shaped = (1..=64).contains(&id.len())
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                if !shaped {
+                    return Err(unusable(
+                        "reading the site's cloud id",
+                        CallFail::Unreachable(format!("{id:?} is not a cloud id")),
+                    ));
+                }
+                Some(id)
+            }
             JiraKind::DataCenter => {
                 self.jira
                     .http
@@ -284,6 +295,14 @@ impl Coffer {
             }
         };
         let old = self.jira_site_of(org.id).await?;
+        let expose_names = req
+            .expose_names
+            .or(old.as_ref().map(|o| o.expose_names))
+            .unwrap_or(false);
+        let retention_days = req
+            .retention_days
+            .or(old.as_ref().map(|o| o.retention_days))
+            .unwrap_or(DEFAULT_RETENTION_DAYS);
         let same_client = old.as_ref().is_some_and(|o| {
             o.site_url == site_url && o.kind == req.kind && o.client_id == req.client_id
         });
@@ -328,8 +347,8 @@ impl Coffer {
             client_id: req.client_id.clone(),
             client_secret,
             webhook_secret,
-            expose_names: req.expose_names,
-            retention_days: req.retention_days,
+            expose_names,
+            retention_days,
             generation: 0,
             updated_at: Timestamp::now(),
             updated_by: actor.audit_name(),
@@ -340,8 +359,8 @@ impl Coffer {
             "client_id": req.client_id,
             "client_secret_changed": req.client_secret.is_some(),
             "webhook_secret_new": shown.is_some(),
-            "expose_names": req.expose_names,
-            "retention_days": req.retention_days,
+            "expose_names": expose_names,
+            "retention_days": retention_days,
             "accounts_forgotten": forgets,
         });
         self.catalog

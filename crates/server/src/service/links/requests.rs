@@ -341,7 +341,13 @@ impl Coffer {
             .next_version(&actor, &org, &r.scope, &r.name, None, None)
             .await
             .map_err(|e| match e {
-                Error::NotFound(_) | Error::Forbidden(_) => refusal_no_right(),
+                // Jira's refusals (a missing link, Jira down) are the requester's business; the
+                // outsider learns only that this request cannot be fulfilled now.
+                Error::NotFound(_)
+                | Error::Forbidden(_)
+                | Error::ProofRequired { .. }
+                | Error::Rejected { .. }
+                | Error::Unavailable(_) => refusal_no_right(),
                 Error::SecretDeleted(_) => Error::Gone(
                     "the secret this request is for was deleted; ask the requester what to do"
                         .into(),

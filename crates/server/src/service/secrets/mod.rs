@@ -319,6 +319,17 @@ impl Coffer {
             .org_for(actor, slug, Action::ReadSecretMetadata)
             .await?;
         filter.limit = filter.limit.clamp(1, 10_000);
+        let filtered_to = match (&filter.project, filter.issue) {
+            (Some(p), Some(n)) => Scope::from_parts(p.as_str(), n).ok(),
+            (Some(p), None) => Some(Scope::Project(p.clone())),
+            _ => None,
+        };
+        if !self
+            .jira_admit_list(actor, &org, filtered_to.as_ref())
+            .await?
+        {
+            return Ok(Vec::new());
+        }
         let listed = self
             .catalog
             .list_secrets(org.id, &filter)

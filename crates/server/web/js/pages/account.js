@@ -1,7 +1,8 @@
 // Account: change your own password (the current one is asked for once one is set). A new
 // password signs you out everywhere, this browser included. Below: link your account to the
 // org's single sign-on (`/sso/{org}/link`: you confirm at the org's provider, which sends you
-// back here with `?org={org}&sso=linked`).
+// back here with `?org={org}&sso=linked`). A failed Jira account link lands here too, with
+// `?jira=failed` and the reason in a cookie (see `jiraFailure`).
 import { api, seg } from '../api.js';
 import { h, fill, message } from '../ui.js';
 
@@ -39,7 +40,28 @@ export async function render(main, { session }) {
   field('new', 'New password (at least 12 characters)', 'new-password'),
   field('again', 'Repeat the new password', 'new-password'),
   button, out);
-  fill(main, form, session.operator ? null : ssoSection(session));
+  fill(main, jiraFailure(), form, session.operator ? null : ssoSection(session));
+}
+
+/**
+ * A failed Jira account link lands here with `?jira=failed`; the server's sentence is in the
+ * short-lived `coffer_jira_notice` cookie (never in the URL, so a link from elsewhere cannot put
+ * words on this page). It is shown once: the cookie is cleared as it is read.
+ */
+function jiraFailure() {
+  if (new URLSearchParams(location.search).get('jira') !== 'failed') return null;
+  const raw = document.cookie.split('; ').find((c) => c.startsWith('coffer_jira_notice='));
+  if (raw === undefined) return null;
+  document.cookie = 'coffer_jira_notice=; Max-Age=0; Path=/account; SameSite=Lax';
+  let text;
+  try {
+    text = decodeURIComponent(raw.slice('coffer_jira_notice='.length));
+  } catch {
+    text = 'the Jira account could not be linked';
+  }
+  if (!text) return null;
+  return h('div', { class: 'narrow', id: 'jira-link-failed' },
+    message('error', `Linking your Jira account failed: ${text}`));
 }
 
 /** Linking the signed-in person to the org's OpenID provider (the operator belongs to no org). */

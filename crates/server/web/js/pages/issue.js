@@ -1,6 +1,7 @@
-// The issue page: the issue's secrets (or a project's own secrets) with a banner for those that
-// expired or expire soon, the search box, the form that adds a secret, and the one that asks
-// someone outside Coffer for one (`outside.js`).
+// The issue page: the issue's secrets (or a project's own secrets) with what Jira says about the
+// person and the issue (in an org linked to Jira), a banner for those that expired or expire
+// soon, the search box, the form that adds a secret, and the one that asks someone outside
+// Coffer for one (`outside.js`).
 // Adding seals the envelope here, in the browser, with the data key from the upload API, and
 // sends only the sealed envelope: straight to the org's bucket when the upload URL is
 // presigned, to Coffer otherwise. The plaintext never leaves the page.
@@ -113,9 +114,30 @@ function addForm(org, scope, refresh) {
   return form;
 }
 
+// What Jira says about the signed-in person and this issue, in an org linked to Jira: why they
+// see its secrets, or why not. Nothing when the org is not linked (or the question fails: the
+// list below says what the server refused).
+async function jiraNotice(org, scope) {
+  let access;
+  try {
+    access = await api('GET', `/orgs/${seg(org)}/jira/access/${seg(scope)}`);
+  } catch {
+    return null;
+  }
+  if (!access || access.jira === 'not_linked') return null;
+  return h('div', {
+    class: `msg small ${access.admitted ? 'msg-ok' : 'msg-warn'}`,
+    role: 'status',
+    id: 'jira-access',
+    'data-admitted': String(access.admitted),
+  }, h('strong', {}, 'Jira: '), access.message,
+  access.jira === 'no_account' ? [' ', h('a', { href: `/orgs/${seg(org)}/jira` }, 'Link your Jira account')] : null);
+}
+
 export async function render(main, { params }) {
   const [org, raw] = params;
   const scope = raw.toUpperCase();
+  const jira = h('div');
   const table = h('tbody', { id: 'secrets' });
   const status = h('div');
   const expiry = h('div');
@@ -135,6 +157,7 @@ export async function render(main, { params }) {
   showDeleted.addEventListener('change', refresh);
   fill(main,
     h('h1', {}, `${scope}`, h('span', { class: 'muted' }, ` · ${org}`)),
+    jira,
     searchBox(org),
     expiry,
     h('div', { class: 'toolbar' }, h('label', { for: 'show-deleted', class: 'inline' }, showDeleted, ' Show deleted secrets')),
@@ -144,5 +167,5 @@ export async function render(main, { params }) {
       table),
     addForm(org, scope, refresh),
     requestForm(org, scope));
-  await refresh();
+  await Promise.all([refresh(), jiraNotice(org, scope).then((n) => fill(jira, n))]);
 }

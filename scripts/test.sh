@@ -48,6 +48,15 @@ if [ ! -f crates/server/tests/oidc_provider/node_modules/oidc-provider/package.j
   (cd crates/server/tests/oidc_provider && npm ci --no-audit --no-fund --silent)
 fi
 
+# The Jira Cloud Forge app (integrations/jira-forge): its manifest is checked offline with
+# Atlassian's @forge/manifest validators, so a broken manifest fails the run.
+if [ ! -f integrations/jira-forge/node_modules/@forge/manifest/package.json ]; then
+  say "installing @forge/manifest (npm ci, from the lockfile)"
+  (cd integrations/jira-forge && npm ci --no-audit --no-fund --silent)
+fi
+say "Forge manifest (npm run validate)"
+(cd integrations/jira-forge && npm run --silent validate)
+
 # The AWS backends' tests (crates/server/tests/s3.rs, kms.rs) run against a real moto server
 # (S3, KMS, STS, IAM). Pinned: the tests assert moto's verified behaviours (docs/aws.md).
 MOTO_VERSION=5.2.5

@@ -165,3 +165,28 @@ pub struct JiraWebhookResult {
     /// What changed, or why nothing did.
     pub detail: String,
 }
+
+/// `PUT /api/v1/orgs/{org}/jira/forge`: trust the Forge app's installation on the org's Jira Cloud
+/// site (owners). Forge Invocation Tokens of another installation or app are refused.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgeLinkRequest {
+    /// The app's id, `ari:cloud:ecosystem::app/<uuid>` (`forge register` / the developer console).
+    pub app_id: String,
+    /// The installation's id on the site (`forge install list`).
+    pub installation_id: String,
+}
+
+/// `GET|PUT /api/v1/orgs/{org}/jira/forge`: the installation the org trusts.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ForgeLink {
+    /// The app's id.
+    pub app_id: String,
+    /// The installation's id.
+    pub installation_id: String,
+    /// Who linked it.
+    pub linked_by: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub linked_at: OffsetDateTime,
+}

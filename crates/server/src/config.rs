@@ -19,7 +19,7 @@ mod webhooks;
 
 pub use crate::domain::{Locations, default_locations};
 pub use byok::ByokConfig;
-pub use jira::JiraConfig;
+pub use jira::{ForgeConfig, JiraConfig};
 pub use server::{AuditConfig, MetricsToken, ProxyRange, ServerConfig, TlsConfig};
 pub use storage::StorageConfig;
 pub use webhooks::WebhooksConfig;

@@ -11,6 +11,7 @@ use crate::http::{AppState, router};
 use crate::keys::{KeyContext, KeyError, KeyProvider, Keyring, OpenKeyError, open_key_provider};
 use crate::metrics::Metrics;
 use crate::service::OrgKeyProviders;
+use crate::service::forge::ForgeParts;
 use crate::service::jira::JiraSettings;
 use crate::service::sso::SsoParts;
 use crate::service::webhooks::WebhookSettings;
@@ -245,7 +246,8 @@ impl RunningApp {
             .with_jira(JiraSettings::from_config(
                 &config.jira,
                 &config.public_origin(),
-            ));
+            ))
+            .with_forge(ForgeParts::new(&config.jira.forge));
         let boot = coffer.bootstrap().await.map_err(StartupError::Bootstrap)?;
         // After bootstrap: a node that lost the bootstrap race checks the winner's org key too.
         check_root_key(provider.as_ref(), coffer.catalog().as_ref(), &key_file).await?;
@@ -277,6 +279,7 @@ impl RunningApp {
             max_body_bytes: config.max_body_bytes(),
             server: config.server.clone(),
             public_origin: config.public_origin(),
+            forge_ui_origins: config.jira.forge.ui_origins.clone(),
         });
         let app = router(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();

@@ -31,6 +31,45 @@ pub struct JiraConfig {
     /// and local development only.
     #[serde(default)]
     pub allow_loopback_sites: bool,
+    /// The Forge app's calls (docs/jira-forge.md).
+    #[serde(default)]
+    pub forge: ForgeConfig,
+}
+
+/// `[jira.forge]`: how Forge Invocation Tokens are verified.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgeConfig {
+    /// Where Forge's signing keys are (a JWKS).
+    #[serde(default = "default_jwks_url")]
+    pub jwks_url: String,
+    /// Clock skew allowed on a token's `exp` and `nbf`.
+    #[serde(default = "default_leeway", with = "humantime_serde")]
+    pub leeway: Duration,
+    /// Origins of the Forge app's pages that may call Coffer directly (`requestRemote`), for
+    /// CORS; `*` in a host matches one label or more.
+    #[serde(default = "default_ui_origins")]
+    pub ui_origins: Vec<String>,
+}
+
+fn default_jwks_url() -> String {
+    "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json".into()
+}
+fn default_leeway() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_ui_origins() -> Vec<String> {
+    vec!["https://*.cdn.prod.atlassian-dev.net".into()]
+}
+
+impl Default for ForgeConfig {
+    fn default() -> Self {
+        Self {
+            jwks_url: default_jwks_url(),
+            leeway: default_leeway(),
+            ui_origins: default_ui_origins(),
+        }
+    }
 }
 
 fn default_allow_ttl() -> Duration {
@@ -54,6 +93,7 @@ impl Default for JiraConfig {
             cloud_api_url: default_cloud_api_url(),
             check_concurrency: default_check_concurrency(),
             allow_loopback_sites: false,
+            forge: ForgeConfig::default(),
         }
     }
 }
@@ -65,6 +105,12 @@ impl JiraConfig {
         }
         if !(1..=64).contains(&self.check_concurrency) {
             return Err("jira.check_concurrency must be between 1 and 64".into());
+        }
+        if self.forge.leeway > Duration::from_secs(300) {
+            return Err("jira.forge.leeway must be at most 5m".into());
+        }
+        if url::Url::parse(&self.forge.jwks_url).is_err() {
+            return Err("jira.forge.jwks_url must be a URL".into());
         }
         for (name, url) in [
             ("jira.cloud_auth_url", &self.cloud_auth_url),

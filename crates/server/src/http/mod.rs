@@ -12,6 +12,7 @@ mod backup;
 mod convert;
 pub mod error;
 mod extract;
+mod forge;
 mod jira;
 mod keys;
 mod links;
@@ -55,6 +56,9 @@ pub struct AppState {
     pub server: crate::config::ServerConfig,
     /// The origin clients reach Coffer at (`storage.public_origin`): SCIM resources' locations.
     pub public_origin: String,
+    /// Origins of the Forge app's pages (`jira.forge.ui_origins`), for the CORS of its direct
+    /// calls.
+    pub forge_ui_origins: Vec<String>,
 }
 
 /// The whole router.
@@ -197,6 +201,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(jira::show).put(jira::connect).delete(jira::disconnect),
         )
         .route("/orgs/{org}/jira/check", post(jira::check))
+        .route(
+            "/orgs/{org}/jira/forge",
+            get(forge::show_link)
+                .put(forge::set_link)
+                .delete(forge::delete_link),
+        )
         .route("/orgs/{org}/jira/orphans", get(jira::orphans))
         .route("/orgs/{org}/jira/access/{scope}", get(jira::access))
         .route(
@@ -255,6 +265,28 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/integrations/jira/{org}/link", get(jira::link))
         .route("/integrations/jira/callback", get(jira::callback))
         .route("/integrations/jira/{org}/webhook", post(jira::webhook))
+        .route("/integrations/forge/panel", post(forge::panel))
+        .route("/integrations/forge/tickets", post(forge::tickets))
+        .route("/integrations/forge/admin", post(forge::admin))
+        .route(
+            "/integrations/forge/admin/storage",
+            post(forge::admin_storage),
+        )
+        .route("/integrations/forge/events", post(forge::events))
+        .merge(
+            Router::new()
+                .route("/integrations/forge/reveal", post(forge::reveal))
+                .route("/integrations/forge/uploads", post(forge::upload))
+                .route(
+                    "/integrations/forge/uploads/{id}/envelope",
+                    put(forge::envelope),
+                )
+                .route(
+                    "/integrations/forge/uploads/{id}/commit",
+                    post(forge::commit),
+                )
+                .layer(forge::cors(&state.forge_ui_origins)),
+        )
         .fallback(|| async {
             error_response(
                 StatusCode::NOT_FOUND,

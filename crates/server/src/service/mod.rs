@@ -11,6 +11,7 @@ mod audit_log;
 mod backup;
 mod byok;
 mod error;
+pub mod forge;
 pub mod jira;
 mod links;
 mod orgs;
@@ -86,6 +87,8 @@ pub struct Coffer {
     webhooks: webhooks::WebhookParts,
     /// Jira settings, HTTP client and the cache of Jira's yeses.
     jira: jira::JiraParts,
+    /// The Forge Invocation Token verifier.
+    forge: forge::ForgeParts,
     /// What `coffer backup` needs besides the seams (`None`: backups refused).
     backup: Option<backup::BackupParts>,
 }
@@ -132,6 +135,7 @@ impl Coffer {
             sso: sso::SsoParts::new("http://127.0.0.1:8420", false),
             webhooks: webhooks::WebhookParts::new(webhooks::WebhookSettings::default()),
             jira: jira::JiraParts::new(jira::JiraSettings::default()),
+            forge: forge::ForgeParts::new(&crate::config::ForgeConfig::default()),
             backup: None,
         }
     }
@@ -145,6 +149,12 @@ impl Coffer {
     /// With the deployment's Jira settings.
     pub fn with_jira(mut self, settings: jira::JiraSettings) -> Self {
         self.jira = jira::JiraParts::new(settings);
+        self
+    }
+
+    /// With the deployment's Forge settings.
+    pub fn with_forge(mut self, parts: forge::ForgeParts) -> Self {
+        self.forge = parts;
         self
     }
 

@@ -2,7 +2,8 @@
 //! database ([`pg`]), the large-catalog filler ([`fill`]), a real OpenID provider ([`oidc`]),
 //! a stateful fake of Jira Cloud and Data Center ([`jira`]: OAuth, permissions, issues, remote
 //! links, webhooks, failures) and a second, independent Jira DC peer ([`jira820`], PyPI
-//! `jira820`, for issue and remote-link shapes). Compiled for this crate's tests and under the
+//! `jira820`, for issue and remote-link shapes), and RSA keys for tests that sign JWTs ([`rsa`]).
+//! Compiled for this crate's tests and under the
 //! `testing` feature (which the integration tests, the CLI's tests and the benchmark turn on),
 //! never into the release binary, like the seams' conformance suites.
 
@@ -11,3 +12,4 @@ pub mod jira;
 pub mod jira820;
 pub mod oidc;
 pub mod pg;
+pub mod rsa;

@@ -21,6 +21,8 @@ mod browser;
 #[allow(dead_code)]
 mod helpers;
 
+mod forge;
+
 use backend::{Backend, catalog, free_port};
 use browser::Browser;
 use coffer_server::testing::jira::{Flavor, JiraFake};
@@ -51,6 +53,16 @@ struct World {
 
 impl World {
     async fn start(backend: Backend, flavor: Flavor, ttl: Duration) -> World {
+        World::start_with(backend, flavor, ttl, |_| {}).await
+    }
+
+    /// [`World::start`] with more of the app's configuration set by `tweak`.
+    async fn start_with(
+        backend: Backend,
+        flavor: Flavor,
+        ttl: Duration,
+        tweak: impl FnOnce(&mut coffer_server::config::Config) + Send + 'static,
+    ) -> World {
         let (settings, db) = catalog(backend).await;
         let jira = JiraFake::start(flavor).await;
         let port = free_port();
@@ -71,6 +83,7 @@ impl World {
             if let Some(s) = settings {
                 c.catalog = s;
             }
+            tweak(c);
         })
         .await;
         for login in ["aowner", "alice", "mallory"] {

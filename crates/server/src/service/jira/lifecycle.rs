@@ -124,32 +124,43 @@ impl Coffer {
         let doc: Value = serde_json::from_slice(body)
             .map_err(|e| Error::InvalidInput(format!("the webhook body is not JSON: {e}")))?;
         let kind = doc["webhookEvent"].as_str().unwrap_or_default().to_owned();
-        let outcome = match kind.as_str() {
+        self.apply_jira_event(&org, &kind, &doc).await
+    }
+
+    /// Applies one Jira event (`kind` as Jira's admin webhooks name it) to `org`: from the org's
+    /// webhook, or from the Forge app's trigger (`service::forge`).
+    pub(in crate::service) async fn apply_jira_event(
+        &self,
+        org: &OrgRecord,
+        kind: &str,
+        doc: &Value,
+    ) -> Result<WebhookOutcome> {
+        let outcome = match kind {
             "jira:issue_deleted" => {
                 let key = issue_key(&doc["issue"])?;
                 let n = self
-                    .jira_bury_scope(&org, &Scope::Issue(key.clone()), &kind)
+                    .jira_bury_scope(org, &Scope::Issue(key.clone()), kind)
                     .await?;
-                self.jira_bump(&org).await?;
+                self.jira_bump(org).await?;
                 self.metrics.jira_webhook("issue_deleted", "applied");
                 WebhookOutcome::Applied(format!("{n} secrets of {key} deleted"))
             }
             "project_deleted" | "project_soft_deleted" => {
                 let key = project_key(&doc["project"])?;
                 let n = self
-                    .jira_bury_scope(&org, &Scope::Project(key.clone()), &kind)
+                    .jira_bury_scope(org, &Scope::Project(key.clone()), kind)
                     .await?;
-                self.jira_bump(&org).await?;
+                self.jira_bump(org).await?;
                 self.metrics.jira_webhook("project_deleted", "applied");
                 WebhookOutcome::Applied(format!("{n} secrets of project {key} deleted"))
             }
             "jira:issue_updated" => {
-                let moved = self.jira_follow_move(&org, &doc).await?;
+                let moved = self.jira_follow_move(org, doc).await?;
                 if let (Some(id), Ok(key)) = (doc["issue"]["id"].as_str(), issue_key(&doc["issue"]))
                 {
-                    self.remember_ref(&org, key.to_string(), id).await;
+                    self.remember_ref(org, key.to_string(), id).await;
                 }
-                self.jira_bump(&org).await?;
+                self.jira_bump(org).await?;
                 self.metrics.jira_webhook("issue_updated", "applied");
                 WebhookOutcome::Applied(moved.unwrap_or_else(|| "cached answers dropped".into()))
             }
@@ -159,7 +170,7 @@ impl Coffer {
                 || k.starts_with("permission_")
                 || k.contains("security") =>
             {
-                self.jira_bump(&org).await?;
+                self.jira_bump(org).await?;
                 self.metrics.jira_webhook("permissions", "applied");
                 WebhookOutcome::Applied("cached answers dropped".into())
             }

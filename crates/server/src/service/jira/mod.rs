@@ -41,7 +41,7 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 /// The deployment's Jira settings and state (one per node).
 pub struct JiraParts {
     http: JiraHttp,
-    settings: JiraSettings,
+    pub(in crate::service) settings: JiraSettings,
     cache: JiraCache,
 }
 

@@ -1,0 +1,610 @@
+//! Coffer as the Forge Remote of its Jira Cloud app (docs/jira-forge.md): the issue panel lists,
+//! reveals and adds an issue's secrets, the admin page is the Configure page, and Jira's events
+//! reach the Jira lifecycle.
+//!
+//! Every call carries a Forge Invocation Token ([`fit`]). A FIT proves only "some installation
+//! of this app", so an org trusts exactly one installation of one app (`coffer org jira
+//! forge-link`): a valid token of another installation is *not found*, like another org's
+//! object. The acting person is the FIT's `principal`, mapped to the member of that org who
+//! linked that Jira account (docs/jira.md); the issue is the FIT's context, never the request's
+//! body. From there every call is an ordinary use case of that person, so Coffer's access and
+//! Jira's "may browse" (asked with the `x-forge-oauth-user` token Forge sends when it proxies a
+//! call, else the person's own linked token) decide exactly as everywhere else.
+//!
+//! Values and data keys never go through Atlassian's proxy: a panel call through the proxy
+//! (`invokeRemote`) gets metadata or a **ticket** — 30 seconds, sealed under the org key, bound to
+//! the installation, the person, the issue, the purpose and the secret's name — and the browser
+//! then calls Coffer directly (`requestRemote`) with the ticket for the value or the upload grant.
+//! The envelope is sealed in the browser (the web UI's own code), so Coffer's direct endpoint
+//! receives ciphertext only.
+
+pub mod fit;
+
+use crate::catalog::{ForgeLink, OrgRecord, SecretFilter, SecretRecord};
+use crate::domain::policy::{Action, Actor, Membership};
+use crate::domain::{
+    IdentityKind, IssueKey, OrgSlug, Scope, SecretKind, SecretName, Timestamp, TokenId, UploadId,
+};
+use crate::service::jira::WebhookOutcome;
+use crate::service::secrets::{Grant, NewUpload, Revealed};
+use crate::service::{Coffer, Error, Result, event};
+use fit::{Fit, FitVerifier};
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+/// How long a ticket is good.
+pub const TICKET_LIFETIME: Duration = Duration::from_secs(30);
+
+tokio::task_local! {
+    /// The `x-forge-oauth-user` token of the Forge call being served, if Forge sent one: the
+    /// Jira gate asks with it instead of the person's linked token.
+    pub(in crate::service) static FORGE_USER_TOKEN: Zeroizing<String>;
+}
+
+/// The deployment's Forge settings.
+pub struct ForgeParts {
+    verifier: FitVerifier,
+}
+
+impl ForgeParts {
+    /// From `[jira.forge]`.
+    pub fn new(c: &crate::config::ForgeConfig) -> Self {
+        Self {
+            verifier: FitVerifier::new(&c.jwks_url, c.leeway),
+        }
+    }
+}
+
+/// What a verified call is: the token's facts, the org that trusts the installation, and that
+/// org's link.
+pub struct ForgeCall {
+    /// The token.
+    pub fit: Fit,
+    /// The org.
+    pub org: OrgRecord,
+}
+
+/// What the issue panel shows.
+pub struct Panel {
+    /// The org.
+    pub org: OrgSlug,
+    /// The issue.
+    pub issue: IssueKey,
+    /// Whether the person has linked their Jira account in the org.
+    pub account_linked: bool,
+    /// Where they link it.
+    pub link_url: String,
+    /// Whether they may add secrets here.
+    pub can_write: bool,
+    /// The secrets they may see.
+    pub secrets: Vec<SecretRecord>,
+    /// Why nothing is shown, if so.
+    pub message: Option<String>,
+}
+
+/// What a ticket is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    /// Reveal one secret's value.
+    Reveal,
+    /// Write a new version (an upload grant).
+    Write,
+}
+
+/// The Configure page's view.
+pub struct AdminView {
+    /// The org.
+    pub org: OrgSlug,
+    /// The org's storage.
+    pub storage: crate::service::StorageState,
+    /// Whether the org uses BYOK, and its status.
+    pub byok: (bool, String),
+}
+
+fn refused(e: fit::FitRefused) -> Error {
+    Error::Unauthenticated(e.to_string())
+}
+
+fn not_trusted() -> Error {
+    Error::NotFound(
+        "no org of this Coffer trusts this Forge installation; an owner links it with `coffer org jira forge-link`"
+            .into(),
+    )
+}
+
+/// What a ticket holds (sealed under the org key).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TicketBody {
+    installation: String,
+    principal: String,
+    issue: String,
+    purpose: Purpose,
+    name: String,
+    version: Option<u32>,
+    expires_at: i64,
+}
+
+impl Coffer {
+    /// Verifies a FIT and finds the org that trusts its installation and app.
+    pub async fn forge_call(&self, token: &str) -> Result<ForgeCall> {
+        let fit = self.forge.verifier.verify(token).await.map_err(refused)?;
+        let link = self
+            .catalog
+            .forge_link_by_installation(&fit.installation_id)
+            .await
+            .map_err(|e| Error::catalog(e, || "Forge link".into()))?
+            .ok_or_else(not_trusted)?;
+        if link.app_id != fit.app_id {
+            // Signed by Forge for this installation but addressed to another app: refused like
+            // any token whose audience is wrong.
+            return Err(Error::Unauthenticated(
+                "the Forge Invocation Token was refused: its audience is not the app this org trusts"
+                    .into(),
+            ));
+        }
+        let org = self
+            .catalog
+            .org_by_id(link.org)
+            .await
+            .map_err(|e| Error::catalog(e, || "org".into()))?;
+        Ok(ForgeCall { fit, org })
+    }
+
+    /// The member of the call's org who linked the token's Jira account, acting.
+    async fn forge_person(&self, call: &ForgeCall) -> Result<Option<Actor>> {
+        let principal = call.fit.principal.as_deref().ok_or_else(|| {
+            Error::InvalidInput("this Forge call carries no user (principal)".into())
+        })?;
+        let Some(account) = self
+            .catalog
+            .jira_account_by_id(call.org.id, principal)
+            .await
+            .map_err(|e| Error::catalog(e, || "Jira account".into()))?
+        else {
+            return Ok(None);
+        };
+        let user = self
+            .catalog
+            .user_by_id(account.user)
+            .await
+            .map_err(|e| Error::catalog(e, || "person".into()))?;
+        let role = self
+            .catalog
+            .memberships(account.user)
+            .await
+            .map_err(|e| Error::catalog(e, || "memberships".into()))?
+            .into_iter()
+            .find(|m| m.org == call.org.id)
+            .map(|m| m.role);
+        Ok(role.and_then(|role| {
+            Actor::member(
+                user.id,
+                user.name,
+                IdentityKind::Person,
+                Membership {
+                    org: call.org.id,
+                    role,
+                },
+                TokenId::new(),
+            )
+        }))
+    }
+
+    fn forge_issue(call: &ForgeCall) -> Result<IssueKey> {
+        let key = call.fit.issue_key.as_deref().ok_or_else(|| {
+            Error::InvalidInput(
+                "this Forge call is not from an issue (no issue in its context)".into(),
+            )
+        })?;
+        IssueKey::parse(key).map_err(Error::from)
+    }
+
+    fn link_url(&self, org: &OrgRecord) -> String {
+        format!(
+            "{}/integrations/jira/{}/link",
+            self.jira.settings.origin, org.slug
+        )
+    }
+
+    /// Runs `f` with Forge's user token (if any) as the one the Jira gate asks with.
+    async fn with_user_token<T>(
+        user_token: Option<Zeroizing<String>>,
+        f: impl std::future::Future<Output = T>,
+    ) -> T {
+        match user_token {
+            Some(t) => FORGE_USER_TOKEN.scope(t, f).await,
+            None => f.await,
+        }
+    }
+
+    /// The issue panel: the secrets of the token's issue the person may see.
+    pub async fn forge_panel(
+        &self,
+        token: &str,
+        user_token: Option<Zeroizing<String>>,
+    ) -> Result<Panel> {
+        let call = self.forge_call(token).await?;
+        let issue = Self::forge_issue(&call)?;
+        let link_url = self.link_url(&call.org);
+        let mut panel = Panel {
+            org: call.org.slug.clone(),
+            issue: issue.clone(),
+            account_linked: false,
+            link_url,
+            can_write: false,
+            secrets: Vec::new(),
+            message: None,
+        };
+        let Some(actor) = self.forge_person(&call).await? else {
+            panel.message = Some(format!(
+                "Link your Jira account to Coffer (org `{}`) to see this issue's secrets.",
+                call.org.slug
+            ));
+            return Ok(panel);
+        };
+        panel.account_linked = true;
+        let scope = Scope::Issue(issue.clone());
+        let listed = Self::with_user_token(user_token, async {
+            let filter = SecretFilter {
+                project: Some(issue.project().clone()),
+                issue: Some(issue.number()),
+                limit: 1000,
+                ..Default::default()
+            };
+            let secrets = self.list_secrets(&actor, &call.org.slug, filter).await?;
+            let can_write = self
+                .check_new_secret(&actor, &call.org, &scope)
+                .await
+                .is_ok();
+            Ok::<_, Error>((secrets, can_write))
+        })
+        .await;
+        match listed {
+            Ok((secrets, can_write)) => {
+                panel.secrets = secrets;
+                panel.can_write = can_write;
+            }
+            Err(e @ (Error::ProofRequired { .. } | Error::Unavailable(_) | Error::NotFound(_))) => {
+                panel.message = Some(e.to_string());
+            }
+            Err(other) => return Err(other),
+        }
+        Ok(panel)
+    }
+
+    /// A ticket for one reveal or one write on the token's issue, checked now as the person.
+    pub async fn forge_ticket(
+        &self,
+        token: &str,
+        user_token: Option<Zeroizing<String>>,
+        purpose: Purpose,
+        name: &SecretName,
+        version: Option<u32>,
+    ) -> Result<String> {
+        let call = self.forge_call(token).await?;
+        let issue = Self::forge_issue(&call)?;
+        let actor = self
+            .forge_person(&call)
+            .await?
+            .ok_or_else(|| Error::ProofRequired {
+                code: "jira_account_required",
+                message: format!(
+                    "link your Jira account to Coffer first: {}",
+                    self.link_url(&call.org)
+                ),
+            })?;
+        let scope = Scope::Issue(issue.clone());
+        Self::with_user_token(user_token, async {
+            match purpose {
+                Purpose::Reveal => {
+                    self.secret(&actor, &call.org.slug, &scope, name).await?;
+                }
+                Purpose::Write => match self.catalog.secret(call.org.id, &scope, name).await {
+                    Ok(existing) => {
+                        self.check_secret(
+                            &actor,
+                            &call.org,
+                            &existing,
+                            crate::domain::policy::SecretAction::Write,
+                        )
+                        .await?;
+                    }
+                    Err(crate::catalog::CatalogError::NotFound) => {
+                        self.check_new_secret(&actor, &call.org, &scope).await?;
+                    }
+                    Err(e) => return Err(Error::catalog(e, || "secret".into())),
+                },
+            }
+            Ok::<_, Error>(())
+        })
+        .await?;
+        let body = TicketBody {
+            installation: call.fit.installation_id.clone(),
+            principal: call.fit.principal.clone().unwrap_or_default(),
+            issue: issue.to_string(),
+            purpose,
+            name: name.to_string(),
+            version,
+            expires_at: Timestamp::now().plus(TICKET_LIFETIME).millis(),
+        };
+        let json = Zeroizing::new(
+            serde_json::to_vec(&body).map_err(|e| Error::Internal(format!("ticket: {e}")))?,
+        );
+        let sealed = self
+            .seal_setting(call.org.id, call.org.key_version, &json, "Forge ticket")
+            .await?;
+        use base64::Engine;
+        Ok(format!(
+            "v1.{}.{}.{}",
+            sealed.id,
+            sealed.key_version,
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sealed.envelope)
+        ))
+    }
+
+    /// Opens a ticket and checks it against the direct call's own token.
+    async fn forge_redeem(
+        &self,
+        call: &ForgeCall,
+        ticket: &str,
+        purpose: Purpose,
+    ) -> Result<TicketBody> {
+        let bad = || Error::Unauthenticated("the ticket is not valid here; get a new one".into());
+        let mut parts = ticket.splitn(4, '.');
+        let (Some("v1"), Some(id), Some(kv), Some(env)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        use base64::Engine;
+        let sealed = crate::catalog::SealedValue {
+            id: crate::domain::SecretId::from_uuid(id.parse().map_err(|_| bad())?),
+            key_version: kv.parse().map_err(|_| bad())?,
+            envelope: base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(env)
+                .map_err(|_| bad())?,
+        };
+        let json = self
+            .open_setting(call.org.id, &sealed, "Forge ticket")
+            .await
+            .map_err(|_| bad())?;
+        let body: TicketBody = serde_json::from_slice(&json).map_err(|_| bad())?;
+        let same = body.installation == call.fit.installation_id
+            && Some(&body.principal) == call.fit.principal.as_ref()
+            && Some(&body.issue) == call.fit.issue_key.as_ref()
+            && body.purpose == purpose;
+        if !same {
+            return Err(bad());
+        }
+        if body.expires_at <= Timestamp::now().millis() {
+            return Err(Error::Unauthenticated(
+                "the ticket has expired; try again".into(),
+            ));
+        }
+        Ok(body)
+    }
+
+    /// The person of a direct call (no proxy, so no user token: their linked one is used).
+    async fn forge_direct(&self, token: &str) -> Result<(ForgeCall, Actor)> {
+        let call = self.forge_call(token).await?;
+        let actor = self
+            .forge_person(&call)
+            .await?
+            .ok_or_else(|| Error::ProofRequired {
+                code: "jira_account_required",
+                message: "link your Jira account to Coffer first".into(),
+            })?;
+        Ok((call, actor))
+    }
+
+    /// Reveals the ticket's secret (a direct call).
+    pub async fn forge_reveal(&self, token: &str, ticket: &str) -> Result<Revealed> {
+        let (call, actor) = self.forge_direct(token).await?;
+        let t = self.forge_redeem(&call, ticket, Purpose::Reveal).await?;
+        let scope = Scope::parse(&t.issue)?;
+        let name = SecretName::parse(&t.name)?;
+        self.reveal_secret(&actor, &call.org.slug, &scope, &name, t.version)
+            .await
+    }
+
+    /// An upload grant for the ticket's secret (a direct call); the envelope then goes to
+    /// [`Coffer::forge_put_envelope`].
+    pub async fn forge_upload(
+        &self,
+        token: &str,
+        ticket: &str,
+        kind: Option<SecretKind>,
+        size: u64,
+    ) -> Result<Grant> {
+        let (call, actor) = self.forge_direct(token).await?;
+        let t = self.forge_redeem(&call, ticket, Purpose::Write).await?;
+        if call.org.storage.is_some() {
+            // Its grants are presigned bucket URLs, which a Forge page cannot reach.
+            return Err(Error::Conflict {
+                code: "forge_upload_custom_bucket",
+                message: format!(
+                    "org `{}` keeps its secrets in its own bucket: add this secret in Coffer's web UI (adding from Jira goes through Coffer's default store only)",
+                    call.org.slug
+                ),
+            });
+        }
+        let req = NewUpload {
+            scope: Scope::parse(&t.issue)?,
+            name: SecretName::parse(&t.name)?,
+            kind,
+            expect_version: None,
+            expires_at: None,
+            view_limit: None,
+            size,
+            restricted: None,
+        };
+        self.create_upload(&actor, &call.org.slug, req).await
+    }
+
+    /// Stores the browser-sealed envelope of the person's upload (a direct call).
+    pub async fn forge_put_envelope(
+        &self,
+        token: &str,
+        id: UploadId,
+        bytes: bytes::Bytes,
+    ) -> Result<()> {
+        let (call, actor) = self.forge_direct(token).await?;
+        self.put_upload_envelope(&actor, &call.org.slug, id, bytes)
+            .await
+    }
+
+    /// Commits the person's upload (a direct call).
+    pub async fn forge_commit(
+        &self,
+        token: &str,
+        id: UploadId,
+        sha256: &str,
+    ) -> Result<SecretRecord> {
+        let (call, actor) = self.forge_direct(token).await?;
+        self.commit_upload(&actor, &call.org.slug, id, sha256)
+            .await
+            .map(|(s, _)| s)
+    }
+
+    /// The Configure page.
+    pub async fn forge_admin(&self, token: &str) -> Result<AdminView> {
+        let (call, actor) = self.forge_direct(token).await?;
+        let storage = self.storage(&actor, &call.org.slug).await?;
+        let byok = self
+            .catalog
+            .key_settings(call.org.id)
+            .await
+            .map_err(|e| Error::catalog(e, || "key settings".into()))?
+            .byok_since
+            .is_some();
+        Ok(AdminView {
+            org: call.org.slug.clone(),
+            storage,
+            byok: (byok, call.org.status.as_str().to_owned()),
+        })
+    }
+
+    /// The Configure page's Save: validates the bucket and points the org at it (owners).
+    pub async fn forge_admin_storage(
+        &self,
+        token: &str,
+        req: Option<crate::service::SetStorage>,
+    ) -> Result<String> {
+        let (call, actor) = self.forge_direct(token).await?;
+        match req {
+            Some(req) => {
+                self.set_storage(&actor, &call.org.slug, req).await?;
+                Ok("Your custom S3 settings have been saved and validated.".into())
+            }
+            None => {
+                self.reset_storage(&actor, &call.org.slug).await?;
+                Ok("Secrets are stored in Coffer's default storage.".into())
+            }
+        }
+    }
+
+    /// A Jira event Forge delivers (a trigger): the same lifecycle as the org's webhooks.
+    pub async fn forge_event(
+        &self,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> Result<WebhookOutcome> {
+        let call = self.forge_call(token).await?;
+        let kind = match body["eventType"].as_str().unwrap_or_default() {
+            "avi:jira:deleted:issue" => "jira:issue_deleted",
+            "avi:jira:updated:issue" => "jira:issue_updated",
+            "avi:jira:deleted:project" | "avi:jira:softdeleted:project" => "project_deleted",
+            other => {
+                self.metrics.jira_webhook("unknown", "ignored");
+                return Ok(WebhookOutcome::Ignored(format!(
+                    "Coffer does not act on {:?}",
+                    other.chars().take(60).collect::<String>()
+                )));
+            }
+        };
+        self.apply_jira_event(&call.org, kind, body).await
+    }
+
+    /// Trusts a Forge installation for the org (owners).
+    pub async fn set_forge_link(
+        &self,
+        actor: &Actor,
+        slug: &OrgSlug,
+        app_id: &str,
+        installation_id: &str,
+    ) -> Result<ForgeLink> {
+        let org = self.org_for(actor, slug, Action::ManageJira).await?;
+        let app_ok = app_id.starts_with("ari:cloud:ecosystem::app/")
+            && app_id.len() <= 100
+            && app_id.bytes().all(|b| b.is_ascii_graphic());
+        if !app_ok {
+            return Err(Error::InvalidInput(
+                "app_id must be the Forge app's id, like ari:cloud:ecosystem::app/8f0e…".into(),
+            ));
+        }
+        let inst_ok = (1..=100).contains(&installation_id.len())
+            && installation_id.bytes().all(|b| b.is_ascii_graphic());
+        if !inst_ok {
+            return Err(Error::InvalidInput(
+                "installation_id must be the installation's id as Forge shows it (`forge install list`)".into(),
+            ));
+        }
+        let link = ForgeLink {
+            org: org.id,
+            app_id: app_id.to_owned(),
+            installation_id: installation_id.to_owned(),
+            linked_at: Timestamp::now(),
+            linked_by: actor.audit_name(),
+        };
+        let details = serde_json::json!({"app_id": app_id, "installation_id": installation_id});
+        self.catalog
+            .put_forge_link(
+                link.clone(),
+                event(actor, org.id, "jira.forge_link", "forge", details),
+            )
+            .await
+            .map_err(|e| match e {
+                crate::catalog::CatalogError::AlreadyExists => Error::Conflict {
+                    code: "forge_installation_taken",
+                    message: "another org of this Coffer trusts that installation".into(),
+                },
+                crate::catalog::CatalogError::Refused(_) => crate::service::jira::not_linked(slug),
+                other => Error::catalog(other, || "Forge link".into()),
+            })?;
+        Ok(link)
+    }
+
+    /// The org's trusted Forge installation (anyone in the org).
+    pub async fn forge_link(&self, actor: &Actor, slug: &OrgSlug) -> Result<Option<ForgeLink>> {
+        let org = self.org_for(actor, slug, Action::ReadJira).await?;
+        self.catalog
+            .forge_link(org.id)
+            .await
+            .map_err(|e| Error::catalog(e, || "Forge link".into()))
+    }
+
+    /// Stops trusting the org's Forge installation (owners).
+    pub async fn delete_forge_link(&self, actor: &Actor, slug: &OrgSlug) -> Result<()> {
+        let org = self.org_for(actor, slug, Action::ManageJira).await?;
+        let audit = event(
+            actor,
+            org.id,
+            "jira.forge_unlink",
+            "forge",
+            serde_json::json!({}),
+        );
+        let removed = self
+            .catalog
+            .delete_forge_link(org.id, audit)
+            .await
+            .map_err(|e| Error::catalog(e, || "Forge link".into()))?;
+        if removed {
+            Ok(())
+        } else {
+            Err(Error::NotFound(format!(
+                "org `{slug}` trusts no Forge installation"
+            )))
+        }
+    }
+}

@@ -94,6 +94,29 @@ pub enum OrgJiraCommand {
         /// Org slug [default: --org].
         slug: Option<String>,
     },
+    /// Trust the Coffer Forge app's installation on the org's Jira Cloud site (owners): Forge
+    /// Invocation Tokens of that app and installation act in this org, and no other's
+    /// (docs/jira-forge.md).
+    ForgeLink {
+        /// Org slug [default: --org].
+        slug: Option<String>,
+        /// The Forge app's id, `ari:cloud:ecosystem::app/<uuid>`.
+        #[arg(long, value_name = "ARI")]
+        app_id: String,
+        /// The installation's id on the site (`forge install list`).
+        #[arg(long, value_name = "ID")]
+        installation_id: String,
+    },
+    /// Show the Forge installation the org trusts.
+    ForgeShow {
+        /// Org slug [default: --org].
+        slug: Option<String>,
+    },
+    /// Stop trusting the org's Forge installation (owners).
+    ForgeUnlink {
+        /// Org slug [default: --org].
+        slug: Option<String>,
+    },
 }
 
 /// `coffer jira …`.

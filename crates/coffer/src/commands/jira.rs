@@ -15,8 +15,8 @@ use crate::error::{CliError, Result};
 use crate::output::{self, Table};
 use anyhow::Context as _;
 use coffer_api::{
-    ConnectJiraRequest, JiraAccess, JiraAccountLink, JiraCheck, JiraOrphan, JiraOrphans,
-    JiraSettings,
+    ConnectJiraRequest, ForgeLink, ForgeLinkRequest, JiraAccess, JiraAccountLink, JiraCheck,
+    JiraOrphan, JiraOrphans, JiraSettings,
 };
 use std::io::IsTerminal as _;
 use std::path::Path;
@@ -147,6 +147,52 @@ pub async fn run_org(ctx: &Ctx, cmd: OrgJiraCommand) -> Result<i32> {
                 "org {slug} is no longer linked to Jira: its people's Jira account links are gone, and Coffer's own access decides alone again"
             );
             eprintln!("Remove Coffer's webhook in Jira too: its secret no longer works.");
+        }
+        OrgJiraCommand::ForgeLink {
+            slug,
+            app_id,
+            installation_id,
+        } => {
+            let slug = or_default(slug);
+            let req = ForgeLinkRequest {
+                app_id,
+                installation_id,
+            };
+            let body = ctx
+                .client
+                .put(&["orgs", &slug, "jira", "forge"], &req)
+                .await?;
+            if ctx.json {
+                return body.print_json().map(|()| 0);
+            }
+            let l: ForgeLink = body.parse()?;
+            println!(
+                "org {slug} trusts Forge app {} on installation {}",
+                l.app_id, l.installation_id
+            );
+        }
+        OrgJiraCommand::ForgeShow { slug } => {
+            let slug = or_default(slug);
+            let body = ctx
+                .client
+                .get(&["orgs", &slug, "jira", "forge"], &[])
+                .await?;
+            if ctx.json {
+                return body.print_json().map(|()| 0);
+            }
+            let l: ForgeLink = body.parse()?;
+            println!(
+                "app {}\ninstallation {}\nlinked by {} at {}",
+                l.app_id, l.installation_id, l.linked_by, l.linked_at
+            );
+        }
+        OrgJiraCommand::ForgeUnlink { slug } => {
+            let slug = or_default(slug);
+            let body = ctx.client.delete(&["orgs", &slug, "jira", "forge"]).await?;
+            if ctx.json {
+                return body.print_json().map(|()| 0);
+            }
+            println!("org {slug} no longer trusts any Forge installation");
         }
     }
     Ok(0)

@@ -8,6 +8,7 @@
 #[allow(dead_code)]
 mod helpers;
 
+mod forge;
 mod jira;
 mod pages;
 mod sessions;

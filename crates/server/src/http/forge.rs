@@ -1,9 +1,10 @@
 //! `/integrations/forge/*`: the Forge Remote the Jira Cloud app calls (docs/jira-forge.md), and
 //! `/api/v1/orgs/{org}/jira/forge` (the installation an org trusts).
 //!
-//! Every Forge call carries its Forge Invocation Token in `Authorization: Bearer`; calls Forge
-//! proxies (`invokeRemote`) may also carry the person's Jira token in `x-forge-oauth-user`. The
-//! direct calls (`requestRemote`: reveal and uploads) come from the app's page in the browser, so
+//! Every Forge call carries its Forge Invocation Token in `Authorization: Bearer`. The
+//! `x-forge-oauth-user` header Forge adds to proxied calls is not used: Coffer cannot tell a
+//! proxied call from a direct one, so it is the caller's word, and Jira is asked with the
+//! person's own linked token instead. The direct calls (`requestRemote`: reveal and uploads) come from the app's page in the browser, so
 //! they answer CORS for `jira.forge.ui_origins`. Per Forge's contract every answer is JSON and a
 //! 401 means only "the token was refused".
 
@@ -41,14 +42,6 @@ fn fit(headers: &HeaderMap) -> Result<&str, Error> {
         })
 }
 
-fn user_token(headers: &HeaderMap) -> Option<Zeroizing<String>> {
-    headers
-        .get("x-forge-oauth-user")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .map(|v| Zeroizing::new(v.to_owned()))
-}
-
 fn ticket(headers: &HeaderMap) -> Result<&str, Error> {
     headers
         .get("x-coffer-ticket")
@@ -58,10 +51,7 @@ fn ticket(headers: &HeaderMap) -> Result<&str, Error> {
 
 /// `POST /integrations/forge/panel`.
 pub async fn panel(State(s): State<Arc<AppState>>, headers: HeaderMap) -> R<Json<Value>> {
-    let p = s
-        .coffer
-        .forge_panel(fit(&headers)?, user_token(&headers))
-        .await?;
+    let p = s.coffer.forge_panel(fit(&headers)?).await?;
     Ok(Json(json!({
         "org": p.org.to_string(),
         "issue": p.issue.to_string(),
@@ -98,13 +88,7 @@ pub async fn tickets(
     let name = SecretName::parse(&req.name)?;
     let t = s
         .coffer
-        .forge_ticket(
-            fit(&headers)?,
-            user_token(&headers),
-            req.purpose,
-            &name,
-            req.version,
-        )
+        .forge_ticket(fit(&headers)?, req.purpose, &name, req.version)
         .await?;
     Ok(Json(json!({
         "ticket": t,
@@ -181,6 +165,8 @@ pub async fn envelope(
         .parse::<uuid::Uuid>()
         .map(UploadId::from_uuid)
         .map_err(|_| Error::InvalidInput(format!("{id:?} is not an upload id")))?;
+    // The token before the body: nobody unauthenticated makes Coffer read a form.
+    s.coffer.forge_call(fit(&headers)?).await?;
     let too_large = || Error::TooLarge(format!("an envelope is at most {MAX_FORGE_BODY} bytes"));
     let multipart = headers
         .get(header::CONTENT_TYPE)
@@ -262,7 +248,7 @@ pub async fn admin(State(s): State<Arc<AppState>>, headers: HeaderMap) -> R<Json
         "jira_linked": true,
         "forge_linked": true,
         "storage": storage,
-        "regions": v.storage.allowed.iter().map(AwsRegion::as_str).collect::<Vec<_>>(),
+        "regions": v.regions.iter().map(AwsRegion::as_str).collect::<Vec<_>>(),
         "byok": {"enabled": v.byok.0, "status": v.byok.1},
     })))
 }

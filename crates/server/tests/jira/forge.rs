@@ -21,6 +21,8 @@ const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::
 
 /// Forge's side: the signing keys, the JWKS they are served in, and how often it was fetched.
 struct Forge {
+    /// The cloud id of the site the org is linked to (the Jira fake's).
+    cloud: String,
     keys: Vec<(String, CoreRsaPrivateSigningKey)>,
     jwks: Arc<Mutex<Value>>,
     fetches: Arc<AtomicUsize>,
@@ -60,6 +62,7 @@ impl Forge {
             axum::serve(listener, app).await.unwrap();
         });
         let mut forge = Forge {
+            cloud: String::new(),
             keys: Vec::new(),
             jwks,
             fetches,
@@ -107,7 +110,7 @@ impl Forge {
     }
 
     fn fit(&self, principal: &str, issue: &str) -> String {
-        self.fit_with("k1", &claims(principal, issue))
+        self.fit_with("k1", &claims(&self.cloud, principal, issue))
     }
 }
 
@@ -118,8 +121,8 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// A UI module's claims, as Forge documents them.
-fn claims(principal: &str, issue: &str) -> Value {
+/// A UI module's claims, as Forge documents them, from the site whose cloud id is `cloud`.
+fn claims(cloud: &str, principal: &str, issue: &str) -> Value {
     let t = now();
     json!({
         "iss": "forge/invocation-token",
@@ -131,12 +134,13 @@ fn claims(principal: &str, issue: &str) -> Value {
         "app": {
             "id": APP,
             "installationId": INSTALLATION,
+            "installation": {"id": INSTALLATION, "contexts": [{"name": "jira", "cloudId": cloud}]},
             "apiBaseUrl": "https://api.atlassian.com/ex/jira/cloud",
             "environment": {"type": "PRODUCTION", "id": "env"},
             "module": {"type": "jira:issuePanel", "key": "coffer-panel"},
         },
         "context": {
-            "cloudId": "cloud",
+            "cloudId": cloud,
             "moduleKey": "coffer-panel",
             "extension": {"type": "jira:issuePanel", "issue": {"key": issue, "id": "10100", "type": "Task"}, "project": {"key": "OPS"}},
         },
@@ -162,7 +166,7 @@ async fn account_id(w: &World, token: &str) -> String {
 }
 
 async fn setup() -> Setup {
-    let forge = Forge::start().await;
+    let mut forge = Forge::start().await;
     let url = forge.url.clone();
     let w = World::start_with(
         backend_sqlite(),
@@ -171,6 +175,7 @@ async fn setup() -> Setup {
         move |c| c.jira.forge.jwks_url = url,
     )
     .await;
+    forge.cloud = w.jira.cloud_id();
     w.link("aowner", "aowner").await;
     w.link("alice", "alice").await;
     for (scope, name) in [("OPS-1", "db"), ("OPS-2", "root-key"), ("OPS-3", "tls")] {
@@ -236,16 +241,16 @@ async fn forge_invocation_tokens_are_checked_as_atlassian_documents() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["secrets"][0]["name"], "db");
     let refused = |claims: Value| s.forge.fit_with("k1", &claims);
-    let mut wrong_aud = claims(&s.aowner, "OPS-1");
+    let mut wrong_aud = claims(&s.forge.cloud, &s.aowner, "OPS-1");
     wrong_aud["aud"] = json!("ari:cloud:ecosystem::app/00000000-0000-4000-8000-000000000000");
-    let mut wrong_iss = claims(&s.aowner, "OPS-1");
+    let mut wrong_iss = claims(&s.forge.cloud, &s.aowner, "OPS-1");
     wrong_iss["iss"] = json!("someone-else");
-    let mut expired = claims(&s.aowner, "OPS-1");
+    let mut expired = claims(&s.forge.cloud, &s.aowner, "OPS-1");
     expired["exp"] = json!(now() - 120);
     expired["nbf"] = json!(now() - 150);
-    let mut early = claims(&s.aowner, "OPS-1");
+    let mut early = claims(&s.forge.cloud, &s.aowner, "OPS-1");
     early["nbf"] = json!(now() + 600);
-    let mut no_exp = claims(&s.aowner, "OPS-1");
+    let mut no_exp = claims(&s.forge.cloud, &s.aowner, "OPS-1");
     no_exp.as_object_mut().unwrap().remove("exp");
     for (what, token) in [
         ("wrong audience", refused(wrong_aud)),
@@ -260,12 +265,12 @@ async fn forge_invocation_tokens_are_checked_as_atlassian_documents() {
     // Signed by another key under the trusted key's id.
     let forged = s.forge.sign(
         json!({"alg": "RS256", "kid": "k1"}),
-        &claims(&s.aowner, "OPS-1"),
+        &claims(&s.forge.cloud, &s.aowner, "OPS-1"),
         &key("k1"),
     );
     assert_eq!(panel(&s, &forged).await.0, 401, "wrong signature");
     // Algorithm confusion: none, and HS256 keyed with something public.
-    let c = B64URL.encode(claims(&s.aowner, "OPS-1").to_string());
+    let c = B64URL.encode(claims(&s.forge.cloud, &s.aowner, "OPS-1").to_string());
     let none = format!("{}.{c}.", B64URL.encode(r#"{"alg":"none","kid":"k1"}"#));
     assert_eq!(panel(&s, &none).await.0, 401, "alg none");
     let hs_input = format!("{}.{c}", B64URL.encode(r#"{"alg":"HS256","kid":"k1"}"#));
@@ -277,20 +282,26 @@ async fn forge_invocation_tokens_are_checked_as_atlassian_documents() {
     assert_eq!(panel(&s, &hs).await.0, 401, "HS256");
     assert_eq!(panel(&s, "not-a-token").await.0, 401);
     // Another installation of the same app: a valid token, but no org here trusts it.
-    let mut other = claims(&s.aowner, "OPS-1");
+    let mut other = claims(&s.forge.cloud, &s.aowner, "OPS-1");
     other["app"]["installationId"] = json!("ari:cloud:ecosystem::installation/other");
     let (status, body) = panel(&s, &refused(other)).await;
     assert_eq!(status, 404, "{body}");
+    // A token of the trusted installation but from another site than the org's: not trusted.
+    let mut elsewhere = claims(&s.forge.cloud, &s.aowner, "OPS-1");
+    elsewhere["context"]["cloudId"] = json!("00000000-0000-4000-8000-000000000000");
+    assert_eq!(panel(&s, &refused(elsewhere)).await.0, 404, "another site");
     // Key rotation: a new kid makes one refetch; an unknown kid at most one per second.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     s.forge.publish("k2");
     let before = s.forge.fetched();
-    let rotated = s.forge.fit_with("k2", &claims(&s.aowner, "OPS-1"));
+    let rotated = s
+        .forge
+        .fit_with("k2", &claims(&s.forge.cloud, &s.aowner, "OPS-1"));
     assert_eq!(panel(&s, &rotated).await.0, 200, "a rotated key is fetched");
     assert_eq!(s.forge.fetched(), before + 1);
     let unknown = s.forge.sign(
         json!({"alg": "RS256", "kid": "k9"}),
-        &claims(&s.aowner, "OPS-1"),
+        &claims(&s.forge.cloud, &s.aowner, "OPS-1"),
         &key("k9"),
     );
     for _ in 0..3 {
@@ -393,21 +404,24 @@ async fn the_panel_lists_reveals_and_adds_as_the_person_jira_and_coffer_allow() 
     )
     .await;
     assert_eq!(status, 404, "{body}");
-    // With the user token Forge sends, Jira is asked with it: alice's stored link is dead, the
-    // proxied call still works.
+    // A token in `x-forge-oauth-user` is the caller's word (Coffer cannot tell a proxied call from
+    // a direct one): Jira is asked with the person's own link, so a dead link shows nothing, whatever
+    // token comes along.
+    let other = s.w.jira.access_token("aowner");
     s.w.jira.revoke_grant("alice");
-    let token = s.w.jira.access_token("alice");
     let (status, body) = call(
         &s,
         "/integrations/forge/panel",
-        &s.forge.fit(&s.alice, "OPS-1"),
-        Some(&token),
+        &s.forge.fit(&s.alice, "OPS-2"),
+        Some(&other),
         None,
         json!({}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["secrets"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["secrets"].as_array().unwrap().len(), 0, "{body}");
+    assert!(!body.to_string().contains("root-key"), "{body}");
+    let token = other;
 
     // The owner adds a secret sealed in the "browser" (here): ticket, grant, envelope, commit.
     let fit = s.forge.fit(&s.aowner, "OPS-1");
@@ -502,7 +516,7 @@ async fn the_panel_lists_reveals_and_adds_as_the_person_jira_and_coffer_allow() 
         b64.decode(r.body["value"].as_str().unwrap()).unwrap(),
         value
     );
-    // Alice (read only) gets no write ticket, for a new name or an existing one.
+    // Alice (read only on OPS) gets no write ticket, for a new name or an existing one.
     let afit = s.forge.fit(&s.alice, "OPS-1");
     for name in ["x", "db"] {
         let (status, body) = call(
@@ -516,12 +530,19 @@ async fn the_panel_lists_reveals_and_adds_as_the_person_jira_and_coffer_allow() 
         .await;
         assert_eq!(status, 403, "{name}: {body}");
     }
+    // A page's token (it has a user and an issue) cannot drive events.
+    let mut event = s.w.jira.issue_deleted_event("OPS-1");
+    event["eventType"] = json!("avi:jira:deleted:issue");
+    let (status, _) = call(&s, "/integrations/forge/events", &fit, None, None, event).await;
+    assert_eq!(status, 403, "a UI token on the events endpoint");
+    assert_eq!(s.w.reveal(&s.w.aowner, "OPS-1", "db").await.status, 200);
     // Jira's events through the app's trigger: the same lifecycle as the webhooks.
     let mut event = s.w.jira.issue_deleted_event("OPS-3");
     event["eventType"] = json!("avi:jira:deleted:issue");
-    let mut trigger = claims(&s.aowner, "OPS-3");
+    let mut trigger = claims(&s.forge.cloud, &s.aowner, "OPS-3");
     trigger.as_object_mut().unwrap().remove("principal");
     trigger.as_object_mut().unwrap().remove("context");
+    trigger["app"]["module"] = json!({"type": "core:endpoint", "key": "coffer-events"});
     let (status, body) = call(
         &s,
         "/integrations/forge/events",

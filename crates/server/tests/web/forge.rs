@@ -96,6 +96,8 @@ struct Pages {
     key: CoreRsaPrivateSigningKey,
     jwks: Value,
     coffer: String,
+    /// The Jira site's cloud id (the fake's).
+    cloud_id: String,
     /// Issue key → the fake's issue id.
     issue_ids: HashMap<String, String>,
     /// Every request and answer body the proxy carried, with its path.
@@ -139,11 +141,11 @@ impl Pages {
             "app": {
                 "id": APP,
                 "installationId": INSTALLATION,
-                "apiBaseUrl": "https://api.atlassian.com/ex/jira/cloud",
+                "apiBaseUrl": format!("https://api.atlassian.com/ex/jira/{}", self.cloud_id),
                 "environment": {"type": "PRODUCTION", "id": "env"},
                 "module": module,
             },
-            "context": {"cloudId": "cloud", "moduleKey": module["key"], "extension": extension},
+            "context": {"cloudId": self.cloud_id, "moduleKey": module["key"], "extension": extension},
             "principal": principal,
         });
         let input = format!(
@@ -269,6 +271,7 @@ const problems = [];
 const bridgeCalls = [];
 let page = null;
 let step = 'start';
+let opened = '';
 
 // A page of the app as Jira would frame it: the fake host's config, then the fake host itself,
 // both before any script of the page (addInitScript), then the page.
@@ -302,8 +305,9 @@ async function open(which, cfg) {
   }, { ...cfg, coffer: COFFER });
   await context.addInitScript({ path: env('FAKE_HOST') });
   page = await context.newPage();
+  opened = step;
   page.setDefaultTimeout(15_000);
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`${which}: ${m.text()}`); });
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`${which}: ${m.text()} (${m.location()?.url})`); });
   page.on('pageerror', (e) => problems.push(`${which}: ${e}`));
   page.on('response', (r) => { if (r.status() >= 400) problems.push(`${which}: ${r.request().method()} ${r.url()} answered ${r.status()}`); });
   await page.goto(`${PAGES}/static/${which}/index.html`);
@@ -318,13 +322,14 @@ async function record() {
     const p = c.payload && typeof c.payload === 'object'
       ? JSON.parse(JSON.stringify(c.payload, (k, v) => (k === 'body' || k === 'value' ? cut(typeof v === 'string' ? v : JSON.stringify(v)) : v)))
       : c.payload;
-    bridgeCalls.push(`${step}: ${c.name} ${JSON.stringify(p)}`);
+    bridgeCalls.push(`${opened}: ${c.name} ${JSON.stringify(p)}`);
   }
 }
 
 const text = (sel) => page.locator(sel).innerText();
 const testid = (id) => `[data-testid="${id}"]`;
 const panelContext = (key, id) => ({
+  cloudId: env('CLOUD_ID'),
   moduleKey: 'coffer-issue-panel',
   extension: { type: 'jira:issuePanel', issue: { id, key, type: 'Task' }, project: { key: key.split('-')[0], type: 'software' } },
   locale: 'en-US',
@@ -379,7 +384,7 @@ try {
   await page.screenshot({ path: `${env('ARTIFACTS')}/forge-2-alice-denied.png`, fullPage: true });
 
   step = 'the owner opens the Configure page';
-  await open('admin', { principal: env('OWNER'), context: { moduleKey: 'coffer-config', extension: { type: 'jira:adminPage' }, locale: 'en-US' } });
+  await open('admin', { principal: env('OWNER'), context: { cloudId: env('CLOUD_ID'), moduleKey: 'coffer-config', extension: { type: 'jira:adminPage' }, locale: 'en-US' } });
   await page.locator(testid('storage-custom')).waitFor();
   assert.equal(await text(testid('status-org')), 'alpha');
   assert.equal(await page.getAttribute(testid('status-forge-linked'), 'data-value'), 'true');
@@ -399,7 +404,7 @@ try {
   await page.screenshot({ path: `${env('ARTIFACTS')}/forge-3-admin-saved.png`, fullPage: true });
 
   step = 'the Configure page shows the saved bucket';
-  await open('admin', { principal: env('OWNER'), context: { moduleKey: 'coffer-config', extension: { type: 'jira:adminPage' }, locale: 'en-US' } });
+  await open('admin', { principal: env('OWNER'), context: { cloudId: env('CLOUD_ID'), moduleKey: 'coffer-config', extension: { type: 'jira:adminPage' }, locale: 'en-US' } });
   await page.locator(testid('storage-custom')).waitFor();
   assert.equal(await page.isChecked(testid('storage-custom')), true);
   assert.equal(await page.inputValue(testid('storage-bucket')), env('BUCKET'));
@@ -502,6 +507,7 @@ async fn the_forge_custom_ui_lists_reveals_adds_and_saves_a_bucket_in_chromium()
         key,
         jwks: jwks_doc,
         coffer: origin.clone(),
+        cloud_id: jira.cloud_id(),
         issue_ids,
         proxied: Mutex::new(Vec::new()),
         http: reqwest::Client::new(),
@@ -511,6 +517,10 @@ async fn the_forge_custom_ui_lists_reveals_adds_and_saves_a_bucket_in_chromium()
         .route("/fit", axum::routing::get(fit))
         .route("/proxy/{*path}", axum::routing::any(proxy))
         .route("/static/{*path}", axum::routing::get(static_file))
+        .route(
+            "/favicon.ico",
+            axum::routing::get(|| async { StatusCode::NO_CONTENT }),
+        )
         .with_state(pages.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let page_origin = format!("http://{}", listener.local_addr().unwrap());
@@ -543,7 +553,7 @@ async fn the_forge_custom_ui_lists_reveals_adds_and_saves_a_bucket_in_chromium()
     .await;
     assert_eq!(app.base, origin);
     let (_, owner) = app.org_with_owner_in("alpha", "eu", "aowner").await;
-    let alice = app.member_as(&owner, "alpha", "alice", "member").await;
+    app.member_as(&owner, "alpha", "alice", "member").await;
     assert_eq!(
         app.grant_as(&owner, "alpha", "OPS", "user:alice", "read")
             .await
@@ -629,6 +639,7 @@ async fn the_forge_custom_ui_lists_reveals_adds_and_saves_a_bucket_in_chromium()
         .env("ALICE", &alice_account)
         .env("OWNER_JIRA_TOKEN", jira.access_token("aowner"))
         .env("ALICE_JIRA_TOKEN", jira.access_token("alice"))
+        .env("CLOUD_ID", &pages.cloud_id)
         .env("OPS1_ID", &pages.issue_ids["OPS-1"])
         .env("OPS2_ID", &pages.issue_ids["OPS-2"])
         .env("DB_VALUE", DB_VALUE)
@@ -700,6 +711,5 @@ async fn the_forge_custom_ui_lists_reveals_adds_and_saves_a_bucket_in_chromium()
         }
         assert!(!carried.contains("data_key"), "{path}: {carried}");
     }
-    let _ = alice;
     server.abort();
 }

@@ -37,8 +37,10 @@ pub struct Fit {
     pub issue_key: Option<String>,
     /// The issue id of the module's context, if any.
     pub issue_id: Option<String>,
-    /// The module (`app.module.key`), for the log.
+    /// The module (`app.module.key`): the trigger's endpoint for events.
     pub module: Option<String>,
+    /// The site's cloud id (`context.cloudId`, else the installation's context).
+    pub cloud_id: Option<String>,
 }
 
 /// Why a token was refused (a sentence for the 401; never the token).
@@ -48,7 +50,14 @@ pub struct FitRefused(pub String);
 
 struct Keys {
     set: JwkSet,
+    /// When the set was last fetched successfully.
     fetched: Instant,
+}
+
+struct Cache {
+    keys: Option<Keys>,
+    /// When a fetch was last tried, successful or not (unknown `kid`s wait [`REFETCH_PAUSE`]).
+    tried: Option<Instant>,
 }
 
 /// The verifier: the JWKS location, its cache, and the leeway.
@@ -56,7 +65,7 @@ pub struct FitVerifier {
     jwks_url: String,
     leeway: Duration,
     http: reqwest::Client,
-    keys: Mutex<Option<Keys>>,
+    keys: Mutex<Cache>,
 }
 
 fn refused(why: impl Into<String>) -> FitRefused {
@@ -81,7 +90,10 @@ impl FitVerifier {
             jwks_url: jwks_url.to_owned(),
             leeway,
             http,
-            keys: Mutex::new(None),
+            keys: Mutex::new(Cache {
+                keys: None,
+                tried: None,
+            }),
         }
     }
 
@@ -99,25 +111,37 @@ impl FitVerifier {
             .map_err(|_| refused("Forge's signing keys could not be read"))
     }
 
-    /// The key for `kid`, from the cache or a (rate-limited) refetch.
+    /// The key for `kid`, from the cache or a (rate-limited) refetch. A failed refetch keeps
+    /// the keys already held.
     async fn key(&self, kid: &str) -> Result<DecodingKey, FitRefused> {
-        let mut keys = self.keys.lock().await;
-        let stale = keys.as_ref().is_none_or(|k| k.fetched.elapsed() > KEYS_TTL);
-        let unknown = keys.as_ref().is_none_or(|k| k.set.find(kid).is_none());
-        let may_refetch = keys
+        let mut cache = self.keys.lock().await;
+        let stale = cache
+            .keys
             .as_ref()
-            .is_none_or(|k| k.fetched.elapsed() >= REFETCH_PAUSE);
-        if stale || (unknown && may_refetch) {
-            let set = self.fetch().await?;
-            *keys = Some(Keys {
-                set,
-                fetched: Instant::now(),
-            });
+            .is_none_or(|k| k.fetched.elapsed() > KEYS_TTL);
+        let unknown = cache
+            .keys
+            .as_ref()
+            .is_none_or(|k| k.set.find(kid).is_none());
+        let may_try = cache.tried.is_none_or(|t| t.elapsed() >= REFETCH_PAUSE);
+        if (stale || unknown) && may_try {
+            cache.tried = Some(Instant::now());
+            match self.fetch().await {
+                Ok(set) => {
+                    cache.keys = Some(Keys {
+                        set,
+                        fetched: Instant::now(),
+                    });
+                }
+                Err(e) if cache.keys.is_none() => return Err(e),
+                Err(_) => {} // logged; the held keys still serve
+            }
         }
-        let jwk = keys
+        let jwk = cache
+            .keys
             .as_ref()
             .and_then(|k| k.set.find(kid))
-            .ok_or_else(|| refused(format!("no Forge signing key has the id {kid:?}")))?;
+            .ok_or_else(|| refused("no Forge signing key has its key id"))?;
         DecodingKey::from_jwk(jwk).map_err(|_| refused("the Forge signing key is not usable"))
     }
 
@@ -170,6 +194,11 @@ impl FitVerifier {
             issue_key: text(&issue["key"]),
             issue_id: text(&issue["id"]).or_else(|| issue["id"].as_u64().map(|n| n.to_string())),
             module: text(&c["app"]["module"]["key"]),
+            cloud_id: text(&c["context"]["cloudId"]).or_else(|| {
+                c["app"]["installation"]["contexts"]
+                    .as_array()
+                    .and_then(|a| a.iter().find_map(|x| text(&x["cloudId"])))
+            }),
         })
     }
 }

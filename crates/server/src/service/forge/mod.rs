@@ -7,9 +7,11 @@
 //! forge-link`): a valid token of another installation is *not found*, like another org's
 //! object. The acting person is the FIT's `principal`, mapped to the member of that org who
 //! linked that Jira account (docs/jira.md); the issue is the FIT's context, never the request's
-//! body. From there every call is an ordinary use case of that person, so Coffer's access and
-//! Jira's "may browse" (asked with the `x-forge-oauth-user` token Forge sends when it proxies a
-//! call, else the person's own linked token) decide exactly as everywhere else.
+//! body, and the token must come from the very Jira Cloud site the org is linked to (its cloud id).
+//! From there every call is an ordinary use case of that person, so Coffer's access and Jira's
+//! "may browse" (asked with the person's own linked token) decide exactly as everywhere else.
+//! Jira's events are accepted only from the app's trigger (a token with no user and no context,
+//! naming the events endpoint).
 //!
 //! Values and data keys never go through Atlassian's proxy: a panel call through the proxy
 //! (`invokeRemote`) gets metadata or a **ticket** — 30 seconds, sealed under the org key, bound to
@@ -32,14 +34,12 @@ use fit::{Fit, FitVerifier};
 use std::time::Duration;
 use zeroize::Zeroizing;
 
+/// The manifest's keys of the trigger and of the endpoint it calls: the module an event's token
+/// names (integrations/jira-forge/manifest.yml).
+pub const EVENT_MODULES: [&str; 2] = ["coffer-events", "coffer-jira-events"];
+
 /// How long a ticket is good.
 pub const TICKET_LIFETIME: Duration = Duration::from_secs(30);
-
-tokio::task_local! {
-    /// The `x-forge-oauth-user` token of the Forge call being served, if Forge sent one: the
-    /// Jira gate asks with it instead of the person's linked token.
-    pub(in crate::service) static FORGE_USER_TOKEN: Zeroizing<String>;
-}
 
 /// The deployment's Forge settings.
 pub struct ForgeParts {
@@ -98,6 +98,9 @@ pub struct AdminView {
     pub org: OrgSlug,
     /// The org's storage.
     pub storage: crate::service::StorageState,
+    /// The regions its bucket may be in (for an org pinned to a location, that location's; else
+    /// every region the deployment knows).
+    pub regions: Vec<crate::domain::AwsRegion>,
     /// Whether the org uses BYOK, and its status.
     pub byok: (bool, String),
 }
@@ -142,6 +145,17 @@ impl Coffer {
                 "the Forge Invocation Token was refused: its audience is not the app this org trusts"
                     .into(),
             ));
+        }
+        // The token must come from the very site the org is linked to: an installation id names
+        // no site by itself, and claiming one proves nothing.
+        let site = self.jira_site_of(link.org).await?;
+        let same_site = site.as_ref().is_some_and(|s| {
+            s.kind == crate::catalog::JiraKind::Cloud
+                && s.cloud_id.is_some()
+                && s.cloud_id == fit.cloud_id
+        });
+        if !same_site {
+            return Err(not_trusted());
         }
         let org = self
             .catalog
@@ -207,23 +221,8 @@ impl Coffer {
         )
     }
 
-    /// Runs `f` with Forge's user token (if any) as the one the Jira gate asks with.
-    async fn with_user_token<T>(
-        user_token: Option<Zeroizing<String>>,
-        f: impl std::future::Future<Output = T>,
-    ) -> T {
-        match user_token {
-            Some(t) => FORGE_USER_TOKEN.scope(t, f).await,
-            None => f.await,
-        }
-    }
-
     /// The issue panel: the secrets of the token's issue the person may see.
-    pub async fn forge_panel(
-        &self,
-        token: &str,
-        user_token: Option<Zeroizing<String>>,
-    ) -> Result<Panel> {
+    pub async fn forge_panel(&self, token: &str) -> Result<Panel> {
         let call = self.forge_call(token).await?;
         let issue = Self::forge_issue(&call)?;
         let link_url = self.link_url(&call.org);
@@ -245,7 +244,16 @@ impl Coffer {
         };
         panel.account_linked = true;
         let scope = Scope::Issue(issue.clone());
-        let listed = Self::with_user_token(user_token, async {
+        // Say why when Jira hides the issue (the person names it by opening it in Jira: no
+        // oracle), rather than an empty list that looks like "no secrets here".
+        if let Err(e) = self
+            .jira_admit(&actor, &call.org, &scope, crate::service::jira::Use::Read)
+            .await
+        {
+            panel.message = Some(e.to_string());
+            return Ok(panel);
+        }
+        let listed = async {
             let filter = SecretFilter {
                 project: Some(issue.project().clone()),
                 issue: Some(issue.number()),
@@ -258,12 +266,13 @@ impl Coffer {
                 .await
                 .is_ok();
             Ok::<_, Error>((secrets, can_write))
-        })
+        }
         .await;
         match listed {
             Ok((secrets, can_write)) => {
                 panel.secrets = secrets;
-                panel.can_write = can_write;
+                // Adding from Jira needs the default store (see `forge_upload`).
+                panel.can_write = can_write && call.org.storage.is_none();
             }
             Err(e @ (Error::ProofRequired { .. } | Error::Unavailable(_) | Error::NotFound(_))) => {
                 panel.message = Some(e.to_string());
@@ -277,7 +286,6 @@ impl Coffer {
     pub async fn forge_ticket(
         &self,
         token: &str,
-        user_token: Option<Zeroizing<String>>,
         purpose: Purpose,
         name: &SecretName,
         version: Option<u32>,
@@ -295,12 +303,15 @@ impl Coffer {
                 ),
             })?;
         let scope = Scope::Issue(issue.clone());
-        Self::with_user_token(user_token, async {
-            match purpose {
-                Purpose::Reveal => {
-                    self.secret(&actor, &call.org.slug, &scope, name).await?;
-                }
-                Purpose::Write => match self.catalog.secret(call.org.id, &scope, name).await {
+        match purpose {
+            Purpose::Reveal => {
+                self.secret(&actor, &call.org.slug, &scope, name).await?;
+            }
+            Purpose::Write => {
+                // Jira first, as every write: its refusal must not depend on the name existing.
+                self.jira_admit(&actor, &call.org, &scope, crate::service::jira::Use::Write)
+                    .await?;
+                match self.catalog.secret(call.org.id, &scope, name).await {
                     Ok(existing) => {
                         self.check_secret(
                             &actor,
@@ -314,11 +325,9 @@ impl Coffer {
                         self.check_new_secret(&actor, &call.org, &scope).await?;
                     }
                     Err(e) => return Err(Error::catalog(e, || "secret".into())),
-                },
+                }
             }
-            Ok::<_, Error>(())
-        })
-        .await?;
+        }
         let body = TicketBody {
             installation: call.fit.installation_id.clone(),
             principal: call.fit.principal.clone().unwrap_or_default(),
@@ -478,8 +487,24 @@ impl Coffer {
             .map_err(|e| Error::catalog(e, || "key settings".into()))?
             .byok_since
             .is_some();
+        let regions = if storage.allowed.is_empty() {
+            let mut all: Vec<crate::domain::AwsRegion> = self
+                .stores
+                .settings()
+                .locations
+                .values()
+                .flatten()
+                .cloned()
+                .collect();
+            all.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            all.dedup();
+            all
+        } else {
+            storage.allowed.clone()
+        };
         Ok(AdminView {
             org: call.org.slug.clone(),
+            regions,
             storage,
             byok: (byok, call.org.status.as_str().to_owned()),
         })
@@ -511,10 +536,25 @@ impl Coffer {
         body: &serde_json::Value,
     ) -> Result<WebhookOutcome> {
         let call = self.forge_call(token).await?;
+        // Only the app's trigger: a token a page holds (it has a user and a context) must not
+        // drive deletions or moves, whose facts are the body's.
+        let from_trigger = call.fit.principal.is_none()
+            && call.fit.issue_key.is_none()
+            && call
+                .fit
+                .module
+                .as_deref()
+                .is_some_and(|m| EVENT_MODULES.contains(&m));
+        if !from_trigger {
+            return Err(Error::Forbidden(
+                "Jira events come only from the Coffer app's trigger".into(),
+            ));
+        }
         let kind = match body["eventType"].as_str().unwrap_or_default() {
             "avi:jira:deleted:issue" => "jira:issue_deleted",
             "avi:jira:updated:issue" => "jira:issue_updated",
-            "avi:jira:deleted:project" | "avi:jira:softdeleted:project" => "project_deleted",
+            // A project in Jira's trash comes back on restore: only a deletion buries.
+            "avi:jira:deleted:project" => "project_deleted",
             other => {
                 self.metrics.jira_webhook("unknown", "ignored");
                 return Ok(WebhookOutcome::Ignored(format!(
@@ -535,6 +575,18 @@ impl Coffer {
         installation_id: &str,
     ) -> Result<ForgeLink> {
         let org = self.org_for(actor, slug, Action::ManageJira).await?;
+        let cloud = self
+            .jira_site_of(org.id)
+            .await?
+            .is_some_and(|s| s.kind == crate::catalog::JiraKind::Cloud);
+        if !cloud {
+            return Err(Error::Conflict {
+                code: "forge_needs_cloud",
+                message: format!(
+                    "the Forge app runs on Jira Cloud: link org `{slug}` to its Jira Cloud site first (`coffer org jira connect --kind cloud`)"
+                ),
+            });
+        }
         let app_ok = app_id.starts_with("ari:cloud:ecosystem::app/")
             && app_id.len() <= 100
             && app_id.bytes().all(|b| b.is_ascii_graphic());

@@ -145,7 +145,8 @@ impl Coffer {
                 self.metrics.jira_webhook("issue_deleted", "applied");
                 WebhookOutcome::Applied(format!("{n} secrets of {key} deleted"))
             }
-            "project_deleted" | "project_soft_deleted" => {
+            // A project in Jira's trash comes back on restore: only a deletion buries.
+            "project_deleted" => {
                 let key = project_key(&doc["project"])?;
                 let n = self
                     .jira_bury_scope(org, &Scope::Project(key.clone()), kind)

@@ -237,10 +237,6 @@ impl Coffer {
         let Some(account) = self.jira_account_of(site, user).await? else {
             return Ok(Held::NotLinked);
         };
-        // A call the Forge app proxied carries the person's token for this very call.
-        if let Ok(t) = crate::service::forge::FORGE_USER_TOKEN.try_with(Clone::clone) {
-            return Ok(Held::Token(t));
-        }
         let t = self.open_tokens(&account).await?;
         if !t.stale(Timestamp::now()) {
             return Ok(Held::Token(t.access));

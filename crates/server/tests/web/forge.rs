@@ -25,6 +25,7 @@ mod link_browser;
 mod moto;
 
 use super::helpers::{self, B64, Engine as _, TestApp, spawn_with};
+use super::{chromium, playwright_dir};
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, Method as HttpMethod, StatusCode, header};
@@ -48,42 +49,6 @@ const DB_VALUE: &str = "db-password-0f3a";
 const NEW_VALUE: &str = "sk_live_sealed_in_chromium_7d21";
 const REGION: &str = "eu-central-1";
 const SENTENCE: &str = "Your custom S3 settings have been saved and validated.";
-
-fn chromium() -> String {
-    let path = std::env::var("COFFER_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&path).is_file(),
-        "chromium is missing at {path}: scripts/test.sh installs it (apt-get install -y chromium), \
-         or set COFFER_CHROMIUM to a Chromium binary"
-    );
-    path
-}
-
-/// The browser tests' node project (playwright-core), `npm ci`-ed when missing.
-fn playwright_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../coffer/tests/browser");
-    if !dir
-        .join("node_modules/playwright-core/package.json")
-        .is_file()
-    {
-        let out = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "npm is needed for the browser tests ({e}); scripts/test.sh installs Node.js"
-                )
-            });
-        assert!(
-            out.status.success(),
-            "npm ci in {} failed:\n{}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    dir
-}
 
 /// The Forge app's directory.
 fn forge_app() -> PathBuf {

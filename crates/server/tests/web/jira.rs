@@ -15,49 +15,13 @@
 
 use super::*;
 use coffer_server::testing::jira::{Flavor, JiraFake};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 
 const CLIENT_ID: &str = "coffer-web-test";
 const CLIENT_SECRET: &str = "fake-jira-client-secret";
-
-fn chromium() -> String {
-    let path = std::env::var("COFFER_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&path).is_file(),
-        "chromium is missing at {path}: scripts/test.sh installs it (apt-get install -y chromium), \
-         or set COFFER_CHROMIUM to a Chromium binary"
-    );
-    path
-}
-
-/// The browser tests' node project (playwright-core), `npm ci`-ed when missing.
-fn playwright_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../coffer/tests/browser");
-    if !dir
-        .join("node_modules/playwright-core/package.json")
-        .is_file()
-    {
-        let out = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "npm is needed for the browser tests ({e}); scripts/test.sh installs Node.js"
-                )
-            });
-        assert!(
-            out.status.success(),
-            "npm ci in {} failed:\n{}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    dir
-}
 
 /// The browser's part. Every step names itself, so a failure says where it stopped.
 const SCRIPT: &str = r###"

@@ -2,7 +2,8 @@
 //! JSON API with its CSRF rules, sign-out and password changes revoking, the rate limit, another
 //! org's objects answering 404, the search and audit filters, and the security headers and
 //! embedded files. (The pages themselves are driven in chromium by crates/coffer/tests/browser.rs;
-//! the Jira pages, which need the Jira fake of this crate's test support, by `jira`.)
+//! the Jira pages and the Forge app's pages, which need the Jira fake of this crate's test support,
+//! by `jira` and `forge`, with [`chromium`] and [`playwright_dir`].)
 
 #[path = "../support/app.rs"]
 #[allow(dead_code)]
@@ -18,6 +19,45 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "a long enough passphrase";
+
+use std::path::{Path, PathBuf};
+
+/// The Chromium binary the in-browser tests drive (`COFFER_CHROMIUM`, else Debian's).
+pub fn chromium() -> String {
+    let path = std::env::var("COFFER_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&path).is_file(),
+        "chromium is missing at {path}: scripts/test.sh installs it (apt-get install -y chromium), \
+         or set COFFER_CHROMIUM to a Chromium binary"
+    );
+    path
+}
+
+/// The browser tests' node project (playwright-core), `npm ci`-ed when missing.
+pub fn playwright_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../coffer/tests/browser");
+    if !dir
+        .join("node_modules/playwright-core/package.json")
+        .is_file()
+    {
+        let out = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "npm is needed for the browser tests ({e}); scripts/test.sh installs Node.js"
+                )
+            });
+        assert!(
+            out.status.success(),
+            "npm ci in {} failed:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    dir
+}
 
 /// A signed-in browser: its cookie header value and CSRF token.
 pub struct Browser {

@@ -20,7 +20,6 @@ use crate::domain::policy::{
     role_decides, scope_right, secret_right, secret_role,
 };
 use crate::domain::{GroupName, IdentityKind, PrincipalName, Scope, UserId, UserName};
-use crate::service::jira::{Use, usage_of};
 use crate::service::secrets::{label, secret_not_found};
 use crate::service::{Coffer, Error, Result};
 use std::borrow::Cow;
@@ -115,7 +114,9 @@ impl Coffer {
     }
 
     /// Checks that the actor may do `action` with the secret `s` of `org`: a secret it cannot
-    /// see is *not found*, exactly as one that does not exist.
+    /// see is *not found*, exactly as one that does not exist. Jira's part is asked before the
+    /// secret is looked up (`lookup`, `next_version`), so its refusal never depends on the secret
+    /// existing; callers that look secrets up themselves ask it first (`jira_admit`).
     pub(in crate::service) async fn check_secret(
         &self,
         actor: &Actor,
@@ -125,12 +126,7 @@ impl Coffer {
     ) -> Result<Option<Right>> {
         let right = self.right_to(actor, org, s).await?;
         match authorize_secret(actor, action, right, s.restricted) {
-            Decision::Allow => {
-                // Jira's yes is cached by now when the use case asked before its lookup.
-                self.jira_admit(actor, org, &s.scope, usage_of(action))
-                    .await?;
-                Ok(right)
-            }
+            Decision::Allow => Ok(right),
             Decision::NotFound => Err(Error::NotFound(secret_not_found(org, &s.scope, &s.name))),
             Decision::Forbidden => Err(Error::Forbidden(format!(
                 "you cannot {} `{}`: your access to it is {}{}",
@@ -147,7 +143,7 @@ impl Coffer {
     }
 
     /// Checks that the actor may create a secret on `scope` of `org` (its role, or a grant of
-    /// `write` there).
+    /// `write` there); Jira is asked before, as for [`Coffer::check_secret`].
     pub(in crate::service) async fn check_new_secret(
         &self,
         actor: &Actor,
@@ -157,10 +153,7 @@ impl Coffer {
         let counted = self.secret_actor(actor, org).await?;
         let access = self.access_for(&counted, org, false).await?;
         match scope_right(&counted, scope, &access) {
-            Some(r) if r >= Right::Write => {
-                self.jira_admit(actor, org, scope, Use::Write).await?;
-                Ok(())
-            }
+            Some(r) if r >= Right::Write => Ok(()),
             held => Err(Error::Forbidden(format!(
                 "you cannot create secrets on `{scope}` in org `{}`: your access there is {}; an \
                  owner, an admin or a manager of `{scope}` can grant you write",

@@ -44,7 +44,10 @@ impl Coffer {
             })?;
         let u = self.live_upload(actor, &org, id).await?;
         let what = label(&u.scope, &u.name);
-        // Access may have changed since the grant: the commit is a write like any other.
+        // Access may have changed since the grant: the commit is a write like any other, Jira
+        // asked first.
+        self.jira_admit(actor, &org, &u.scope, crate::service::jira::Use::Write)
+            .await?;
         match self.catalog.secret(org.id, &u.scope, &u.name).await {
             Ok(s) => {
                 self.check_secret(actor, &org, &s, SecretAction::Write)

@@ -166,7 +166,7 @@ pub async fn envelope(
         .map(UploadId::from_uuid)
         .map_err(|_| Error::InvalidInput(format!("{id:?} is not an upload id")))?;
     // The token before the body: nobody unauthenticated makes Coffer read a form.
-    s.coffer.forge_call(fit(&headers)?).await?;
+    let call = s.coffer.forge_call(fit(&headers)?).await?;
     let too_large = || Error::TooLarge(format!("an envelope is at most {MAX_FORGE_BODY} bytes"));
     let multipart = headers
         .get(header::CONTENT_TYPE)
@@ -204,9 +204,7 @@ pub async fn envelope(
             .await
             .map_err(|_| too_large())?,
     };
-    s.coffer
-        .forge_put_envelope(fit(&headers)?, id, bytes)
-        .await?;
+    s.coffer.forge_put_envelope(&call, id, bytes).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -397,14 +397,18 @@ impl Coffer {
     /// The person of a direct call (no proxy, so no user token: their linked one is used).
     async fn forge_direct(&self, token: &str) -> Result<(ForgeCall, Actor)> {
         let call = self.forge_call(token).await?;
-        let actor = self
-            .forge_person(&call)
+        let actor = self.forge_direct_person(&call).await?;
+        Ok((call, actor))
+    }
+
+    /// The person of a direct call already verified.
+    async fn forge_direct_person(&self, call: &ForgeCall) -> Result<Actor> {
+        self.forge_person(call)
             .await?
             .ok_or_else(|| Error::ProofRequired {
                 code: "jira_account_required",
                 message: "link your Jira account to Coffer first".into(),
-            })?;
-        Ok((call, actor))
+            })
     }
 
     /// Reveals the ticket's secret (a direct call).
@@ -451,14 +455,15 @@ impl Coffer {
         self.create_upload(&actor, &call.org.slug, req).await
     }
 
-    /// Stores the browser-sealed envelope of the person's upload (a direct call).
+    /// Stores the browser-sealed envelope of the person's upload (a direct call whose token
+    /// [`Coffer::forge_call`] verified before its body was read).
     pub async fn forge_put_envelope(
         &self,
-        token: &str,
+        call: &ForgeCall,
         id: UploadId,
         bytes: bytes::Bytes,
     ) -> Result<()> {
-        let (call, actor) = self.forge_direct(token).await?;
+        let actor = self.forge_direct_person(call).await?;
         self.put_upload_envelope(&actor, &call.org.slug, id, bytes)
             .await
     }

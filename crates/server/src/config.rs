@@ -283,9 +283,9 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
-        if self.keys.max_encryptions_per_key == 0 || self.keys.max_encryptions_per_key >= 1 << 32 {
+        if self.keys.max_encryptions_per_key < 2 || self.keys.max_encryptions_per_key >= 1 << 32 {
             return Err(ConfigError::OutOfRange(
-                "keys.max_encryptions_per_key must be between 1 and 2^32 - 1".into(),
+                "keys.max_encryptions_per_key must be between 2 (each version wraps two data keys: its value's and its manifest's) and 2^32 - 1".into(),
             ));
         }
         if self.limits.max_secret_bytes == 0 || self.limits.max_secret_bytes > 64 << 20 {

@@ -20,6 +20,7 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod keys;
+pub mod manifest;
 pub mod metrics;
 pub mod service;
 pub mod startup;

@@ -2,8 +2,9 @@
 //! can leave a blob that no row points at; so can a storage migration interrupted between
 //! recording a version's new place and deleting its old copy. Every `interval`, the sweeper
 //! lists each store — the default store and every org bucket ever saved — and deletes blobs
-//! older than `grace` that no version references *in that store*; the grace period keeps it
-//! away from writes and copies still in flight. `crate::jobs` runs it.
+//! older than `grace` that no version references *in that store* (a version's manifest counts
+//! as referenced with its envelope); the grace period keeps it away from writes and copies still
+//! in flight. `crate::jobs` runs it.
 
 use crate::blob::{BlobPrefix, BlobStore};
 use crate::catalog::StoredBlob;
@@ -58,17 +59,23 @@ async fn sweep_store(
     let cutoff = Timestamp::now().millis() - grace.as_millis() as i64;
     let mut removed = 0;
     for blob in blobs.into_iter().filter(|b| b.modified_ms <= cutoff) {
-        let stored = StoredBlob {
-            storage,
-            key: blob.key,
-        };
+        // Only envelopes and their manifests are the sweeper's: other objects under an org's
+        // prefix (its audit copies) are kept by their own rules.
+        if blob.key.manifest_key().is_none() && blob.key.envelope_of_manifest().is_none() {
+            continue;
+        }
+        // A manifest lives as long as the envelope it names is referenced.
+        let envelope = blob.key.envelope_of_manifest();
         let referenced = coffer
             .catalog()
-            .blob_referenced(&stored)
+            .blob_referenced(&StoredBlob {
+                storage,
+                key: envelope.unwrap_or_else(|| blob.key.clone()),
+            })
             .await
             .map_err(|e| e.to_string())?;
         if !referenced {
-            store.delete(&stored.key).await.map_err(|e| e.to_string())?;
+            store.delete(&blob.key).await.map_err(|e| e.to_string())?;
             removed += 1;
         }
     }

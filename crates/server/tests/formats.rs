@@ -27,11 +27,14 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::agreement::{self, ECDH_P256, PrivateKey, UnparsedPublicKey};
 use aws_lc_rs::{digest, hkdf, hmac, signature};
 use base64::Engine;
+use coffer_api::SecretKind;
 use coffer_envelope::{Binding, EnvelopeError, Key32};
 use coffer_server::audit::checkpoint::{self, Checkpoint, SigningKey};
 use coffer_server::audit::{self, AuditRecord, GENESIS, Verifier};
-use coffer_server::domain::{OrgId, Timestamp, UserId};
+use coffer_server::blob::BlobKey;
+use coffer_server::domain::{OrgId, SecretId, Timestamp, UserId};
 use coffer_server::keys::{KeyContext, KeyProvider, LocalKeyProvider, OpenKeyError, OrgKeyWrap};
+use coffer_server::manifest::{Describes, Manifest};
 use coffer_server::service::tokens;
 use coffer_server::service::web::guard::SignInGuard;
 use serde_json::{Value, json};
@@ -46,6 +49,8 @@ use zeroize::Zeroizing;
 const ORG: &str = "0193a0c4-5e6f-7a8b-9c0d-1e2f30415263";
 const SECRET: &str = "0193a0c4-7000-7abc-8def-0123456789ab";
 const SETTING_SECRET_ID: &str = "0193a0c4-7100-7123-8456-789abcdef012";
+const MANIFEST_ID: &str = "0193a0c4-7200-7345-8678-9abcdef01234";
+const VERSION_OBJECT: &str = "orgs/0193a0c4-5e6f-7a8b-9c0d-1e2f30415263/secrets/0193a0c4-7000-7abc-8def-0123456789ab/v7-00112233445566778899aabbccddeeff.cfr";
 const REQUEST: &str = "6f1c2a9e-3b4d-4e5f-8a6b-7c8d9e0f1a2b";
 const USER: &str = "0193a0c4-6000-7000-8000-000000000001";
 const PASSWORD: &str = "correct horse battery staple";
@@ -525,6 +530,40 @@ fn make_vectors() -> Value {
         "key_version": 1, "value": client_secret, "envelope": h(&sealed.bytes),
     });
 
+    // The manifest of version 7 of the secret above, as the write path makes it.
+    let manifest = Manifest::new(Describes {
+        org: OrgId::from_uuid(uuid(ORG)),
+        secret: SecretId::from_uuid(uuid(SECRET)),
+        version: 7,
+        object: &BlobKey::parse(VERSION_OBJECT).unwrap(),
+        scope: "OPS-123".into(),
+        name: "db-password".into(),
+        kind: SecretKind::Password,
+        at: Timestamp::from_millis(1_733_558_400_123),
+        by: "alice",
+    });
+    let manifest_json = serde_json::to_string(&manifest).unwrap();
+    let sealed_manifest = coffer_envelope::seal_deterministic(
+        &org_key,
+        &Binding {
+            org: org_bytes,
+            secret: *uuid(MANIFEST_ID).as_bytes(),
+            version: 1,
+            key_version: 1,
+        },
+        &key(0xa3),
+        &nonce(0xb3),
+        &nonce(0xc3),
+        manifest_json.as_bytes(),
+    )
+    .unwrap();
+    let version_manifest = json!({
+        "comment": "the object beside an envelope (.cfm for .cfr): envelope v1, binding (org, a fresh id, version 1, org-key version), payload the manifest's UTF-8 JSON",
+        "org_key": h(org_key.expose()), "org_id": ORG, "manifest_id": MANIFEST_ID,
+        "key_version": 1, "object": VERSION_OBJECT, "json": manifest_json,
+        "envelope": h(&sealed_manifest.bytes),
+    });
+
     // The audit chain of three events, and two signed checkpoints of it.
     let user = UserId::from_uuid(uuid(USER));
     let events_in = [
@@ -678,6 +717,7 @@ fn make_vectors() -> Value {
         "link": link,
         "secret_version": secret_version,
         "sealed_setting": sealed_setting,
+        "version_manifest": version_manifest,
         "audit_chain": audit_chain,
         "audit_checkpoints": audit_checkpoints,
         "tokens": token_vectors,
@@ -1020,6 +1060,53 @@ fn secret_version_row_and_sealed_settings() {
     assert_eq!(
         doc::open_envelope(org_key.expose(), &envelope).unwrap(),
         text(&s["value"]).as_bytes()
+    );
+}
+
+#[test]
+fn version_manifests() {
+    let v = vectors();
+    let m = &v["version_manifest"];
+    let org_key = Key32::try_from_slice(&unhex(&m["org_key"])).unwrap();
+    let envelope = unhex(&m["envelope"]);
+    // The re-implementation: an envelope like any other, its payload the JSON text.
+    assert_eq!(
+        doc::open_envelope(org_key.expose(), &envelope).unwrap(),
+        text(&m["json"]).as_bytes()
+    );
+    let doc: Value = serde_json::from_str(text(&m["json"])).unwrap();
+    assert_eq!(
+        (
+            doc["format"].as_str(),
+            doc["version"].as_u64(),
+            doc["object"].as_str()
+        ),
+        (Some("coffer-manifest"), Some(1), Some(text(&m["object"])))
+    );
+    assert_eq!(doc["written_at"], "2024-12-07T08:00:00.123Z");
+    // Coffer's reader: opens it, and accepts it for exactly the envelope it names.
+    let org = OrgId::from_uuid(uuid(text(&m["org_id"])));
+    assert_eq!(Manifest::sealed_under(&envelope).unwrap(), (org, 1));
+    let opened = Manifest::open(&envelope, &org_key).unwrap();
+    assert_eq!(
+        (opened.scope.as_str(), opened.name.as_str()),
+        ("OPS-123", "db-password")
+    );
+    let value = Binding {
+        org: *uuid(ORG).as_bytes(),
+        secret: *uuid(SECRET).as_bytes(),
+        version: 7,
+        key_version: 1,
+    };
+    let object = BlobKey::parse(text(&m["object"])).unwrap();
+    opened.check_describes(&object, &value).unwrap();
+    assert!(
+        opened
+            .check_describes(
+                &BlobKey::parse("orgs/x/secrets/y/v7-0.cfr").unwrap(),
+                &value
+            )
+            .is_err()
     );
 }
 

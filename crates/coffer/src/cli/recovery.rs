@@ -43,6 +43,7 @@ Examples:
 #[derive(Args)]
 #[command(
     group(ArgGroup::new("key").required(true).args(["identity", "passphrase", "passphrase_file"])),
+    group(ArgGroup::new("source").required(true).args(["object", "bucket", "dir"])),
     after_help = RECOVER_EXAMPLES
 )]
 pub struct RecoverArgs {
@@ -60,23 +61,51 @@ pub struct RecoverArgs {
     /// Read the kit's passphrase from FILE (its first line).
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
-    /// One envelope, as found in the org's bucket or the blob directory
+    /// Open one envelope, as found in the org's bucket or the blob directory
     /// (`orgs/ORG/secrets/SECRET/vN-….cfr`).
     #[arg(long, value_name = "FILE")]
-    pub object: PathBuf,
-    /// Write the value to FILE (created with mode 0600, never over an existing file) instead of
-    /// stdout.
-    #[arg(long, value_name = "FILE")]
+    pub object: Option<PathBuf>,
+    /// Rebuild every secret of the org from this S3 bucket (its envelopes and their manifests),
+    /// with the AWS SDK's default credentials (environment, profile, instance role).
+    #[arg(long, value_name = "BUCKET")]
+    pub bucket: Option<String>,
+    /// Rebuild every secret of the org from a directory holding `orgs/` (`DATA_DIR/blobs`, or a
+    /// copy of the bucket made with `aws s3 sync`).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["region", "endpoint", "prefix"])]
+    pub dir: Option<PathBuf>,
+    /// The bucket's region (default: the kit's, when it names this bucket; else the SDK's).
+    #[arg(long, value_name = "REGION", requires = "bucket")]
+    pub region: Option<String>,
+    /// An S3-compatible endpoint for the bucket (default: the kit's, when it names this bucket).
+    #[arg(long, value_name = "URL", requires = "bucket")]
+    pub endpoint: Option<String>,
+    /// The key prefix of Coffer's objects in the bucket (default: the kit's, when it names this
+    /// bucket).
+    #[arg(long, value_name = "PREFIX", requires = "bucket")]
+    pub prefix: Option<String>,
+    /// With --bucket or --dir: write every version, not only each secret's latest.
+    #[arg(long, conflicts_with = "object")]
+    pub all_versions: bool,
+    /// BYOK kits: an endpoint for AWS KMS (a VPC endpoint, or a test server) instead of AWS's.
+    #[arg(long, value_name = "URL")]
+    pub kms_endpoint: Option<String>,
+    /// With --object: write the value to FILE (created with mode 0600, never over an existing
+    /// file) instead of stdout. With --bucket or --dir: the directory to rebuild the org's secrets
+    /// in (created with mode 0700; it must not exist or be empty).
+    #[arg(long, value_name = "PATH", required_unless_present = "object")]
     pub out: Option<PathBuf>,
 }
 
 const RECOVER_EXAMPLES: &str = "\
-Works offline: no server, no catalog, no token. The envelope's header names its org, secret,
-version and org-key version; the kit must be of that org. Names are not in the bucket: a value is
-known by its object key's secret id and version. Kits of BYOK orgs are refused for now (their org
-keys need the org's KMS keys: docs/operations.md).
+Needs no server, no catalog and no token. Each envelope's header names its org, secret, version
+and org-key version; the kit must be of that org. With --bucket or --dir, each secret's latest
+version is written to OUT/SCOPE/NAME, named by the sealed manifest beside its envelope (versions
+without one go to OUT/_unnamed/SECRET-ID), and OUT/index.json lists every version found. A BYOK
+kit's org keys are unwrapped with KMS Decrypt using your own AWS credentials, which must be
+allowed to use the org's keys (docs/operations.md).
 
 Examples:
+  coffer recover --kit acme-kit.age --identity kit-key.txt --bucket acme-secrets --out acme/
+  coffer recover --kit acme-kit.age --passphrase --dir /var/lib/coffer/blobs --out acme/
   coffer recover --kit acme-kit.age --identity kit-key.txt \\
-      --object blobs/orgs/…/secrets/…/v1-….cfr --out value.bin
-  coffer recover --kit acme-kit.age --passphrase --object v2-….cfr";
+      --object blobs/orgs/…/secrets/…/v1-….cfr --out value.bin";

@@ -17,6 +17,7 @@ mod login;
 mod org;
 mod passwd;
 mod password;
+mod recover_store;
 mod recovery;
 mod run;
 mod run_file;

@@ -6,30 +6,28 @@
 //! command encrypts that answer with age as it writes it, to a new 0600 file — the body stays in a
 //! buffer that is wiped on drop and no plaintext byte of it reaches a disk.
 //!
-//! Recovery is offline: it decrypts the kit, reads one envelope, takes the org and the org-key
-//! version from the envelope's header, checks the org is the kit's, and opens it with the binding
-//! the header claims. There is no catalog to compare that binding with, so a successful open
-//! proves only that the envelope is the kit org's and was sealed for the secret id, version and
-//! key version its header names — not which name or scope that secret had. BYOK kits are refused:
-//! their org keys need a KMS `Decrypt` with the customer's key, which this command does not do yet.
+//! Recovery needs no server: it decrypts the kit, and then either opens one envelope — taking the
+//! org and the org-key version from the envelope's header, checking the org is the kit's, and
+//! opening it with the binding the header claims — or rebuilds every secret of the org from its
+//! store (`super::recover_store`). With one envelope there is no catalog and no manifest to
+//! compare that binding with, so a successful open proves only that the envelope is the kit org's
+//! and was sealed for the secret id, version and key version its header names. A BYOK kit's org
+//! keys are unwrapped with KMS `Decrypt` under the caller's own AWS credentials.
 
 use super::Ctx;
 use super::backup::{NewFile, age_encryptor};
 use super::password;
+use super::recover_store::{KitKeys, MAX_OBJECT};
 use crate::cli::{RecoverArgs, RecoveryKitArgs};
 use crate::error::{CliError, Result};
 use anyhow::{Context as _, anyhow};
-use base64::Engine as _;
 use coffer_api::{
     KeyProviderKind, RECOVERY_KIT_FORMAT, RECOVERY_KIT_VERSION, RecoveryKit, RecoveryKitRequest,
 };
-use coffer_envelope::Key32;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read as _, Write as _};
+use std::path::Path;
 use zeroize::Zeroizing;
-
-/// The largest envelope `coffer recover` reads (the server's values are far smaller).
-const MAX_OBJECT: u64 = 1 << 30;
 
 /// `coffer org recovery-kit`.
 pub async fn make_kit(ctx: &Ctx, args: RecoveryKitArgs) -> Result<i32> {
@@ -99,11 +97,25 @@ pub async fn make_kit(ctx: &Ctx, args: RecoveryKitArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// `coffer recover` (offline: no server, no token).
+/// `coffer recover` (no server, no token): one object, or the org's whole store.
 pub fn recover(args: RecoverArgs) -> Result<i32> {
     let kit = open_kit(&args)?;
-    let object = args.object.display().to_string();
-    let file = File::open(&args.object).with_context(|| format!("cannot open {object}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)?;
+    runtime.block_on(async {
+        match &args.object {
+            Some(object) => open_object(&kit, &args, object).await,
+            None => super::recover_store::rebuild(&kit, &args).await,
+        }
+    })
+}
+
+/// `coffer recover --object`.
+async fn open_object(kit: &RecoveryKit, args: &RecoverArgs, path: &Path) -> Result<i32> {
+    let object = path.display().to_string();
+    let file = File::open(path).with_context(|| format!("cannot open {object}"))?;
     let mut bytes = Zeroizing::new(Vec::new());
     file.take(MAX_OBJECT + 1)
         .read_to_end(&mut bytes)
@@ -123,16 +135,9 @@ pub fn recover(args: RecoverArgs) -> Result<i32> {
         )
         .into());
     }
-    if kit.root_key != KeyProviderKind::Local {
-        return Err(anyhow!(
-            "the kit of org `{}` holds its org keys wrapped by its own KMS keys (BYOK): `coffer recover` cannot call KMS yet; decrypt the wrap of org-key version {} with KMS Decrypt and the encryption context of docs/formats.md, then open the envelope as docs/envelope-format.md describes",
-            kit.slug,
-            binding.key_version
-        )
-        .into());
-    }
-    let key = org_key(&kit, binding.key_version)?;
-    let plaintext = coffer_envelope::open(&key, &binding, &bytes, bytes.len()).map_err(|e| {
+    let mut keys = KitKeys::new(kit, args.kms_endpoint.clone());
+    let key = keys.get(binding.key_version).await?;
+    let plaintext = coffer_envelope::open(key, &binding, &bytes, bytes.len()).map_err(|e| {
         anyhow!(
             "{object} does not open with the kit's org key version {}: {e} (altered, or not sealed by this org)",
             binding.key_version
@@ -164,30 +169,6 @@ pub fn recover(args: RecoverArgs) -> Result<i32> {
         plaintext.len()
     );
     Ok(0)
-}
-
-/// The org key of `version` from a `local` kit.
-fn org_key(kit: &RecoveryKit, version: u32) -> Result<Key32> {
-    let Some(entry) = kit.org_keys.iter().find(|k| k.version == version) else {
-        let held: Vec<String> = kit.org_keys.iter().map(|k| k.version.to_string()).collect();
-        return Err(anyhow!(
-            "the envelope was sealed under org-key version {version}, which the kit of org `{}` does not hold (it has {}): take a new kit",
-            kit.slug,
-            held.join(", ")
-        )
-        .into());
-    };
-    let text = entry
-        .key
-        .as_deref()
-        .ok_or_else(|| anyhow!("the kit's org-key version {version} has no key"))?;
-    let raw = Zeroizing::new(
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map_err(|_| anyhow!("the kit's org-key version {version} is not base64"))?,
-    );
-    Key32::try_from_slice(&raw)
-        .map_err(|e| anyhow!("the kit's org-key version {version}: {e}").into())
 }
 
 /// Decrypts and parses the kit of `args`.

@@ -178,6 +178,10 @@ fn an_admin_moves_an_org_into_its_bucket_with_the_server_killed_midway() {
         shown.contains("40 of 40 versions in place (idle)"),
         "{shown}"
     );
+    assert!(
+        shown.contains("health:    not checked yet") || shown.contains("health:    ok since"),
+        "the bucket's health is shown: {shown}"
+    );
 
     // Everything reads back, and the ciphertext lives only in the bucket.
     for i in [0, 17, 39] {
@@ -187,7 +191,7 @@ fn an_admin_moves_an_org_into_its_bucket_with_the_server_killed_midway() {
     as_alice(&s, &["secret", "put", "OPS-9", "after"], b"new-in-bucket").ok();
     let mut objects = rt.block_on(bucket_objects(&moto, &bucket));
     for _ in 0..100 {
-        if objects.len() == 41 {
+        if objects.len() == 82 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -195,14 +199,16 @@ fn an_admin_moves_an_org_into_its_bucket_with_the_server_killed_midway() {
     }
     assert_eq!(
         objects.len(),
-        41,
-        "one envelope per version once orphans are swept: {objects:?}"
+        82,
+        "one envelope and its manifest per version once orphans are swept: {objects:?}"
     );
+    let envelopes: Vec<&String> = objects.iter().filter(|k| k.ends_with(".cfr")).collect();
+    assert_eq!(envelopes.len(), 41, "{objects:?}");
     assert!(
-        objects
+        envelopes
             .iter()
-            .all(|k| k.starts_with("orgs/") && k.ends_with(".cfr")),
-        "{objects:?}"
+            .all(|k| k.starts_with("orgs/") && objects.contains(&k.replace(".cfr", ".cfm"))),
+        "every envelope has its manifest beside it: {objects:?}"
     );
     let mut local = Vec::new();
     let mut dirs = vec![s.scratch("coffer-data/blobs")];

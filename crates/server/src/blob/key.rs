@@ -58,7 +58,26 @@ impl BlobKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The key of the manifest that names this envelope (`crate::manifest`): the same key with
+    /// `.cfm` for `.cfr`, so an envelope and its manifest sit side by side, are listed together
+    /// and are referenced together. `None` if this is not an envelope's key.
+    pub fn manifest_key(&self) -> Option<Self> {
+        self.0
+            .strip_suffix(ENVELOPE_SUFFIX)
+            .map(|stem| Self(format!("{stem}{MANIFEST_SUFFIX}")))
+    }
+    /// The envelope a manifest key names; `None` if this is not a manifest's key.
+    pub fn envelope_of_manifest(&self) -> Option<Self> {
+        self.0
+            .strip_suffix(MANIFEST_SUFFIX)
+            .map(|stem| Self(format!("{stem}{ENVELOPE_SUFFIX}")))
+    }
 }
+
+/// How an envelope's key ends.
+pub const ENVELOPE_SUFFIX: &str = ".cfr";
+/// How a manifest's key ends.
+pub const MANIFEST_SUFFIX: &str = ".cfm";
 
 impl BlobPrefix {
     /// Parses a prefix; the empty prefix matches everything.
@@ -125,5 +144,19 @@ mod tests {
         assert_ne!(a, b, "every write attempt gets its own object");
         assert!(BlobKey::parse(a.as_str()).is_some());
         assert!(a.as_str().contains("/v7-") && a.as_str().ends_with(".cfr"));
+    }
+
+    #[test]
+    fn manifests_sit_beside_their_envelopes() {
+        let envelope = BlobKey::for_write(OrgId::new(), SecretId::new(), 3);
+        let manifest = envelope.manifest_key().unwrap();
+        assert!(BlobKey::parse(manifest.as_str()).is_some());
+        assert_eq!(
+            manifest.as_str().strip_suffix(".cfm"),
+            envelope.as_str().strip_suffix(".cfr")
+        );
+        assert_eq!(manifest.envelope_of_manifest(), Some(envelope.clone()));
+        assert_eq!(manifest.manifest_key(), None);
+        assert_eq!(envelope.envelope_of_manifest(), None);
     }
 }

@@ -6,6 +6,18 @@
 use super::{CatalogError, SecretRecord};
 use crate::domain::{SecretId, Timestamp};
 
+/// Data keys an org key wraps for each secret version: the value's and its manifest's
+/// (`crate::manifest`). A version write adds this to the key's `encryptions`.
+pub const WRAPS_PER_VERSION: i64 = 2;
+
+/// The highest `encryptions` count at which one more version may be written under an org key
+/// allowed `max` wraps (`keys.max_encryptions_per_key`).
+pub fn last_count_allowing_a_version(max: u64) -> i64 {
+    i64::try_from(max)
+        .unwrap_or(i64::MAX)
+        .saturating_sub(WRAPS_PER_VERSION)
+}
+
 /// What a version write does, given the live secret at its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VersionStep {

@@ -120,6 +120,38 @@ impl AwsKmsProvider {
         })
     }
 
+    /// A provider for recovering an org from its kit (`coffer recover`), used by the key's owner
+    /// with their own credentials (`base`, usually the SDK's default chain): no role is assumed,
+    /// since the role in the kit trusts Coffer's principal, not the owner's. Unwraps only.
+    pub async fn for_recovery(
+        base: &AwsSettings,
+        key_arns: &[String],
+    ) -> Result<Self, AwsConfigError> {
+        let mut keys = Vec::new();
+        for arn in key_arns {
+            let region = key_region(arn).map_err(AwsConfigError)?;
+            let settings = AwsSettings {
+                region: Some(region.to_owned()),
+                ..base.clone()
+            };
+            let sdk = crate::aws::sdk_config(&settings).await?;
+            keys.push(RegionKey {
+                arn: arn.clone(),
+                role_arn: String::new(),
+                region: region.to_owned(),
+                client: crate::aws::kms_client(&sdk, &settings, region),
+                observer: None,
+            });
+        }
+        if keys.is_empty() {
+            return Err(AwsConfigError("the kit names no KMS key".into()));
+        }
+        Ok(Self {
+            keys,
+            role_arn: String::new(),
+        })
+    }
+
     /// Reports every KMS call this provider makes to `observer` (metrics; see [`KmsCall`]).
     pub fn with_observer(mut self, observer: KmsObserver) -> Self {
         for k in &mut self.keys {

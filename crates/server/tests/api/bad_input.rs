@@ -140,7 +140,7 @@ async fn a_mistyped_field_is_refused_not_ignored() {
 async fn a_tampered_blob_is_an_integrity_error_never_wrong_plaintext() {
     let app = spawn_app().await;
     app.put_secret("OPS-1", "pw", b"original value").await;
-    let blob = files_under(&app.data_dir().join("blobs"))
+    let blob = envelopes_under(&app.data_dir().join("blobs"))
         .into_iter()
         .next()
         .unwrap();
@@ -160,7 +160,7 @@ async fn a_blob_swapped_between_secrets_is_refused() {
     let app = spawn_app().await;
     app.put_secret("OPS-1", "a", b"value of a").await;
     app.put_secret("OPS-1", "b", b"value of b").await;
-    let blobs = files_under(&app.data_dir().join("blobs"));
+    let blobs = envelopes_under(&app.data_dir().join("blobs"));
     let (a, b) = (
         std::fs::read(&blobs[0]).unwrap(),
         std::fs::read(&blobs[1]).unwrap(),
@@ -171,4 +171,12 @@ async fn a_blob_swapped_between_secrets_is_refused() {
         let r = app.reveal_as(&app.token, "default", "OPS-1", name).await;
         assert_eq!(r.code(), "integrity_error", "{name}: {}", r.body);
     }
+}
+
+/// The envelope files (`.cfr`, not their manifests) under `dir`.
+fn envelopes_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "cfr"))
+        .collect()
 }

@@ -48,7 +48,8 @@ async fn rotation_keeps_old_versions_readable_and_new_writes_use_the_new_key() {
 
 #[tokio::test]
 async fn the_encryption_counter_forces_rotation_at_its_limit() {
-    let app = spawn_with(|c| c.keys.max_encryptions_per_key = 3).await;
+    // Each version wraps two data keys (its value's and its manifest's): 3 versions per key.
+    let app = spawn_with(|c| c.keys.max_encryptions_per_key = 6).await;
     for i in 0..7 {
         assert!(
             app.put_secret("OPS-1", &format!("s{i}"), b"v")

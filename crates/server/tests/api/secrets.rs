@@ -208,8 +208,8 @@ async fn delete_restore_destroy() {
     );
     assert_eq!(
         files_under(&app.data_dir().join("blobs")).len(),
-        blobs_before - 2,
-        "both versions' blobs are gone"
+        blobs_before - 4,
+        "both versions' envelopes and manifests are gone"
     );
     assert_eq!(app.get(path).await.status, 404);
     assert_eq!(

@@ -75,8 +75,9 @@ async fn health_readiness_metrics_and_openapi() {
     assert!(metrics.contains("coffer_http_requests_total{route=\"/api/v1/orgs/{org}/secrets/{scope}/{name}\",method=\"PUT\",status=\"201\"} 1"), "{metrics}");
     assert!(
         metrics.contains(
-            "coffer_blob_requests_total{backend=\"fs\",operation=\"put\",outcome=\"ok\"} 1"
-        )
+            "coffer_blob_requests_total{backend=\"fs\",operation=\"put\",outcome=\"ok\"} 2"
+        ),
+        "one put for the envelope, one for its manifest: {metrics}"
     );
     assert!(metrics.contains("coffer_http_request_duration_seconds_bucket"));
     let doc: serde_json::Value = get("/api/v1/openapi.json")

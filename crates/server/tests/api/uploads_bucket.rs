@@ -60,10 +60,16 @@ async fn presigned_uploads_go_straight_to_the_org_bucket_and_envelope_urls_serve
     let r = commit(&app, &t, "default", &g, &sha256_hex(&sealed)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(app.reveal("OPS-3", "key").await, b"from client");
-    // The version points at a copy only Coffer wrote; the client's object is gone.
+    // The version points at a copy only Coffer wrote, with Coffer's manifest beside it; the
+    // client's object is gone.
     let filed = bucket_keys(&s3, &bucket).await;
-    assert_eq!(filed.len(), 1, "{filed:?}");
-    assert_ne!(filed, uploaded);
+    assert_eq!(filed.len(), 2, "{filed:?}");
+    assert!(filed.iter().all(|k| !uploaded.contains(k)), "{filed:?}");
+    assert_eq!(
+        filed.iter().filter(|k| k.ends_with(".cfm")).count(),
+        1,
+        "{filed:?}"
+    );
 
     // envelope-url: a presigned GET of exactly the stored envelope, audited.
     let r = app
@@ -92,7 +98,7 @@ async fn presigned_uploads_go_straight_to_the_org_bucket_and_envelope_urls_serve
     let mut bytes = seal(&g, b"value", None);
     bytes[160] ^= 0x80;
     assert!(upload(&app, &t, &g, bytes.clone()).await.is_success());
-    assert_eq!(bucket_keys(&s3, &bucket).await.len(), 2);
+    assert_eq!(bucket_keys(&s3, &bucket).await.len(), 3);
     let r = commit(&app, &t, "default", &g, &sha256_hex(&bytes)).await;
     assert_eq!(
         (r.status.as_u16(), r.code()),

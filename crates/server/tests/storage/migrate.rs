@@ -111,13 +111,18 @@ async fn existing_secrets_move_to_the_bucket_and_a_restart_midway_resumes() {
     let stored = objects(moto, &bucket).await;
     assert_eq!(
         stored.len(),
-        SECRETS,
-        "one envelope per secret, no leftovers"
+        2 * SECRETS,
+        "one envelope per secret and its manifest, no leftovers"
+    );
+    assert!(
+        stored.iter().all(|(k, _)| k.ends_with(".cfm")
+            || stored.iter().any(|(m, _)| *m == k.replace(".cfr", ".cfm"))),
+        "every copied envelope got its manifest"
     );
     let blobs = resumed.data_dir().join("blobs");
     let left: Vec<_> = files_under(&blobs)
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "cfr"))
+        .filter(|p| p.extension().is_some_and(|e| e == "cfr" || e == "cfm"))
         .collect();
     assert!(left.is_empty(), "old copies deleted: {left:?}");
     for i in 0..SECRETS {

@@ -78,7 +78,8 @@ async fn a_validated_bucket_gets_the_seed_sentence_and_holds_only_envelopes() {
         "the probe object is gone"
     );
 
-    // New secrets live only in the bucket, as envelopes under ids.
+    // New secrets live only in the bucket, as envelopes under ids, each with its sealed
+    // manifest beside it (names in the bucket only as ciphertext).
     let r = app
         .put_secret_as(
             &owner,
@@ -91,9 +92,17 @@ async fn a_validated_bucket_gets_the_seed_sentence_and_holds_only_envelopes() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let stored = objects(moto, &bucket).await;
-    assert_eq!(stored.len(), 1);
+    assert_eq!(stored.len(), 2, "an envelope and its manifest");
+    assert_eq!(
+        stored.iter().filter(|(k, _)| k.ends_with(".cfr")).count(),
+        1
+    );
+    assert_eq!(
+        stored.iter().filter(|(k, _)| k.ends_with(".cfm")).count(),
+        1
+    );
     for (key, bytes) in &stored {
-        assert!(key.starts_with("orgs/") && key.ends_with(".cfr"), "{key}");
+        assert!(key.starts_with("orgs/"), "{key}");
         assert!(
             !key.contains("OPS") && !key.contains("db-password"),
             "{key}"
@@ -103,6 +112,7 @@ async fn a_validated_bucket_gets_the_seed_sentence_and_holds_only_envelopes() {
             "{key} is an envelope"
         );
         assert!(!bytes.windows(13).any(|w| w == b"hunter2-in-s3"));
+        assert!(!bytes.windows(11).any(|w| w == b"db-password"));
     }
     let r = app.reveal_as(&owner, "acme", "OPS-7", "db-password").await;
     assert_eq!(r.status, 200, "{}", r.body);

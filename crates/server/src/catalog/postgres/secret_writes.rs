@@ -54,10 +54,11 @@ pub(super) async fn put_version(
             rows::secret(&row)?
         }
     };
-    let counted = sqlx::query("UPDATE org_keys SET encryptions = encryptions + 1 WHERE org_id = $1 AND version = $2 AND encryptions < $3")
+    let counted = sqlx::query("UPDATE org_keys SET encryptions = encryptions + $4 WHERE org_id = $1 AND version = $2 AND encryptions <= $3")
         .bind(v.org.as_uuid())
         .bind(i64::from(v.key_version))
-        .bind(saturating_i64(v.max_encryptions))
+        .bind(rules::last_count_allowing_a_version(v.max_encryptions))
+        .bind(rules::WRAPS_PER_VERSION)
         .execute(&mut *c)
         .await?
         .rows_affected();

@@ -272,8 +272,8 @@ pub(super) fn put_version(conn: &Tx, v: &NewVersion, audit: &AuditDraft) -> R<Se
         }
     }
     let counted = conn
-        .prepare_cached("UPDATE org_keys SET encryptions = encryptions + 1 WHERE org_id = ?1 AND version = ?2 AND encryptions < ?3")
-        .and_then(|mut s| s.execute(params![v.org.to_bytes(), v.key_version, i64::try_from(v.max_encryptions).unwrap_or(i64::MAX)]))
+        .prepare_cached("UPDATE org_keys SET encryptions = encryptions + ?4 WHERE org_id = ?1 AND version = ?2 AND encryptions <= ?3")
+        .and_then(|mut s| s.execute(params![v.org.to_bytes(), v.key_version, rules::last_count_allowing_a_version(v.max_encryptions), rules::WRAPS_PER_VERSION]))
         .map_err(e)?;
     if counted == 0 {
         return Err(CatalogError::KeyExhausted);

@@ -3,12 +3,13 @@
 //! envelope the client sealed ([`uploads`] grants it, [`upload_commit`] records it), and
 //! presigned envelope URLs for client-side reads ([`envelope_url`]).
 //!
-//! Write order: seal with a fresh data key → put the envelope blob (create-if-absent, durable)
-//! → append the version row and its audit event in one catalog transaction. A crash between the
+//! Write order: seal with a fresh data key → put the envelope blob and its manifest
+//! ([`manifests`]; create-if-absent, durable) → append the version row and its audit event in one catalog transaction. A crash between the
 //! two leaves an orphan blob that the sweeper removes, never a row pointing at nothing.
 
 mod envelope_cache;
 mod envelope_url;
+mod manifests;
 mod reveal;
 mod upload_commit;
 mod uploads;
@@ -23,6 +24,8 @@ use crate::service::jira::{Use, usage_of};
 use crate::service::{Coffer, Error, Result, event};
 use bytes::Bytes;
 use coffer_envelope::{Binding, Plaintext};
+
+pub(in crate::service) use manifests::{Filing, put_with_manifest};
 
 pub use envelope_cache::EnvelopeCache;
 pub use reveal::{Revealed, unavailable_reason};
@@ -225,10 +228,27 @@ impl Coffer {
             )
             .map_err(|e| Error::Internal(format!("sealing: {e}")))?;
             let blob_key = BlobKey::for_write(org.id, id, version);
+            let filing = Filing {
+                org: org.id,
+                secret: id,
+                version,
+                scope: &req.scope,
+                name: &req.name,
+                kind,
+                at: now,
+                by: actor.name.as_str(),
+            };
+            let manifest = self
+                .seal_manifest(&filing, &blob_key, org.key_version)
+                .await?;
             let store = self.stores.get(self.catalog.as_ref(), org.storage).await?;
-            match store
-                .put_if_absent(&blob_key, Bytes::from(sealed.bytes))
-                .await
+            match put_with_manifest(
+                store.as_ref(),
+                &blob_key,
+                Bytes::from(sealed.bytes),
+                manifest,
+            )
+            .await
             {
                 Ok(()) => {}
                 Err(BlobError::AlreadyExists) => continue, // only if two attempts drew one random key
@@ -297,10 +317,20 @@ impl Coffer {
         )))
     }
 
-    /// Removes a blob no row will point at (best effort; the sweeper catches what this misses).
+    /// Removes a blob no row will point at, and an envelope's manifest with it (best effort; the
+    /// sweeper catches what this misses).
     pub(in crate::service) async fn discard_blob(&self, blob: &StoredBlob) {
         let deleted = match self.stores.get(self.catalog.as_ref(), blob.storage).await {
-            Ok(store) => store.delete(&blob.key).await.map_err(|e| e.to_string()),
+            Ok(store) => {
+                let manifest = blob.key.manifest_key();
+                let (envelope, manifest) = tokio::join!(store.delete(&blob.key), async {
+                    match &manifest {
+                        Some(m) => store.delete(m).await,
+                        None => Ok(()),
+                    }
+                });
+                envelope.and(manifest).map_err(|e| e.to_string())
+            }
             Err(e) => Err(e.to_string()),
         };
         if let Err(e) = deleted {

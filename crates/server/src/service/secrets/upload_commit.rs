@@ -1,6 +1,7 @@
 //! Committing a client-side upload (see [`super::uploads`] for the flow): read the uploaded
 //! object back, verify it against the grant without believing anything the client said, then
-//! file the verified bytes under a key only Coffer writes and append the version.
+//! file the verified bytes under a key only Coffer writes, with their manifest, and append the
+//! version.
 
 use crate::blob::{BlobError, BlobKey};
 use crate::catalog::{
@@ -8,6 +9,7 @@ use crate::catalog::{
 };
 use crate::domain::policy::{Action, Actor, SecretAction};
 use crate::domain::{OrgSlug, Timestamp, UploadId};
+use crate::service::secrets::manifests::{Filing, put_with_manifest};
 use crate::service::secrets::{binding, blob_error, check_value, conflict, label};
 use crate::service::{Coffer, Error, Result, event};
 use coffer_envelope::OVERHEAD;
@@ -75,8 +77,21 @@ impl Coffer {
             return Err(refused(id, &what, &why));
         }
         let blob_key = BlobKey::for_write(org.id, u.secret, u.version);
-        store
-            .put_if_absent(&blob_key, bytes)
+        let at = Timestamp::now();
+        let filing = Filing {
+            org: org.id,
+            secret: u.secret,
+            version: u.version,
+            scope: &u.scope,
+            name: &u.name,
+            kind: u.kind,
+            at,
+            by: actor.name.as_str(),
+        };
+        let manifest = self
+            .seal_manifest(&filing, &blob_key, u.key_version)
+            .await?;
+        put_with_manifest(store.as_ref(), &blob_key, bytes, manifest)
             .await
             .map_err(blob_error)?;
         let new = NewVersion {
@@ -92,7 +107,7 @@ impl Coffer {
             storage: u.storage,
             wrapped_key: u.wrapped_key.clone(),
             size: u.size,
-            at: Timestamp::now(),
+            at,
             by: actor.name.to_string(),
             expires_at: u.secret_expires_at,
             view_limit: u.view_limit,

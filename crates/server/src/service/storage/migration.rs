@@ -2,7 +2,8 @@
 //! changed. One envelope at a time: read it from where its version row says, check it is an
 //! envelope of that version, create a copy in the new store under a fresh key, read the copy
 //! back and compare, then flip the row to the copy with a check-and-set (which also requires the
-//! new store to still be the org's) — and only after the flip delete the old copy. So at every
+//! new store to still be the org's) — and only after the flip delete the old copy. The copy gets
+//! a fresh manifest (`crate::manifest`) naming the secret as the catalog has it now. So at every
 //! instant the row points at a verified copy; a crash anywhere leaves at worst an extra copy,
 //! which the sweeper removes; and since no two copies ever share a key, a mover deleting its
 //! old copy can never remove one that another mover (or an A→B→A switch) relies on. Reads keep working throughout (a reader that raced a flip
@@ -14,10 +15,47 @@
 
 use crate::audit::AuditDraft;
 use crate::blob::{BlobError, BlobKey, BlobStore};
-use crate::catalog::{OrgRecord, StoredBlob, VersionRecord};
-use crate::domain::{OrgId, StorageId};
+use crate::catalog::{OrgRecord, SecretFilter, StoredBlob, VersionRecord};
+use crate::domain::{OrgId, Scope, SecretId, SecretKind, SecretName, StorageId};
+use crate::service::secrets::{Filing, put_with_manifest};
 use crate::service::{Coffer, Error, Result};
+use std::collections::HashMap;
 use std::time::Duration;
+
+/// The current scope, name and kind of an org's secrets, read once per pass when the first
+/// copy needs them: a moved envelope gets a fresh manifest naming the secret as it is now (a
+/// rename or a Jira move since the version was written included), and versions written before
+/// manifests existed get one.
+#[derive(Default)]
+struct Names(Option<HashMap<SecretId, (Scope, SecretName, SecretKind)>>);
+
+impl Names {
+    async fn of(
+        &mut self,
+        coffer: &Coffer,
+        org: OrgId,
+        secret: SecretId,
+    ) -> std::result::Result<Option<(Scope, SecretName, SecretKind)>, String> {
+        if self.0.as_ref().is_none_or(|m| !m.contains_key(&secret)) {
+            let filter = SecretFilter {
+                include_deleted: true,
+                limit: u32::MAX,
+                ..SecretFilter::default()
+            };
+            let all = coffer
+                .catalog
+                .list_secrets(org, &filter)
+                .await
+                .map_err(|e| format!("reading the org's secret names: {e}"))?;
+            self.0 = Some(
+                all.into_iter()
+                    .map(|s| (s.id, (s.scope, s.name, s.kind)))
+                    .collect(),
+            );
+        }
+        Ok(self.0.as_ref().and_then(|m| m.get(&secret).cloned()))
+    }
+}
 
 /// Versions fetched per catalog query.
 const BATCH: u32 = 100;
@@ -56,6 +94,7 @@ impl Coffer {
             .await
             .map_err(|e| e.to_string())?;
         let mut moved = 0;
+        let mut names = Names::default();
         loop {
             let batch = self
                 .catalog
@@ -71,7 +110,10 @@ impl Coffer {
                 if self.is_stopping() {
                     return Ok(moved);
                 }
-                match self.move_envelope(org.id, v, target, dst.as_ref()).await {
+                match self
+                    .move_envelope(org, v, target, dst.as_ref(), &mut names)
+                    .await
+                {
                     Ok(n) => {
                         progressed = true;
                         moved += n;
@@ -112,10 +154,11 @@ impl Coffer {
     /// there was nothing to do (moved by another node, or destroyed meanwhile).
     async fn move_envelope(
         &self,
-        org: OrgId,
+        org: &OrgRecord,
         v: &VersionRecord,
         target: Option<StorageId>,
         dst: &dyn BlobStore,
+        names: &mut Names,
     ) -> std::result::Result<u64, String> {
         let what = format!("version {} of secret {}", v.version, v.secret);
         let src = self
@@ -144,9 +187,26 @@ impl Coffer {
         }
         let copy = StoredBlob {
             storage: target,
-            key: BlobKey::for_write(org, v.secret, v.version),
+            key: BlobKey::for_write(org.id, v.secret, v.version),
         };
-        dst.put_if_absent(&copy.key, bytes.clone())
+        let Some((scope, name, kind)) = names.of(self, org.id, v.secret).await? else {
+            return Ok(0); // destroyed meanwhile
+        };
+        let filing = Filing {
+            org: org.id,
+            secret: v.secret,
+            version: v.version,
+            scope: &scope,
+            name: &name,
+            kind,
+            at: v.created_at,
+            by: &v.created_by,
+        };
+        let manifest = self
+            .seal_manifest(&filing, &copy.key, org.key_version)
+            .await
+            .map_err(|e| format!("the manifest of {what}: {e}"))?;
+        put_with_manifest(dst, &copy.key, bytes.clone(), manifest)
             .await
             .map_err(|e| format!("copying {what}: {e}"))?;
         let back = dst.get(&copy.key).await;

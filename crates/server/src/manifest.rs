@@ -2,12 +2,15 @@
 //! no catalog — say which secret each envelope is. Every secret version's envelope
 //! (`…/v{n}-{hex}.cfr`) has a manifest beside it (`…/v{n}-{hex}.cfm`, [`BlobKey::manifest_key`])
 //! naming the envelope's scope, name, kind, version and writer. Names are as sensitive as the
-//! catalog keeps them, so the manifest is sealed like a value: an [envelope v1] under the org key,
-//! bound to the org and to a fresh id of its own (as sealed settings are), so that a manifest can
-//! never pass for a value — a reader that checks a value's binding refuses it — and a value never
-//! parses as a manifest. What ties a manifest to its envelope is its authenticated content: the
-//! envelope's object key, secret id and version, which a reader compares with the envelope's own
-//! key and header.
+//! catalog keeps them, so the manifest is sealed like a value: an [envelope v1] under the org key.
+//! Its binding is the org, the **manifest id** of the secret ([`manifest_id`]: derived from the
+//! secret id, a version-8 UUID no secret ever has, as Coffer gives secrets version-7 ids) and
+//! the secret version. So a manifest opens only as the manifest of that secret version: it can
+//! never pass for a value (a value's binding carries the secret's own id), a value never passes
+//! for a manifest (no value is sealed under a manifest id, whatever its plaintext), and a
+//! manifest moved onto another version's envelope is refused by its binding before its content
+//! is read. Its content repeats the ids and version, and the scope and name it gives are parsed
+//! like the API's before anyone uses them.
 //!
 //! Format v1 (docs/formats.md "Version manifests"): one UTF-8 JSON object, sealed. Pure: no I/O;
 //! the write path, the storage migration and `coffer recover` call it.
@@ -15,7 +18,8 @@
 //! [envelope v1]: ../../../docs/envelope-format.md
 
 use crate::blob::BlobKey;
-use crate::domain::{OrgId, SecretId, Timestamp};
+use crate::domain::{OrgId, Scope, SecretId, SecretName, Timestamp};
+use aws_lc_rs::digest;
 use coffer_api::SecretKind;
 use coffer_envelope::{Binding, OrgKey};
 use serde::{Deserialize, Serialize};
@@ -27,6 +31,25 @@ pub const FORMAT: &str = "coffer-manifest";
 pub const VERSION: u32 = 1;
 /// The largest manifest a reader opens (a real one is well under 1 KiB).
 pub const MAX_SEALED: usize = 64 * 1024;
+
+/// The id a secret's manifests are bound to in place of the secret id: the first 16 bytes of
+/// SHA-256(`coffer-manifest-v1\0` ‖ secret id), marked as a version-8 (custom) RFC 9562 UUID.
+pub fn manifest_id(secret: SecretId) -> [u8; 16] {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(b"coffer-manifest-v1\0");
+    ctx.update(&secret.to_bytes());
+    let d = ctx.finish();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&d.as_ref()[..16]);
+    id[6] = (id[6] & 0x0f) | 0x80; // version 8
+    id[8] = (id[8] & 0x3f) | 0x80; // RFC 9562 variant
+    id
+}
+
+/// Whether an envelope header's binding is a manifest's (a version-8 id), not a value's.
+pub fn is_manifest_binding(binding: &Binding) -> bool {
+    binding.secret[6] >> 4 == 8
+}
 
 /// One secret version, as its manifest names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +65,9 @@ pub struct Manifest {
     pub secret_id: SecretId,
     /// The secret version (the envelope header's version).
     pub secret_version: u32,
-    /// The envelope's object key within the store, without the store's prefix.
+    /// The envelope's object key within the store (without the store's prefix) when the manifest
+    /// was written; a storage migration copies the manifest unchanged beside a copy with another
+    /// key, so this is informative, not a check.
     pub object: String,
     /// The scope when the version was written: a project key (`OPS`) or an issue key (`OPS-123`).
     pub scope: String,
@@ -111,15 +136,20 @@ impl Manifest {
         }
     }
 
-    /// Seals the manifest under `org_key` (org-key version `key_version`), bound to a fresh id.
+    /// The binding of this manifest's envelope under org-key version `key_version`.
+    pub fn binding(&self, key_version: u32) -> Binding {
+        Binding {
+            org: self.org_id.to_bytes(),
+            secret: manifest_id(self.secret_id),
+            version: self.secret_version,
+            key_version,
+        }
+    }
+
+    /// Seals the manifest under `org_key` (org-key version `key_version`).
     pub fn seal(&self, org_key: &OrgKey, key_version: u32) -> Result<Vec<u8>, ManifestError> {
         let json = serde_json::to_vec(self).map_err(|e| ManifestError::Format(e.to_string()))?;
-        let binding = Binding {
-            org: self.org_id.to_bytes(),
-            secret: SecretId::new().to_bytes(),
-            version: 1,
-            key_version,
-        };
+        let binding = self.binding(key_version);
         coffer_envelope::seal(org_key, &binding, &json)
             .map(|s| s.bytes)
             .map_err(|e| ManifestError::Sealed(e.to_string()))
@@ -136,12 +166,23 @@ impl Manifest {
         ))
     }
 
-    /// Opens a sealed manifest with `org_key`, the key of the org and org-key version its header
-    /// names ([`Manifest::sealed_under`]); the manifest must be of that org.
-    pub fn open(sealed: &[u8], org_key: &OrgKey) -> Result<Self, ManifestError> {
+    /// Opens the sealed manifest of the envelope whose header binds `value` (org, secret,
+    /// version), with `org_key`: the key of the org-key version its own header names
+    /// ([`Manifest::sealed_under`]). Anything but that secret version's manifest is refused.
+    pub fn open(sealed: &[u8], value: &Binding, org_key: &OrgKey) -> Result<Self, ManifestError> {
         let envelope = coffer_envelope::parse(sealed, MAX_SEALED)
             .map_err(|e| ManifestError::Sealed(e.to_string()))?;
         let binding = envelope.binding;
+        let secret = SecretId::from_uuid(uuid::Uuid::from_bytes(value.secret));
+        if binding.org != value.org
+            || binding.secret != manifest_id(secret)
+            || binding.version != value.version
+        {
+            return Err(ManifestError::Mismatch(format!(
+                "another envelope than this one (its binding is not the manifest binding of secret {secret} version {})",
+                value.version
+            )));
+        }
         let org = OrgId::from_uuid(uuid::Uuid::from_bytes(binding.org));
         let plain = coffer_envelope::open(org_key, &binding, sealed, MAX_SEALED)
             .map_err(|e| ManifestError::Sealed(e.to_string()))?;
@@ -153,34 +194,15 @@ impl Manifest {
                 m.format, m.version
             )));
         }
-        if m.org_id != org {
+        if m.org_id != org || m.secret_id != secret || m.secret_version != value.version {
             return Err(ManifestError::Mismatch(format!(
-                "org {} but is sealed by org {org}",
-                m.org_id
+                "secret {} version {} of org {}, but is sealed as the manifest of secret {secret} version {} of org {org}",
+                m.secret_id, m.secret_version, m.org_id, value.version
             )));
         }
+        Scope::parse(&m.scope).map_err(|e| ManifestError::Format(format!("its scope: {e}")))?;
+        SecretName::parse(&m.name).map_err(|e| ManifestError::Format(format!("its name: {e}")))?;
         Ok(m)
-    }
-
-    /// Checks that this manifest names the envelope at `object` whose header binds `binding`.
-    pub fn check_describes(
-        &self,
-        object: &BlobKey,
-        binding: &Binding,
-    ) -> Result<(), ManifestError> {
-        let secret = SecretId::from_uuid(uuid::Uuid::from_bytes(binding.secret));
-        let org = OrgId::from_uuid(uuid::Uuid::from_bytes(binding.org));
-        if self.object != object.as_str()
-            || self.secret_id != secret
-            || self.secret_version != binding.version
-            || self.org_id != org
-        {
-            return Err(ManifestError::Mismatch(format!(
-                "{} (secret {} version {}), not the envelope {object} beside it",
-                self.object, self.secret_id, self.secret_version
-            )));
-        }
-        Ok(())
     }
 }
 
@@ -202,62 +224,83 @@ mod tests {
         })
     }
 
+    fn value_binding(org: OrgId, secret: SecretId, version: u32) -> Binding {
+        Binding {
+            org: org.to_bytes(),
+            secret: secret.to_bytes(),
+            version,
+            key_version: 3,
+        }
+    }
+
     #[test]
-    fn seals_opens_and_describes_only_its_envelope() {
+    fn manifest_ids_are_version_8_and_never_a_secrets() {
+        let secret = SecretId::new();
+        let id = manifest_id(secret);
+        assert_eq!(id, manifest_id(secret), "derived, not drawn");
+        assert_ne!(id, manifest_id(SecretId::new()));
+        assert_eq!(uuid::Uuid::from_bytes(id).get_version_num(), 8);
+        assert_eq!(secret.as_uuid().get_version_num(), 7);
+        assert!(is_manifest_binding(&Binding {
+            secret: id,
+            ..value_binding(OrgId::new(), secret, 1)
+        }));
+        assert!(!is_manifest_binding(&value_binding(
+            OrgId::new(),
+            secret,
+            1
+        )));
+    }
+
+    #[test]
+    fn seals_and_opens_only_as_its_own_versions_manifest() {
         let (org, secret) = (OrgId::new(), SecretId::new());
         let object = BlobKey::for_write(org, secret, 2);
         let m = sample(org, &object, secret);
         let key = OrgKey::generate();
         let sealed = m.seal(&key, 3).unwrap();
         assert_eq!(Manifest::sealed_under(&sealed).unwrap(), (org, 3));
-        let opened = Manifest::open(&sealed, &key).unwrap();
+        let opened = Manifest::open(&sealed, &value_binding(org, secret, 2), &key).unwrap();
         assert_eq!(opened, m);
-        let value_binding = Binding {
-            org: org.to_bytes(),
-            secret: secret.to_bytes(),
-            version: 2,
-            key_version: 3,
-        };
-        opened.check_describes(&object, &value_binding).unwrap();
-        let other = BlobKey::for_write(org, secret, 2);
-        assert!(matches!(
-            opened.check_describes(&other, &value_binding),
-            Err(ManifestError::Mismatch(_))
-        ));
-        let v3 = Binding {
-            version: 3,
-            ..value_binding
-        };
-        assert!(opened.check_describes(&object, &v3).is_err());
+        for other in [
+            value_binding(org, secret, 3),
+            value_binding(org, SecretId::new(), 2),
+            value_binding(OrgId::new(), secret, 2),
+        ] {
+            assert!(matches!(
+                Manifest::open(&sealed, &other, &key),
+                Err(ManifestError::Mismatch(_))
+            ));
+        }
     }
 
     #[test]
-    fn refuses_another_key_an_altered_byte_and_a_sealed_value() {
+    fn refuses_another_key_an_altered_byte_a_value_and_a_bad_name() {
         let (org, secret) = (OrgId::new(), SecretId::new());
         let object = BlobKey::for_write(org, secret, 2);
         let key = OrgKey::generate();
-        let mut sealed = sample(org, &object, secret).seal(&key, 1).unwrap();
-        let other = OrgKey::generate();
+        let v = value_binding(org, secret, 2);
+        let mut sealed = sample(org, &object, secret).seal(&key, 3).unwrap();
         assert!(matches!(
-            Manifest::open(&sealed, &other),
+            Manifest::open(&sealed, &v, &OrgKey::generate()),
             Err(ManifestError::Sealed(_))
         ));
         let last = sealed.len() - 1;
         sealed[last] ^= 1;
-        assert!(Manifest::open(&sealed, &key).is_err());
-        let value = coffer_envelope::seal(
-            &key,
-            &Binding {
-                org: org.to_bytes(),
-                secret: secret.to_bytes(),
-                version: 2,
-                key_version: 1,
-            },
-            b"hunter2",
-        )
-        .unwrap();
+        assert!(Manifest::open(&sealed, &v, &key).is_err());
+        // A value whose plaintext is a manifest's JSON is still a value: refused by its binding.
+        let json = serde_json::to_vec(&sample(org, &object, secret)).unwrap();
+        let value = coffer_envelope::seal(&key, &v, &json).unwrap();
         assert!(matches!(
-            Manifest::open(&value.bytes, &key),
+            Manifest::open(&value.bytes, &v, &key),
+            Err(ManifestError::Mismatch(_))
+        ));
+        // A manifest naming a path, sealed with the right key, is still refused.
+        let mut evil = sample(org, &object, secret);
+        evil.scope = "../../etc".into();
+        let sealed = evil.seal(&key, 3).unwrap();
+        assert!(matches!(
+            Manifest::open(&sealed, &v, &key),
             Err(ManifestError::Format(_))
         ));
     }

@@ -49,7 +49,8 @@ use zeroize::Zeroizing;
 const ORG: &str = "0193a0c4-5e6f-7a8b-9c0d-1e2f30415263";
 const SECRET: &str = "0193a0c4-7000-7abc-8def-0123456789ab";
 const SETTING_SECRET_ID: &str = "0193a0c4-7100-7123-8456-789abcdef012";
-const MANIFEST_ID: &str = "0193a0c4-7200-7345-8678-9abcdef01234";
+/// The manifest id of SECRET (docs/formats.md "Version manifests").
+const MANIFEST_ID: &str = "d5ee3b87-7f2b-8f6b-b4b7-15be6aa55d65";
 const VERSION_OBJECT: &str = "orgs/0193a0c4-5e6f-7a8b-9c0d-1e2f30415263/secrets/0193a0c4-7000-7abc-8def-0123456789ab/v7-00112233445566778899aabbccddeeff.cfr";
 const REQUEST: &str = "6f1c2a9e-3b4d-4e5f-8a6b-7c8d9e0f1a2b";
 const USER: &str = "0193a0c4-6000-7000-8000-000000000001";
@@ -543,14 +544,10 @@ fn make_vectors() -> Value {
         by: "alice",
     });
     let manifest_json = serde_json::to_string(&manifest).unwrap();
+    assert_eq!(manifest.binding(1).secret, *uuid(MANIFEST_ID).as_bytes());
     let sealed_manifest = coffer_envelope::seal_deterministic(
         &org_key,
-        &Binding {
-            org: org_bytes,
-            secret: *uuid(MANIFEST_ID).as_bytes(),
-            version: 1,
-            key_version: 1,
-        },
+        &manifest.binding(1),
         &key(0xa3),
         &nonce(0xb3),
         &nonce(0xc3),
@@ -558,7 +555,7 @@ fn make_vectors() -> Value {
     )
     .unwrap();
     let version_manifest = json!({
-        "comment": "the object beside an envelope (.cfm for .cfr): envelope v1, binding (org, a fresh id, version 1, org-key version), payload the manifest's UTF-8 JSON",
+        "comment": "the object beside an envelope (.cfm for .cfr): envelope v1, binding (org, manifest id = SHA-256(\"coffer-manifest-v1\\0\" || secret id)[..16] as a version-8 UUID, the secret version, org-key version), payload the manifest's UTF-8 JSON",
         "org_key": h(org_key.expose()), "org_id": ORG, "manifest_id": MANIFEST_ID,
         "key_version": 1, "object": VERSION_OBJECT, "json": manifest_json,
         "envelope": h(&sealed_manifest.bytes),
@@ -1087,10 +1084,21 @@ fn version_manifests() {
     // Coffer's reader: opens it, and accepts it for exactly the envelope it names.
     let org = OrgId::from_uuid(uuid(text(&m["org_id"])));
     assert_eq!(Manifest::sealed_under(&envelope).unwrap(), (org, 1));
-    let opened = Manifest::open(&envelope, &org_key).unwrap();
+    // The manifest id, by the doc: SHA-256 of the label and the secret id, version-8 bits set.
+    let mut id = digest::digest(
+        &digest::SHA256,
+        &[&b"coffer-manifest-v1\0"[..], uuid(SECRET).as_bytes()].concat(),
+    )
+    .as_ref()[..16]
+        .to_vec();
+    id[6] = (id[6] & 0x0f) | 0x80;
+    id[8] = (id[8] & 0x3f) | 0x80;
+    assert_eq!(uuid(text(&m["manifest_id"])).as_bytes()[..], id[..]);
+    assert_eq!(envelope[22..38], id[..], "the header binds the manifest id");
     assert_eq!(
-        (opened.scope.as_str(), opened.name.as_str()),
-        ("OPS-123", "db-password")
+        envelope[38..42],
+        7u32.to_be_bytes(),
+        "and the secret version"
     );
     let value = Binding {
         org: *uuid(ORG).as_bytes(),
@@ -1098,16 +1106,17 @@ fn version_manifests() {
         version: 7,
         key_version: 1,
     };
-    let object = BlobKey::parse(text(&m["object"])).unwrap();
-    opened.check_describes(&object, &value).unwrap();
-    assert!(
-        opened
-            .check_describes(
-                &BlobKey::parse("orgs/x/secrets/y/v7-0.cfr").unwrap(),
-                &value
-            )
-            .is_err()
+    let opened = Manifest::open(&envelope, &value, &org_key).unwrap();
+    assert_eq!(
+        (opened.scope.as_str(), opened.name.as_str()),
+        ("OPS-123", "db-password")
     );
+    // The manifest of version 7 is no other version's.
+    let v6 = Binding {
+        version: 6,
+        ..value
+    };
+    assert!(Manifest::open(&envelope, &v6, &org_key).is_err());
 }
 
 fn record(org: OrgId, e: &Value) -> AuditRecord {

@@ -7,11 +7,16 @@
 //! `--all-versions`), opens the manifests to name them, then opens each envelope and writes its
 //! value to `OUT/{scope}/{name}` (older versions `…@v{n}`). Nothing is believed that is not
 //! authenticated: an envelope must open with the kit's key and its header must name the secret
-//! and version its key says; a manifest must open with the kit's key and name exactly the
-//! envelope beside it. A version whose manifest is missing or fails goes to
-//! `OUT/_unnamed/{secret}` (no secret name or scope key starts with `_`), and two secrets
-//! claiming one name keep it by who wrote last (the other gets `…@{secret id}`). Every
-//! version found, and every object that could not be opened, is listed in `OUT/index.json`.
+//! and version its key says; a manifest must open with the kit's key as the manifest of exactly
+//! that secret version (`coffer_server::manifest`), and its scope and name must parse. A
+//! secret's latest value is its newest version with such a manifest; newer versions without one
+//! (an upload never committed, a manifest lost) are written unnamed beside it, not hidden. A
+//! version whose manifest is missing or refused goes to `OUT/_unnamed/{secret}` (no secret name
+//! or scope key starts with `_`), and two secrets claiming one name keep it by who wrote last
+//! (the other gets `…@{secret id}`). Every version found, and every problem — a refused
+//! manifest, an object that could not be opened or written — is listed in `OUT/index.json`,
+//! and makes the run exit 1 after writing everything else. Objects larger than a Coffer object
+//! can be are skipped by their listed size, before any byte is read.
 //!
 //! The org keys come from [`KitKeys`]: the kit itself for an org on the deployment's master key,
 //! KMS `Decrypt` with the caller's own AWS credentials for a BYOK org.
@@ -19,11 +24,11 @@
 use super::backup::NewFile;
 use crate::cli::RecoverArgs;
 use crate::error::{CliError, Result};
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 use base64::Engine as _;
 use bytes::Bytes;
 use coffer_api::{KeyProviderKind, RecoveryKit};
-use coffer_envelope::Key32;
+use coffer_envelope::{Binding, Key32};
 use coffer_server::aws::AwsSettings;
 use coffer_server::blob::{BlobKey, BlobPrefix, BlobStore, FsBlobStore, S3BlobStore};
 use coffer_server::domain::OrgId;
@@ -45,6 +50,8 @@ pub(super) struct KitKeys<'k> {
     kms_endpoint: Option<String>,
     kms: Option<AwsKmsProvider>,
     held: HashMap<u32, Key32>,
+    /// Versions that could not be had, and why (asked once each).
+    failed: HashMap<u32, String>,
 }
 
 impl<'k> KitKeys<'k> {
@@ -54,14 +61,27 @@ impl<'k> KitKeys<'k> {
             kms_endpoint,
             kms: None,
             held: HashMap::new(),
+            failed: HashMap::new(),
         }
     }
 
-    /// The org key of `version`.
-    pub(super) async fn get(&mut self, version: u32) -> Result<&Key32> {
+    /// The org key of `version`, or why it cannot be had (a version the kit does not hold, KMS
+    /// refusing or out of reach): a problem of the objects sealed under it, not of the run.
+    pub(super) async fn get(&mut self, version: u32) -> std::result::Result<&Key32, String> {
+        if let Some(why) = self.failed.get(&version) {
+            return Err(why.clone());
+        }
         if !self.held.contains_key(&version) {
-            let key = self.fetch(version).await?;
-            self.held.insert(version, key);
+            match self.fetch(version).await {
+                Ok(key) => {
+                    self.held.insert(version, key);
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    self.failed.insert(version, why.clone());
+                    return Err(why);
+                }
+            }
         }
         Ok(&self.held[&version])
     }
@@ -158,7 +178,8 @@ struct Found {
     secret: uuid::Uuid,
     version: u32,
     envelope: BlobKey,
-    manifest: Option<BlobKey>,
+    size: u64,
+    manifest: Option<(BlobKey, u64)>,
 }
 
 /// A line of `index.json`.
@@ -244,49 +265,50 @@ async fn open_store(kit: &RecoveryKit, args: &RecoverArgs) -> Result<(Box<dyn Bl
     Ok((Box::new(store), shown))
 }
 
-/// Creates `out` (0700), or accepts it if it is an empty directory.
+/// Creates `out` with mode 0700; refuses anything that exists, so no one else's directory (or
+/// a link planted there) receives plaintext.
 fn make_out_dir(out: &Path) -> Result<()> {
-    match std::fs::read_dir(out) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
-                return Err(CliError::Usage(format!(
-                    "{} is not empty: coffer recover writes into a new or empty directory",
-                    out.display()
-                )));
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(out)
-            .with_context(|| format!("cannot create {}", out.display()))
-            .map_err(Into::into),
-        Err(e) => Err(anyhow!("cannot use {}: {e}", out.display()).into()),
-    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(out)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => CliError::Usage(format!(
+                "{} exists: coffer recover writes into a new directory it creates (mode 0700); name one that does not exist",
+                out.display()
+            )),
+            _ => CliError::Other(anyhow!("cannot create {}: {e}", out.display())),
+        })
 }
 
-fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+fn write_new(path: &Path, bytes: &[u8]) -> std::result::Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let mut out = NewFile::create(path)?;
+    let mut out = NewFile::create(path).map_err(|e| e.to_string())?;
     let mut file = out.take_file();
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", path.display()))?;
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
     out.keep();
     Ok(())
 }
 
+/// Reads an object the listing said is `size` bytes, refusing more than `max` before reading.
 async fn read(
     store: &dyn BlobStore,
     key: &BlobKey,
+    size: u64,
     max: u64,
 ) -> std::result::Result<Bytes, String> {
+    if size > max {
+        return Err(format!(
+            "it is {size} bytes, over {max}: not a Coffer object"
+        ));
+    }
     let bytes = store
         .get(key)
         .await
@@ -297,46 +319,62 @@ async fn read(
     Ok(bytes)
 }
 
-/// Opens and checks the manifest of `f`; `Err` says why it cannot name the version.
+/// What naming a version found.
+enum Naming {
+    /// Its manifest.
+    Named(Manifest),
+    /// It has no manifest (written before manifests existed, an upload never committed).
+    Unnamed(String),
+    /// Its manifest is there but is not its own: altered, moved, another org's.
+    Refused(String),
+    /// Its manifest could not be opened for want of the org key (see [`KitKeys::get`]).
+    NoKey(String),
+}
+
+/// Opens and checks the manifest of `f`.
 async fn name_of(
     store: &dyn BlobStore,
     keys: &mut KitKeys<'_>,
     org: uuid::Uuid,
     f: &Found,
-) -> Result<std::result::Result<(Manifest, u32), String>> {
-    let Some(mkey) = &f.manifest else {
-        return Ok(Err(
-            "no manifest beside it (written before manifests existed, or lost)".into(),
-        ));
+) -> Naming {
+    let Some((mkey, size)) = &f.manifest else {
+        return Naming::Unnamed(
+            "no manifest beside it (written before manifests existed, an upload never committed, or deleted)".into(),
+        );
     };
-    let sealed = match read(store, mkey, MAX_SEALED as u64).await {
+    let sealed = match read(store, mkey, *size, MAX_SEALED as u64).await {
         Ok(b) => b,
-        Err(e) => return Ok(Err(format!("its manifest: {e}"))),
+        Err(e) => return Naming::Refused(format!("its manifest: {e}")),
     };
-    let (sealed_org, key_version) = match Manifest::sealed_under(&sealed) {
-        Ok(v) => v,
-        Err(e) => return Ok(Err(e.to_string())),
+    let key_version = match Manifest::sealed_under(&sealed) {
+        Ok((_, v)) => v,
+        Err(e) => return Naming::Refused(e.to_string()),
     };
-    if sealed_org.as_uuid() != org {
-        return Ok(Err(format!(
-            "its manifest is sealed by another org ({sealed_org})"
-        )));
+    let key = match keys.get(key_version).await {
+        Ok(k) => k,
+        Err(e) => return Naming::NoKey(format!("its manifest: {e}")),
+    };
+    // The value's binding as the object key states it; the manifest must be that version's.
+    let value = Binding {
+        org: *org.as_bytes(),
+        secret: *f.secret.as_bytes(),
+        version: f.version,
+        key_version: 0,
+    };
+    match Manifest::open(&sealed, &value, key) {
+        Ok(m) => Naming::Named(m),
+        Err(e) => Naming::Refused(e.to_string()),
     }
-    let key = keys.get(key_version).await?;
-    let manifest = match Manifest::open(&sealed, key) {
-        Ok(m) => m,
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    if manifest.object != f.envelope.as_str()
-        || manifest.secret_id.as_uuid() != f.secret
-        || manifest.secret_version != f.version
-    {
-        return Ok(Err(format!(
-            "its manifest describes {} (secret {} version {}), not this envelope",
-            manifest.object, manifest.secret_id, manifest.secret_version
-        )));
-    }
-    Ok(Ok((manifest, key_version)))
+}
+
+/// Counts of a run.
+#[derive(Default)]
+struct Tally {
+    written: u64,
+    unnamed: u64,
+    refused: u64,
+    failed: u64,
 }
 
 /// `coffer recover --bucket|--dir`.
@@ -351,26 +389,25 @@ pub(super) async fn rebuild(kit: &RecoveryKit, args: &RecoverArgs) -> Result<i32
     let listed = store.list(&prefix).await.map_err(|e| {
         anyhow!("cannot list {source}: {e} (check the bucket, its region and your AWS credentials)")
     })?;
+    let manifests: HashMap<BlobKey, u64> = listed
+        .iter()
+        .filter(|m| m.key.envelope_of_manifest().is_some())
+        .map(|m| (m.key.clone(), m.size))
+        .collect();
     let mut by_secret: BTreeMap<uuid::Uuid, Vec<Found>> = BTreeMap::new();
-    let mut manifests = std::collections::HashSet::new();
-    for meta in &listed {
-        if meta.key.envelope_of_manifest().is_some() {
-            manifests.insert(meta.key.clone());
-        }
-    }
-    let mut index = Vec::new();
     for meta in listed {
-        if meta.key.envelope_of_manifest().is_some() {
-            continue;
-        }
         let Some((secret, version)) = parse_envelope_key(org, &meta.key) else {
-            continue; // not an envelope (a temporary or foreign object)
+            continue; // a manifest, or not Coffer's
         };
-        let manifest = meta.key.manifest_key().filter(|m| manifests.contains(m));
+        let manifest = meta
+            .key
+            .manifest_key()
+            .and_then(|m| manifests.get(&m).map(|size| (m, *size)));
         by_secret.entry(secret).or_default().push(Found {
             secret,
             version,
             envelope: meta.key,
+            size: meta.size,
             manifest,
         });
     }
@@ -383,14 +420,18 @@ pub(super) async fn rebuild(kit: &RecoveryKit, args: &RecoverArgs) -> Result<i32
     }
     make_out_dir(&out)?;
     let mut keys = KitKeys::new(kit, args.kms_endpoint.clone());
-    // Which versions to write, named.
-    let mut chosen = Vec::new();
+    let mut index = Vec::new();
+    let mut tally = Tally::default();
+    // Per secret, newest first: the newest version whose manifest is its own is the secret's
+    // latest named value; anything newer (never acknowledged, or its manifest lost) is written
+    // unnamed beside it rather than hidden; older versions only with --all-versions.
+    let mut chosen: Vec<(Found, bool, Naming)> = Vec::new();
     for (_, mut versions) in by_secret {
-        versions.sort_by_key(|f| f.version);
-        let latest = versions.last().map(|f| f.version).expect("non-empty");
+        versions.sort_by_key(|f| std::cmp::Reverse(f.version));
+        let mut named_latest = false;
+        let highest = versions[0].version;
         for f in versions {
-            let is_latest = f.version == latest;
-            if !is_latest && !args.all_versions {
+            if named_latest && !args.all_versions {
                 index.push(entry(
                     &f,
                     false,
@@ -399,14 +440,21 @@ pub(super) async fn rebuild(kit: &RecoveryKit, args: &RecoverArgs) -> Result<i32
                 ));
                 continue;
             }
-            let named = name_of(store.as_ref(), &mut keys, org, &f).await?;
-            chosen.push((f, is_latest, named));
+            let naming = name_of(store.as_ref(), &mut keys, org, &f).await;
+            let latest = match naming {
+                Naming::Named(_) if !named_latest => {
+                    named_latest = true;
+                    true
+                }
+                _ => !named_latest && f.version == highest,
+            };
+            chosen.push((f, latest, naming));
         }
     }
-    // Who keeps a name two secrets claim: the one written last.
+    // Who keeps a scope/name two secrets claim: the one written last.
     let mut owner: HashMap<(String, String), (time::OffsetDateTime, uuid::Uuid)> = HashMap::new();
-    for (f, latest, named) in &chosen {
-        if let (true, Ok((m, _))) = (latest, named) {
+    for (f, latest, naming) in &chosen {
+        if let (true, Naming::Named(m)) = (latest, naming) {
             let slot = owner
                 .entry((m.scope.clone(), m.name.clone()))
                 .or_insert((m.written_at, f.secret));
@@ -415,52 +463,67 @@ pub(super) async fn rebuild(kit: &RecoveryKit, args: &RecoverArgs) -> Result<i32
             }
         }
     }
-    let (mut written, mut unnamed, mut failed) = (0u64, 0u64, 0u64);
-    for (f, latest, named) in chosen {
-        let bytes = match read(store.as_ref(), &f.envelope, MAX_OBJECT).await {
+    let mut used = std::collections::HashSet::new();
+    for (f, latest, naming) in chosen {
+        let (manifest, problem, base) = match naming {
+            Naming::Named(m) => {
+                let mine = owner
+                    .get(&(m.scope.clone(), m.name.clone()))
+                    .is_some_and(|o| o.1 == f.secret);
+                let base = match mine || !latest {
+                    true => format!("{}/{}", m.scope, m.name),
+                    false => format!("{}/{}@{}", m.scope, m.name, f.secret),
+                };
+                (Some(m), None, base)
+            }
+            Naming::Unnamed(why) => (None, Some(why), format!("_unnamed/{}", f.secret)),
+            Naming::Refused(why) => {
+                tally.refused += 1;
+                (None, Some(why), format!("_unnamed/{}", f.secret))
+            }
+            Naming::NoKey(why) => (None, Some(why), format!("_unnamed/{}", f.secret)),
+        };
+        let bytes = match read(store.as_ref(), &f.envelope, f.size, MAX_OBJECT).await {
             Ok(b) => Zeroizing::new(b.to_vec()),
             Err(e) => {
-                failed += 1;
-                index.push(entry(&f, latest, named.ok().map(|n| n.0), Some(e)));
+                tally.failed += 1;
+                index.push(entry(&f, latest, manifest, Some(e)));
                 continue;
             }
         };
-        let opened = open_envelope(&bytes, org, &f, &mut keys).await?;
-        let (plain, key_version) = match opened {
+        let (plain, key_version) = match open_envelope(&bytes, org, &f, &mut keys).await {
             Ok(v) => v,
             Err(e) => {
-                failed += 1;
-                index.push(entry(&f, latest, named.ok().map(|n| n.0), Some(e)));
+                tally.failed += 1;
+                index.push(entry(&f, latest, manifest, Some(e)));
                 continue;
             }
         };
-        let (relative, manifest, problem) = match named {
-            Ok((m, _)) => {
-                let base = if owner
-                    .get(&(m.scope.clone(), m.name.clone()))
-                    .is_some_and(|o| o.1 == f.secret)
-                {
-                    format!("{}/{}", m.scope, m.name)
-                } else {
-                    format!("{}/{}@{}", m.scope, m.name, f.secret)
-                };
-                (base, Some(m), None)
+        let mut relative = match latest {
+            true => base,
+            false => format!("{base}@v{}", f.version),
+        };
+        if !used.insert(relative.clone()) {
+            // Two objects of one version (a copy left by a crash or a lost race): both kept.
+            let stem = f.envelope.as_str().rsplit('/').next().unwrap_or_default();
+            relative = format!("{relative}@{}", stem.trim_end_matches(".cfr"));
+            used.insert(relative.clone());
+        }
+        let mut e = entry(&f, latest, manifest, problem);
+        e.key_version = Some(key_version);
+        match write_new(&out.join(&relative), plain.as_bytes()) {
+            Ok(()) => {
+                if e.name.is_none() {
+                    tally.unnamed += 1;
+                }
+                tally.written += 1;
+                e.file = Some(relative);
             }
             Err(why) => {
-                unnamed += 1;
-                (format!("_unnamed/{}", f.secret), None, Some(why))
+                tally.failed += 1;
+                e.problem = Some(why);
             }
-        };
-        let relative = if latest {
-            relative
-        } else {
-            format!("{relative}@v{}", f.version)
-        };
-        write_new(&out.join(&relative), plain.as_bytes())?;
-        written += 1;
-        let mut e = entry(&f, latest, manifest, problem);
-        e.file = Some(relative);
-        e.key_version = Some(key_version);
+        }
         index.push(e);
     }
     index.sort_by_key(|a| (a.secret_id, a.version));
@@ -472,23 +535,40 @@ pub(super) async fn rebuild(kit: &RecoveryKit, args: &RecoverArgs) -> Result<i32
         versions: index,
     };
     let json = serde_json::to_vec_pretty(&doc).map_err(anyhow::Error::from)?;
-    write_new(&out.join("index.json"), &json)?;
-    eprintln!(
-        "recovered {written} value(s) of org `{}` from {source} into {}{}{}; index.json lists every version found",
+    write_new(&out.join("index.json"), &json).map_err(|e| anyhow!(e))?;
+    let mut summary = format!(
+        "recovered {} value(s) of org `{}` from {source} into {}",
+        tally.written,
         kit.slug,
-        out.display(),
-        if unnamed > 0 {
-            format!("; {unnamed} without a usable manifest are in _unnamed/")
-        } else {
-            String::new()
-        },
-        if failed > 0 {
-            format!("; {failed} object(s) could NOT be opened (see `problem` in index.json)")
-        } else {
-            String::new()
-        },
+        out.display()
     );
-    Ok(if failed > 0 { 1 } else { 0 })
+    if tally.unnamed > 0 {
+        summary += &format!(
+            "; {} without a usable manifest are in _unnamed/",
+            tally.unnamed
+        );
+    }
+    if tally.refused > 0 {
+        summary += &format!(
+            "; {} manifest(s) were REFUSED (altered, moved or not this org's: the store was tampered with)",
+            tally.refused
+        );
+    }
+    if tally.failed > 0 {
+        summary += &format!(
+            "; {} object(s) could NOT be opened or written",
+            tally.failed
+        );
+    }
+    for (version, why) in &keys.failed {
+        eprintln!("org-key version {version}: {why}");
+    }
+    eprintln!("{summary}; index.json lists every version found and each problem");
+    Ok(if tally.failed + tally.refused > 0 {
+        1
+    } else {
+        0
+    })
 }
 
 fn entry(f: &Found, latest: bool, m: Option<Manifest>, problem: Option<String>) -> IndexEntry {
@@ -508,37 +588,35 @@ fn entry(f: &Found, latest: bool, m: Option<Manifest>, problem: Option<String>) 
     }
 }
 
-/// Opens the envelope `bytes` of `f`: `Ok(Err(why))` when it is not what its key says or does not
-/// open; `Err` only when the kit's keys cannot be had at all.
+/// Opens the envelope `bytes` of `f`; `Err` says why it is not what its key says or does not
+/// open.
 async fn open_envelope(
     bytes: &[u8],
     org: uuid::Uuid,
     f: &Found,
     keys: &mut KitKeys<'_>,
-) -> Result<std::result::Result<(coffer_envelope::Plaintext, u32), String>> {
-    let envelope = match coffer_envelope::parse(bytes, bytes.len()) {
-        Ok(e) => e,
-        Err(e) => return Ok(Err(format!("not a Coffer envelope: {e}"))),
-    };
+) -> std::result::Result<(coffer_envelope::Plaintext, u32), String> {
+    let envelope = coffer_envelope::parse(bytes, bytes.len())
+        .map_err(|e| format!("not a Coffer envelope: {e}"))?;
     let b = envelope.binding;
     if uuid::Uuid::from_bytes(b.org) != org
         || uuid::Uuid::from_bytes(b.secret) != f.secret
         || b.version != f.version
     {
-        return Ok(Err(format!(
+        return Err(format!(
             "its header names org {} secret {} version {}, not what its key says",
             uuid::Uuid::from_bytes(b.org),
             uuid::Uuid::from_bytes(b.secret),
             b.version
-        )));
+        ));
     }
     let key = keys.get(b.key_version).await?;
-    Ok(coffer_envelope::open(key, &b, bytes, bytes.len())
+    coffer_envelope::open(key, &b, bytes, bytes.len())
         .map(|p| (p, b.key_version))
         .map_err(|e| {
             format!(
                 "does not open with the kit's org key version {}: {e} (altered, or not sealed by this org)",
                 b.key_version
             )
-        }))
+        })
 }

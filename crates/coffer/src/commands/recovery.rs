@@ -126,6 +126,12 @@ async fn open_object(kit: &RecoveryKit, args: &RecoverArgs, path: &Path) -> Resu
     let envelope = coffer_envelope::parse(&bytes, bytes.len())
         .map_err(|e| anyhow!("{object} is not a Coffer envelope: {e}"))?;
     let binding = envelope.binding;
+    if coffer_server::manifest::is_manifest_binding(&binding) {
+        return Err(anyhow!(
+            "{object} is a version's manifest (its name and scope, `….cfm`), not a value: open the envelope beside it (`….cfr`), or rebuild the org with --bucket or --dir to use the names"
+        )
+        .into());
+    }
     let org = uuid::Uuid::from_bytes(binding.org);
     if org != kit.org_id {
         return Err(anyhow!(
@@ -136,7 +142,10 @@ async fn open_object(kit: &RecoveryKit, args: &RecoverArgs, path: &Path) -> Resu
         .into());
     }
     let mut keys = KitKeys::new(kit, args.kms_endpoint.clone());
-    let key = keys.get(binding.key_version).await?;
+    let key = keys
+        .get(binding.key_version)
+        .await
+        .map_err(|e| anyhow!("{object}: {e}"))?;
     let plaintext = coffer_envelope::open(key, &binding, &bytes, bytes.len()).map_err(|e| {
         anyhow!(
             "{object} does not open with the kit's org key version {}: {e} (altered, or not sealed by this org)",

@@ -27,7 +27,7 @@ use crate::catalog::{
 };
 use crate::domain::policy::{Action, Actor, Decision, Membership, Resource, authorize};
 use crate::domain::{OrgSlug, OrgStatus, RequestId, Scope, SecretName, Timestamp, TokenId};
-use crate::service::secrets::{binding, blob_error, check_value, label};
+use crate::service::secrets::{Filing, binding, blob_error, check_value, label, put_with_manifest};
 use crate::service::{Coffer, Error, Result, event};
 use base64::Engine;
 use bytes::Bytes;
@@ -363,10 +363,27 @@ impl Coffer {
         )
         .map_err(|e| Error::Internal(format!("sealing: {e}")))?;
         let blob_key = BlobKey::for_write(org.id, next.secret, next.version);
+        let filing = Filing {
+            org: org.id,
+            secret: next.secret,
+            version: next.version,
+            scope: &r.scope,
+            name: &r.name,
+            kind: next.kind,
+            at: now,
+            by: actor.name.as_str(),
+        };
+        let manifest = self
+            .seal_manifest(&filing, &blob_key, org.key_version)
+            .await?;
         let store = self.stores.get(self.catalog.as_ref(), org.storage).await?;
-        match store
-            .put_if_absent(&blob_key, Bytes::from(sealed_value.bytes))
-            .await
+        match put_with_manifest(
+            store.as_ref(),
+            &blob_key,
+            Bytes::from(sealed_value.bytes),
+            manifest,
+        )
+        .await
         {
             Ok(()) => {}
             Err(BlobError::AlreadyExists) => {

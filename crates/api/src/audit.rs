@@ -56,8 +56,36 @@ pub struct AuditVerification {
     /// The newest checkpoint, signed by this verification if the chain grew: keep it, and pass
     /// it back as `expect` later to prove nothing before it was removed or rewritten.
     pub checkpoint: Option<AuditCheckpoint>,
-    /// Sentence describing the result.
+    /// The comparison with the copy in the org's own bucket (`against_bucket=true` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<AuditBucketCopy>,
+    /// Sentence describing the result (naming the first divergence from the bucket copy, when
+    /// one was compared and differs).
     pub message: String,
+}
+
+/// How the catalog compares with the audit copy in the org's own bucket (docs/formats.md,
+/// "Audit copy").
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditBucketCopy {
+    /// True when every copy object checks out on its own and the catalog holds exactly what
+    /// they hold.
+    pub ok: bool,
+    /// Where the copy is, `s3://bucket[/prefix]`.
+    pub location: String,
+    /// Whether the bucket has S3 Object Lock on (the copies are locked, COMPLIANCE mode).
+    pub object_lock: bool,
+    /// Copy objects (one per checkpoint) checked.
+    pub objects: u64,
+    /// Events those objects hold.
+    pub events: u64,
+    /// The highest checkpoint the catalog records as copied to this bucket.
+    pub copied_through: u64,
+    /// The catalog's newest checkpoint (those after `copied_through` are not copied yet).
+    pub catalog_checkpoints: u64,
+    /// The first divergence (missing object, catalog truncated, event rewritten or deleted,
+    /// checkpoint replaced, bucket object altered), when there is one.
+    pub problem: Option<String>,
 }
 
 /// A signed statement that event `seq` of the org's chain had hash `head` (docs/formats.md).

@@ -51,6 +51,46 @@ pub struct StorageView {
     pub allowed_regions: Vec<String>,
     /// Progress of moving existing envelopes into this storage.
     pub migration: MigrationProgress,
+    /// For `custom`: what the background drift checks last saw of the bucket; `null` for
+    /// `default`.
+    #[serde(default)]
+    pub health: Option<StorageHealth>,
+}
+
+/// What the background drift checks (every `storage.probe_interval`, on every node) last saw
+/// of an org's bucket. A degraded bucket never suspends the org: writes keep trying it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StorageHealth {
+    /// `ok`, `degraded` (a required step fails), or `unchecked` (not checked since it was
+    /// saved, or the checks are off).
+    pub status: StorageHealthStatus,
+    /// While `degraded`: the failing step — `endpoint`, `bucket_exists`, `region`, `put`,
+    /// `get`, `compare`, `delete` or `confirm_gone`.
+    pub step: Option<String>,
+    /// While `degraded`: what is wrong and what to do about it.
+    pub detail: Option<String>,
+    /// When the current status began.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub since: Option<OffsetDateTime>,
+    /// When the bucket was last checked.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub checked_at: Option<OffsetDateTime>,
+    /// What works but should be fixed (`cors`: no CORS rule for Coffer's origin;
+    /// `object_lock`: Object Lock off, or a default retention rule), each with the fix; warnings
+    /// never degrade the bucket.
+    pub warnings: Vec<StorageCheck>,
+}
+
+/// The health of an org's bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageHealthStatus {
+    /// Every required step passed at the last check.
+    Ok,
+    /// A required step failed at the last check; see `step` and `detail`.
+    Degraded,
+    /// Not checked yet.
+    Unchecked,
 }
 
 /// Kind of storage.

@@ -525,6 +525,10 @@ pub enum AuditCommand {
         /// A checkpoint kept from an earlier verification, `N:HEAD`.
         #[arg(long, value_name = "N:HEAD")]
         expect: Option<String>,
+        /// Also compare with the audit copy in the org's own bucket (locked under S3 Object
+        /// Lock where the bucket has it) and name the first divergence.
+        #[arg(long)]
+        against_bucket: bool,
     },
 }
 

@@ -305,6 +305,12 @@ impl Config {
                 "storage.presign_ttl must be between 10s and 1h".into(),
             ));
         }
+        let probe = self.storage.probe_interval;
+        if !probe.is_zero() && probe < Duration::from_millis(100) {
+            return Err(ConfigError::OutOfRange(
+                "storage.probe_interval must be 0s (off) or at least 100ms".into(),
+            ));
+        }
         if let Some(origin) = &self.storage.public_origin {
             let ok = url::Url::parse(origin).is_ok_and(|u| {
                 matches!(u.scheme(), "http" | "https") && u.path() == "/" && u.query().is_none()

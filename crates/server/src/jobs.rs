@@ -7,10 +7,12 @@
 //! | --- | --- | --- |
 //! | key probe | `keys.probe_interval` (30 s) | checks every BYOK org's keys; suspends or restores (`Coffer::probe_byok_orgs`) |
 //! | storage migration | `storage.migration_interval` | moves envelopes of orgs whose storage changed (`Coffer::migrate_storage_once`) |
+//! | bucket drift checks | `storage.probe_interval` (60 s) | checks every org's own bucket (HeadBucket, probe object, CORS) and records it `ok` or `degraded`; never suspends (`Coffer::probe_storage_once`) |
 //! | orphan sweep | `sweeper.interval` (1 h) | deletes blobs no version references, older than `sweeper.grace` (`crate::sweeper`) |
 //! | outside-shares purge | 5 min | empties expired one-time links' copies and used, revoked or expired requests' keys (`Coffer::purge_outside_shares`) |
 //! | failed-auth summary | `audit.failure_summary_interval` (10 s) | writes the counted failed authentications to each org's chain (`Coffer::flush_failed_auth`) |
 //! | audit checkpoints | `audit.checkpoint_interval` (10 s) | signs the head of every org's chain that grew (`Coffer::checkpoint_all`) |
+//! | audit copy | `audit.bucket_copy_interval` (60 s) | copies new signed checkpoints and their events to each org's own bucket, locked where it has Object Lock (`Coffer::copy_audit_all`) |
 //! | webhook delivery | `webhooks.interval` (2 s) | turns new audit events into deliveries and, side by side, starts attempts of the due ones in the background, fairly across webhooks (`Coffer::deliver_webhooks_once`) |
 //! | expiry reminders | `webhooks.expiry_interval` (1 m) | one `secret.expiring` event per expiry entering the window (`Coffer::remind_expiring_secrets`) |
 //! | webhook pruning | 10 min | drops deliveries finished longer than `webhooks.retention` ago and reminders of long-past expiries (`Coffer::prune_webhook_history`) |
@@ -91,6 +93,23 @@ pub fn start_all(coffer: &Arc<Coffer>, config: &Config) {
             }
         },
     );
+    every(
+        config.storage.probe_interval,
+        Start::AfterInterval,
+        weak(),
+        |c| async move {
+            match c.probe_storage_once().await {
+                Ok(s) if s.degraded + s.recovered > 0 => tracing::info!(
+                    probed = s.probed,
+                    degraded = s.degraded,
+                    recovered = s.recovered,
+                    "bucket drift checks changed storage health"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "bucket drift checks failed; will retry"),
+            }
+        },
+    );
     let grace = config.sweeper.grace;
     every(
         config.sweeper.interval,
@@ -135,6 +154,18 @@ pub fn start_all(coffer: &Arc<Coffer>, config: &Config) {
         |c| async move {
             if let Err(e) = c.checkpoint_all().await {
                 tracing::warn!(error = %e, "audit checkpoints failed; will retry");
+            }
+        },
+    );
+    every(
+        config.audit.bucket_copy_interval,
+        Start::Now,
+        weak(),
+        |c| async move {
+            match c.copy_audit_all().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(objects = n, "copied audit checkpoints to org buckets"),
+                Err(e) => tracing::warn!(error = %e, "the audit copy pass failed; will retry"),
             }
         },
     );

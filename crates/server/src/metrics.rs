@@ -4,6 +4,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -72,6 +73,21 @@ pub struct ProbeLabels {
     pub verdict: &'static str,
 }
 
+/// Labels of an org's own bucket (`coffer_storage_degraded`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StorageOrgLabels {
+    /// Org slug.
+    pub org: String,
+}
+
+/// Labels of a failed bucket drift check (`coffer_storage_probe_failures_total`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StepLabels {
+    /// The failing step (`endpoint`, `bucket_exists`, `region`, `put`, `get`, `compare`,
+    /// `delete`, `confirm_gone`).
+    pub step: &'static str,
+}
+
 /// Labels of a webhook delivery attempt.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WebhookLabels {
@@ -121,6 +137,10 @@ pub struct Metrics {
     pub org_key_transitions: Family<TransitionLabels, Counter>,
     /// BYOK key health checks by verdict.
     pub key_probes: Family<ProbeLabels, Counter>,
+    /// Per org with its own bucket: 1 while the drift checks record it `degraded`, else 0.
+    pub storage_degraded: Family<StorageOrgLabels, Gauge>,
+    /// Bucket drift checks made by this node that failed, by failing step.
+    pub storage_probe_failures: Family<StepLabels, Counter>,
     /// The SQLite catalog's group commits (transactions of the writer thread).
     pub group_commits: Counter,
     /// Write requests those group commits held (divided by `group_commits`: the group size).
@@ -238,6 +258,18 @@ impl Default for Metrics {
             "BYOK key health checks by verdict",
             key_probes.clone(),
         );
+        let storage_degraded = Family::default();
+        let storage_probe_failures = Family::default();
+        registry.register(
+            "storage_degraded",
+            "Orgs' own buckets: 1 while the drift checks record the bucket degraded, else 0",
+            storage_degraded.clone(),
+        );
+        registry.register(
+            "storage_probe_failures",
+            "Bucket drift checks made by this node that failed, by failing step",
+            storage_probe_failures.clone(),
+        );
         let group_commits = Counter::default();
         let group_commit_writes = Counter::default();
         let writer_busy_seconds = Counter::<f64, std::sync::atomic::AtomicU64>::default();
@@ -328,6 +360,8 @@ impl Default for Metrics {
             kms_calls,
             org_key_transitions,
             key_probes,
+            storage_degraded,
+            storage_probe_failures,
             group_commits,
             group_commit_writes,
             writer_busy_seconds,

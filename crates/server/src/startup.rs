@@ -223,6 +223,7 @@ impl RunningApp {
             presign_ttl: config.storage.presign_ttl,
             principal_arn: config.byok.principal_arn.clone(),
             locations: config.locations.clone(),
+            audit_retention: config.audit.bucket_retention,
         };
         let backup = BackupParts {
             data_dir: dir.clone(),

@@ -1,5 +1,6 @@
-//! `coffer audit list|verify`. `verify` exits 0 when the chain is intact and 1 otherwise, so it
-//! can gate a cron job or CI step.
+//! `coffer audit list|verify`. `verify` exits 0 when the chain is intact (and, with
+//! `--against-bucket`, matches the copy in the org's own bucket) and 1 otherwise, so it can gate
+//! a cron job or CI step.
 
 use super::Ctx;
 use crate::cli::AuditCommand;
@@ -49,8 +50,15 @@ pub async fn run(ctx: &Ctx, cmd: AuditCommand) -> Result<i32> {
             table.print_or("no audit events");
             Ok(0)
         }
-        AuditCommand::Verify { expect } => {
-            let query = [("expect", expect.unwrap_or_default())];
+        AuditCommand::Verify {
+            expect,
+            against_bucket,
+        } => {
+            let bucket = if against_bucket { "true" } else { "" };
+            let query = [
+                ("expect", expect.unwrap_or_default()),
+                ("against_bucket", bucket.to_owned()),
+            ];
             let body = ctx
                 .client
                 .get(&["orgs", org, "audit", "verify"], &query)
@@ -66,6 +74,8 @@ pub async fn run(ctx: &Ctx, cmd: AuditCommand) -> Result<i32> {
                         c.n, c.head, c.seq, c.public_key, c.n, c.head
                     );
                 }
+            } else if let Some(problem) = v.bucket.as_ref().and_then(|b| b.problem.as_ref()) {
+                eprintln!("audit trail DIVERGES from the bucket copy: {problem}");
             } else {
                 match v.first_bad_seq {
                     Some(seq) => eprintln!("audit chain BROKEN at seq {seq}: {}", v.message),

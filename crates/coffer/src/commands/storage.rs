@@ -1,12 +1,16 @@
 //! `coffer org storage setup|set|reset|show`: an org's bucket. A save prints the server's
 //! validation sentence, its warnings and each step; a refused save is the server's message
-//! (which step failed and the fix), exit code 1. Moving existing secrets is followed with a
+//! (which step failed and the fix), exit code 1. `show` includes the bucket's health as the
+//! server's drift checks last recorded it (a degraded bucket names its failing step and the fix). Moving existing secrets is followed with a
 //! progress bar fed by polling `GET …/storage`.
 
 use super::Ctx;
 use crate::cli::OrgStorageCommand;
 use crate::error::Result;
-use coffer_api::{SetStorageRequest, StorageKind, StorageSaved, StorageSetup, StorageView};
+use coffer_api::{
+    SetStorageRequest, StorageHealth, StorageHealthStatus, StorageKind, StorageSaved, StorageSetup,
+    StorageView,
+};
 use std::time::Duration;
 
 fn pretty(v: &serde_json::Value) -> String {
@@ -38,6 +42,38 @@ fn print_view(v: &StorageView) {
     );
     if let Some(e) = &m.last_error {
         println!("problem:   {e}");
+    }
+    if let Some(h) = &v.health {
+        print_health(h);
+    }
+}
+
+/// The bucket's health as the drift checks last recorded it.
+fn print_health(h: &StorageHealth) {
+    let when = |t: Option<time::OffsetDateTime>| t.map(crate::output::time).unwrap_or_default();
+    match h.status {
+        StorageHealthStatus::Unchecked => {
+            println!("health:    not checked yet (every storage.probe_interval)")
+        }
+        StorageHealthStatus::Ok => println!(
+            "health:    ok since {} (checked {})",
+            when(h.since),
+            when(h.checked_at)
+        ),
+        StorageHealthStatus::Degraded => {
+            println!(
+                "health:    DEGRADED at step `{}` since {} (checked {})",
+                h.step.as_deref().unwrap_or("?"),
+                when(h.since),
+                when(h.checked_at)
+            );
+            if let Some(d) = &h.detail {
+                println!("           {d}");
+            }
+        }
+    }
+    for w in &h.warnings {
+        println!("warning:   {} ({})", w.detail, w.step);
     }
 }
 

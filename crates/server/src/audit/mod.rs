@@ -6,8 +6,11 @@
 //! same transaction* as the change they describe (or before a reveal's value is returned): if the
 //! event cannot be written, the request fails. Events carry names and ids, never secret values
 //! or raw tokens. The hash input is versioned (`coffer-audit-v1`) like every persisted format.
+//! [`checkpoint`] signs the chain's head; [`copy`] is the format of the copy kept in an org's own
+//! bucket.
 
 pub mod checkpoint;
+pub mod copy;
 
 use crate::domain::{OrgId, Timestamp, UserId};
 use aws_lc_rs::digest;

@@ -9,6 +9,7 @@
 //! same semantics.
 
 mod access;
+mod audit_copy;
 mod byok;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
@@ -22,6 +23,7 @@ mod scim;
 pub mod sqlite;
 mod sso;
 mod storage;
+mod storage_health;
 mod uploads;
 mod web;
 mod webhooks;
@@ -34,6 +36,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 pub use access::*;
+pub use audit_copy::*;
 pub use byok::*;
 pub use identity::*;
 pub use jira::*;
@@ -43,6 +46,10 @@ pub use rules::LAST_OWNER;
 pub use scim::*;
 pub use sso::*;
 pub use storage::*;
+pub use storage_health::{
+    HealthFinding, StorageHealth, StorageHealthCatalog, StorageHealthReport, StorageStatus,
+    StorageTransition,
+};
 pub use uploads::*;
 pub use web::*;
 pub use webhooks::*;
@@ -126,16 +133,19 @@ pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 
 /// The catalog. See each method for its contract; `conformance::run_all` checks them all.
 /// The per-org key settings (BYOK) are the [`ByokCatalog`] part of the same seam, per-org
-/// storage the [`StorageCatalog`] part, client-side uploads the [`UploadCatalog`] part,
+/// storage the [`StorageCatalog`] part (the health of its bucket the [`StorageHealthCatalog`]
+/// part), client-side uploads the [`UploadCatalog`] part,
 /// passwords and sessions the [`WebCatalog`] part, identities, memberships and invitations
 /// the [`IdentityCatalog`] part, groups, grants and shares the [`AccessCatalog`] part, single
 /// sign-on the [`SsoCatalog`] part, SCIM provisioning the [`ScimCatalog`] part, and one-time
 /// links and requests for people outside Coffer the [`LinkCatalog`] and [`RequestCatalog`] parts;
 /// webhooks, their deliveries and expiry reminders are the [`WebhookCatalog`] part; the link to
-/// a Jira site, people's Jira accounts and what Jira's events deleted the [`JiraCatalog`] part.
+/// a Jira site, people's Jira accounts and what Jira's events deleted the [`JiraCatalog`] part;
+/// how far each org's audit copy has got in its buckets the [`AuditCopyCatalog`] part.
 #[async_trait]
 pub trait Catalog:
     AccessCatalog
+    + AuditCopyCatalog
     + ByokCatalog
     + IdentityCatalog
     + JiraCatalog
@@ -144,6 +154,7 @@ pub trait Catalog:
     + ScimCatalog
     + SsoCatalog
     + StorageCatalog
+    + StorageHealthCatalog
     + UploadCatalog
     + WebCatalog
     + WebhookCatalog

@@ -125,10 +125,28 @@ pub struct AuditConfig {
     /// per org and reason.
     #[serde(default = "default_failure_flush", with = "humantime_serde")]
     pub failure_summary_interval: Duration,
+    /// How often signed checkpoints not yet copied to their org's own bucket are copied there
+    /// (orgs with custom storage; 0s: never). docs/operations.md "Audit copy".
+    #[serde(default = "default_bucket_copy_interval", with = "humantime_serde")]
+    pub bucket_copy_interval: Duration,
+    /// How long each audit copy object stays locked (S3 Object Lock, COMPLIANCE mode) in a
+    /// bucket that has Object Lock on: nobody, the bucket's owner included, can delete or
+    /// shorten it before then. Between 1 day and 100 years.
+    #[serde(default = "default_bucket_retention", with = "humantime_serde")]
+    pub bucket_retention: Duration,
 }
 
 fn default_checkpoint_interval() -> Duration {
     Duration::from_secs(10)
+}
+
+fn default_bucket_copy_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// 400 days: a yearly audit period (SOC 2 type II, ISO 27001 surveillance) plus a month's slack.
+fn default_bucket_retention() -> Duration {
+    Duration::from_secs(400 * 86_400)
 }
 
 impl Default for AuditConfig {
@@ -136,6 +154,8 @@ impl Default for AuditConfig {
         Self {
             checkpoint_interval: default_checkpoint_interval(),
             failure_summary_interval: default_failure_flush(),
+            bucket_copy_interval: default_bucket_copy_interval(),
+            bucket_retention: default_bucket_retention(),
         }
     }
 }
@@ -148,6 +168,14 @@ impl AuditConfig {
         }
         if secs(self.checkpoint_interval) > 86_400.0 {
             return Err("audit.checkpoint_interval must be at most 1 day".into());
+        }
+        if secs(self.bucket_copy_interval) > 86_400.0 {
+            return Err("audit.bucket_copy_interval must be at most 1 day".into());
+        }
+        if !(86_400.0..=36_500.0 * 86_400.0).contains(&secs(self.bucket_retention)) {
+            return Err(
+                "audit.bucket_retention must be between 1 day and 100 years (e.g. \"400d\")".into(),
+            );
         }
         Ok(())
     }
@@ -218,5 +246,29 @@ mod tests {
         let t = MetricsToken("a-very-secret-token".into());
         assert!(!format!("{t:?}").contains("secret"));
         assert!(t.matches("a-very-secret-token") && !t.matches("a-very-secret-tokeN"));
+    }
+
+    #[test]
+    fn the_audit_copy_is_locked_for_400_days_unless_configured_within_bounds() {
+        let d = AuditConfig::default();
+        assert_eq!(d.bucket_retention, Duration::from_secs(400 * 86_400));
+        assert_eq!(d.bucket_copy_interval, Duration::from_secs(60));
+        assert_eq!(d.check(), Ok(()));
+        for bad in [
+            Duration::from_secs(3_600),
+            Duration::from_secs(36_501 * 86_400),
+        ] {
+            let c = AuditConfig {
+                bucket_retention: bad,
+                ..AuditConfig::default()
+            };
+            assert!(c.check().unwrap_err().contains("audit.bucket_retention"));
+        }
+        let parsed: AuditConfig = serde_json::from_value(serde_json::json!({
+            "bucket_retention": "7days", "bucket_copy_interval": "0s"
+        }))
+        .unwrap();
+        assert_eq!(parsed.bucket_retention, Duration::from_secs(7 * 86_400));
+        assert_eq!(parsed.check(), Ok(()));
     }
 }

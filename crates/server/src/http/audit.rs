@@ -1,4 +1,5 @@
-//! `/api/v1/orgs/{org}/audit…`: list events and verify the chain.
+//! `/api/v1/orgs/{org}/audit…`: list events and verify the chain (with `against_bucket`, also
+//! against the copy in the org's own bucket).
 
 use super::error::ApiError;
 use super::extract::{Caller, Path, Query};
@@ -59,10 +60,14 @@ pub struct VerifyQuery {
     /// hex): the verification fails unless the catalog still has that checkpoint, and the chain
     /// still has that event with that hash.
     expect: Option<String>,
+    /// Also compare the catalog with the audit copy in the org's own bucket (orgs with custom
+    /// storage) and name the first divergence.
+    #[serde(default)]
+    against_bucket: bool,
 }
 
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/audit/verify", params(("org" = String, Path), VerifyQuery),
-    responses((status = 200, body = api::AuditVerification), (status = 400, body = api::ErrorBody), (status = 401, body = api::ErrorBody), (status = 403, body = api::ErrorBody), (status = 404, body = api::ErrorBody)))]
+    responses((status = 200, body = api::AuditVerification), (status = 400, body = api::ErrorBody), (status = 401, body = api::ErrorBody), (status = 403, body = api::ErrorBody), (status = 404, body = api::ErrorBody), (status = 409, body = api::ErrorBody, description = "`against_bucket` for an org without a bucket of its own"), (status = 503, body = api::ErrorBody, description = "the org's bucket or checkpoint key cannot be reached")))]
 pub async fn verify(
     State(s): State<Arc<AppState>>,
     Caller(actor): Caller,
@@ -92,8 +97,17 @@ pub async fn verify(
             Some(_) => None,
         };
     }
+    let bucket = if q.against_bucket {
+        Some(
+            s.coffer
+                .verify_audit_bucket(&actor, &OrgSlug::parse(&org)?)
+                .await?,
+        )
+    } else {
+        None
+    };
     let chain = &v.chain;
-    let message = match (&chain.failure, &v.checkpoint_failure) {
+    let mut message = match (&chain.failure, &v.checkpoint_failure) {
         (Some((seq, why)), _) => format!(
             "audit chain broken at event {seq}: {why} ({} events before it verified)",
             chain.events
@@ -104,8 +118,32 @@ pub async fn verify(
             chain.events, v.checkpoints
         ),
     };
+    if let Some(b) = &bucket {
+        message = match &b.problem {
+            Some(p) => format!(
+                "{message}; the bucket copy at {} diverges — {p}",
+                b.location
+            ),
+            None => format!(
+                "{message}; the bucket copy at {} ({}) matches: {} objects, {} events{}",
+                b.location,
+                if b.object_lock {
+                    "Object Lock on"
+                } else {
+                    "no Object Lock"
+                },
+                b.objects,
+                b.events,
+                match b.catalog_checkpoints.saturating_sub(b.copied_through) {
+                    0 => String::new(),
+                    n => format!(" ({n} newer checkpoints not copied yet)"),
+                }
+            ),
+        };
+    }
+    let bucket_ok = bucket.as_ref().is_none_or(|b| b.problem.is_none());
     Ok(Json(api::AuditVerification {
-        ok: v.ok(),
+        ok: v.ok() && bucket_ok,
         events: chain.events,
         head: hex::encode(chain.head),
         first_bad_seq: chain.failure.map(|f| f.0),
@@ -120,6 +158,16 @@ pub async fn verify(
             prev: hex::encode(c.prev),
             signature: hex::encode(&c.signature),
             public_key: hex::encode(key),
+        }),
+        bucket: bucket.map(|b| api::AuditBucketCopy {
+            ok: b.problem.is_none(),
+            location: b.location,
+            object_lock: b.object_lock,
+            objects: b.objects,
+            events: b.events,
+            copied_through: b.copied_through,
+            catalog_checkpoints: b.catalog_checkpoints,
+            problem: b.problem,
         }),
         message,
     }))

@@ -3,10 +3,12 @@
 //! and every validation step; a failed step is a 400 whose code names it
 //! (`storage_residency`, `storage_bucket_missing`, `storage_wrong_region`, `storage_endpoint`,
 //! `storage_probe_failed`) and whose message says the fix; nothing changes on any failure.
+//! `GET` also shows the bucket's `health` as the background drift checks last recorded it.
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Body, Caller, Path, Query};
+use crate::catalog::{StorageHealth, StorageStatus};
 use crate::domain::{AwsRegion, BucketName, KeyPrefix, OrgSlug};
 use crate::service::{SetStorage, StorageState};
 use axum::Json;
@@ -47,6 +49,40 @@ pub fn view(s: &StorageState) -> api::StorageView {
             done: p.done,
             last_error: s.last_error.clone(),
         },
+        health: loc.map(|_| health(s.health.as_ref())),
+    }
+}
+
+/// The wire form of a bucket's recorded health (`None`: not checked yet).
+fn health(h: Option<&StorageHealth>) -> api::StorageHealth {
+    let Some(h) = h else {
+        return api::StorageHealth {
+            status: api::StorageHealthStatus::Unchecked,
+            step: None,
+            detail: None,
+            since: None,
+            checked_at: None,
+            warnings: Vec::new(),
+        };
+    };
+    api::StorageHealth {
+        status: match h.status {
+            StorageStatus::Ok => api::StorageHealthStatus::Ok,
+            StorageStatus::Degraded => api::StorageHealthStatus::Degraded,
+        },
+        step: h.failure.as_ref().map(|f| f.step.clone()),
+        detail: h.failure.as_ref().map(|f| f.detail.clone()),
+        since: Some(h.since.to_datetime()),
+        checked_at: Some(h.checked_at.to_datetime()),
+        warnings: h
+            .warnings
+            .iter()
+            .map(|w| api::StorageCheck {
+                step: w.step.clone(),
+                outcome: "warning".into(),
+                detail: w.detail.clone(),
+            })
+            .collect(),
     }
 }
 

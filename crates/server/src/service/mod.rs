@@ -37,7 +37,7 @@ use coffer_envelope::OrgKey;
 use std::sync::Arc;
 
 pub use access::{AccessHolder, AccessReport, principal_text};
-pub use audit_log::AuditCheck;
+pub use audit_log::{AuditCheck, BucketCheck};
 pub use backup::BackupParts;
 pub use byok::routing::OrgKeyProviders;
 pub use byok::{ByokParts, KeysView, ProbeSummary, SetKeys};
@@ -50,7 +50,7 @@ pub use orgs::Bootstrapped;
 pub use people::{Accepted, Invited, MAX_CODE_LIFETIME, MemberRef, TokenHolder};
 pub use recovery::{KitKey, RecoveryKitContents};
 pub use secrets::{Grant, NewUpload, PutSecret, Revealed, unavailable_reason};
-pub use storage::{SetStorage, StorageSettings, StorageState, Stores};
+pub use storage::{DriftSummary, SetStorage, StorageSettings, StorageState, Stores};
 
 /// Tunables of the use cases (from `coffer.toml`).
 #[derive(Clone, Debug)]
@@ -77,6 +77,8 @@ pub struct Coffer {
     failed_auth: audit_log::FailedAuth,
     /// The highest audit checkpoint this node has seen of each org (`audit_log`).
     seen_checkpoints: audit_log::SeenCheckpoints,
+    /// The last audit-copy failure logged for each org (`audit_log::copy`).
+    audit_copy_failures: audit_log::copy::CopyFailures,
     /// Password hashing and the sign-in limiter of this node.
     sign_in_guard: web::guard::SignInGuard,
     /// Set when the node is stopping: background passes end at the next envelope.
@@ -130,6 +132,7 @@ impl Coffer {
             byok: None,
             failed_auth: audit_log::FailedAuth::default(),
             seen_checkpoints: audit_log::SeenCheckpoints::default(),
+            audit_copy_failures: audit_log::copy::CopyFailures::default(),
             sign_in_guard: web::guard::SignInGuard::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
             sso: sso::SsoParts::new("http://127.0.0.1:8420", false),

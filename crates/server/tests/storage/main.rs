@@ -3,6 +3,7 @@
 //! envelopes go there, existing ones move in the background, and every failed validation names
 //! its step and changes nothing. The app reaches moto as if it were AWS (`[storage.aws]` points
 //! at it) and tenant endpoints are allowed (`storage.allow_custom_endpoints`), as loopback needs.
+//! Saved buckets are then re-checked in the background (drift checks, `drift.rs`).
 
 #[path = "../support/app.rs"]
 #[allow(dead_code)]
@@ -10,6 +11,7 @@ mod helpers;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod drift;
 mod migrate;
 mod save;
 

@@ -5,3 +5,4 @@
 
 pub mod kms;
 pub mod moto;
+pub mod seaweed;

@@ -4,6 +4,7 @@
 //! and view limits are exactly where backends differ.
 
 mod access;
+mod audit_copy;
 pub mod byok;
 mod fresh;
 mod health;
@@ -13,6 +14,7 @@ mod links;
 mod scim;
 mod sso;
 mod storage;
+mod storage_health;
 mod uploads;
 pub mod web;
 pub(crate) mod webhooks;
@@ -101,6 +103,8 @@ pub async fn run_all(catalog: &dyn Catalog) {
     audit_chain_verifies(catalog, org).await;
     byok::run_all(catalog).await;
     storage::run_all(catalog).await;
+    storage_health::run_all(catalog).await;
+    audit_copy::run_all(catalog).await;
     uploads::run_all(catalog).await;
     fresh::run_all(catalog).await;
     identity::run_all(catalog).await;

@@ -14,6 +14,7 @@
 //! the conformance suite exercises, so building needs no live database.
 
 mod access;
+mod audit_copy;
 mod byok;
 mod identity;
 mod jira;
@@ -25,6 +26,7 @@ mod scim;
 mod secret_writes;
 mod sso;
 mod storage;
+mod storage_health;
 mod tx;
 mod uploads;
 mod web;

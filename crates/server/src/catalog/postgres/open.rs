@@ -68,6 +68,14 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         14,
         include_str!("../../../migrations/postgres/0014_jira_forge.sql"),
     ),
+    (
+        15,
+        include_str!("../../../migrations/postgres/0015_storage_health.sql"),
+    ),
+    (
+        16,
+        include_str!("../../../migrations/postgres/0016_audit_copy.sql"),
+    ),
 ];
 /// Advisory-lock key serializing migrations across processes ("coffer" + 0).
 const MIGRATION_LOCK: i64 = 0x636f_6666_6572_0000;

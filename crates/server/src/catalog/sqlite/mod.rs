@@ -12,6 +12,7 @@
 //! forward-only migrations in `migrations/sqlite/`, recorded in `schema_migrations`.
 
 mod access;
+mod audit_copy;
 pub mod backup;
 mod byok;
 mod byok_reads;
@@ -27,6 +28,7 @@ mod rows;
 mod scim;
 mod sso;
 mod storage;
+mod storage_health;
 mod tx;
 mod uploads;
 mod wal_sync;
@@ -108,6 +110,14 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (
         14,
         include_str!("../../../migrations/sqlite/0014_jira_forge.sql"),
+    ),
+    (
+        15,
+        include_str!("../../../migrations/sqlite/0015_storage_health.sql"),
+    ),
+    (
+        16,
+        include_str!("../../../migrations/sqlite/0016_audit_copy.sql"),
     ),
 ];
 

@@ -1,6 +1,7 @@
 //! Audit use cases: list events, sign checkpoints of each org's chain, verify a chain together
 //! with its checkpoints (`audit::checkpoint` says what each catches), and turn failed
-//! authentications into periodic summary events (`failed_auth`).
+//! authentications into periodic summary events (`failed_auth`), and keep a copy of the
+//! checkpoints and events in the org's own bucket, compared with the catalog on demand (`copy`).
 //!
 //! A checkpoint is signed by the background job whenever an org's chain has grown since its last
 //! one (`audit.checkpoint_interval`), and by every verification that finds the chain intact, so
@@ -8,6 +9,7 @@
 //! before it was truncated or rewritten. This node also remembers the highest checkpoint it has
 //! seen of each org: a catalog that loses checkpoints while the node runs fails verification.
 
+pub(in crate::service) mod copy;
 pub(in crate::service) mod failed_auth;
 
 use crate::audit::checkpoint::{self, Checkpoint, SigningKey};
@@ -18,6 +20,7 @@ use crate::domain::{OrgId, OrgSlug, OrgStatus, Timestamp};
 use crate::service::{Coffer, Error, Result};
 use std::collections::{HashMap, HashSet};
 
+pub use copy::BucketCheck;
 pub use failed_auth::{FailedAuth, Failure};
 
 /// A verification: the chain's, and its checkpoints'.

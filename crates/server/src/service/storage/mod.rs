@@ -2,21 +2,24 @@
 //! the org at a validated bucket (or back to the default store), report the migration's
 //! progress — and saving never changes anything unless every validation step passed. Beside it:
 //! the stores each org's envelopes are read from and written to ([`stores`]), the validation of
-//! a candidate bucket ([`probe`]), the bucket setup documents ([`setup`]) and the background
-//! copy of envelopes to a new bucket ([`migration`]).
+//! a candidate bucket ([`probe`]), the bucket setup documents ([`setup`]), the background
+//! copy of envelopes to a new bucket ([`migration`]) and the background drift checks that
+//! keep each saved bucket's health ([`drift`]).
 
+mod drift;
 mod migration;
 mod probe;
 mod setup;
 mod stores;
 
-use crate::catalog::{OrgRecord, StorageLocation, StorageProgress};
+use crate::catalog::{OrgRecord, StorageHealth, StorageLocation, StorageProgress};
 use crate::domain::policy::{Action, Actor};
 use crate::domain::{AwsRegion, BucketName, KeyPrefix, OrgSlug, StorageId, Timestamp};
 use crate::service::storage::probe::{Candidate, validate};
 use crate::service::{Coffer, Error, Result, event};
 use coffer_api::{StorageCheck, StorageSetup};
 
+pub use drift::DriftSummary;
 pub use stores::{StorageSettings, Stores};
 
 /// A request to store the org's envelopes in a bucket.
@@ -43,6 +46,9 @@ pub struct StorageState {
     pub progress: StorageProgress,
     /// The last migration failure seen on this node.
     pub last_error: Option<String>,
+    /// What the drift checks last recorded of its bucket (`None`: the default store, or not
+    /// checked yet).
+    pub health: Option<StorageHealth>,
 }
 
 /// Same bucket, prefix and endpoint: the same objects.
@@ -82,6 +88,14 @@ impl Coffer {
             .storage_progress(org.id)
             .await
             .map_err(|e| Error::catalog(e, || format!("org `{}`", org.slug)))?;
+        let health = match &location {
+            Some(l) => self
+                .catalog
+                .storage_health(l.id)
+                .await
+                .map_err(|e| Error::catalog(e, || format!("storage location {}", l.id)))?,
+            None => None,
+        };
         let last_error = self
             .stores
             .migration_errors
@@ -95,6 +109,7 @@ impl Coffer {
             location,
             progress,
             last_error,
+            health,
         })
     }
 

@@ -5,7 +5,8 @@
 //! endpoint guard, the bucket's existence and actual region, then a throwaway object under a
 //! random key: put → get → compare → delete → confirm gone. Then it checks, as warnings, what
 //! makes a bucket safe and browser-reachable but is not needed for Coffer to work: a CORS rule
-//! for Coffer's origin, default encryption, and blocked public access. Those bucket-level reads
+//! for Coffer's origin, default encryption, blocked public access, and S3 Object Lock (which
+//! makes the org's audit copy immutable: `service::audit_log::copy`). Those bucket-level reads
 //! need permissions a minimal policy may not grant; a refusal there is a warning, never a failure.
 
 use crate::aws::{Failure, classify};
@@ -111,6 +112,7 @@ pub(in crate::service) async fn validate(
     checks.push(cors(&store, c).await);
     checks.push(encryption(&store, c).await);
     checks.push(public_access(&store, c).await);
+    checks.push(object_lock(&store, c).await);
     Ok(checks)
 }
 
@@ -246,7 +248,7 @@ fn unreadable(what: &str, action: &str, e: Failure) -> StorageCheck {
     check(what, "warning", detail)
 }
 
-async fn cors(store: &S3BlobStore, c: &Candidate<'_>) -> StorageCheck {
+pub(in crate::service) async fn cors(store: &S3BlobStore, c: &Candidate<'_>) -> StorageCheck {
     let answer = store
         .client()
         .get_bucket_cors()
@@ -371,5 +373,48 @@ async fn public_access(store: &S3BlobStore, c: &Candidate<'_>) -> StorageCheck {
             }
             other => unreadable("public_access", "s3:GetBucketPublicAccessBlock", other),
         },
+    }
+}
+
+/// Object Lock: on, the audit copies in this bucket are locked (COMPLIANCE mode); off, they are
+/// still written, but whoever may delete objects in the bucket can remove them. A default
+/// retention rule is a warning too: it would lock every envelope as well, so destroying a
+/// secret could not remove its envelope until the retention ends.
+pub(in crate::service) async fn object_lock(
+    store: &S3BlobStore,
+    c: &Candidate<'_>,
+) -> StorageCheck {
+    let b = c.bucket;
+    match crate::service::audit_log::copy::lock_state(store).await {
+        Ok(l) if l.enabled => match l.default_rule {
+            None => check(
+                "object_lock",
+                "ok",
+                "Object Lock is on: the audit copy in this bucket is locked in COMPLIANCE mode",
+            ),
+            Some(rule) => check(
+                "object_lock",
+                "warning",
+                format!(
+                    "Object Lock is on, with a default retention ({rule}) that locks every \
+                     envelope too, so a destroyed secret's envelope stays in the bucket until it \
+                     ends; remove the default rule (`aws s3api put-object-lock-configuration \
+                     --bucket {b} --object-lock-configuration '{{\"ObjectLockEnabled\":\"Enabled\"}}'`): \
+                     Coffer locks each audit copy itself"
+                ),
+            ),
+        },
+        Ok(_) => check(
+            "object_lock",
+            "warning",
+            format!(
+                "bucket {b} does not have Object Lock on: Coffer copies the audit trail here \
+                 unlocked, so anyone who may delete objects in it can remove the copy; turn it on \
+                 (`aws s3api put-bucket-versioning --bucket {b} --versioning-configuration \
+                 Status=Enabled`, then `aws s3api put-object-lock-configuration --bucket {b} \
+                 --object-lock-configuration '{{\"ObjectLockEnabled\":\"Enabled\"}}'`, see the setup)"
+            ),
+        ),
+        Err(e) => unreadable("object_lock", "s3:GetBucketObjectLockConfiguration", e),
     }
 }

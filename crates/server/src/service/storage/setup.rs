@@ -1,7 +1,11 @@
 //! The documents that prepare a bucket for an org — what the seed makes an admin write by hand:
 //! a bucket policy granting Coffer's principal object Get/Put/Delete (plus the read-only bucket
 //! settings the validation checks), a CORS rule for Coffer's origin, and the `aws s3api`
-//! commands that create the bucket non-public and encrypted and apply both. Pure: no I/O.
+//! commands that create the bucket non-public, encrypted and with S3 Object Lock on, and apply
+//! both. Object Lock is on from creation (on AWS it can also be turned on later, with
+//! versioning) but with no default retention: Coffer locks only the org's audit copy, each
+//! object for `audit.bucket_retention`, because a default rule would lock envelopes too and keep
+//! destroyed secrets' envelopes in the bucket. Pure: no I/O.
 
 use crate::catalog::OrgRecord;
 use crate::domain::{AwsRegion, BucketName};
@@ -30,8 +34,16 @@ pub fn bucket_policy(bucket: &BucketName, principal: &str) -> Value {
                     "s3:GetBucketCORS",
                     "s3:GetEncryptionConfiguration",
                     "s3:GetBucketPublicAccessBlock",
+                    "s3:GetBucketObjectLockConfiguration",
                 ],
                 "Resource": format!("arn:aws:s3:::{bucket}"),
+            },
+            {
+                "Sid": "CofferLocksItsAuditCopy",
+                "Effect": "Allow",
+                "Principal": {"AWS": principal},
+                "Action": ["s3:PutObjectRetention"],
+                "Resource": format!("arn:aws:s3:::{bucket}/*"),
             },
         ],
     })
@@ -67,7 +79,9 @@ pub fn documents(
         format!(" --create-bucket-configuration LocationConstraint={region}")
     };
     let commands = vec![
-        format!("aws s3api create-bucket --bucket {bucket} --region {region}{location}"),
+        format!(
+            "aws s3api create-bucket --bucket {bucket} --region {region}{location} --object-lock-enabled-for-bucket"
+        ),
         format!(
             "aws s3api put-public-access-block --bucket {bucket} --public-access-block-configuration \
              BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true"
@@ -81,10 +95,10 @@ pub fn documents(
     ];
     let instructions = vec![
         format!(
-            "Create bucket {bucket} in {region}, with public access blocked and default encryption on (commands 1-3)."
+            "Create bucket {bucket} in {region}, with S3 Object Lock on (no default retention: Coffer locks each audit copy object itself, in COMPLIANCE mode), public access blocked and default encryption on (commands 1-3)."
         ),
         format!(
-            "Apply the bucket policy: it lets Coffer ({principal}) read, write and delete envelopes, and read the bucket settings it checks (command 4)."
+            "Apply the bucket policy: it lets Coffer ({principal}) read, write and delete envelopes, lock the org's audit copy, and read the bucket settings it checks (command 4)."
         ),
         format!(
             "Apply the CORS configuration so browsers on {origin} can upload and fetch envelopes directly (command 5)."
@@ -126,6 +140,33 @@ mod tests {
             json!(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"])
         );
         assert_eq!(p["Statement"][1]["Resource"], "arn:aws:s3:::acme-secrets");
+        assert_eq!(
+            p["Statement"][2]["Action"],
+            json!(["s3:PutObjectRetention"])
+        );
+        let d = documents(
+            &OrgRecord {
+                id: crate::domain::OrgId::new(),
+                slug: crate::domain::OrgSlug::parse("acme").unwrap(),
+                name: "Acme".into(),
+                location: crate::domain::Location::local(),
+                status: crate::domain::OrgStatus::Active,
+                suspended_reason: None,
+                key_version: 1,
+                created_at: crate::domain::Timestamp::now(),
+                storage: None,
+            },
+            &b,
+            "eu-west-1",
+            "arn:aws:iam::111122223333:role/coffer",
+            "https://coffer.example.com",
+            &[],
+        );
+        assert!(
+            d.commands[0].ends_with("--object-lock-enabled-for-bucket"),
+            "{}",
+            d.commands[0]
+        );
         let c = cors_configuration("https://coffer.example.com");
         assert_eq!(
             c["CORSRules"][0]["AllowedOrigins"],

@@ -31,6 +31,9 @@ pub struct StorageSettings {
     pub principal_arn: Option<String>,
     /// Data-residency locations and their regions (a bucket must be in its org's).
     pub locations: crate::domain::Locations,
+    /// How long audit copies stay locked in buckets with Object Lock (`audit.bucket_retention`;
+    /// anything under a day counts as a day).
+    pub audit_retention: Duration,
 }
 
 /// The default store plus a cache of opened tenant buckets.

@@ -2,6 +2,8 @@
 // name, a region limited to the org's residency location, Save. Save answers the validation
 // sentence (or the failing step with its fix), warnings and every check; below the form are the
 // bucket policy and CORS configuration to paste (with copy buttons) and the migration progress.
+// A custom bucket's health, as the server's drift checks last recorded it, shows under "Now:": a
+// degraded bucket names its failing step and the fix (it is re-read while the page is open).
 import { api, seg } from '../api.js';
 import { h, fill, message, when, documentBlock } from '../ui.js';
 
@@ -34,6 +36,26 @@ function progress(m) {
     error);
 }
 
+// The bucket's health (`view.health`): degraded with its step and fix, ok, or not checked yet;
+// warnings (a missing CORS rule, Object Lock off) never degrade it.
+function health(v) {
+  const hl = v.health;
+  if (v.kind !== 'custom' || !hl) return null;
+  const warnings = hl.warnings.map((w) => message('warn', w.detail));
+  if (hl.status === 'degraded') {
+    return h('div', { id: 'storage-health', class: 'health-degraded' },
+      message('error', `Bucket degraded since ${when(hl.since)} — step ${hl.step}: ${hl.detail}`),
+      h('p', { class: 'muted small' },
+        `Last checked ${when(hl.checked_at)}. Writes keep trying the bucket; nothing is suspended. This clears by itself once the bucket works again.`),
+      warnings);
+  }
+  if (hl.status === 'ok') {
+    return h('div', { id: 'storage-health', class: 'health-ok' },
+      h('p', {}, `Bucket health: ok since ${when(hl.since)} (checked ${when(hl.checked_at)}).`), warnings);
+  }
+  return h('p', { id: 'storage-health', class: 'muted' }, 'Bucket health: not checked yet.');
+}
+
 export async function render(main, { org }) {
   const base = `/orgs/${seg(org)}/storage`;
   const result = h('div', { id: 'storage-result' });
@@ -47,9 +69,13 @@ export async function render(main, { org }) {
     return;
   }
   const current = h('p', { id: 'storage-now' });
-  const showCurrent = () => fill(current, view.kind === 'custom'
-    ? `Now: bucket ${view.bucket} in ${view.region}, saved ${when(view.saved_at)} by ${view.saved_by ?? '—'}.`
-    : 'Now: Coffer’s default storage.');
+  const healthBox = h('div');
+  const showCurrent = () => {
+    fill(current, view.kind === 'custom'
+      ? `Now: bucket ${view.bucket} in ${view.region}, saved ${when(view.saved_at)} by ${view.saved_by ?? '—'}.`
+      : 'Now: Coffer’s default storage.');
+    fill(healthBox, health(view));
+  };
   const custom = h('input', { type: 'checkbox', id: 'custom', checked: view.kind === 'custom' });
   const bucket = h('input', { id: 'bucket', name: 'bucket', value: view.bucket ?? '', placeholder: 'my-team-secrets', autocomplete: 'off' });
   const regions = view.allowed_regions.length ? view.allowed_regions : ALL_REGIONS;
@@ -109,16 +135,21 @@ export async function render(main, { org }) {
   fields,
   view.allowed_regions.length ? h('p', { class: 'muted small' }, `Regions are limited to this org’s residency location: ${view.allowed_regions.join(', ')}.`) : null,
   save, result);
-  fill(main, form, current, migration, docs);
+  fill(main, form, current, healthBox, migration, docs);
   showCurrent();
   fill(migration, progress(view.migration));
   await loadDocs();
+  let ticks = 0;
   const poll = setInterval(async () => {
     if (!migration.isConnected) return clearInterval(poll);
-    if (view.migration.state === 'idle' || !view.migration.total) return;
+    // Progress every 3 s while moving; a custom bucket's health every 30 s otherwise.
+    ticks += 1;
+    const moving = view.migration.state !== 'idle' && view.migration.total;
+    if (!moving && (view.kind !== 'custom' || ticks % 10)) return;
     try {
       view = await api('GET', base);
       fill(migration, progress(view.migration));
+      fill(healthBox, health(view));
     } catch {
       // keep the last known progress
     }

@@ -1,0 +1,22 @@
+-- Coffer catalog, PostgreSQL, migration 15: the health of each org's own bucket, as the background
+-- drift checks last saw it (`storage.probe_interval`). Forward-only: never edit an applied
+-- migration (its checksum is recorded and checked); add a new file and append it to MIGRATIONS in
+-- src/catalog/postgres/open.rs. Same shape as migrations/sqlite/0015_storage_health.sql.
+--
+-- One row per storage location that has been checked (no row: not checked yet). `status` is
+-- changed only by a check-and-set in the transaction that also appends the `storage.degraded` /
+-- `storage.recovered` audit event (the location row is locked first), so any number of nodes
+-- probing the same bucket record each transition once. `failing_step` and `detail` describe the
+-- failure while `degraded` (the detail is a sentence with the fix, never a transport error);
+-- `since` is when the current status began; `warnings` is a JSON array of {"step", "detail"}
+-- (e.g. a missing CORS rule) that never degrades.
+
+CREATE TABLE storage_health (
+    storage_id   uuid PRIMARY KEY REFERENCES storage_locations(id),
+    status       text NOT NULL CHECK (status IN ('ok', 'degraded')),
+    failing_step text,
+    detail       text,
+    since        bigint NOT NULL,
+    checked_at   bigint NOT NULL,
+    warnings     text NOT NULL DEFAULT '[]'
+);

@@ -2,11 +2,13 @@
 //! database ([`pg`]), the large-catalog filler ([`fill`]), a real OpenID provider ([`oidc`]),
 //! a stateful fake of Jira Cloud and Data Center ([`jira`]: OAuth, permissions, issues, remote
 //! links, webhooks, failures) and a second, independent Jira DC peer ([`jira820`], PyPI
-//! `jira820`, for issue and remote-link shapes), and RSA keys for tests that sign JWTs ([`rsa`]).
+//! `jira820`, for issue and remote-link shapes), RSA keys for tests that sign JWTs ([`rsa`]), and a
+//! fault-injecting TCP proxy to put between Coffer and its peers ([`fault_proxy`]).
 //! Compiled for this crate's tests and under the
 //! `testing` feature (which the integration tests, the CLI's tests and the benchmark turn on),
 //! never into the release binary, like the seams' conformance suites.
 
+pub mod fault_proxy;
 pub mod fill;
 pub mod jira;
 pub mod jira820;

@@ -10,8 +10,12 @@
 //! peer's answer, and refused connections (accepted and reset at once, what a client sees of a
 //! closed port behind a load balancer). HTTP faults answer every request with a scripted
 //! response instead of forwarding it — an S3 `503 SlowDown`, a `500`, a KMS
-//! `ThrottlingException` — or forward it and cut the answer's body short. The proxy counts
+//! `ThrottlingException`, to all requests or only to those whose head contains a text (one
+//! region's SigV4 scope) — or forward it and cut the answer's body short. The proxy counts
 //! connections and requests it saw, so a test can prove there was no retry storm.
+//!
+//! The HTTP faults look at the first request of each connection: they suit peers that close a
+//! connection after each answer (moto does), or tests that switch faults between calls.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,6 +45,14 @@ pub enum Fault {
     Refuse,
     /// Answer every request with this HTTP response, never reaching the peer.
     Respond(HttpAnswer),
+    /// Answer with this response the requests whose head contains `needle` (e.g. the SigV4
+    /// credential scope `/eu-central-1/kms/` of one region's KMS calls); forward the others.
+    RespondWhen {
+        /// Text to look for in the request head.
+        needle: String,
+        /// The answer to matching requests.
+        answer: HttpAnswer,
+    },
     /// Forward, but cut the peer's answer after its head plus this many body bytes, and close.
     TruncateBody(u64),
 }
@@ -203,28 +215,56 @@ async fn serve(
             return Ok(());
         }
         Fault::Respond(answer) => {
-            // Each request head (and its body, by Content-Length) gets the scripted answer.
             let head = read_head(&mut client).await?;
-            if head.is_empty() {
-                return Ok(());
+            return answer_with(client, &head, &answer, &counters).await;
+        }
+        Fault::RespondWhen { needle, answer } => {
+            let head = read_head(&mut client).await?;
+            if String::from_utf8_lossy(&head).contains(&needle) {
+                return answer_with(client, &head, &answer, &counters).await;
             }
-            counters.requests.fetch_add(1, Ordering::Relaxed);
-            let mut rest = content_length(&head);
-            let mut buf = [0u8; 8192];
-            while rest > 0 {
-                let n = client.read(&mut buf[..rest.min(8192)]).await?;
-                if n == 0 {
-                    break;
-                }
-                rest -= n;
-            }
-            client.write_all(&answer.bytes()).await?;
-            client.shutdown().await?;
-            return Ok(());
+            // Not a match: the head already read goes first, then the connection is piped.
+            let mut server = TcpStream::connect(upstream).await?;
+            server.write_all(&head).await?;
+            return pipe(client, server, fault, counters).await;
         }
         _ => {}
     }
     let server = TcpStream::connect(upstream).await?;
+    pipe(client, server, fault, counters).await
+}
+
+/// Consumes the request whose head is `head` (its body by Content-Length) and answers `answer`.
+async fn answer_with(
+    mut client: TcpStream,
+    head: &[u8],
+    answer: &HttpAnswer,
+    counters: &Counters,
+) -> std::io::Result<()> {
+    if head.is_empty() {
+        return Ok(());
+    }
+    counters.requests.fetch_add(1, Ordering::Relaxed);
+    let mut rest = content_length(head);
+    let mut buf = [0u8; 8192];
+    while rest > 0 {
+        let n = client.read(&mut buf[..rest.min(8192)]).await?;
+        if n == 0 {
+            break;
+        }
+        rest -= n;
+    }
+    client.write_all(&answer.bytes()).await?;
+    client.shutdown().await
+}
+
+/// Forwards both ways, applying the fault current at each chunk.
+async fn pipe(
+    client: TcpStream,
+    server: TcpStream,
+    fault: Arc<Mutex<Fault>>,
+    counters: Arc<Counters>,
+) -> std::io::Result<()> {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let up = {

@@ -1,6 +1,7 @@
 //! BYOK end to end against real KMS and STS APIs (a moto server started by the harness): the app
 //! runs on port 0 with `[byok]` pointed at moto, and the tests drive it over HTTP like an org
-//! admin would — enable, validate, revoke, restore, outage — reading `/metrics` for KMS calls.
+//! admin would — enable, validate, revoke, restore, outage, throttling and one region down
+//! (`kms_faults`, through the test support's fault proxy) — reading `/metrics` for KMS calls.
 //!
 //! moto facts these tests rely on (docs/aws.md): Decrypt keeps working with a disabled or
 //! pending-deletion key, so suspension is observed through the health probe's DescribeKey;
@@ -14,6 +15,7 @@ mod support;
 
 mod denial;
 mod enable;
+mod kms_faults;
 mod load;
 mod revoke;
 mod two_nodes;

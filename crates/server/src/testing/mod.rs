@@ -3,7 +3,8 @@
 //! a stateful fake of Jira Cloud and Data Center ([`jira`]: OAuth, permissions, issues, remote
 //! links, webhooks, failures) and a second, independent Jira DC peer ([`jira820`], PyPI
 //! `jira820`, for issue and remote-link shapes), RSA keys for tests that sign JWTs ([`rsa`]), and a
-//! fault-injecting TCP proxy to put between Coffer and its peers ([`fault_proxy`]).
+//! fault-injecting TCP proxy to put between Coffer and its peers ([`fault_proxy`]), and a private
+//! PostgreSQL cluster a test may crash and restart ([`pg_cluster`]).
 //! Compiled for this crate's tests and under the
 //! `testing` feature (which the integration tests, the CLI's tests and the benchmark turn on),
 //! never into the release binary, like the seams' conformance suites.
@@ -14,4 +15,5 @@ pub mod jira;
 pub mod jira820;
 pub mod oidc;
 pub mod pg;
+pub mod pg_cluster;
 pub mod rsa;

@@ -9,6 +9,8 @@
 //! goes, the same app works again without a restart; and what failed writes left in the bucket
 //! is removed by the orphan sweeper, leaving exactly the envelopes (and manifests) of
 //! acknowledged versions. The envelope cache is off here, so every reveal reads the bucket.
+//!
+//! `pg_restart`: the catalog's PostgreSQL crashes under load on two nodes.
 
 #[path = "../support/app.rs"]
 #[allow(dead_code)]
@@ -24,6 +26,8 @@ use reqwest::Method;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use support::moto::{Moto, unique};
+
+mod pg_restart;
 
 const REGION: &str = "eu-central-1";
 /// What the app's S3 clients are allowed per call: the bound every fault must respect.

@@ -41,6 +41,13 @@ if ! command -v Xvfb >/dev/null 2>&1 || ! command -v xclip >/dev/null 2>&1; then
 fi
 export COFFER_REQUIRE_CLIPBOARD=1
 
+# The fsync-failure test (crates/coffer/tests/crash_safety.rs) runs the real binary under
+# libfiu's fiu-run, which makes fsync fail at random.
+if ! command -v fiu-run >/dev/null 2>&1; then
+  say "installing fiu-utils (fsync fault injection for the crash-safety tests)"
+  apt-get update -qq && apt-get install -y -qq fiu-utils >/dev/null
+fi
+
 # The single sign-on tests (crates/server/tests/sso, crates/coffer/tests/cli_e2e/sso.rs) run
 # against panva's oidc-provider, a certified OpenID provider (crates/server/tests/oidc_provider).
 if [ ! -f crates/server/tests/oidc_provider/node_modules/oidc-provider/package.json ]; then

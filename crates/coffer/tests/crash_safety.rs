@@ -5,6 +5,9 @@
 //! before their fsync: see `catalog/sqlite/writer.rs`), and that the audit chain still verifies.
 //! Requests that were in flight may or may not have landed — both are correct — but none may be
 //! lost once answered.
+//!
+//! And a disk whose fsync fails: the same binary under libfiu's `fiu-run` stops writing at the
+//! first failed fsync of its catalog and loses nothing it acknowledged before.
 
 use base64::Engine;
 use serde_json::json;
@@ -28,7 +31,20 @@ impl Drop for Server {
 }
 
 fn start(data: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
+    start_under(data, &[])
+}
+
+/// `coffer serve` on `data`, run through `wrapper` (a command and its arguments) if not empty.
+fn start_under(data: &Path, wrapper: &[&str]) -> Server {
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(env!("CARGO_BIN_EXE_coffer"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_coffer")),
+    };
+    let mut child = cmd
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .stdout(Stdio::piped())
@@ -176,6 +192,141 @@ async fn acknowledged_writes_survive_kill_9() {
     assert_eq!(verify["ok"], true, "{verify}");
     eprintln!(
         "{} acknowledged writes and {revealed} answered reveals all survived SIGKILL",
+        acked.len()
+    );
+}
+
+/// `fiu-run` (Debian `fiu-utils`, which scripts/test.sh installs): `COFFER_FIU_RUN`, else `PATH`.
+/// Without it the test fails, never skips.
+fn fiu_run() -> String {
+    if let Ok(p) = std::env::var("COFFER_FIU_RUN") {
+        return p;
+    }
+    let found = Command::new("sh")
+        .args(["-c", "command -v fiu-run"])
+        .output()
+        .expect("sh");
+    let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+    assert!(
+        !path.is_empty(),
+        "fiu-run is needed (apt-get install fiu-utils, as scripts/test.sh does) or COFFER_FIU_RUN"
+    );
+    path
+}
+
+/// A disk whose fsync fails at random (libfiu's `posix/io/sync/*` failpoints, injected into the
+/// real binary with `fiu-run`): Coffer must stop accepting writes at the first failed fsync — a
+/// write it cannot make durable is never acknowledged, and after a failed fsync the page cache
+/// can no longer be trusted (PostgreSQL's "fsyncgate") — while everything it acknowledged before
+/// is there after a restart on a healthy disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_fsync_stops_writes_and_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut first = start(&data); // bootstrap on a healthy disk
+    let token = std::fs::read_to_string(data.join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    let fiu = fiu_run();
+    let mut server = start_under(
+        &data,
+        &[
+            &fiu,
+            "-x",
+            "-c",
+            "enable_random name=posix/io/sync/fsync,probability=0.02",
+            "-c",
+            "enable_random name=posix/io/sync/fdatasync,probability=0.02",
+        ],
+    );
+    let client = reqwest::Client::new();
+    let mut acked = Vec::new();
+    let mut refused_since = None;
+    let mut blob_failures = 0;
+    for n in 0..2000 {
+        let (name, value) = (format!("s{}", n % 50), format!("write {n}"));
+        let url = format!("{}/api/v1/orgs/default/secrets/DISK-1/{name}", server.base);
+        let r = client
+            .put(&url)
+            .bearer_auth(&token)
+            .json(&json!({"value": B64.encode(&value)}))
+            .send()
+            .await
+            .expect("the server answers");
+        match r.status().as_u16() {
+            200 | 201 => {
+                assert!(
+                    refused_since.is_none(),
+                    "write {n} was acknowledged after write {refused_since:?} was refused for a failed fsync"
+                );
+                let body: serde_json::Value = r.json().await.unwrap();
+                acked.push((name, body["version"].as_u64().unwrap(), value));
+            }
+            503 => {
+                // An envelope file whose fsync failed fails that write only (the file is never
+                // referenced); a failed fsync of the catalog stops every write after it.
+                let body: serde_json::Value = r.json().await.unwrap();
+                let message = body["error"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                if message.contains("catalog") {
+                    refused_since.get_or_insert(n);
+                } else {
+                    assert!(message.contains("secret storage"), "write {n}: {message}");
+                    blob_failures += 1;
+                }
+                if refused_since.is_some_and(|at| n >= at + 20) {
+                    break; // refused for good: enough seen
+                }
+            }
+            other => panic!("write {n}: unexpected status {other}"),
+        }
+    }
+    let refused_at = refused_since.expect("with fsync failing 2% of the time, writes stopped");
+
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    // A healthy disk again: everything acknowledged is there, and the chain verifies.
+    let server = start(&data);
+    for (name, version, value) in &acked {
+        let url = format!(
+            "{}/api/v1/orgs/default/secrets/DISK-1/{name}/reveal?version={version}",
+            server.base
+        );
+        let r = client.post(&url).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200, "acknowledged {name} v{version} is lost");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            B64.decode(body["value"].as_str().unwrap()).unwrap(),
+            value.as_bytes()
+        );
+    }
+    let verify = get_json(
+        &client,
+        &format!("{}/api/v1/orgs/default/audit/verify", server.base),
+        &token,
+    )
+    .await;
+    assert_eq!(verify["ok"], true, "{verify}");
+    let r = client
+        .put(format!(
+            "{}/api/v1/orgs/default/secrets/DISK-1/after",
+            server.base
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"value": B64.encode("healthy again")}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "writes resume after a restart");
+    eprintln!(
+        "{} writes acknowledged ({blob_failures} failed on an envelope's fsync) before a failed catalog fsync stopped writes at write {refused_at}; all survived",
         acked.len()
     );
 }

@@ -113,6 +113,16 @@ impl WalSync {
         result
     }
 
+    /// SQLite's own fsync of the WAL, inside a `synchronous = FULL` COMMIT, failed: as after a
+    /// failed background sync, the WAL's pages can no longer be trusted, so every further write
+    /// is refused for the rest of this process's life.
+    pub fn commit_sync_failed(&self) {
+        self.shared.lock().failed = true;
+        tracing::error!(
+            "catalog: an fsync of the write-ahead log failed during a commit; refusing every further write until coffer is restarted (check the disk first)"
+        );
+    }
+
     /// True once an fsync of the WAL has failed (for the rest of this process's life).
     pub fn failed(&self) -> bool {
         self.shared.lock().failed

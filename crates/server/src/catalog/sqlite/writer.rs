@@ -14,8 +14,8 @@
 //! [`WalSync`] within one 2 ms interval plus up to two fsyncs. Without that split every reveal
 //! waited for an fsync, which kept this thread >90% busy at any load and put the disk's fsync
 //! tail into every reveal's latency (docs/performance.md). After a failed
-//! fsync of the WAL (see [`WalSync`] for why) or of the database file (see [`Checkpoints`]) the
-//! thread refuses every write. The WAL is checkpointed in the background and restarted by this
+//! fsync of the WAL — in the background (see [`WalSync`] for why) or inside a COMMIT — or of the
+//! database file (see [`Checkpoints`]) the thread refuses every write. The WAL is checkpointed in the background and restarted by this
 //! thread between groups, after answering the last one ([`Checkpoints`]), never inside a
 //! request's COMMIT.
 //!
@@ -122,6 +122,11 @@ impl Drop for Writer {
     }
 }
 
+/// An I/O error from SQLite (`SQLITE_IOERR_*`: a failed write or fsync of the database or WAL).
+fn is_io_error(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::SystemIoFailure)
+}
+
 fn sql_err(e: rusqlite::Error) -> CatalogError {
     super::map_err(e)
 }
@@ -200,6 +205,9 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
         ))
     } else {
         run_cached(conn, "COMMIT").err().map(|e| {
+            if is_io_error(&e) {
+                w.wal.commit_sync_failed();
+            }
             let err = sql_err(e);
             tracing::error!(error = %err, "catalog: commit failed; the whole batch is rolled back");
             let _ = conn.execute_batch("ROLLBACK");

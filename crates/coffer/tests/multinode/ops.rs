@@ -112,13 +112,18 @@ async fn both_sweepers_spare_young_and_referenced_blobs_and_remove_a_real_orphan
         deletes.iter().all(|&d| d <= 1.0),
         "a node deleted it again: {deletes:?}"
     );
-    // Every referenced blob survived both sweepers: the bucket holds exactly the 20 versions,
-    // and each reads back on both nodes.
+    // Every referenced blob survived both sweepers: the bucket holds exactly the 20 versions'
+    // envelopes and their manifests, and each reads back on both nodes.
     let listed = store
         .list(&BlobPrefix::parse("orgs/").unwrap())
         .await
         .unwrap();
-    assert_eq!(listed.len(), 20, "{listed:?}");
+    assert_eq!(listed.len(), 40, "{listed:?}");
+    let envelopes = listed
+        .iter()
+        .filter(|b| b.key.as_str().ends_with(".cfr"))
+        .count();
+    assert_eq!(envelopes, 20, "{listed:?}");
     for i in 0..2 {
         for k in 0..10 {
             let path = format!("OPS-6/n{i}-{k}");

@@ -15,7 +15,10 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 
 /// The embedded default (SQLite catalog, filesystem blobs, local key provider) in `data_dir`,
-/// with the orphan sweeper off so no background pass runs during a measurement.
+/// with the background jobs that write off — the orphan sweeper, audit checkpoints and their
+/// bucket copies, bucket drift checks, webhook delivery (which records how far it has read the
+/// audit trail) — so no background pass commits during a measurement: one landing in a read
+/// scenario's window showed as catalog commits of that scenario.
 pub fn config(data_dir: PathBuf) -> Result<Config> {
     let overrides = Overrides {
         data_dir: Some(data_dir),
@@ -23,6 +26,10 @@ pub fn config(data_dir: PathBuf) -> Result<Config> {
     };
     let mut config = Config::load(None, overrides)?;
     config.sweeper.interval = Duration::ZERO;
+    config.audit.checkpoint_interval = Duration::ZERO;
+    config.audit.bucket_copy_interval = Duration::ZERO;
+    config.storage.probe_interval = Duration::ZERO;
+    config.webhooks.interval = Duration::ZERO;
     Ok(config)
 }
 

@@ -160,6 +160,9 @@ impl Coffer {
     /// the first checkpoint problem, if any; signs a checkpoint of the head if all is intact.
     pub async fn verify_audit(&self, actor: &Actor, slug: &OrgSlug) -> Result<AuditCheck> {
         let org = self.org_for(actor, slug, Action::ReadAudit).await?;
+        // What this node had seen *before* the catalog is read: a checkpoint signed while the
+        // chain is walked (by the background job) is newer than the read, not missing from it.
+        let remembered = self.seen_checkpoints.highest(org.id);
         let stored = self
             .catalog
             .audit_checkpoints(org.id)
@@ -183,7 +186,6 @@ impl Coffer {
         )
         .err();
         let highest = stored.last().map_or(0, |c| c.n);
-        let remembered = self.seen_checkpoints.highest(org.id);
         if checkpoint_failure.is_none() && remembered > highest {
             checkpoint_failure = Some(format!(
                 "checkpoints {}..={remembered} are missing: this server saw them, the catalog no longer has them",

@@ -138,7 +138,11 @@ async fn enable_on_an_org_in_use_rewraps_every_key_version_and_reencrypts_nothin
         );
     }
     let stored = blobs(&e.app);
-    assert_eq!(stored.len(), 20, "10 versions: an envelope and a manifest each");
+    assert_eq!(
+        stored.len(),
+        20,
+        "10 versions: an envelope and a manifest each"
+    );
     let encrypts = e.kms("encrypt").await;
     e.enable().await;
     assert_eq!(

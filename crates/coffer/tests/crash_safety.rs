@@ -274,7 +274,15 @@ async fn a_failing_fsync_stops_writes_and_loses_nothing_acknowledged() {
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
-                if message.contains("catalog") {
+                if message.contains("catalog") || message.contains("stopped accepting writes") {
+                    if refused_since.is_some_and(|at| n > at) {
+                        // Once stopped, the answer says why, and that retrying will not help.
+                        assert!(
+                            message.contains("stopped accepting writes")
+                                && message.contains("restart"),
+                            "write {n}: {message}"
+                        );
+                    }
                     refused_since.get_or_insert(n);
                 } else {
                     assert!(message.contains("secret storage"), "write {n}: {message}");

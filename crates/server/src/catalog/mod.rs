@@ -81,6 +81,10 @@ pub enum CatalogError {
     /// The database failed or could not be reached.
     #[error("catalog unavailable: {0}")]
     Unavailable(String),
+    /// This process stopped writing after its disk failed an fsync (the page cache can no
+    /// longer be trusted); only a restart, once the disk is checked, writes again.
+    #[error("catalog writes stopped after a failed fsync")]
+    Halted,
     /// A stored row could not be parsed.
     #[error("catalog row is corrupt: {0}")]
     Corrupt(String),

@@ -105,6 +105,12 @@ impl Error {
                 tracing::error!(error = %m, "catalog unavailable");
                 Error::Unavailable("the catalog database is unavailable; retry shortly".into())
             }
+            CatalogError::Halted => Error::Unavailable(
+                "this server stopped accepting writes after its disk failed to save data (a \
+                 failed fsync); reads still work, and nothing it acknowledged is lost. An \
+                 operator must check the disk and restart it; retrying here will not help"
+                    .into(),
+            ),
             CatalogError::Refused(m) => Error::Conflict {
                 code: "conflict",
                 message: format!("{}: {m}", what()),

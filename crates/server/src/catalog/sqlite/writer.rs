@@ -36,6 +36,7 @@ use crate::catalog::CatalogError;
 use crate::metrics::Metrics;
 use rusqlite::Connection;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Instant;
 use tokio::sync::oneshot;
@@ -110,6 +111,9 @@ const MAX_BATCH: usize = 512;
 pub struct Writer {
     /// `None` only while dropping: closing the channel is what stops the thread.
     jobs: Option<mpsc::Sender<Job>>,
+    /// Set by the thread once it refuses every write (a failed fsync), so callers are told
+    /// why, not just that their write was dropped.
+    halted: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -142,10 +146,13 @@ struct WriterState {
     checkpoints: Checkpoints,
     /// The audit chain heads this thread wrote (see [`Tx`]).
     heads: Heads,
+    /// [`Writer::halted`].
+    halted: Arc<AtomicBool>,
 }
 
 fn run_batch(conn: &Connection, batch: Vec<Job>, w: &mut WriterState) {
     if w.wal.failed() || w.checkpoints.failed() {
+        w.halted.store(true, Ordering::SeqCst);
         // Dropping the jobs drops their reply channels: each caller gets `Unavailable`.
         drop(batch);
         return;
@@ -271,6 +278,8 @@ impl Writer {
     /// `cache` after every commit that may change what it holds.
     pub fn start(conn: Connection, metrics: Arc<Metrics>, cache: Arc<ReadCache>) -> Self {
         let (jobs, rx) = mpsc::channel::<Job>();
+        let halted = Arc::new(AtomicBool::new(false));
+        let flag = halted.clone();
         let thread = std::thread::Builder::new()
             .name("coffer-catalog-writer".into())
             .spawn(move || {
@@ -285,6 +294,7 @@ impl Writer {
                     full: None,
                     checkpoints,
                     heads: Heads::default(),
+                    halted: flag,
                 };
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
@@ -303,6 +313,7 @@ impl Writer {
             .expect("spawning the catalog writer thread");
         Self {
             jobs: Some(jobs),
+            halted,
             thread: Some(thread),
         }
     }
@@ -379,9 +390,13 @@ impl Writer {
             ));
         }
         answer.await.map_err(|_| {
-            CatalogError::Unavailable(
-                "the catalog could not run the write; the server log says why".into(),
-            )
+            if self.halted.load(Ordering::SeqCst) {
+                CatalogError::Halted
+            } else {
+                CatalogError::Unavailable(
+                    "the catalog could not run the write; the server log says why".into(),
+                )
+            }
         })?
     }
 }

@@ -175,7 +175,7 @@ impl Report {
     }
 }
 
-/// The catalog writer's share of each Coffer scenario (SQLite only; empty otherwise).
+/// The catalog's group commits in each Coffer scenario (empty when none committed).
 fn writer_table(scenarios: &[Scenario]) -> String {
     let used: Vec<_> = scenarios
         .iter()
@@ -186,7 +186,7 @@ fn writer_table(scenarios: &[Scenario]) -> String {
     }
     let slow_header = format!("commits >{}ms", crate::writer::SLOW_COMMIT.1);
     let mut out = format!(
-        "\ncatalog writer (the one thread every write, reveals included, passes through; WAL fsyncs behind reveal-only commits; its own checkpoints, which restart the WAL):\n{:<18} {:>10} {:>16} {:>8} {:>11} {:>14} {:>14} {:>10} {:>14}\n",
+        "\ncatalog group commits (SQLite: the one writer thread every write, reveals included, passes through, the WAL fsyncs behind its reveal-only commits and its own checkpoints, which restart the WAL; PostgreSQL: the reveal and version-write committers, without the SQLite-only columns):\n{:<18} {:>10} {:>16} {:>8} {:>11} {:>14} {:>14} {:>10} {:>14}\n",
         "scenario",
         "commits/s",
         "writes/commit",

@@ -8,8 +8,8 @@
 //! instead of an fsync each, and the writer's own checkpoints (which restart the WAL) are the
 //! one pause in which it waits for the database file's fsync; COMMITs slower than
 //! [`SLOW_COMMIT`] say whether a stall in a scenario happened inside the writer's COMMIT (the
-//! disk) or elsewhere (docs/performance.md). PostgreSQL has no such stage: the counters stay at
-//! zero there and the figures are left out.
+//! disk) or elsewhere (docs/performance.md). On PostgreSQL only the group commits are counted
+//! (the reveal and version-write committers); the other counters stay at zero there.
 
 use crate::http::{self, Api, Conn};
 use anyhow::Result;
@@ -75,7 +75,7 @@ pub async fn read(conn: &mut Conn, api: &Api) -> Result<Reading> {
     })
 }
 
-/// The writer's use between `before` and `after`; `None` without commits (PostgreSQL).
+/// The writer's use between `before` and `after`; `None` without commits.
 pub fn between(before: &Reading, after: &Reading) -> Option<WriterUse> {
     let commits = after.commits - before.commits;
     let checkpoints = after.checkpoints - before.checkpoints;

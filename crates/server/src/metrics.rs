@@ -141,7 +141,8 @@ pub struct Metrics {
     pub storage_degraded: Family<StorageOrgLabels, Gauge>,
     /// Bucket drift checks made by this node that failed, by failing step.
     pub storage_probe_failures: Family<StepLabels, Counter>,
-    /// The SQLite catalog's group commits (transactions of the writer thread).
+    /// The catalog's group commits: transactions of the SQLite writer thread, or of the
+    /// PostgreSQL catalog's committers (reveals, version writes).
     pub group_commits: Counter,
     /// Write requests those group commits held (divided by `group_commits`: the group size).
     pub group_commit_writes: Counter,
@@ -278,12 +279,12 @@ impl Default for Metrics {
         let writer_checkpoint_seconds = latency_histogram();
         registry.register(
             "catalog_group_commits",
-            "Group commits of the SQLite catalog's writer",
+            "Group commits of the catalog (the SQLite writer; PostgreSQL's reveal and version-write committers)",
             group_commits.clone(),
         );
         registry.register(
             "catalog_group_commit_writes",
-            "Write requests held by the SQLite catalog's group commits",
+            "Write requests held by the catalog's group commits",
             group_commit_writes.clone(),
         );
         registry.register(

@@ -378,7 +378,8 @@ pub async fn open_catalog(
             pool_size,
             connect_timeout,
         } => Ok(Arc::new(
-            postgres::PostgresCatalog::open_within(url, *pool_size, *connect_timeout).await?,
+            postgres::PostgresCatalog::open_measured(url, *pool_size, *connect_timeout, metrics)
+                .await?,
         )),
     }
 }

@@ -18,6 +18,15 @@ pub fn last_count_allowing_a_version(max: u64) -> i64 {
         .saturating_sub(WRAPS_PER_VERSION)
 }
 
+/// The view count after one more reveal of a secret seen `views` times, or `None` when its
+/// `limit` is reached.
+pub fn count_view(views: u32, limit: Option<u32>) -> Option<u32> {
+    match limit {
+        Some(limit) if views >= limit => None,
+        _ => views.checked_add(1),
+    }
+}
+
 /// What a version write does, given the live secret at its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VersionStep {

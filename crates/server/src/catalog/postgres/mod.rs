@@ -16,6 +16,7 @@
 mod access;
 mod audit_copy;
 mod byok;
+mod group;
 mod identity;
 mod jira;
 mod links;
@@ -52,6 +53,10 @@ pub use open::redact;
 /// The PostgreSQL catalog.
 pub struct PostgresCatalog {
     pool: PgPool,
+    /// Group commit of reveals ([`group`]).
+    views: group::Committer<secret_writes::View>,
+    /// Group commit of version writes.
+    versions: group::Committer<secret_writes::Put>,
 }
 
 impl PostgresCatalog {
@@ -69,7 +74,17 @@ impl PostgresCatalog {
         pool_size: u32,
         patience: std::time::Duration,
     ) -> Result<Self> {
-        open::open(url, pool_size, patience).await
+        Self::open_measured(url, pool_size, patience, Default::default()).await
+    }
+
+    /// [`PostgresCatalog::open_within`], counting the group commits in `metrics`.
+    pub async fn open_measured(
+        url: &str,
+        pool_size: u32,
+        patience: std::time::Duration,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+    ) -> Result<Self> {
+        open::open(url, pool_size, patience, metrics).await
     }
 }
 
@@ -196,11 +211,12 @@ impl Catalog for PostgresCatalog {
         self.read(async |c| reads::versions(c, secret).await).await
     }
     async fn put_version(&self, v: NewVersion, audit: AuditDraft) -> Result<SecretRecord> {
-        in_tx!(self, |c| secret_writes::put_version(c, &v, &audit).await)
+        self.versions.submit(secret_writes::Put { v, audit }).await
     }
     async fn record_view(&self, secret: SecretId, audit: AuditDraft) -> Result<Views> {
-        in_tx!(self, |c| secret_writes::record_view(c, secret, &audit)
-            .await)
+        self.views
+            .submit(secret_writes::View { secret, audit })
+            .await
     }
     async fn set_deleted(
         &self,

@@ -127,6 +127,7 @@ pub(super) async fn open(
     url: &str,
     pool_size: u32,
     patience: Duration,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) -> Result<PostgresCatalog, CatalogError> {
     let fail = |what: String| {
         CatalogError::Unavailable(format!(
@@ -149,7 +150,11 @@ pub(super) async fn open(
         .max_connections(pool_size.max(1))
         .acquire_timeout(Duration::from_secs(10))
         .connect_lazy_with(opts);
-    Ok(PostgresCatalog { pool })
+    Ok(PostgresCatalog {
+        views: super::group::Committer::new(pool.clone(), metrics.clone()),
+        versions: super::group::Committer::new(pool.clone(), metrics),
+        pool,
+    })
 }
 
 /// One connection, retried with backoff while the error is one that waiting can fix.

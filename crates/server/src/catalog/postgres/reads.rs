@@ -261,18 +261,6 @@ pub(super) async fn secret(
         .ok_or_else(|| CatalogError::NotFound.into())
 }
 
-pub(super) async fn secret_by_id(c: &mut PgConnection, id: SecretId) -> Q<SecretRecord> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        secret_cols!(),
-        " FROM secrets WHERE id = $1 AND NOT destroyed"
-    ))
-    .bind(id.as_uuid())
-    .fetch_one(c)
-    .await?;
-    Ok(rows::secret(&row)?)
-}
-
 pub(super) async fn list_secrets(
     c: &mut PgConnection,
     org: OrgId,
@@ -379,15 +367,39 @@ pub(super) async fn reveal_target(
     name: &SecretName,
     version: Option<u32>,
 ) -> Q<RevealTarget> {
-    let org = org_by_slug(c, slug).await?;
-    let secret = secret_at(c, org.id, scope, name, false).await?;
-    let version = match &secret {
-        Some(s) => version_at(c, s.id, version.unwrap_or(s.version)).await?,
-        None => None,
-    };
+    // One statement, so one round trip and one snapshot: a reveal's reads on every request.
+    let row = sqlx::query(
+        "SELECT o.id, o.slug, o.name, o.location, o.status, o.suspended_reason, o.key_version, \
+         o.created_at, o.storage_id, \
+         s.id, s.org_id, s.project, s.issue, s.name, s.kind, s.version, s.deleted_at, s.created_at, \
+         s.created_by, s.updated_at, s.updated_by, s.expires_at, s.view_limit, s.views, s.restricted, \
+         v.secret_id, v.version, v.key_version, v.blob_key, v.wrapped_key, v.size, v.created_at, \
+         v.created_by, v.storage_id \
+         FROM orgs o \
+         LEFT JOIN secrets s ON s.org_id = o.id AND s.project = $2 AND s.issue = $3 AND s.name = $4 \
+         AND NOT s.destroyed \
+         LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE($5, s.version) \
+         WHERE o.slug = $1",
+    )
+    .bind(slug.as_str())
+    .bind(scope.project().as_str())
+    .bind(i64::from(scope.issue_number()))
+    .bind(name.as_str())
+    .bind(version.map(i64::from))
+    .fetch_one(c)
+    .await?;
+    let secret_at = rows::ORG_WIDTH;
+    let version_at = secret_at + rows::SECRET_WIDTH;
+    let present = |col: usize| rows::get::<Option<uuid::Uuid>>(&row, col).map(|id| id.is_some());
     Ok(RevealTarget {
-        org,
-        secret,
-        version,
+        org: rows::org(&row)?,
+        secret: match present(secret_at)? {
+            true => Some(rows::secret_from(&row, secret_at)?),
+            false => None,
+        },
+        version: match present(version_at)? {
+            true => Some(rows::version_from(&row, version_at)?),
+            false => None,
+        },
     })
 }

@@ -149,38 +149,53 @@ pub(super) fn token(row: &PgRow) -> C<TokenRecord> {
 }
 
 pub(super) fn secret(row: &PgRow) -> C<SecretRecord> {
-    let project: String = get(row, 2)?;
-    let issue = u32_at(row, 3)?;
+    secret_from(row, 0)
+}
+
+/// How many columns `secret_cols!()` is.
+pub(super) const SECRET_WIDTH: usize = 16;
+/// How many columns `org_cols!()` is.
+pub(super) const ORG_WIDTH: usize = 9;
+
+/// A secret whose `secret_cols!()` start at column `at`.
+pub(super) fn secret_from(row: &PgRow, at: usize) -> C<SecretRecord> {
+    let project: String = get(row, at + 2)?;
+    let issue = u32_at(row, at + 3)?;
     Ok(SecretRecord {
-        id: SecretId::from_uuid(get(row, 0)?),
-        org: OrgId::from_uuid(get(row, 1)?),
-        scope: Scope::from_parts(&project, issue).map_err(|e| corrupt(2, e))?,
-        name: parse(row, 4, |s| SecretName::parse(s).ok())?,
-        kind: parse(row, 5, |s| s.parse().ok())?,
-        version: u32_at(row, 6)?,
-        deleted_at: opt_ts(row, 7)?,
-        created_at: ts(row, 8)?,
-        created_by: get(row, 9)?,
-        updated_at: ts(row, 10)?,
-        updated_by: get(row, 11)?,
-        expires_at: opt_ts(row, 12)?,
-        view_limit: opt_u32_at(row, 13)?,
-        views: u32_at(row, 14)?,
-        restricted: get(row, 15)?,
+        id: SecretId::from_uuid(get(row, at)?),
+        org: OrgId::from_uuid(get(row, at + 1)?),
+        scope: Scope::from_parts(&project, issue).map_err(|e| corrupt(at + 2, e))?,
+        name: parse(row, at + 4, |s| SecretName::parse(s).ok())?,
+        kind: parse(row, at + 5, |s| s.parse().ok())?,
+        version: u32_at(row, at + 6)?,
+        deleted_at: opt_ts(row, at + 7)?,
+        created_at: ts(row, at + 8)?,
+        created_by: get(row, at + 9)?,
+        updated_at: ts(row, at + 10)?,
+        updated_by: get(row, at + 11)?,
+        expires_at: opt_ts(row, at + 12)?,
+        view_limit: opt_u32_at(row, at + 13)?,
+        views: u32_at(row, at + 14)?,
+        restricted: get(row, at + 15)?,
     })
 }
 
 pub(super) fn version(row: &PgRow) -> C<VersionRecord> {
+    version_from(row, 0)
+}
+
+/// A version whose `version_cols!()` start at column `at`.
+pub(super) fn version_from(row: &PgRow, at: usize) -> C<VersionRecord> {
     Ok(VersionRecord {
-        secret: SecretId::from_uuid(get(row, 0)?),
-        version: u32_at(row, 1)?,
-        key_version: u32_at(row, 2)?,
-        blob_key: parse(row, 3, BlobKey::parse)?,
-        storage: get::<Option<uuid::Uuid>>(row, 8)?.map(StorageId::from_uuid),
-        wrapped_key: get(row, 4)?,
-        size: u64_at(row, 5)?,
-        created_at: ts(row, 6)?,
-        created_by: get(row, 7)?,
+        secret: SecretId::from_uuid(get(row, at)?),
+        version: u32_at(row, at + 1)?,
+        key_version: u32_at(row, at + 2)?,
+        blob_key: parse(row, at + 3, BlobKey::parse)?,
+        storage: get::<Option<uuid::Uuid>>(row, at + 8)?.map(StorageId::from_uuid),
+        wrapped_key: get(row, at + 4)?,
+        size: u64_at(row, at + 5)?,
+        created_at: ts(row, at + 6)?,
+        created_by: get(row, at + 7)?,
     })
 }
 

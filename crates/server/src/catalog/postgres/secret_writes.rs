@@ -1,31 +1,178 @@
 //! The secret write paths — versions, reveals, soft deletion, destruction — split from
-//! [`super::writes`] for size; the same rules apply (one transaction each, READ COMMITTED plus
-//! row locks, the org row locked last by the audit append).
+//! [`super::writes`] for size; the same rules apply (READ COMMITTED plus row locks, the org row
+//! locked last by the audit append). Versions and reveals run as [`Batch`]es: a group of the
+//! requests this node received at the same time shares one transaction (see [`super::group`]).
 //!
-//! The two races the conformance suite fires at them: concurrent `put_version`s of the same
-//! next version lock the live secret row (`FOR UPDATE`), so the first commits and the rest, once
-//! they get the lock, see its version and report `Conflict`; a first version racing on a new
-//! name loses at the partial unique index (`ON CONFLICT … DO NOTHING` waits for the winner) and
-//! reports the winner's version. Concurrent reveals of a view-limited secret are one conditional
-//! `UPDATE`, re-evaluated on the newest row after each lock wait, so the limit never overshoots.
+//! The races the conformance suite fires at them: concurrent `put_version`s of the same next
+//! version lock the live secret row (`FOR UPDATE`), so the first commits and the rest, once they
+//! get the lock, see its version and report `Conflict`; a first version racing on a new name
+//! loses at the partial unique index (`ON CONFLICT … DO NOTHING` waits for the winner) and
+//! reports the winner's version. Reveals lock their secrets' rows and count on the newest
+//! committed count (a lock wait re-reads the row), so a view limit never overshoots, on one
+//! node or many.
 
+use super::group::Batch;
 use super::rows::{self, secret_cols};
-use super::writes::append_audit;
+use super::writes::{append_audit, append_many};
 use super::{Q, reads};
 use crate::audit::AuditDraft;
 use crate::blob::BlobKey;
 use crate::catalog::rules::saturating_i64;
 use crate::catalog::{CatalogError, NewVersion, SecretRecord, StoredBlob, Views, rules};
 use crate::domain::{SecretId, StorageId, Timestamp};
+use async_trait::async_trait;
 use sqlx::PgConnection;
 
+/// A version write, grouped with the others this node runs at the same time ([`Batch`]).
+pub(super) struct Put {
+    pub(super) v: NewVersion,
+    pub(super) audit: AuditDraft,
+}
+
+#[async_trait]
+impl Batch for Put {
+    type Out = SecretRecord;
+
+    async fn run(
+        c: &mut PgConnection,
+        jobs: &[Self],
+    ) -> Q<Vec<Result<SecretRecord, CatalogError>>> {
+        let jobs: Vec<(&NewVersion, &AuditDraft)> = jobs.iter().map(|j| (&j.v, &j.audit)).collect();
+        put_versions(c, &jobs).await
+    }
+}
+
+/// One version write inside a transaction that does more (a request's fulfilment): a group of
+/// one, whose refusal aborts the caller's transaction.
 pub(super) async fn put_version(
     c: &mut PgConnection,
     v: &NewVersion,
     audit: &AuditDraft,
 ) -> Q<SecretRecord> {
+    let mut outcome = put_versions(c, &[(v, audit)]).await?;
+    Ok(outcome.remove(0)?)
+}
+
+/// Locks the org-key counters the writes draw on first (in key order), then each secret's name
+/// in name order, so groups on different nodes queue instead of deadlocking. Every refusal —
+/// `Conflict`, `Deleted`, `KeyExhausted` — is decided before its write changes anything; the
+/// counters, the storage check and the audit events are written once for all at the end.
+async fn put_versions(
+    c: &mut PgConnection,
+    jobs: &[(&NewVersion, &AuditDraft)],
+) -> Q<Vec<Result<SecretRecord, CatalogError>>> {
+    let mut keys: Vec<(uuid::Uuid, i64)> = jobs
+        .iter()
+        .map(|j| (j.0.org.as_uuid(), i64::from(j.0.key_version)))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let (key_orgs, key_versions): (Vec<uuid::Uuid>, Vec<i64>) = keys.iter().copied().unzip();
+    let counters = sqlx::query(
+        "SELECT k.org_id, k.version, k.encryptions FROM org_keys k \
+         JOIN unnest($1::uuid[], $2::bigint[]) AS w(org_id, version) USING (org_id, version) \
+         ORDER BY k.org_id, k.version FOR UPDATE OF k",
+    )
+    .bind(&key_orgs)
+    .bind(&key_versions)
+    .fetch_all(&mut *c)
+    .await?;
+    let mut used: Vec<((uuid::Uuid, i64), i64, i64)> = Vec::with_capacity(counters.len());
+    for row in &counters {
+        let n: i64 = rows::get(row, 2)?;
+        used.push(((rows::get(row, 0)?, rows::get(row, 1)?), n, n));
+    }
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by(|&a, &b| name_order(jobs[a].0).cmp(&name_order(jobs[b].0)));
+    let mut out: Vec<Option<Result<SecretRecord, CatalogError>>> =
+        jobs.iter().map(|_| None).collect();
+    let mut landed: Vec<usize> = Vec::with_capacity(jobs.len());
+    for i in order {
+        let v = jobs[i].0;
+        let key = (v.org.as_uuid(), i64::from(v.key_version));
+        let counter = used.iter_mut().find(|k| k.0 == key);
+        let outcome = put_one(c, v, counter.map(|k| &mut k.2)).await?;
+        if outcome.is_ok() {
+            landed.push(i);
+        }
+        out[i] = Some(outcome);
+    }
+    let (grown_orgs, grown): (Vec<(uuid::Uuid, i64)>, Vec<i64>) = used
+        .iter()
+        .filter(|k| k.1 != k.2)
+        .map(|k| (k.0, k.2))
+        .unzip();
+    if !grown.is_empty() {
+        let (orgs, versions): (Vec<uuid::Uuid>, Vec<i64>) = grown_orgs.into_iter().unzip();
+        sqlx::query(
+            "UPDATE org_keys k SET encryptions = n.encryptions \
+             FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS n(org_id, version, encryptions) \
+             WHERE k.org_id = n.org_id AND k.version = n.version",
+        )
+        .bind(&orgs)
+        .bind(&versions)
+        .bind(&grown)
+        .execute(&mut *c)
+        .await?;
+    }
+    if !landed.is_empty() {
+        // A write that raced a storage change landed outside the org's storage: the
+        // migration must pick it up, so it may not be finished yet.
+        let (orgs, stores): (Vec<uuid::Uuid>, Vec<Option<uuid::Uuid>>) = landed
+            .iter()
+            .map(|&i| {
+                (
+                    jobs[i].0.org.as_uuid(),
+                    jobs[i].0.storage.map(|s| s.as_uuid()),
+                )
+            })
+            .unzip();
+        sqlx::query(
+            "UPDATE orgs o SET storage_migrating = true FROM unnest($1::uuid[], $2::uuid[]) AS w(org_id, storage_id) \
+             WHERE o.id = w.org_id AND o.storage_id IS DISTINCT FROM w.storage_id AND NOT o.storage_migrating",
+        )
+        .bind(&orgs)
+        .bind(&stores)
+        .execute(&mut *c)
+        .await?;
+    }
+    let events: Vec<&AuditDraft> = landed.iter().map(|&i| jobs[i].1).collect();
+    append_many(c, &events).await?;
+    Ok(out
+        .into_iter()
+        .map(|o| o.unwrap_or(Err(CatalogError::NotFound)))
+        .collect())
+}
+
+/// The order a group takes its secrets' locks in.
+fn name_order(v: &NewVersion) -> (uuid::Uuid, &str, u32, &str) {
+    (
+        v.org.as_uuid(),
+        v.scope.project().as_str(),
+        v.scope.issue_number(),
+        v.name.as_str(),
+    )
+}
+
+/// One version write inside a group; `counter` is its org key's encryption count, locked and
+/// to be written back by the group (`None`: the key does not exist). `Ok(Err(_))` is a refusal
+/// made before anything changed.
+async fn put_one(
+    c: &mut PgConnection,
+    v: &NewVersion,
+    counter: Option<&mut i64>,
+) -> Q<Result<SecretRecord, CatalogError>> {
     let live = reads::secret_at(c, v.org, &v.scope, &v.name, true).await?;
-    let updated = match rules::version_step(live.as_ref(), v.secret, v.version)? {
+    let step = match rules::version_step(live.as_ref(), v.secret, v.version) {
+        Ok(step) => step,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let Some(counter) =
+        counter.filter(|n| **n <= rules::last_count_allowing_a_version(v.max_encryptions))
+    else {
+        return Ok(Err(CatalogError::KeyExhausted));
+    };
+    let updated = match step {
         rules::VersionStep::Create => match insert_secret(c, v).await? {
             Some(s) => s,
             // A concurrent writer created the name first (we waited for its commit).
@@ -33,7 +180,7 @@ pub(super) async fn put_version(
                 let current = reads::secret_at(c, v.org, &v.scope, &v.name, false)
                     .await?
                     .map_or(0, |s| s.version);
-                return Err(CatalogError::Conflict { current }.into());
+                return Ok(Err(CatalogError::Conflict { current }));
             }
         },
         rules::VersionStep::Append => {
@@ -54,17 +201,6 @@ pub(super) async fn put_version(
             rows::secret(&row)?
         }
     };
-    let counted = sqlx::query("UPDATE org_keys SET encryptions = encryptions + $4 WHERE org_id = $1 AND version = $2 AND encryptions <= $3")
-        .bind(v.org.as_uuid())
-        .bind(i64::from(v.key_version))
-        .bind(rules::last_count_allowing_a_version(v.max_encryptions))
-        .bind(rules::WRAPS_PER_VERSION)
-        .execute(&mut *c)
-        .await?
-        .rows_affected();
-    if counted == 0 {
-        return Err(CatalogError::KeyExhausted.into()); // rolls back the secret change too
-    }
     sqlx::query(
         "INSERT INTO secret_versions (secret_id, version, key_version, blob_key, wrapped_key, size, created_at, created_by, storage_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -80,17 +216,8 @@ pub(super) async fn put_version(
     .bind(v.storage.map(|s| s.as_uuid()))
     .execute(&mut *c)
     .await?;
-    // A write that raced a storage change landed outside the org's storage: the migration
-    // must pick it up, so it may not be finished yet.
-    sqlx::query(
-        "UPDATE orgs SET storage_migrating = true WHERE id = $1 AND storage_id IS DISTINCT FROM $2",
-    )
-    .bind(v.org.as_uuid())
-    .bind(v.storage.map(|s| s.as_uuid()))
-    .execute(&mut *c)
-    .await?;
-    append_audit(c, audit).await?;
-    Ok(updated)
+    *counter += rules::WRAPS_PER_VERSION;
+    Ok(Ok(updated))
 }
 
 /// Inserts version 1; `None` if a live secret already has the name.
@@ -128,29 +255,71 @@ async fn insert_secret(c: &mut PgConnection, v: &NewVersion) -> Q<Option<SecretR
     Ok(row.as_ref().map(rows::secret).transpose()?)
 }
 
-pub(super) async fn record_view(
-    c: &mut PgConnection,
-    secret: SecretId,
-    audit: &AuditDraft,
-) -> Q<Views> {
-    // Waiting racers re-check the WHERE on the row the previous reveal committed: no overshoot.
-    let row = sqlx::query(
-        "UPDATE secrets SET views = views + 1 WHERE id = $1 AND NOT destroyed \
-         AND (view_limit IS NULL OR views < view_limit) RETURNING views, view_limit",
-    )
-    .bind(secret.as_uuid())
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(row) = row else {
-        reads::secret_by_id(c, secret).await?; // NotFound if it is gone
-        return Err(CatalogError::ViewLimitReached.into());
-    };
-    let views = Views {
-        count: rows::u32_at(&row, 0)?,
-        limit: rows::opt_u32_at(&row, 1)?,
-    };
-    append_audit(c, audit).await?;
-    Ok(views)
+/// A reveal to count, grouped with the others this node counts at the same time ([`Batch`]).
+pub(super) struct View {
+    pub(super) secret: SecretId,
+    pub(super) audit: AuditDraft,
+}
+
+#[async_trait]
+impl Batch for View {
+    type Out = Views;
+
+    /// Locks the group's secrets in id order and counts each reveal in turn against the
+    /// count it finds — a waiting group sees what the previous holder committed, so a view
+    /// limit never overshoots across nodes — then writes the new counts and the events of the
+    /// counted reveals: four statements whatever the group's size.
+    async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Views, CatalogError>>> {
+        let mut ids: Vec<uuid::Uuid> = jobs.iter().map(|j| j.secret.as_uuid()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let found = sqlx::query(
+            "SELECT id, views, view_limit FROM secrets WHERE id = ANY($1) AND NOT destroyed \
+             ORDER BY id FOR NO KEY UPDATE",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *c)
+        .await?;
+        // (id, views now, limit, views before the group)
+        let mut counts: Vec<(uuid::Uuid, u32, Option<u32>, u32)> = Vec::with_capacity(found.len());
+        for row in &found {
+            let views = rows::u32_at(row, 1)?;
+            counts.push((rows::get(row, 0)?, views, rows::opt_u32_at(row, 2)?, views));
+        }
+        let mut out = Vec::with_capacity(jobs.len());
+        let mut events: Vec<&AuditDraft> = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            let Some(s) = counts.iter_mut().find(|s| s.0 == j.secret.as_uuid()) else {
+                out.push(Err(CatalogError::NotFound));
+                continue;
+            };
+            match rules::count_view(s.1, s.2) {
+                Some(count) => {
+                    s.1 = count;
+                    events.push(&j.audit);
+                    out.push(Ok(Views { count, limit: s.2 }));
+                }
+                None => out.push(Err(CatalogError::ViewLimitReached)),
+            }
+        }
+        let (changed, views): (Vec<uuid::Uuid>, Vec<i64>) = counts
+            .iter()
+            .filter(|s| s.1 != s.3)
+            .map(|s| (s.0, i64::from(s.1)))
+            .unzip();
+        if !changed.is_empty() {
+            sqlx::query(
+                "UPDATE secrets s SET views = n.views FROM unnest($1::uuid[], $2::bigint[]) AS n(id, views) \
+                 WHERE s.id = n.id",
+            )
+            .bind(&changed)
+            .bind(&views)
+            .execute(&mut *c)
+            .await?;
+        }
+        append_many(c, &events).await?;
+        Ok(out)
+    }
 }
 
 pub(super) async fn set_deleted(

@@ -25,33 +25,106 @@ use sqlx::PgConnection;
 /// "only if there is no org at all" holds under races. Advisory keys are per database.
 const BOOTSTRAP_LOCK: i64 = 0x636f_6666_6572_0001; // "coffer" + 1
 
-/// Appends `d` to its org's chain. The org row holds the chain head: bumping `audit_seq` takes
-/// the row's lock until commit (concurrent appends to one org serialize, other orgs do not
-/// contend) and returns the newest head even after waiting for another appender.
+/// Appends `d` to its org's chain ([`append_many`] of one).
 pub(super) async fn append_audit(c: &mut PgConnection, d: &AuditDraft) -> Q<()> {
-    let head = sqlx::query(
-        "UPDATE orgs SET audit_seq = audit_seq + 1 WHERE id = $1 RETURNING audit_seq, audit_head",
+    append_many(c, &[d]).await
+}
+
+/// Appends `drafts` to their orgs' chains, each org's in the order given. The org row holds the
+/// chain head: the first statement locks every org row involved, in id order (so two appenders
+/// never wait on each other in a cycle), moves each org's `audit_seq` on by its share of the
+/// drafts and returns the head it had; the hashes are chained here; the second statement
+/// inserts the events and stores the new heads. The row locks last until commit, so appenders
+/// of one org serialize — across nodes too — while other orgs do not contend; a group commit
+/// ([`super::group`]) pays that lock once for all the events of its transaction.
+pub(super) async fn append_many(c: &mut PgConnection, drafts: &[&AuditDraft]) -> Q<()> {
+    let mut counts: Vec<(uuid::Uuid, i64)> = Vec::new();
+    for d in drafts {
+        match counts.iter_mut().find(|(org, _)| *org == d.org.as_uuid()) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((d.org.as_uuid(), 1)),
+        }
+    }
+    if counts.is_empty() {
+        return Ok(());
+    }
+    counts.sort_unstable();
+    let (orgs, ns): (Vec<uuid::Uuid>, Vec<i64>) = counts.iter().copied().unzip();
+    let heads = sqlx::query(
+        "WITH locked AS (SELECT id FROM orgs WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE) \
+         UPDATE orgs o SET audit_seq = o.audit_seq + n.count \
+         FROM locked, unnest($1::uuid[], $2::bigint[]) AS n(id, count) \
+         WHERE o.id = locked.id AND o.id = n.id RETURNING o.id, o.audit_seq, o.audit_head",
     )
-    .bind(d.org.as_uuid())
-    .fetch_optional(&mut *c)
-    .await?
-    .ok_or(CatalogError::NotFound)?;
-    let (seq, prev): (u64, [u8; 32]) = (rows::u64_at(&head, 0)?, rows::get(&head, 1)?);
-    let hash = d.hash_at(seq, &prev);
+    .bind(&orgs)
+    .bind(&ns)
+    .fetch_all(&mut *c)
+    .await?;
+    if heads.len() != orgs.len() {
+        return Err(CatalogError::NotFound.into());
+    }
+    // Per org: the next sequence number and the hash it follows.
+    let mut next: Vec<(uuid::Uuid, u64, [u8; 32])> = Vec::with_capacity(heads.len());
+    for row in &heads {
+        let id: uuid::Uuid = rows::get(row, 0)?;
+        let last = rows::u64_at(row, 1)?;
+        let n = counts.iter().find(|(org, _)| *org == id).map_or(0, |c| c.1);
+        next.push((id, last + 1 - n as u64, rows::get(row, 2)?));
+    }
+    let len = drafts.len();
+    let (mut org, mut seq, mut at) = (
+        Vec::with_capacity(len),
+        Vec::with_capacity(len),
+        Vec::with_capacity(len),
+    );
+    let (mut actor_id, mut actor, mut action) = (
+        Vec::with_capacity(len),
+        Vec::with_capacity(len),
+        Vec::with_capacity(len),
+    );
+    let (mut target, mut details, mut prev_hash, mut hash) = (
+        Vec::with_capacity(len),
+        Vec::with_capacity(len),
+        Vec::with_capacity(len),
+        Vec::with_capacity(len),
+    );
+    for d in drafts {
+        let Some(head) = next.iter_mut().find(|(id, ..)| *id == d.org.as_uuid()) else {
+            return Err(CatalogError::NotFound.into());
+        };
+        let h = d.hash_at(head.1, &head.2);
+        org.push(head.0);
+        seq.push(saturating_i64(head.1));
+        at.push(d.at.millis());
+        actor_id.push(d.actor_id.map(|u| u.as_uuid()));
+        actor.push(d.actor.as_str());
+        action.push(d.action);
+        target.push(d.target.as_str());
+        details.push(d.details.as_str());
+        prev_hash.push(head.2.to_vec());
+        hash.push(h.to_vec());
+        head.1 += 1;
+        head.2 = h;
+    }
+    let (head_orgs, head_hashes): (Vec<uuid::Uuid>, Vec<Vec<u8>>) =
+        next.iter().map(|(id, _, h)| (*id, h.to_vec())).unzip();
     sqlx::query(
         "WITH e AS (INSERT INTO audit_events (org_id, seq, at, actor_id, actor, action, target, details, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)) UPDATE orgs SET audit_head = $10 WHERE id = $1",
+         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[])) \
+         UPDATE orgs o SET audit_head = h.head FROM unnest($11::uuid[], $12::bytea[]) AS h(id, head) WHERE o.id = h.id",
     )
-    .bind(d.org.as_uuid())
-    .bind(saturating_i64(seq))
-    .bind(d.at.millis())
-    .bind(d.actor_id.map(|u| u.as_uuid()))
-    .bind(&d.actor)
-    .bind(d.action)
-    .bind(&d.target)
-    .bind(&d.details)
-    .bind(&prev[..])
-    .bind(&hash[..])
+    .bind(&org)
+    .bind(&seq)
+    .bind(&at)
+    .bind(&actor_id)
+    .bind(&actor)
+    .bind(&action)
+    .bind(&target)
+    .bind(&details)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .bind(&head_orgs)
+    .bind(&head_hashes)
     .execute(c)
     .await?;
     Ok(())

@@ -1,0 +1,170 @@
+//! Group commit on PostgreSQL: the reveals this node is asked to count at the same time share
+//! one transaction, and so do the version writes.
+//!
+//! Why: every reveal and every write appends to its org's audit chain, whose head is the org
+//! row, so the org row's lock is held from the append to the end of COMMIT — WAL flush
+//! included — and every writer of one org, on every node, queues behind it. One transaction per
+//! request made that lock the bottleneck of the whole org (one flush and several round trips
+//! per request, serialized). A committer task per kind of job takes whatever has queued while
+//! the previous group committed, runs it as one transaction — each job's own statements (a
+//! reveal group needs two for all its reveals), then one [`append_many`] for all their events,
+//! then one COMMIT — and only then answers every job. N concurrent requests cost one lock hold
+//! and one flush instead of N.
+//!
+//! Contract of a [`Batch`]: [`Batch::run`] executes its jobs in order inside the open
+//! transaction and returns one outcome per job; a job that is refused (`Err` in its slot) has
+//! changed nothing by then, so the others commit without it. A database error aborts the whole
+//! transaction: a transient one (serialization failure, deadlock) runs the group again, any
+//! other runs each job alone in its own transaction, so one bad request never fails the others
+//! and every job's answer is the one it would have had alone. Nothing is retried after COMMIT
+//! was sent (see [`super::tx`]).
+//!
+//! [`append_many`]: super::writes::append_many
+
+use super::tx::{self, Q};
+use crate::catalog::CatalogError;
+use crate::metrics::Metrics;
+use async_trait::async_trait;
+use sqlx::{PgConnection, PgPool};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most jobs in one group: bounds one transaction's statements and the lock time it holds.
+const MAX_GROUP: usize = 256;
+
+/// A kind of job the committer groups.
+#[async_trait]
+pub(super) trait Batch: Send + Sync + Sized + 'static {
+    /// What a job answers.
+    type Out: Send + 'static;
+    /// Runs `jobs` in order inside the open transaction `c`: one outcome per job (see the
+    /// module's contract).
+    async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>>;
+}
+
+struct Job<B: Batch> {
+    input: B,
+    reply: oneshot::Sender<Result<B::Out, CatalogError>>,
+}
+
+/// One committer: a queue and the task that drains it. The task starts on the first job (on
+/// the runtime of that caller) and again if its runtime went away.
+pub(super) struct Committer<B: Batch> {
+    pool: PgPool,
+    metrics: Arc<Metrics>,
+    queue: Mutex<Option<mpsc::UnboundedSender<Job<B>>>>,
+}
+
+impl<B: Batch> Committer<B> {
+    pub(super) fn new(pool: PgPool, metrics: Arc<Metrics>) -> Self {
+        Self {
+            pool,
+            metrics,
+            queue: Mutex::new(None),
+        }
+    }
+
+    /// Runs `input` in the next group and returns its outcome once that group committed.
+    pub(super) async fn submit(&self, input: B) -> Result<B::Out, CatalogError> {
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(Job { input, reply });
+        answer.await.unwrap_or_else(|_| {
+            Err(CatalogError::Unavailable(
+                "the catalog's committer stopped before answering; the outcome is unknown".into(),
+            ))
+        })
+    }
+
+    fn enqueue(&self, mut job: Job<B>) {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(q) = queue.as_ref() {
+            match q.send(job) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(back)) => job = back,
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(drain(self.pool.clone(), self.metrics.clone(), rx));
+        let _ = tx.send(job); // the receiver was just made: cannot fail
+        *queue = Some(tx);
+    }
+}
+
+/// The committer task: a group is whatever queued while the previous one committed.
+async fn drain<B: Batch>(
+    pool: PgPool,
+    metrics: Arc<Metrics>,
+    mut rx: mpsc::UnboundedReceiver<Job<B>>,
+) {
+    let mut jobs: Vec<Job<B>> = Vec::new();
+    while rx.recv_many(&mut jobs, MAX_GROUP).await > 0 {
+        let inputs: Vec<B>;
+        let replies: Vec<_>;
+        (inputs, replies) = jobs.drain(..).map(|j| (j.input, j.reply)).unzip();
+        let outcomes = match commit(&pool, &inputs).await {
+            Ok(outcomes) => {
+                metrics.group_commits.inc();
+                metrics.group_commit_writes.inc_by(inputs.len() as u64);
+                outcomes
+            }
+            Err(Failed::RolledBack(_)) if inputs.len() > 1 => {
+                // Each job alone, so the failure stays with the job that caused it.
+                let mut alone = Vec::with_capacity(inputs.len());
+                for one in inputs.chunks(1) {
+                    alone.push(match commit(&pool, one).await {
+                        Ok(mut v) => {
+                            metrics.group_commits.inc();
+                            metrics.group_commit_writes.inc();
+                            v.remove(0)
+                        }
+                        Err(Failed::RolledBack(e) | Failed::Unknown(e)) => Err(e),
+                    });
+                }
+                alone
+            }
+            Err(Failed::RolledBack(e) | Failed::Unknown(e)) => {
+                inputs.iter().map(|_| Err(e.clone())).collect()
+            }
+        };
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            let _ = reply.send(outcome); // a caller that gave up no longer listens
+        }
+    }
+}
+
+/// Why a group did not commit.
+enum Failed {
+    /// Before COMMIT: the transaction rolled back, so its jobs may run again.
+    RolledBack(CatalogError),
+    /// COMMIT itself failed (say, the connection dropped): the outcome is unknown, so running
+    /// any job again could apply it twice.
+    Unknown(CatalogError),
+}
+
+/// One group as one transaction, run again whole on a transient failure before COMMIT.
+async fn commit<B: Batch>(
+    pool: &PgPool,
+    jobs: &[B],
+) -> Result<Vec<Result<B::Out, CatalogError>>, Failed> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let ran: Q<_> = async {
+            let mut transaction = pool.begin().await?;
+            let outcomes = B::run(&mut transaction, jobs).await?;
+            Ok((transaction, outcomes))
+        }
+        .await;
+        match tx::settle(ran, attempt).await {
+            None => continue,
+            Some(Err(e)) => return Err(Failed::RolledBack(e)),
+            Some(Ok((transaction, outcomes))) => {
+                debug_assert_eq!(outcomes.len(), jobs.len());
+                return match transaction.commit().await {
+                    Ok(()) => Ok(outcomes),
+                    Err(e) => Err(Failed::Unknown(tx::map_err(e))),
+                };
+            }
+        }
+    }
+}

@@ -77,6 +77,8 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/postgres/0016_audit_copy.sql"),
     ),
 ];
+/// A pooled connection idle this long is pinged before it is used again.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 /// Advisory-lock key serializing migrations across processes ("coffer" + 0).
 const MIGRATION_LOCK: i64 = 0x636f_6666_6572_0000;
 
@@ -146,9 +148,22 @@ pub(super) async fn open(
     let migrated = migrate(&mut conn).await;
     let _ = conn.close().await;
     migrated.map_err(fail)?;
+    // sqlx pings every connection it takes back (a round trip after each use) and, by
+    // default, again before handing it out: a second round trip in front of every query. A
+    // connection back for less than `PING_IF_IDLE_FOR` passed its release ping that recently,
+    // so only longer-idle ones are pinged (sqlx's documented pattern for this).
     let pool = PgPoolOptions::new()
         .max_connections(pool_size.max(1))
         .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(opts);
     Ok(PostgresCatalog {
         views: super::group::Committer::new(pool.clone(), metrics.clone()),

@@ -136,7 +136,7 @@ async fn concurrent_opens_migrate_once_and_a_newer_schema_is_refused() {
 #[tokio::test]
 async fn open_error_names_the_url_without_its_password() {
     let url = "postgres://u:hunter2@127.0.0.1:1/x";
-    let err = open::open(url, 1, Duration::from_millis(300))
+    let err = open::open(url, 1, Duration::from_millis(300), Default::default())
         .await
         .err()
         .expect("nothing listens on port 1");
@@ -279,5 +279,143 @@ async fn migration_6_keeps_users_roles_tokens_and_sessions() {
     let _ = conn.close().await;
     let catalog = PostgresCatalog::open(&db.url, 2).await.unwrap();
     old_world_survives(&catalog, &w).await;
+    catalog.pool.close().await;
+}
+
+/// The org's chain, verified: (events, first failure).
+async fn verified_chain(catalog: &PostgresCatalog, org: OrgId) -> (u64, Option<String>) {
+    let filter = AuditFilter {
+        limit: 10_000,
+        ..Default::default()
+    };
+    let events = catalog.audit_events(org, &filter).await.unwrap();
+    let mut v = crate::audit::Verifier::default();
+    events.iter().for_each(|e| v.push(e));
+    let v = v.finish();
+    (v.events, v.failure.map(|f| format!("{f:?}")))
+}
+
+/// Concurrent reveals share transactions (group commit), and still count exactly: a
+/// view-limited secret gives out its limit and no more, each counted reveal its own count,
+/// and the chain has one event per counted reveal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reveals_are_committed_in_groups_and_counted_exactly() {
+    let db = TestDb::create().await;
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    let catalog =
+        PostgresCatalog::open_measured(&db.url, 8, Duration::from_secs(10), metrics.clone())
+            .await
+            .unwrap();
+    let org = conformance::new_org("groups");
+    let id = org.id;
+    let event = |action| AuditDraft::new(id, None, "t", action, "t", serde_json::json!({}));
+    catalog.create_org(org, event("org.create")).await.unwrap();
+    let (open, limited) = (SecretId::new(), SecretId::new());
+    catalog
+        .put_version(
+            conformance::version(id, open, "OPS-1", "open", 1),
+            event("w"),
+        )
+        .await
+        .unwrap();
+    let mut v = conformance::version(id, limited, "OPS-1", "limited", 1);
+    v.view_limit = Some(40);
+    catalog.put_version(v, event("w")).await.unwrap();
+    let commits_before = metrics.group_commits.get();
+
+    let reveals = (0..100).map(|i| {
+        let secret = if i % 2 == 0 { open } else { limited };
+        catalog.record_view(secret, event("secret.reveal"))
+    });
+    let results = futures::future::join_all(reveals).await;
+
+    let commits = metrics.group_commits.get() - commits_before;
+    assert!(
+        commits < 20,
+        "100 concurrent reveals took {commits} commits"
+    );
+    let open_counts: Vec<u32> = results
+        .iter()
+        .step_by(2)
+        .map(|r| r.clone().unwrap().count)
+        .collect();
+    let mut sorted = open_counts.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (1..=50).collect::<Vec<_>>());
+    let limited: Vec<_> = results.iter().skip(1).step_by(2).collect();
+    let mut counted: Vec<u32> = limited
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|v| v.count)
+        .collect();
+    counted.sort_unstable();
+    assert_eq!(counted, (1..=40).collect::<Vec<_>>());
+    assert!(
+        limited
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| *e == CatalogError::ViewLimitReached)
+    );
+    // org.create + 2 writes + 50 + 40 counted reveals, one chain.
+    assert_eq!(verified_chain(&catalog, id).await, (93, None));
+    catalog.pool.close().await;
+}
+
+/// Concurrent version writes share transactions; a refused write (a lost check-and-set) leaves
+/// its group without changing anything, and a write the database rejects (a NUL byte in a text
+/// column) fails alone: the group is rerun job by job and every other write lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_write_fails_alone_and_its_group_lands() {
+    let db = TestDb::create().await;
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    let catalog =
+        PostgresCatalog::open_measured(&db.url, 8, Duration::from_secs(10), metrics.clone())
+            .await
+            .unwrap();
+    let org = conformance::new_org("failing");
+    let id = org.id;
+    let event = |action| AuditDraft::new(id, None, "t", action, "t", serde_json::json!({}));
+    catalog.create_org(org, event("org.create")).await.unwrap();
+    let before = catalog.org_key_encryptions(id, 1).await.unwrap();
+
+    let mut writes: Vec<NewVersion> = (0..30)
+        .map(|i| conformance::version(id, SecretId::new(), "OPS-2", &format!("s{i}"), 1))
+        .collect();
+    writes[7].by = "bad\0writer".into(); // PostgreSQL text cannot hold NUL: a database error
+    writes[20].name = writes[21].name.clone(); // two first versions of one name: one loses
+    let results = futures::future::join_all(
+        writes
+            .iter()
+            .map(|v| catalog.put_version(v.clone(), event("w"))),
+    )
+    .await;
+
+    assert!(results[7].is_err(), "{:?}", results[7]);
+    let lost: Vec<usize> = [20, 21]
+        .into_iter()
+        .filter(|&i| results[i].is_err())
+        .collect();
+    assert_eq!(lost.len(), 1, "{:?} {:?}", results[20], results[21]);
+    assert_eq!(results[lost[0]], Err(CatalogError::Conflict { current: 1 }));
+    let landed = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(landed, 28);
+    // Each landed write counted its wraps, and nothing else did.
+    let after = catalog.org_key_encryptions(id, 1).await.unwrap();
+    assert_eq!(
+        after - before,
+        28 * crate::catalog::rules::WRAPS_PER_VERSION as u64
+    );
+    let listed = catalog
+        .list_secrets(
+            id,
+            &crate::catalog::SecretFilter {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 28);
+    assert_eq!(verified_chain(&catalog, id).await, (29, None));
     catalog.pool.close().await;
 }

@@ -331,7 +331,7 @@ async fn concurrent_reveals_are_committed_in_groups_and_counted_exactly() {
 
     let commits = metrics.group_commits.get() - commits_before;
     assert!(
-        commits < 20,
+        (1..20).contains(&commits),
         "100 concurrent reveals took {commits} commits"
     );
     let open_counts: Vec<u32> = results

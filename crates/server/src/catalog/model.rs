@@ -162,6 +162,9 @@ pub struct RevealTarget {
     pub secret: Option<SecretRecord>,
     /// That secret's requested version (its current one if none was asked for), if any.
     pub version: Option<VersionRecord>,
+    /// The org's Jira link, if it has one: a reveal asks Jira before it uses the secret, and
+    /// reading the link here saves the reveal a read of its own.
+    pub jira: Option<super::jira::JiraSite>,
 }
 
 /// A secret's view count right after a reveal was counted ([`super::Catalog::record_view`]).

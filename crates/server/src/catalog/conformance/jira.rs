@@ -16,8 +16,8 @@ use crate::catalog::{
     JiraSite, PrincipalId, ResetRecord, SealedValue, StoredBlob,
 };
 use crate::domain::{
-    AccessLevel, GrantId, GrantScope, IssueKey, OrgId, ResetId, Role, Scope, SecretId, SecretName,
-    Timestamp, UserId, UserName,
+    AccessLevel, GrantId, GrantScope, IssueKey, OrgId, OrgSlug, ResetId, Role, Scope, SecretId,
+    SecretName, Timestamp, UserId, UserName,
 };
 use std::time::Duration;
 
@@ -170,11 +170,26 @@ async fn sites(c: &dyn Catalog) {
         Err(CatalogError::NotFound)
     );
 
+    // A reveal's target carries the link, and sees it change at once (a cached target too).
+    let slug = OrgSlug::parse("jira-site").unwrap();
+    let (scope, name) = (
+        Scope::parse("OPS-1").unwrap(),
+        SecretName::parse("x").unwrap(),
+    );
+    let link_of_target = async || {
+        c.reveal_target(&slug, &scope, &name, None)
+            .await
+            .unwrap()
+            .jira
+    };
+    assert_eq!(link_of_target().await, None);
+
     let first = site(o, "https://acme.atlassian.net");
     c.put_jira_site(first.clone(), event(o, "jira.link"))
         .await
         .unwrap();
     assert_eq!(c.jira_site(o).await.unwrap(), stored(&first, 1));
+    assert_eq!(link_of_target().await, stored(&first, 1));
     assert_eq!(count(c, o, "jira.link").await, 1);
 
     // What belongs to the site: an account link, a pending consent, issue ids.
@@ -261,6 +276,7 @@ async fn sites(c: &dyn Catalog) {
             .unwrap()
     );
     assert_eq!(c.jira_site(o).await.unwrap(), None);
+    assert_eq!(link_of_target().await, None);
     assert!(forgotten(0x83).await, "unlinking forgets the site's state");
     assert_eq!(count(c, o, "jira.unlink").await, 1);
     assert!(

@@ -74,19 +74,24 @@ fn sealed(r: &PgRow, at: usize) -> R<SealedValue> {
 }
 
 fn site_row(r: &PgRow) -> R<JiraSite> {
+    site_from(r, 0)
+}
+
+/// A site whose `site_cols!()` start at column `at`.
+pub(super) fn site_from(r: &PgRow, at: usize) -> R<JiraSite> {
     Ok(JiraSite {
-        org: OrgId::from_uuid(get(r, 0)?),
-        kind: rows::parse(r, 1, |s| s.parse().ok())?,
-        site_url: get(r, 2)?,
-        cloud_id: get(r, 3)?,
-        client_id: get(r, 4)?,
-        client_secret: sealed(r, 5)?,
-        webhook_secret: sealed(r, 8)?,
-        expose_names: get(r, 11)?,
-        retention_days: u32_int(r, 12)?,
-        generation: rows::u64_at(r, 13)?,
-        updated_at: rows::ts(r, 14)?,
-        updated_by: get(r, 15)?,
+        org: OrgId::from_uuid(get(r, at)?),
+        kind: rows::parse(r, at + 1, |s| s.parse().ok())?,
+        site_url: get(r, at + 2)?,
+        cloud_id: get(r, at + 3)?,
+        client_id: get(r, at + 4)?,
+        client_secret: sealed(r, at + 5)?,
+        webhook_secret: sealed(r, at + 8)?,
+        expose_names: get(r, at + 11)?,
+        retention_days: u32_int(r, at + 12)?,
+        generation: rows::u64_at(r, at + 13)?,
+        updated_at: rows::ts(r, at + 14)?,
+        updated_by: get(r, at + 15)?,
     })
 }
 

@@ -368,17 +368,22 @@ pub(super) async fn reveal_target(
     version: Option<u32>,
 ) -> Q<RevealTarget> {
     // One statement, so one round trip and one snapshot: a reveal's reads on every request.
+    // The Jira link's columns are `site_cols!()` of `jira_sites`.
     let row = sqlx::query(
         "SELECT o.id, o.slug, o.name, o.location, o.status, o.suspended_reason, o.key_version, \
          o.created_at, o.storage_id, \
          s.id, s.org_id, s.project, s.issue, s.name, s.kind, s.version, s.deleted_at, s.created_at, \
          s.created_by, s.updated_at, s.updated_by, s.expires_at, s.view_limit, s.views, s.restricted, \
          v.secret_id, v.version, v.key_version, v.blob_key, v.wrapped_key, v.size, v.created_at, \
-         v.created_by, v.storage_id \
+         v.created_by, v.storage_id, \
+         j.org_id, j.kind, j.site_url, j.cloud_id, j.client_id, j.secret_id, j.secret_key_version, \
+         j.secret_envelope, j.hook_id, j.hook_key_version, j.hook_envelope, j.expose_names, \
+         j.retention_days, j.generation, j.updated_at, j.updated_by \
          FROM orgs o \
          LEFT JOIN secrets s ON s.org_id = o.id AND s.project = $2 AND s.issue = $3 AND s.name = $4 \
          AND NOT s.destroyed \
          LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE($5, s.version) \
+         LEFT JOIN jira_sites j ON j.org_id = o.id \
          WHERE o.slug = $1",
     )
     .bind(slug.as_str())
@@ -390,6 +395,7 @@ pub(super) async fn reveal_target(
     .await?;
     let secret_at = rows::ORG_WIDTH;
     let version_at = secret_at + rows::SECRET_WIDTH;
+    let jira_at = version_at + rows::VERSION_WIDTH;
     let present = |col: usize| rows::get::<Option<uuid::Uuid>>(&row, col).map(|id| id.is_some());
     Ok(RevealTarget {
         org: rows::org(&row)?,
@@ -399,6 +405,10 @@ pub(super) async fn reveal_target(
         },
         version: match present(version_at)? {
             true => Some(rows::version_from(&row, version_at)?),
+            false => None,
+        },
+        jira: match present(jira_at)? {
+            true => Some(super::jira::site_from(&row, jira_at)?),
             false => None,
         },
     })

@@ -154,6 +154,8 @@ pub(super) fn secret(row: &PgRow) -> C<SecretRecord> {
 
 /// How many columns `secret_cols!()` is.
 pub(super) const SECRET_WIDTH: usize = 16;
+/// How many columns `version_cols!()` is.
+pub(super) const VERSION_WIDTH: usize = 9;
 /// How many columns `org_cols!()` is.
 pub(super) const ORG_WIDTH: usize = 9;
 

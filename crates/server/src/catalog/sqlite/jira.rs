@@ -61,7 +61,7 @@ fn account_row(r: &Row) -> rusqlite::Result<JiraAccount> {
     })
 }
 
-fn site(conn: &Connection, org: OrgId) -> R<Option<JiraSite>> {
+pub(super) fn site(conn: &Connection, org: OrgId) -> R<Option<JiraSite>> {
     conn.query_row(
         &format!("SELECT {SITE_COLS} FROM jira_sites WHERE org_id = ?1"),
         [org.to_bytes()],

@@ -340,6 +340,7 @@ pub(super) fn reveal_target(
             None => None,
         };
         Ok(RevealTarget {
+            jira: super::jira::site(conn, org.id)?,
             org,
             secret,
             version,

@@ -214,7 +214,19 @@ impl Coffer {
         org: &OrgRecord,
         scope: &Scope,
     ) -> Result<Answered> {
-        let Some(site) = self.jira_site_of(org.id).await? else {
+        let site = self.jira_site_of(org.id).await?;
+        self.jira_answer_for(actor, org, scope, site).await
+    }
+
+    /// [`Self::jira_answer`] when the caller has already read the org's Jira link `site`.
+    async fn jira_answer_for(
+        &self,
+        actor: &Actor,
+        org: &OrgRecord,
+        scope: &Scope,
+        site: Option<JiraSite>,
+    ) -> Result<Answered> {
+        let Some(site) = site else {
             return Ok((JiraAnswer::NotAsked, None));
         };
         if !jira_asked(actor.kind(), true) {
@@ -245,7 +257,21 @@ impl Coffer {
         scope: &Scope,
         usage: Use,
     ) -> Result<JiraAnswer> {
-        let (answer, why) = self.jira_answer(actor, org, scope).await?;
+        let site = self.jira_site_of(org.id).await?;
+        self.jira_admit_for(actor, org, scope, usage, site).await
+    }
+
+    /// [`Self::jira_admit`] when the caller has already read the org's Jira link `site` (a
+    /// reveal, whose target carries it).
+    pub(in crate::service) async fn jira_admit_for(
+        &self,
+        actor: &Actor,
+        org: &OrgRecord,
+        scope: &Scope,
+        usage: Use,
+        site: Option<JiraSite>,
+    ) -> Result<JiraAnswer> {
+        let (answer, why) = self.jira_answer_for(actor, org, scope, site).await?;
         if jira_admits(answer) {
             return Ok(answer);
         }

@@ -49,7 +49,7 @@ impl Coffer {
         name: &SecretName,
         version: Option<u32>,
     ) -> Result<Revealed> {
-        // One catalog call for the org, the secret and the version; the actor is checked
+        // One catalog call for the org, the secret, the version and the Jira link; the actor is checked
         // against the org before anything about the secret is used.
         let target = self
             .catalog
@@ -59,7 +59,10 @@ impl Coffer {
         let org = require_active(slug, admit(actor, slug, Action::RevealSecret, target.org)?)?;
         let what = label(scope, name);
         // Jira before anything about the secret: its refusals must not tell whether it exists.
-        let jira = match self.jira_admit(actor, &org, scope, Use::Read).await {
+        let jira = match self
+            .jira_admit_for(actor, &org, scope, Use::Read, target.jira)
+            .await
+        {
             Ok(answer) => answer,
             Err(e) => {
                 self.audit_refused_reveal(actor, &org, &what, &e).await;

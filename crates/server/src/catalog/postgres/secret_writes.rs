@@ -156,79 +156,88 @@ fn name_order(v: &NewVersion) -> (uuid::Uuid, &str, u32, &str) {
 
 /// One version write inside a group; `counter` is its org key's encryption count, locked and
 /// to be written back by the group (`None`: the key does not exist). `Ok(Err(_))` is a refusal
-/// made before anything changed.
+/// made before anything changed. One round trip for a first version (the insert is the
+/// check-and-set: a live secret with the name makes it insert nothing), two for a later one.
 async fn put_one(
     c: &mut PgConnection,
     v: &NewVersion,
     counter: Option<&mut i64>,
 ) -> Q<Result<SecretRecord, CatalogError>> {
-    let live = reads::secret_at(c, v.org, &v.scope, &v.name, true).await?;
-    let step = match rules::version_step(live.as_ref(), v.secret, v.version) {
-        Ok(step) => step,
-        Err(refused) => return Ok(Err(refused)),
+    let step = if v.version == 1 {
+        rules::VersionStep::Create
+    } else {
+        let live = reads::secret_at(c, v.org, &v.scope, &v.name, true).await?;
+        match rules::version_step(live.as_ref(), v.secret, v.version) {
+            Ok(step) => step,
+            Err(refused) => return Ok(Err(refused)),
+        }
     };
     let Some(counter) =
         counter.filter(|n| **n <= rules::last_count_allowing_a_version(v.max_encryptions))
     else {
         return Ok(Err(CatalogError::KeyExhausted));
     };
-    let updated = match step {
-        rules::VersionStep::Create => match insert_secret(c, v).await? {
-            Some(s) => s,
-            // A concurrent writer created the name first (we waited for its commit).
-            None => {
-                let current = reads::secret_at(c, v.org, &v.scope, &v.name, false)
-                    .await?
-                    .map_or(0, |s| s.version);
-                return Ok(Err(CatalogError::Conflict { current }));
-            }
-        },
-        rules::VersionStep::Append => {
-            let row = sqlx::query(concat!(
-                "UPDATE secrets SET version = $2, kind = $3, updated_at = $4, updated_by = $5, \
-                 expires_at = COALESCE($6, expires_at), view_limit = COALESCE($7, view_limit) WHERE id = $1 RETURNING ",
-                secret_cols!()
-            ))
-            .bind(v.secret.as_uuid())
-            .bind(i64::from(v.version))
-            .bind(v.kind.as_str())
-            .bind(v.at.millis())
-            .bind(&v.by)
-            .bind(v.expires_at.map(|t| t.millis()))
-            .bind(v.view_limit.map(i64::from))
-            .fetch_one(&mut *c)
-            .await?;
-            rows::secret(&row)?
-        }
+    let written = match step {
+        rules::VersionStep::Create => insert_secret(c, v).await?,
+        rules::VersionStep::Append => append_version(c, v).await?,
     };
-    sqlx::query(
-        "INSERT INTO secret_versions (secret_id, version, key_version, blob_key, wrapped_key, size, created_at, created_by, storage_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(v.secret.as_uuid())
-    .bind(i64::from(v.version))
-    .bind(i64::from(v.key_version))
-    .bind(v.blob_key.as_str())
-    .bind(&v.wrapped_key)
-    .bind(saturating_i64(v.size))
-    .bind(v.at.millis())
-    .bind(&v.by)
-    .bind(v.storage.map(|s| s.as_uuid()))
-    .execute(&mut *c)
-    .await?;
+    let Some(updated) = written else {
+        // A live secret has the name (if it was being created, we waited for its commit).
+        let current = reads::secret_at(c, v.org, &v.scope, &v.name, false)
+            .await?
+            .map_or(0, |s| s.version);
+        return Ok(Err(CatalogError::Conflict { current }));
+    };
     *counter += rules::WRAPS_PER_VERSION;
     Ok(Ok(updated))
 }
 
-/// Inserts version 1; `None` if a live secret already has the name.
+/// The columns `secret_versions` gets from a [`NewVersion`], as the tail of a statement that
+/// selects them `FROM s` (the secret row just written): `$2` is the version, the seven
+/// placeholders given the rest, bound by [`bind_version`].
+macro_rules! insert_version_from_s {
+    ($a:literal, $b:literal, $c:literal, $d:literal, $e:literal, $f:literal, $g:literal) => {
+        concat!(
+            "v AS (INSERT INTO secret_versions (secret_id, version, key_version, blob_key, \
+             wrapped_key, size, created_at, created_by, storage_id) SELECT id, $2, ",
+            $a, ", ", $b, ", ", $c, ", ", $d, ", ", $e, ", ", $f, ", ", $g,
+            " FROM s) "
+        )
+    };
+}
+
+/// Binds what [`insert_version_from_s`] reads.
+fn bind_version<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    v: &'q NewVersion,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    q.bind(i64::from(v.key_version))
+        .bind(v.blob_key.as_str())
+        .bind(&v.wrapped_key)
+        .bind(saturating_i64(v.size))
+        .bind(v.at.millis())
+        .bind(&v.by)
+        .bind(v.storage.map(|s| s.as_uuid()))
+}
+
+/// Inserts version 1 with its version row (and its creator's share, if restricted) in one
+/// statement; `None` — nothing written — if a live secret already has the name.
 async fn insert_secret(c: &mut PgConnection, v: &NewVersion) -> Q<Option<SecretRecord>> {
-    let row = sqlx::query(concat!(
-        "INSERT INTO secrets (id, org_id, project, issue, name, kind, version, created_at, created_by, updated_at, updated_by, expires_at, view_limit, restricted) \
-         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $7, $8, $9, $10, $11) \
+    let q = sqlx::query(concat!(
+        "WITH s AS (INSERT INTO secrets (id, org_id, project, issue, name, kind, version, created_at, \
+         created_by, updated_at, updated_by, expires_at, view_limit, restricted) \
+         VALUES ($1, $3, $4, $5, $6, $7, $2, $8, $9, $8, $9, $10, $11, $12 IS NOT NULL) \
          ON CONFLICT (org_id, project, issue, name) WHERE NOT destroyed DO NOTHING RETURNING ",
-        secret_cols!()
+        secret_cols!(),
+        "), sh AS (INSERT INTO shares (secret_id, user_id, level, created_at, created_by) \
+         SELECT id, $12, 'manage', $8, $9 FROM s WHERE $12 IS NOT NULL), ",
+        insert_version_from_s!("$13", "$14", "$15", "$16", "$17", "$18", "$19"),
+        "SELECT ",
+        secret_cols!(),
+        " FROM s"
     ))
     .bind(v.secret.as_uuid())
+    .bind(i64::from(v.version))
     .bind(v.org.as_uuid())
     .bind(v.scope.project().as_str())
     .bind(i64::from(v.scope.issue_number()))
@@ -238,20 +247,32 @@ async fn insert_secret(c: &mut PgConnection, v: &NewVersion) -> Q<Option<SecretR
     .bind(&v.by)
     .bind(v.expires_at.map(|t| t.millis()))
     .bind(v.view_limit.map(i64::from))
-    .bind(v.restricted_to.is_some())
-    .fetch_optional(&mut *c)
-    .await?;
-    if let (Some(creator), Some(_)) = (v.restricted_to, &row) {
-        sqlx::query(
-            "INSERT INTO shares (secret_id, user_id, level, created_at, created_by) VALUES ($1, $2, 'manage', $3, $4)",
-        )
-        .bind(v.secret.as_uuid())
-        .bind(creator.as_uuid())
-        .bind(v.at.millis())
-        .bind(&v.by)
-        .execute(&mut *c)
-        .await?;
-    }
+    .bind(v.restricted_to.map(|u| u.as_uuid()));
+    let row = bind_version(q, v).fetch_optional(&mut *c).await?;
+    Ok(row.as_ref().map(rows::secret).transpose()?)
+}
+
+/// Moves the live secret (locked by the caller) to `v` and inserts the version row, in one
+/// statement.
+async fn append_version(c: &mut PgConnection, v: &NewVersion) -> Q<Option<SecretRecord>> {
+    let q = sqlx::query(concat!(
+        "WITH s AS (UPDATE secrets SET version = $2, kind = $3, updated_at = $4, updated_by = $5, \
+         expires_at = COALESCE($6, expires_at), view_limit = COALESCE($7, view_limit) WHERE id = $1 RETURNING ",
+        secret_cols!(),
+        "), ",
+        insert_version_from_s!("$8", "$9", "$10", "$11", "$12", "$13", "$14"),
+        "SELECT ",
+        secret_cols!(),
+        " FROM s"
+    ))
+    .bind(v.secret.as_uuid())
+    .bind(i64::from(v.version))
+    .bind(v.kind.as_str())
+    .bind(v.at.millis())
+    .bind(&v.by)
+    .bind(v.expires_at.map(|t| t.millis()))
+    .bind(v.view_limit.map(i64::from));
+    let row = bind_version(q, v).fetch_optional(&mut *c).await?;
     Ok(row.as_ref().map(rows::secret).transpose()?)
 }
 

@@ -149,3 +149,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "cargo test --workspace"
 cargo test --workspace --locked
+
+# Every cargo-fuzz target (fuzz/) for 20 s from its committed seeds; a crash fails the run and
+# names the input (scripts/fuzz.sh; docs/reliability.md "Fuzzing").
+say "cargo fuzz, 20 s per target (scripts/fuzz.sh)"
+scripts/fuzz.sh 20

@@ -11,7 +11,9 @@ fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
             .as_u64()
             .or_else(|| {
                 n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+                    // `u64::MAX as f64` is 2^64 itself, one more than a u64 holds: a cast would
+                    // saturate it (and anything that rounds to it) into range.
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < u64::MAX as f64)
                     .map(|f| f as u64)
             })
             .map(Some)
@@ -44,6 +46,30 @@ mod tests {
     struct T {
         #[serde(default, deserialize_with = "super::opt_u32")]
         n: Option<u32>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct U {
+        #[serde(default, deserialize_with = "super::opt_u64")]
+        n: Option<u64>,
+    }
+
+    #[test]
+    fn nothing_past_u64_is_rounded_into_range() {
+        let n = |j: &str| serde_json::from_str::<U>(j).map(|t| t.n);
+        assert_eq!(n(r#"{"n": 18446744073709551615}"#).unwrap(), Some(u64::MAX));
+        let largest_float_below = 18_446_744_073_709_549_568u64; // 2^64 - 2048
+        assert_eq!(
+            n(r#"{"n": 18446744073709549568.0}"#).unwrap(),
+            Some(largest_float_below)
+        );
+        // Found by the json_bodies fuzz target: both were read as u64::MAX.
+        for bad in [
+            r#"{"n": 18446744073709551616}"#,
+            r#"{"n": 1.8446744073709552e19}"#,
+        ] {
+            assert!(n(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl FromRequestParts<Arc<AppState>> for MaybeCaller {
 pub struct Body<T>(pub T);
 
 /// `T`, read only from a JSON object.
-struct Object<T>(T);
+pub(crate) struct Object<T>(pub(crate) T);
 
 impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -11,7 +11,7 @@ mod audit;
 mod backup;
 mod convert;
 pub mod error;
-mod extract;
+pub(crate) mod extract; // Object<T> is also reached by testing::fuzz
 mod forge;
 mod jira;
 mod keys;
@@ -19,7 +19,7 @@ mod links;
 mod openapi;
 mod orgs;
 mod people;
-mod scim;
+pub(crate) mod scim; // its filter and patch parsers are also reached by testing::fuzz
 mod scim_tokens;
 mod secret_body;
 mod secrets;

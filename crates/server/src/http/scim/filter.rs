@@ -165,6 +165,12 @@ impl Filter {
             }
         })
     }
+
+    /// The comparisons, in order: attribute name and value (for `testing::fuzz`).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn terms(&self) -> impl Iterator<Item = (&'static str, &Value)> {
+        self.0.iter().map(|(attr, value)| (attr.key(), value))
+    }
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@
 //! [`patch`]), call one `service::scim` use case, render the resource.
 
 mod discovery;
-mod filter;
-mod patch;
+pub(crate) mod filter; // also reached by testing::fuzz
+pub(crate) mod patch;
 mod resources;
 
 use super::AppState;

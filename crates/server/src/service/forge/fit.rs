@@ -97,6 +97,25 @@ impl FitVerifier {
         }
     }
 
+    /// A verifier that holds `set` and never fetches (its key-set address is empty, so a
+    /// refetch fails at once and the held keys keep serving): for the fuzz targets, which verify
+    /// offline. Test support only.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn with_keys(set: JwkSet, leeway: Duration) -> Self {
+        let verifier = Self::new("", leeway);
+        *verifier
+            .keys
+            .try_lock()
+            .expect("a new verifier's cache is free") = Cache {
+            keys: Some(Keys {
+                set,
+                fetched: Instant::now(),
+            }),
+            tried: Some(Instant::now()),
+        };
+        verifier
+    }
+
     async fn fetch(&self) -> Result<JwkSet, FitRefused> {
         let res = self.http.get(&self.jwks_url).send().await.map_err(|e| {
             tracing::warn!(error = %e, "fetching the Forge JWKS failed");

@@ -72,7 +72,7 @@ fn hook_refused() -> Error {
 }
 
 /// Checks `X-Hub-Signature: sha256=<hex>` over the raw body, in constant time.
-fn signature_ok(secret: &[u8], header: Option<&str>, body: &[u8]) -> bool {
+pub(crate) fn signature_ok(secret: &[u8], header: Option<&str>, body: &[u8]) -> bool {
     let Some(hex_sig) = header.and_then(|h| h.trim().strip_prefix("sha256=")) else {
         return false;
     };

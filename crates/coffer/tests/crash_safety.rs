@@ -8,6 +8,14 @@
 //!
 //! And a disk whose fsync fails: the same binary under libfiu's `fiu-run` stops writing at the
 //! first failed fsync of its catalog and loses nothing it acknowledged before.
+//!
+//! The crash soak's org also moves its envelopes between the default store and its own bucket on
+//! a moto server, which keeps running (and keeps its objects) across the kills.
+
+/// The moto harness of the server's AWS tests, shared rather than copied.
+#[path = "../../server/tests/support/moto.rs"]
+#[allow(dead_code)]
+mod moto;
 
 use base64::Engine;
 use serde_json::json;
@@ -31,11 +39,17 @@ impl Drop for Server {
 }
 
 fn start(data: &Path) -> Server {
-    start_under(data, &[])
+    start_under(data, &[], &[])
 }
 
-/// `coffer serve` on `data`, run through `wrapper` (a command and its arguments) if not empty.
-fn start_under(data: &Path, wrapper: &[&str]) -> Server {
+/// `coffer serve` on `data` with extra environment (config overrides).
+fn start_with_env(data: &Path, env: &[(&str, String)]) -> Server {
+    start_under(data, &[], env)
+}
+
+/// `coffer serve` on `data`, run through `wrapper` (a command and its arguments) if not empty,
+/// with extra environment `env`.
+fn start_under(data: &Path, wrapper: &[&str], env: &[(&str, String)]) -> Server {
     let mut cmd = match wrapper.split_first() {
         Some((program, args)) => {
             let mut c = Command::new(program);
@@ -47,6 +61,7 @@ fn start_under(data: &Path, wrapper: &[&str]) -> Server {
     let mut child = cmd
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
+        .envs(env.iter().map(|(k, v)| (k, v.as_str())))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -242,6 +257,7 @@ async fn a_failing_fsync_stops_writes_and_loses_nothing_acknowledged() {
             "-c",
             "enable_random name=posix/io/sync/fdatasync,probability=0.02",
         ],
+        &[],
     );
     let client = reqwest::Client::new();
     let mut acked = Vec::new();
@@ -368,26 +384,129 @@ struct Answered {
     views_in_flight: u64,
     /// Key rotations acknowledged.
     rotations: u64,
+    /// Storage changes acknowledged (into the bucket or back to the default store): each starts
+    /// a migration of every version's envelope and manifest.
+    migrations: u64,
+}
+
+/// The region of the soak org's bucket (org `default` is `local`: any region will do).
+const SOAK_REGION: &str = "eu-central-1";
+/// How long a storage migration may take to finish after a restart.
+const MIGRATION_BOUND: Duration = Duration::from_secs(120);
+
+/// `coffer serve`'s settings for the soak: tenant buckets may live on moto (a loopback
+/// endpoint), reached with moto's dummy keys, and the mover looks for work every 100 ms.
+fn soak_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("COFFER_STORAGE__ALLOW_CUSTOM_ENDPOINTS", "true".into()),
+        ("COFFER_STORAGE__MIGRATION_INTERVAL", "100ms".into()),
+        ("COFFER_STORAGE__AWS__CREDENTIALS__KIND", "static".into()),
+        (
+            "COFFER_STORAGE__AWS__CREDENTIALS__ACCESS_KEY_ID",
+            "test".into(),
+        ),
+        (
+            "COFFER_STORAGE__AWS__CREDENTIALS__SECRET_ACCESS_KEY",
+            "test".into(),
+        ),
+    ]
+}
+
+/// Creates a fresh bucket on `moto` for the soak org and returns its name.
+async fn soak_bucket(moto: &moto::Moto) -> String {
+    let bucket = moto::unique("soak");
+    let s3 = coffer_server::aws::s3_client(&moto.settings(SOAK_REGION))
+        .await
+        .unwrap();
+    s3.create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(SOAK_REGION.into())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    bucket
+}
+
+/// Polls the org's storage (`GET …/storage`) until `done` holds of it, for at most
+/// [`MIGRATION_BOUND`]; returns what it last read.
+async fn wait_storage(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    what: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + MIGRATION_BOUND;
+    loop {
+        let s = get_json(client, url, token).await;
+        if done(&s) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {MIGRATION_BOUND:?}; storage: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Reveals every acknowledged write by its version and compares the value.
+async fn check_acknowledged(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    acknowledged: &[(String, u64, String)],
+    when: &str,
+) {
+    for (name, version, value) in acknowledged {
+        let url =
+            format!("{base}/api/v1/orgs/default/secrets/SOAK-1/{name}/reveal?version={version}");
+        let r = client.post(&url).bearer_auth(token).send().await.unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "{when}: acknowledged {name} v{version} is lost"
+        );
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            B64.decode(body["value"].as_str().unwrap()).unwrap(),
+            value.as_bytes(),
+            "{when}: {name} v{version}"
+        );
+    }
 }
 
 /// The crash soak: `kill -9` at a random point of a mixed load — new versions of many secrets,
-/// reveals of a view-counted secret, org-key rotations — then a restart on the same data, again
-/// and again. After every restart each acknowledged write (from every iteration so far) reads
-/// back exactly, the counted views are at least the answered ones and at most those plus the
-/// reveals the kill cut short, the org key is at least as new as the acknowledged rotations,
-/// and the audit chain verifies.
+/// reveals of a view-counted secret, org-key rotations, and the org's storage switched into its
+/// own bucket (on moto, which outlives the kills) and back, each switch starting a background
+/// migration — then a restart on the same data, again and again. After every restart each
+/// acknowledged write (from every iteration so far) reads back exactly, wherever its envelope is
+/// now and while the interrupted migration resumes; the counted views are at least the answered
+/// ones and at most those plus the reveals the kill cut short; the org key is at least as new as
+/// the acknowledged rotations; the audit chain verifies; and the interrupted migration resumes
+/// and finishes. An org the kill left on its bucket goes back to the default store once its move
+/// is seen to resume, so every iteration starts at home and each migration moves a bounded part
+/// of the org (moving all of a growing org would make every iteration cost more than the last).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_soak_over_mixed_load_loses_nothing() {
     let iterations = soak_iterations();
+    let moto = moto::Moto::start();
+    let bucket = soak_bucket(&moto).await;
+    let env = soak_env();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut server = start(&data);
+    let mut server = start_with_env(&data, &env);
     let token = std::fs::read_to_string(data.join("admin.token"))
         .unwrap()
         .trim()
         .to_owned();
     let client = reqwest::Client::new();
     const COUNTED: &str = "/api/v1/orgs/default/secrets/SOAK-9/counted";
+    const STORAGE: &str = "/api/v1/orgs/default/storage";
     let r = client
         .put(format!("{}{COUNTED}", server.base))
         .bearer_auth(&token)
@@ -402,8 +521,12 @@ async fn a_crash_soak_over_mixed_load_loses_nothing() {
         .as_nanos() as u64
         | 1;
     eprintln!("soak: {iterations} iterations, seed {seed}");
+    let started = Instant::now();
     let mut acknowledged: Vec<(String, u64, String)> = Vec::new();
     let (mut views_answered, mut views_in_flight, mut rotations) = (0u64, 0u64, 0u64);
+    // Storage switches acknowledged, and the migrations a kill interrupted (of which into the
+    // bucket).
+    let (mut migrations, mut resumed, mut resumed_into_bucket) = (0u64, 0u64, 0u64);
     for iteration in 0..iterations {
         let answered = std::sync::Arc::new(std::sync::Mutex::new(Answered::default()));
         let mut tasks = Vec::new();
@@ -488,6 +611,46 @@ async fn a_crash_soak_over_mixed_load_loses_nothing() {
                 }
             }));
         }
+        {
+            // Into the bucket after a while, back to the default store after another, and so
+            // on: each switch starts a migration, and the writes above land in whichever store
+            // is the org's at the time.
+            let (client, token, url, answered) = (
+                client.clone(),
+                token.clone(),
+                format!("{}{STORAGE}", server.base),
+                answered.clone(),
+            );
+            let to_bucket =
+                json!({"bucket": bucket, "region": SOAK_REGION, "endpoint": moto.endpoint()});
+            let mut rng = seed.wrapping_add(104_729) | 1;
+            tasks.push(tokio::spawn(async move {
+                for n in 0u64.. {
+                    // The first switch early, so that even a short iteration has a migration.
+                    let pause = if n == 0 {
+                        100
+                    } else {
+                        50 + pick(&mut rng, 300)
+                    };
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    let sent = match n % 2 {
+                        0 => client.put(&url).json(&to_bucket),
+                        _ => client.delete(&url),
+                    };
+                    match sent.bearer_auth(&token).send().await {
+                        Ok(r) if r.status().is_success() => {
+                            answered.lock().unwrap().migrations += 1
+                        }
+                        Ok(r) => panic!(
+                            "storage switch: unexpected status {} before the kill: {}",
+                            r.status(),
+                            r.text().await.unwrap_or_default()
+                        ),
+                        Err(_) => break,
+                    }
+                }
+            }));
+        }
         let kill_after = 200 + pick(&mut seed, 1300);
         tokio::time::sleep(Duration::from_millis(kill_after)).await;
         server.child.kill().expect("SIGKILL");
@@ -500,26 +663,19 @@ async fn a_crash_soak_over_mixed_load_loses_nothing() {
         views_answered += a.views;
         views_in_flight += a.views_in_flight;
         rotations += a.rotations;
+        migrations += a.migrations;
 
-        server = start(&data);
-        for (name, version, value) in &acknowledged {
-            let url = format!(
-                "{}/api/v1/orgs/default/secrets/SOAK-1/{name}/reveal?version={version}",
-                server.base
-            );
-            let r = client.post(&url).bearer_auth(&token).send().await.unwrap();
-            assert_eq!(
-                r.status(),
-                200,
-                "iteration {iteration}: acknowledged {name} v{version} is lost"
-            );
-            let body: serde_json::Value = r.json().await.unwrap();
-            assert_eq!(
-                B64.decode(body["value"].as_str().unwrap()).unwrap(),
-                value.as_bytes(),
-                "iteration {iteration}: {name} v{version}"
-            );
+        server = start_with_env(&data, &env);
+        let storage_url = format!("{}{STORAGE}", server.base);
+        // Where the kill left the org; the migration it interrupted resumes at once, while the
+        // reads below run.
+        let at_restart = get_json(&client, &storage_url, &token).await;
+        if at_restart["migration"]["state"] != "idle" {
+            resumed += 1;
+            resumed_into_bucket += u64::from(at_restart["kind"] == "custom");
         }
+        let when = format!("iteration {iteration}");
+        check_acknowledged(&client, &server.base, &token, &acknowledged, &when).await;
         // The reveals above read SOAK-1 only: the counted secret's views are the load's.
         let meta = get_json(&client, &format!("{}{COUNTED}", server.base), &token).await;
         let views = meta["views"].as_u64().unwrap();
@@ -545,9 +701,58 @@ async fn a_crash_soak_over_mixed_load_loses_nothing() {
         )
         .await;
         assert_eq!(verify["ok"], true, "iteration {iteration}: {verify}");
+
+        // The interrupted migration resumed and finishes. Left on the bucket, the org goes home
+        // once its move into the bucket is seen to progress (or to be done), and that move
+        // finishes too: every version back in the default store.
+        if at_restart["kind"] == "custom" {
+            let before = at_restart["migration"]["done"].as_u64().unwrap();
+            wait_storage(
+                &client,
+                &storage_url,
+                &token,
+                &format!("iteration {iteration}: the move into the bucket resumes"),
+                |s| {
+                    s["migration"]["state"] == "idle"
+                        || s["migration"]["done"].as_u64().unwrap() > before
+                },
+            )
+            .await;
+            let r = client
+                .delete(&storage_url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "back home: {}", r.status());
+        }
+        let home = wait_storage(
+            &client,
+            &storage_url,
+            &token,
+            &format!("iteration {iteration}: the move to the default store finishes"),
+            |s| s["migration"]["state"] == "idle",
+        )
+        .await;
+        assert_eq!(home["kind"], "default", "iteration {iteration}: {home}");
+        assert_eq!(
+            home["migration"]["done"], home["migration"]["total"],
+            "iteration {iteration}: {home}"
+        );
+        if (iteration + 1) % 10 == 0 {
+            eprintln!(
+                "soak: {} of {iterations} iterations clean after {:.0?} ({} acknowledged writes, {migrations} storage migrations so far)",
+                iteration + 1,
+                started.elapsed(),
+                acknowledged.len()
+            );
+        }
     }
+    // Every version is home now, including those the last migration moved back.
+    check_acknowledged(&client, &server.base, &token, &acknowledged, "at the end").await;
     eprintln!(
-        "soak: {iterations} kill -9 iterations, {} acknowledged writes, {views_answered} answered reveals, {rotations} rotations: nothing lost",
+        "soak: {iterations} kill -9 iterations in {:.0?}, {} acknowledged writes, {views_answered} answered reveals, {rotations} rotations, {migrations} storage migrations ({resumed} cut by a kill and resumed, {resumed_into_bucket} of them into the bucket): nothing lost",
+        started.elapsed(),
         acknowledged.len()
     );
 }

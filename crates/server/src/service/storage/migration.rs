@@ -96,6 +96,9 @@ impl Coffer {
         let mut moved = 0;
         let mut names = Names::default();
         loop {
+            if self.storage_changed(org, target).await? {
+                return Ok(moved);
+            }
             let batch = self
                 .catalog
                 .versions_elsewhere(org.id, target, BATCH)
@@ -117,6 +120,10 @@ impl Coffer {
                     Ok(n) => {
                         progressed = true;
                         moved += n;
+                        // A refused flip: moved by another node, or the org left `target`.
+                        if n == 0 && self.storage_changed(org, target).await? {
+                            return Ok(moved);
+                        }
                     }
                     Err(e) => last_error = Some(e),
                 }
@@ -148,6 +155,23 @@ impl Coffer {
             tracing::info!(org = %org.slug, moved, "storage migration finished");
         }
         Ok(moved)
+    }
+
+    /// Whether the org's storage is no longer `target`, the storage this pass moves into. Every
+    /// flip into a store the org has left is refused (and its fresh copy discarded), so a pass
+    /// that kept going would copy the same versions into it forever and never let the next
+    /// pass move them where the org is now; it stops instead.
+    async fn storage_changed(
+        &self,
+        org: &OrgRecord,
+        target: Option<StorageId>,
+    ) -> std::result::Result<bool, String> {
+        let now = self
+            .catalog
+            .org_by_id(org.id)
+            .await
+            .map_err(|e| format!("reading org `{}`: {e}", org.slug))?;
+        Ok(now.storage != target)
     }
 
     /// The manifest beside `v`'s envelope in `src`, to copy unchanged (its binding names the

@@ -295,21 +295,36 @@ async fn verified_chain(catalog: &PostgresCatalog, org: OrgId) -> (u64, Option<S
     (v.events, v.failure.map(|f| format!("{f:?}")))
 }
 
-/// Concurrent reveals share transactions (group commit), and still count exactly: a
-/// view-limited secret gives out its limit and no more, each counted reveal its own count,
-/// and the chain has one event per counted reveal.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_reveals_are_committed_in_groups_and_counted_exactly() {
+/// A catalog on a fresh database (kept alive by the returned guard), counting its group commits
+/// in the returned metrics, with one org `slug` (created with an `org.create` event).
+async fn measured_catalog_with_org(
+    slug: &str,
+) -> (
+    TestDb,
+    std::sync::Arc<crate::metrics::Metrics>,
+    PostgresCatalog,
+    OrgId,
+) {
     let db = TestDb::create().await;
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
     let catalog =
         PostgresCatalog::open_measured(&db.url, 8, Duration::from_secs(10), metrics.clone())
             .await
             .unwrap();
-    let org = conformance::new_org("groups");
+    let org = conformance::new_org(slug);
     let id = org.id;
+    let created = AuditDraft::new(id, None, "t", "org.create", "t", serde_json::json!({}));
+    catalog.create_org(org, created).await.unwrap();
+    (db, metrics, catalog, id)
+}
+
+/// Concurrent reveals share transactions (group commit), and still count exactly: a
+/// view-limited secret gives out its limit and no more, each counted reveal its own count,
+/// and the chain has one event per counted reveal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reveals_are_committed_in_groups_and_counted_exactly() {
+    let (_db, metrics, catalog, id) = measured_catalog_with_org("groups").await;
     let event = |action| AuditDraft::new(id, None, "t", action, "t", serde_json::json!({}));
-    catalog.create_org(org, event("org.create")).await.unwrap();
     let (open, limited) = (SecretId::new(), SecretId::new());
     catalog
         .put_version(
@@ -366,16 +381,8 @@ async fn concurrent_reveals_are_committed_in_groups_and_counted_exactly() {
 /// column) fails alone: the group is rerun job by job and every other write lands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_write_fails_alone_and_its_group_lands() {
-    let db = TestDb::create().await;
-    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
-    let catalog =
-        PostgresCatalog::open_measured(&db.url, 8, Duration::from_secs(10), metrics.clone())
-            .await
-            .unwrap();
-    let org = conformance::new_org("failing");
-    let id = org.id;
+    let (_db, _, catalog, id) = measured_catalog_with_org("failing").await;
     let event = |action| AuditDraft::new(id, None, "t", action, "t", serde_json::json!({}));
-    catalog.create_org(org, event("org.create")).await.unwrap();
     let before = catalog.org_key_encryptions(id, 1).await.unwrap();
 
     let mut writes: Vec<NewVersion> = (0..30)

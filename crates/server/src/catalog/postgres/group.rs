@@ -11,8 +11,9 @@
 //! then one COMMIT — and only then answers every job. N concurrent requests cost one lock hold
 //! and one flush instead of N.
 //!
-//! Contract of a [`Batch`]: [`Batch::run`] executes its jobs in order inside the open
-//! transaction and returns one outcome per job; a job that is refused (`Err` in its slot) has
+//! Contract of a [`Batch`]: [`Batch::run`] executes its jobs inside the open transaction, in
+//! an order of its choosing (the order its locks must be taken in), and returns one outcome per
+//! job, in the jobs' order; a job that is refused (`Err` in its slot) has
 //! changed nothing by then, so the others commit without it. A database error aborts the whole
 //! transaction: a transient one (serialization failure, deadlock) runs the group again, any
 //! other runs each job alone in its own transaction, so one bad request never fails the others
@@ -37,8 +38,8 @@ const MAX_GROUP: usize = 256;
 pub(super) trait Batch: Send + Sync + Sized + 'static {
     /// What a job answers.
     type Out: Send + 'static;
-    /// Runs `jobs` in order inside the open transaction `c`: one outcome per job (see the
-    /// module's contract).
+    /// Runs `jobs` inside the open transaction `c`: one outcome per job, in their order (see
+    /// the module's contract).
     async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>>;
 }
 

@@ -171,3 +171,154 @@ async fn existing_secrets_move_to_the_bucket_and_a_restart_midway_resumes() {
     let r = resumed.reveal_as(&owner, "acme", "OPS-1", "s3").await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+/// Secrets written before the switch: three of the mover's catalog batches (`BATCH` is 100).
+const MANY: usize = 300;
+
+/// An admin moves the org into its bucket and, before that move finishes, back to the default
+/// store. The pass moving into the bucket must give up (every flip into a store the org has
+/// left is refused), so the next pass brings everything home: before the fix it copied the
+/// same versions into the bucket forever and the move home never started.
+#[tokio::test]
+async fn switching_back_midway_moves_everything_home() {
+    let moto = Moto::shared();
+    // 100 envelopes a second, so the move into the bucket (300 of them) is still running when
+    // the org switches back.
+    let app = spawn_with(|c| {
+        c.byok.principal_arn = Some(PRINCIPAL.into());
+        c.storage.allow_custom_endpoints = true;
+        c.storage.aws = moto.settings("eu-central-1");
+        c.storage.migration_interval = std::time::Duration::from_millis(100);
+        c.storage.migration_rate = 100;
+    })
+    .await;
+    let (_, owner) = app.org_with_owner_in("acme", "eu", "alice").await;
+    for i in 0..MANY {
+        let r = app
+            .put_secret_as(
+                &owner,
+                "acme",
+                "OPS-1",
+                &format!("s{i}"),
+                format!("value-{i}").as_bytes(),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let bucket = bucket_in(moto, &moto.settings("eu-central-1"), "eu-central-1").await;
+    let r = save(
+        &app,
+        &owner,
+        json!({"bucket": bucket, "region": "eu-central-1", "endpoint": moto.endpoint()}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Midway into the bucket: some versions there, most not, and the move still running.
+    let mut midway = None;
+    for _ in 0..200 {
+        let s = storage(&app, &owner).await;
+        let done = s["migration"]["done"].as_u64().unwrap();
+        if done >= 5 {
+            midway = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let midway = midway.expect("the move into the bucket started");
+    assert_eq!(midway["kind"], "custom", "{midway}");
+    assert_eq!(midway["migration"]["state"], "running", "{midway}");
+    assert_eq!(midway["migration"]["total"].as_u64(), Some(MANY as u64));
+    assert!(
+        midway["migration"]["done"].as_u64().unwrap() < MANY as u64,
+        "still moving into the bucket: {midway}"
+    );
+
+    // Back to the default store while that move runs.
+    let r = app
+        .call(&owner, Method::DELETE, "/api/v1/orgs/acme/storage", None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["kind"], "default", "{}", r.body);
+    assert_eq!(
+        r.body["migration"]["state"], "running",
+        "the versions already in the bucket must come home: {}",
+        r.body
+    );
+
+    // The move home finishes (bounded), without an error along the way.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let idle = loop {
+        let s = storage(&app, &owner).await;
+        assert!(s["migration"]["last_error"].is_null(), "{s}");
+        if s["migration"]["state"] == "idle" {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the move home never finished (the pass into the bucket kept going?): {s}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(idle["kind"], "default", "{idle}");
+    assert_eq!(idle["migration"]["total"].as_u64(), Some(MANY as u64));
+    assert_eq!(idle["migration"]["done"].as_u64(), Some(MANY as u64));
+
+    // Every envelope is home and the bucket is empty and stays so: no pass writes into it.
+    let envelopes = files_under(&app.data_dir().join("blobs"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "cfr"))
+        .count();
+    assert_eq!(
+        envelopes, MANY,
+        "one envelope per secret in the default store"
+    );
+    let left: Vec<String> = objects(moto, &bucket)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(left.is_empty(), "the bucket was emptied: {left:?}");
+    // Several migration intervals later, nothing new has landed in the bucket.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let later: Vec<String> = objects(moto, &bucket)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        later.is_empty(),
+        "nothing written into the bucket: {later:?}"
+    );
+    let s = storage(&app, &owner).await;
+    assert_eq!(s["migration"]["state"], "idle", "{s}");
+    assert!(s["migration"]["last_error"].is_null(), "{s}");
+
+    for i in 0..MANY {
+        let r = app
+            .reveal_as(&owner, "acme", "OPS-1", &format!("s{i}"))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            B64.decode(r.body["value"].as_str().unwrap()).unwrap(),
+            format!("value-{i}").as_bytes(),
+            "s{i}"
+        );
+    }
+    // Only the move home finished; the abandoned one into the bucket claims nothing.
+    let r = app
+        .call(
+            &owner,
+            Method::GET,
+            "/api/v1/orgs/acme/audit?action=storage.migrated",
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["events"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        r.body
+    );
+}

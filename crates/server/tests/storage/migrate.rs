@@ -11,19 +11,7 @@ const SECRETS: usize = 30;
 async fn existing_secrets_move_to_the_bucket_and_a_restart_midway_resumes() {
     let moto = Moto::shared();
     let (app, owner) = env(moto, moto.settings("eu-central-1")).await;
-    for i in 0..SECRETS {
-        let r = app
-            .put_secret_as(
-                &owner,
-                "acme",
-                "OPS-1",
-                &format!("s{i}"),
-                format!("value-{i}").as_bytes(),
-                json!({}),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-    }
+    write_numbered(&app, &owner, SECRETS).await;
     let bucket = bucket_in(moto, &moto.settings("eu-central-1"), "eu-central-1").await;
     // Slow the mover down so the restart lands midway: 20 envelopes per second.
     let data_dir = app.data_dir();
@@ -125,16 +113,7 @@ async fn existing_secrets_move_to_the_bucket_and_a_restart_midway_resumes() {
         .filter(|p| p.extension().is_some_and(|e| e == "cfr" || e == "cfm"))
         .collect();
     assert!(left.is_empty(), "old copies deleted: {left:?}");
-    for i in 0..SECRETS {
-        let r = resumed
-            .reveal_as(&owner, "acme", "OPS-1", &format!("s{i}"))
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        assert_eq!(
-            B64.decode(r.body["value"].as_str().unwrap()).unwrap(),
-            format!("value-{i}").as_bytes()
-        );
-    }
+    reveal_numbered(&resumed, &owner, SECRETS).await;
     let r = resumed
         .call(
             &owner,
@@ -193,19 +172,7 @@ async fn switching_back_midway_moves_everything_home() {
     })
     .await;
     let (_, owner) = app.org_with_owner_in("acme", "eu", "alice").await;
-    for i in 0..MANY {
-        let r = app
-            .put_secret_as(
-                &owner,
-                "acme",
-                "OPS-1",
-                &format!("s{i}"),
-                format!("value-{i}").as_bytes(),
-                json!({}),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-    }
+    write_numbered(&app, &owner, MANY).await;
     let bucket = bucket_in(moto, &moto.settings("eu-central-1"), "eu-central-1").await;
     let r = save(
         &app,
@@ -295,17 +262,7 @@ async fn switching_back_midway_moves_everything_home() {
     assert_eq!(s["migration"]["state"], "idle", "{s}");
     assert!(s["migration"]["last_error"].is_null(), "{s}");
 
-    for i in 0..MANY {
-        let r = app
-            .reveal_as(&owner, "acme", "OPS-1", &format!("s{i}"))
-            .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        assert_eq!(
-            B64.decode(r.body["value"].as_str().unwrap()).unwrap(),
-            format!("value-{i}").as_bytes(),
-            "s{i}"
-        );
-    }
+    reveal_numbered(&app, &owner, MANY).await;
     // Only the move home finished; the abandoned one into the bucket claims nothing.
     let r = app
         .call(
@@ -321,4 +278,27 @@ async fn switching_back_midway_moves_everything_home() {
         "{}",
         r.body
     );
+}
+
+/// Writes `s0`…`s{n-1}` on `OPS-1` of org `acme`, each holding `value-{i}`.
+async fn write_numbered(app: &TestApp, owner: &str, n: usize) {
+    for i in 0..n {
+        let name = format!("s{i}");
+        let value = format!("value-{i}");
+        let r = app
+            .put_secret_as(owner, "acme", "OPS-1", &name, value.as_bytes(), json!({}))
+            .await;
+        assert_eq!(r.status, 201, "{name}: {}", r.body);
+    }
+}
+
+/// Every secret [`write_numbered`] wrote reveals its exact value.
+async fn reveal_numbered(app: &TestApp, owner: &str, n: usize) {
+    for i in 0..n {
+        let name = format!("s{i}");
+        let r = app.reveal_as(owner, "acme", "OPS-1", &name).await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        let value = B64.decode(r.body["value"].as_str().unwrap()).unwrap();
+        assert_eq!(value, format!("value-{i}").as_bytes(), "{name}");
+    }
 }

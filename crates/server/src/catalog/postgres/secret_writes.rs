@@ -193,8 +193,8 @@ async fn put_one(
 }
 
 /// The columns `secret_versions` gets from a [`NewVersion`], as the tail of a statement that
-/// selects them `FROM s` (the secret row just written): `$2` is the version, the seven
-/// placeholders given the rest, bound by [`bind_version`].
+/// selects them `FROM s` (the secret row just written): `$2` is the version, the seven SQL
+/// parameters named for the rest, bound by [`bind_version`].
 macro_rules! insert_version_from_s {
     ($a:literal, $b:literal, $c:literal, $d:literal, $e:literal, $f:literal, $g:literal) => {
         concat!(

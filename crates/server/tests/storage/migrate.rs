@@ -114,20 +114,7 @@ async fn existing_secrets_move_to_the_bucket_and_a_restart_midway_resumes() {
         .collect();
     assert!(left.is_empty(), "old copies deleted: {left:?}");
     reveal_numbered(&resumed, &owner, SECRETS).await;
-    let r = resumed
-        .call(
-            &owner,
-            Method::GET,
-            "/api/v1/orgs/acme/audit?action=storage.migrated",
-            None,
-        )
-        .await;
-    assert_eq!(
-        r.body["events"].as_array().map(Vec::len),
-        Some(1),
-        "{}",
-        r.body
-    );
+    assert_eq!(migrated_events(&resumed, &owner).await, 1);
 
     // Back to the default store: everything moves home again.
     let r = resumed
@@ -264,20 +251,7 @@ async fn switching_back_midway_moves_everything_home() {
 
     reveal_numbered(&app, &owner, MANY).await;
     // Only the move home finished; the abandoned one into the bucket claims nothing.
-    let r = app
-        .call(
-            &owner,
-            Method::GET,
-            "/api/v1/orgs/acme/audit?action=storage.migrated",
-            None,
-        )
-        .await;
-    assert_eq!(
-        r.body["events"].as_array().map(Vec::len),
-        Some(1),
-        "{}",
-        r.body
-    );
+    assert_eq!(migrated_events(&app, &owner).await, 1);
 }
 
 /// Writes `s0`…`s{n-1}` on `OPS-1` of org `acme`, each holding `value-{i}`.
@@ -301,4 +275,18 @@ async fn reveal_numbered(app: &TestApp, owner: &str, n: usize) {
         let value = B64.decode(r.body["value"].as_str().unwrap()).unwrap();
         assert_eq!(value, format!("value-{i}").as_bytes(), "{name}");
     }
+}
+
+/// How many `storage.migrated` events org `acme`'s audit trail holds.
+async fn migrated_events(app: &TestApp, owner: &str) -> usize {
+    let r = app
+        .call(
+            owner,
+            Method::GET,
+            "/api/v1/orgs/acme/audit?action=storage.migrated",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["events"].as_array().map_or(0, Vec::len)
 }

@@ -146,6 +146,11 @@ pub struct Metrics {
     pub group_commits: Counter,
     /// Write requests those group commits held (divided by `group_commits`: the group size).
     pub group_commit_writes: Counter,
+    /// The PostgreSQL catalog's read groups: one statement answering the token, org, secret
+    /// or reveal lookups that queued together.
+    pub read_groups: Counter,
+    /// Reads those groups answered (divided by `read_groups`: the group size).
+    pub read_group_reads: Counter,
     /// Time the SQLite writer thread spent in transactions rather than waiting for work (its
     /// rate is how busy the one serial stage of every write is).
     pub writer_busy_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
@@ -273,6 +278,8 @@ impl Default for Metrics {
         );
         let group_commits = Counter::default();
         let group_commit_writes = Counter::default();
+        let read_groups = Counter::default();
+        let read_group_reads = Counter::default();
         let writer_busy_seconds = Counter::<f64, std::sync::atomic::AtomicU64>::default();
         let commit_seconds = latency_histogram();
         let wal_syncs = Counter::default();
@@ -286,6 +293,16 @@ impl Default for Metrics {
             "catalog_group_commit_writes",
             "Write requests held by the catalog's group commits",
             group_commit_writes.clone(),
+        );
+        registry.register(
+            "catalog_read_groups",
+            "Read groups of the PostgreSQL catalog: one statement for the lookups that queued together",
+            read_groups.clone(),
+        );
+        registry.register(
+            "catalog_read_group_reads",
+            "Lookups answered by the PostgreSQL catalog's read groups",
+            read_group_reads.clone(),
         );
         registry.register(
             "catalog_writer_busy_seconds",
@@ -365,6 +382,8 @@ impl Default for Metrics {
             storage_probe_failures,
             group_commits,
             group_commit_writes,
+            read_groups,
+            read_group_reads,
             writer_busy_seconds,
             commit_seconds,
             wal_syncs,

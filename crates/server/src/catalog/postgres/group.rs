@@ -1,5 +1,6 @@
-//! Group commit on PostgreSQL: the reveals this node is asked to count at the same time share
-//! one transaction, and so do the version writes.
+//! Grouping on PostgreSQL: the reveals this node is asked to count at the same time share one
+//! transaction, and so do the version writes (group commit); the hot reads every request makes
+//! — its token, its org, its secret — share one statement per kind (read coalescing).
 //!
 //! Why: every reveal and every write appends to its org's audit chain, whose head is the org
 //! row, so the org row's lock is held from the append to the end of COMMIT — WAL flush
@@ -11,11 +12,18 @@
 //! then one COMMIT — and only then answers every job. N concurrent requests cost one lock hold
 //! and one flush instead of N.
 //!
+//! Reads group for the other cost PostgreSQL has: a statement's fixed price (bind, executor
+//! start, a round trip, a wake-up on each side) dwarfs one index lookup, and every request made
+//! two to four of them before its write. A read group is one statement over `unnest` of the
+//! keys, outside any explicit transaction, started after every read in it was asked: each
+//! answer is as fresh as a read of its own would have been.
+//!
 //! Contract of a [`Batch`]: [`Batch::run`] executes its jobs inside the open transaction, in
 //! an order of its choosing (the order its locks must be taken in), and returns one outcome per
 //! job, in the jobs' order; a job that is refused (`Err` in its slot) has
 //! changed nothing by then, so the others commit without it. A database error aborts the whole
-//! transaction: a transient one (serialization failure, deadlock) runs the group again, any
+//! transaction (for reads: the statement): a transient one (serialization failure, deadlock) runs
+//! the group again, any
 //! other runs each job alone in its own transaction, so one bad request never fails the others
 //! and every job's answer is the one it would have had alone. Nothing is retried after COMMIT
 //! was sent (see [`super::tx`]).
@@ -33,11 +41,14 @@ use tokio::sync::{mpsc, oneshot};
 /// Most jobs in one group: bounds one transaction's statements and the lock time it holds.
 const MAX_GROUP: usize = 256;
 
-/// A kind of job the committer groups.
+/// A kind of job a [`Grouper`] groups.
 #[async_trait]
 pub(super) trait Batch: Send + Sync + Sized + 'static {
     /// What a job answers.
     type Out: Send + 'static;
+    /// Whether a group runs in a transaction and commits (writes), or runs on a plain pooled
+    /// connection (reads: each statement is its own snapshot).
+    const TRANSACTION: bool = true;
     /// Runs `jobs` inside the open transaction `c`: one outcome per job, in their order (see
     /// the module's contract).
     async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>>;
@@ -48,15 +59,15 @@ struct Job<B: Batch> {
     reply: oneshot::Sender<Result<B::Out, CatalogError>>,
 }
 
-/// One committer: a queue and the task that drains it. The task starts on the first job (on
-/// the runtime of that caller) and again if its runtime went away.
-pub(super) struct Committer<B: Batch> {
+/// One grouper: a queue and the task that drains it. The task starts on the first job (on the
+/// runtime of that caller) and again if its runtime went away.
+pub(super) struct Grouper<B: Batch> {
     pool: PgPool,
     metrics: Arc<Metrics>,
     queue: Mutex<Option<mpsc::UnboundedSender<Job<B>>>>,
 }
 
-impl<B: Batch> Committer<B> {
+impl<B: Batch> Grouper<B> {
     pub(super) fn new(pool: PgPool, metrics: Arc<Metrics>) -> Self {
         Self {
             pool,
@@ -71,7 +82,7 @@ impl<B: Batch> Committer<B> {
         self.enqueue(Job { input, reply });
         answer.await.unwrap_or_else(|_| {
             Err(CatalogError::Unavailable(
-                "the catalog's committer stopped before answering; the outcome is unknown".into(),
+                "the catalog's grouper stopped before answering; the outcome is unknown".into(),
             ))
         })
     }
@@ -91,7 +102,7 @@ impl<B: Batch> Committer<B> {
     }
 }
 
-/// The committer task: a group is whatever queued while the previous one committed.
+/// The grouper task: a group is whatever queued while the previous one ran.
 async fn drain<B: Batch>(
     pool: PgPool,
     metrics: Arc<Metrics>,
@@ -104,8 +115,7 @@ async fn drain<B: Batch>(
         (inputs, replies) = jobs.drain(..).map(|j| (j.input, j.reply)).unzip();
         let outcomes = match commit(&pool, &inputs).await {
             Ok(outcomes) => {
-                metrics.group_commits.inc();
-                metrics.group_commit_writes.inc_by(inputs.len() as u64);
+                count(&metrics, B::TRANSACTION, inputs.len());
                 outcomes
             }
             Err(Failed::RolledBack(_)) if inputs.len() > 1 => {
@@ -114,8 +124,7 @@ async fn drain<B: Batch>(
                 for one in inputs.chunks(1) {
                     alone.push(match commit(&pool, one).await {
                         Ok(mut v) => {
-                            metrics.group_commits.inc();
-                            metrics.group_commit_writes.inc();
+                            count(&metrics, B::TRANSACTION, 1);
                             v.remove(0)
                         }
                         Err(Failed::RolledBack(e) | Failed::Unknown(e)) => Err(e),
@@ -133,6 +142,17 @@ async fn drain<B: Batch>(
     }
 }
 
+/// Counts a group that ran: a group commit, or a read group.
+fn count(metrics: &Metrics, transaction: bool, jobs: usize) {
+    let (groups, held) = if transaction {
+        (&metrics.group_commits, &metrics.group_commit_writes)
+    } else {
+        (&metrics.read_groups, &metrics.read_group_reads)
+    };
+    groups.inc();
+    held.inc_by(jobs as u64);
+}
+
 /// Why a group did not commit.
 enum Failed {
     /// Before COMMIT: the transaction rolled back, so its jobs may run again.
@@ -142,11 +162,20 @@ enum Failed {
     Unknown(CatalogError),
 }
 
-/// One group as one transaction, run again whole on a transient failure before COMMIT.
+/// One group as one transaction, run again whole on a transient failure before COMMIT; a
+/// read group on a pooled connection.
 async fn commit<B: Batch>(
     pool: &PgPool,
     jobs: &[B],
 ) -> Result<Vec<Result<B::Out, CatalogError>>, Failed> {
+    if !B::TRANSACTION {
+        let ran: Q<_> = async {
+            let mut conn = pool.acquire().await?;
+            B::run(&mut conn, jobs).await
+        }
+        .await;
+        return ran.map_err(|e| Failed::RolledBack(e.into_catalog()));
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;

@@ -13,7 +13,7 @@
 use super::identity::lock_org;
 use super::rows::{self, get};
 use super::tx::{self, Fail, Q, in_tx};
-use super::{PostgresCatalog, reads, secret_writes, writes};
+use super::{PostgresCatalog, read_groups, reads, secret_writes, writes};
 use crate::audit::AuditDraft;
 use crate::catalog::{
     CatalogError, ForgeLink, JiraAccount, JiraCatalog, JiraPending, JiraSite, JiraTombstone,
@@ -38,6 +38,7 @@ macro_rules! site_cols {
          generation, updated_at, updated_by"
     };
 }
+pub(super) use site_cols;
 
 macro_rules! account_cols {
     () => {
@@ -71,10 +72,6 @@ fn sealed(r: &PgRow, at: usize) -> R<SealedValue> {
         key_version: u32_int(r, at + 1)?,
         envelope: get(r, at + 2)?,
     })
-}
-
-fn site_row(r: &PgRow) -> R<JiraSite> {
-    site_from(r, 0)
 }
 
 /// A site whose `site_cols!()` start at column `at`.
@@ -116,18 +113,6 @@ fn pending_row(r: &PgRow) -> R<JiraPending> {
         browser: get(r, 4)?,
         expires_at: rows::ts(r, 5)?,
     })
-}
-
-async fn site(c: &mut PgConnection, org: OrgId) -> Q<Option<JiraSite>> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        site_cols!(),
-        " FROM jira_sites WHERE org_id = $1"
-    ))
-    .bind(org.as_uuid())
-    .fetch_optional(c)
-    .await?;
-    Ok(row.as_ref().map(site_row).transpose()?)
 }
 
 /// Locks the org row like [`lock_org`]; whether the org exists.
@@ -703,7 +688,7 @@ async fn account_by_id(
 #[async_trait]
 impl JiraCatalog for PostgresCatalog {
     async fn jira_site(&self, org: OrgId) -> R<Option<JiraSite>> {
-        self.read(async |c| site(c, org).await).await
+        self.jira_sites.submit(read_groups::JiraSiteOf(org)).await
     }
     async fn put_jira_site(&self, s: JiraSite, a: AuditDraft) -> R<()> {
         in_tx!(self, |c| put_site(c, &s, &a).await)

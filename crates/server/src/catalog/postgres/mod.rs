@@ -21,6 +21,7 @@ mod identity;
 mod jira;
 mod links;
 mod open;
+mod read_groups;
 mod reads;
 mod rows;
 mod scim;
@@ -54,9 +55,15 @@ pub use open::redact;
 pub struct PostgresCatalog {
     pool: PgPool,
     /// Group commit of reveals ([`group`]).
-    views: group::Committer<secret_writes::View>,
+    views: group::Grouper<secret_writes::View>,
     /// Group commit of version writes.
-    versions: group::Committer<secret_writes::Put>,
+    versions: group::Grouper<secret_writes::Put>,
+    /// Read groups ([`read_groups`]) of the lookups every request makes.
+    tokens: group::Grouper<read_groups::Authenticate>,
+    orgs: group::Grouper<read_groups::OrgBySlug>,
+    secrets: group::Grouper<read_groups::SecretAt>,
+    reveals: group::Grouper<read_groups::Reveal>,
+    jira_sites: group::Grouper<read_groups::JiraSiteOf>,
 }
 
 impl PostgresCatalog {
@@ -108,7 +115,7 @@ impl Catalog for PostgresCatalog {
         in_tx!(self, |c| writes::create_org(c, &org, &audit).await)
     }
     async fn org_by_slug(&self, slug: &OrgSlug) -> Result<OrgRecord> {
-        self.read(async |c| reads::org_by_slug(c, slug).await).await
+        self.orgs.submit(read_groups::OrgBySlug(slug.clone())).await
     }
     async fn org_by_id(&self, id: OrgId) -> Result<OrgRecord> {
         self.read(async |c| reads::org_by_id(c, id).await).await
@@ -160,8 +167,7 @@ impl Catalog for PostgresCatalog {
             .await)
     }
     async fn authenticate(&self, hash: &[u8; 32]) -> Result<Option<Principal>> {
-        self.read(async |c| reads::authenticate(c, hash).await)
-            .await
+        self.tokens.submit(read_groups::Authenticate(*hash)).await
     }
     async fn list_tokens(&self, org: Option<OrgId>) -> Result<Vec<TokenRecord>> {
         self.read(async |c| reads::list_tokens(c, org).await).await
@@ -186,7 +192,12 @@ impl Catalog for PostgresCatalog {
         .await)
     }
     async fn secret(&self, org: OrgId, scope: &Scope, name: &SecretName) -> Result<SecretRecord> {
-        self.read(async |c| reads::secret(c, org, scope, name).await)
+        self.secrets
+            .submit(read_groups::SecretAt {
+                org,
+                scope: scope.clone(),
+                name: name.clone(),
+            })
             .await
     }
     async fn list_secrets(&self, org: OrgId, filter: &SecretFilter) -> Result<Vec<SecretRecord>> {
@@ -204,7 +215,13 @@ impl Catalog for PostgresCatalog {
         name: &SecretName,
         version: Option<u32>,
     ) -> Result<RevealTarget> {
-        self.read(async |c| reads::reveal_target(c, slug, scope, name, version).await)
+        self.reveals
+            .submit(read_groups::Reveal {
+                slug: slug.clone(),
+                scope: scope.clone(),
+                name: name.clone(),
+                version,
+            })
             .await
     }
     async fn versions(&self, secret: SecretId) -> Result<Vec<VersionRecord>> {

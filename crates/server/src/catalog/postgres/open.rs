@@ -10,6 +10,7 @@
 //! migration or a schema from a newer coffer is refused rather than half-understood.
 
 use super::PostgresCatalog;
+use super::group::Grouper;
 use crate::catalog::CatalogError;
 use crate::domain::Timestamp;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -166,8 +167,13 @@ pub(super) async fn open(
         })
         .connect_lazy_with(opts);
     Ok(PostgresCatalog {
-        views: super::group::Committer::new(pool.clone(), metrics.clone()),
-        versions: super::group::Committer::new(pool.clone(), metrics),
+        views: Grouper::new(pool.clone(), metrics.clone()),
+        versions: Grouper::new(pool.clone(), metrics.clone()),
+        tokens: Grouper::new(pool.clone(), metrics.clone()),
+        orgs: Grouper::new(pool.clone(), metrics.clone()),
+        secrets: Grouper::new(pool.clone(), metrics.clone()),
+        reveals: Grouper::new(pool.clone(), metrics.clone()),
+        jira_sites: Grouper::new(pool.clone(), metrics),
         pool,
     })
 }

@@ -10,25 +10,12 @@ use super::rows::{self, audit_cols, org_cols, secret_cols, token_cols, user_cols
 use crate::audit::AuditRecord;
 use crate::catalog::rules::saturating_i64;
 use crate::catalog::{
-    AuditFilter, CatalogError, MemberRecord, MembershipRecord, OrgRecord, Principal, RevealTarget,
-    SecretFilter, SecretRecord, StoredBlob, TokenRecord, UserRecord, VersionRecord,
+    AuditFilter, CatalogError, MemberRecord, MembershipRecord, OrgRecord, SecretFilter,
+    SecretRecord, StoredBlob, TokenRecord, UserRecord, VersionRecord,
 };
 use crate::domain::{OrgId, OrgSlug, Scope, SecretId, SecretName, TokenId, UserId, UserName};
 use crate::keys::OrgKeyWrap;
 use sqlx::PgConnection;
-
-/// A u32/u64 bound into a BIGINT column (u64 saturates: no count or limit reaches it).
-pub(super) async fn org_by_slug(c: &mut PgConnection, slug: &OrgSlug) -> Q<OrgRecord> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        org_cols!(),
-        " FROM orgs WHERE slug = $1"
-    ))
-    .bind(slug.as_str())
-    .fetch_one(c)
-    .await?;
-    Ok(rows::org(&row)?)
-}
 
 pub(super) async fn org_by_id(c: &mut PgConnection, id: OrgId) -> Q<OrgRecord> {
     let row = sqlx::query(concat!("SELECT ", org_cols!(), " FROM orgs WHERE id = $1"))
@@ -170,31 +157,6 @@ pub(super) async fn list_members(c: &mut PgConnection, org: OrgId) -> Q<Vec<Memb
     })?)
 }
 
-pub(super) async fn authenticate(c: &mut PgConnection, hash: &[u8; 32]) -> Q<Option<Principal>> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        token_cols!(),
-        ", ",
-        user_cols!(),
-        ", m.role FROM tokens t JOIN users u ON u.id = t.user_id \
-         LEFT JOIN memberships m ON m.org_id = t.org_id AND m.user_id = t.user_id WHERE t.hash = $1"
-    ))
-    .bind(&hash[..])
-    .fetch_optional(c)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let at = rows::TOKEN_WIDTH + rows::USER_WIDTH;
-    let role = match rows::get::<Option<String>>(&r, at)? {
-        Some(_) => Some(rows::role_at(&r, at)?),
-        None => None,
-    };
-    Ok(Some(Principal {
-        token: rows::token(&r)?,
-        user: rows::user(&r, rows::TOKEN_WIDTH)?,
-        role,
-    }))
-}
-
 pub(super) async fn list_tokens(c: &mut PgConnection, org: Option<OrgId>) -> Q<Vec<TokenRecord>> {
     let list = sqlx::query(concat!(
         "SELECT ",
@@ -248,17 +210,6 @@ pub(super) async fn secret_at(
         .fetch_optional(c)
         .await?;
     Ok(row.as_ref().map(rows::secret).transpose()?)
-}
-
-pub(super) async fn secret(
-    c: &mut PgConnection,
-    org: OrgId,
-    scope: &Scope,
-    name: &SecretName,
-) -> Q<SecretRecord> {
-    secret_at(c, org, scope, name, false)
-        .await?
-        .ok_or_else(|| CatalogError::NotFound.into())
 }
 
 pub(super) async fn list_secrets(
@@ -356,60 +307,4 @@ pub(super) async fn audit_events(
     .fetch_all(c)
     .await?;
     Ok(rows::all(&list, rows::audit)?)
-}
-
-/// A reveal's three reads on one pooled connection (one checkout instead of three; still three
-/// round trips — a single joined statement would save two more).
-pub(super) async fn reveal_target(
-    c: &mut PgConnection,
-    slug: &OrgSlug,
-    scope: &Scope,
-    name: &SecretName,
-    version: Option<u32>,
-) -> Q<RevealTarget> {
-    // One statement, so one round trip and one snapshot: a reveal's reads on every request.
-    // The Jira link's columns are `site_cols!()` of `jira_sites`.
-    let row = sqlx::query(
-        "SELECT o.id, o.slug, o.name, o.location, o.status, o.suspended_reason, o.key_version, \
-         o.created_at, o.storage_id, \
-         s.id, s.org_id, s.project, s.issue, s.name, s.kind, s.version, s.deleted_at, s.created_at, \
-         s.created_by, s.updated_at, s.updated_by, s.expires_at, s.view_limit, s.views, s.restricted, \
-         v.secret_id, v.version, v.key_version, v.blob_key, v.wrapped_key, v.size, v.created_at, \
-         v.created_by, v.storage_id, \
-         j.org_id, j.kind, j.site_url, j.cloud_id, j.client_id, j.secret_id, j.secret_key_version, \
-         j.secret_envelope, j.hook_id, j.hook_key_version, j.hook_envelope, j.expose_names, \
-         j.retention_days, j.generation, j.updated_at, j.updated_by \
-         FROM orgs o \
-         LEFT JOIN secrets s ON s.org_id = o.id AND s.project = $2 AND s.issue = $3 AND s.name = $4 \
-         AND NOT s.destroyed \
-         LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE($5, s.version) \
-         LEFT JOIN jira_sites j ON j.org_id = o.id \
-         WHERE o.slug = $1",
-    )
-    .bind(slug.as_str())
-    .bind(scope.project().as_str())
-    .bind(i64::from(scope.issue_number()))
-    .bind(name.as_str())
-    .bind(version.map(i64::from))
-    .fetch_one(c)
-    .await?;
-    let secret_at = rows::ORG_WIDTH;
-    let version_at = secret_at + rows::SECRET_WIDTH;
-    let jira_at = version_at + rows::VERSION_WIDTH;
-    let present = |col: usize| rows::get::<Option<uuid::Uuid>>(&row, col).map(|id| id.is_some());
-    Ok(RevealTarget {
-        org: rows::org(&row)?,
-        secret: match present(secret_at)? {
-            true => Some(rows::secret_from(&row, secret_at)?),
-            false => None,
-        },
-        version: match present(version_at)? {
-            true => Some(rows::version_from(&row, version_at)?),
-            false => None,
-        },
-        jira: match present(jira_at)? {
-            true => Some(super::jira::site_from(&row, jira_at)?),
-            false => None,
-        },
-    })
 }

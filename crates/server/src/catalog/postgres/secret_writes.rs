@@ -53,8 +53,10 @@ pub(super) async fn put_version(
     Ok(outcome.remove(0)?)
 }
 
-/// Locks the org-key counters the writes draw on first (in key order), then each secret's name
-/// in name order, so groups on different nodes queue instead of deadlocking. Every refusal —
+/// Locks the org-key counters the writes draw on first (in key order), then the names of the
+/// first versions, then the secrets of the later ones, each in name order, so groups on
+/// different nodes queue instead of deadlocking. The first versions of a group are one
+/// statement when none of them can meet its key's limit ([`all_fit`]), else one each. Every refusal —
 /// `Conflict`, `Deleted`, `KeyExhausted` — is decided before its write changes anything; the
 /// counters, the storage check and the audit events are written once for all at the end.
 async fn put_versions(
@@ -77,17 +79,26 @@ async fn put_versions(
     .bind(&key_versions)
     .fetch_all(&mut *c)
     .await?;
-    let mut used: Vec<((uuid::Uuid, i64), i64, i64)> = Vec::with_capacity(counters.len());
+    let mut used: Vec<Counter> = Vec::with_capacity(counters.len());
     for row in &counters {
         let n: i64 = rows::get(row, 2)?;
         used.push(((rows::get(row, 0)?, rows::get(row, 1)?), n, n));
     }
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by(|&a, &b| name_order(jobs[a].0).cmp(&name_order(jobs[b].0)));
+    // First versions first, then later ones: every group takes its locks in that order.
+    let (creates, appends): (Vec<usize>, Vec<usize>) =
+        order.into_iter().partition(|&i| jobs[i].0.version == 1);
     let mut out: Vec<Option<Result<SecretRecord, CatalogError>>> =
         jobs.iter().map(|_| None).collect();
     let mut landed: Vec<usize> = Vec::with_capacity(jobs.len());
-    for i in order {
+    let one_by_one = if creates.len() > 1 && all_fit(&creates, jobs, &used) {
+        insert_secrets(c, &creates, jobs, &mut used, &mut out, &mut landed).await?;
+        appends
+    } else {
+        creates.into_iter().chain(appends).collect()
+    };
+    for i in one_by_one {
         let v = jobs[i].0;
         let key = (v.org.as_uuid(), i64::from(v.key_version));
         let counter = used.iter_mut().find(|k| k.0 == key);
@@ -142,6 +153,28 @@ async fn put_versions(
         .into_iter()
         .map(|o| o.unwrap_or(Err(CatalogError::NotFound)))
         .collect())
+}
+
+/// An org key's encryption counter as a group uses it: (org, version), the count it found,
+/// the count it will write back.
+type Counter = ((uuid::Uuid, i64), i64, i64);
+
+/// Whether every first version in `creates` (in name order) would pass its key's limit even if
+/// all of them landed: then they can be written by one statement, and a refusal for the key
+/// (which a conflicting name would have changed) cannot arise.
+fn all_fit(creates: &[usize], jobs: &[(&NewVersion, &AuditDraft)], used: &[Counter]) -> bool {
+    let mut after: Vec<((uuid::Uuid, i64), i64)> = used.iter().map(|k| (k.0, k.2)).collect();
+    creates.iter().all(|&i| {
+        let v = jobs[i].0;
+        let key = (v.org.as_uuid(), i64::from(v.key_version));
+        match after.iter_mut().find(|k| k.0 == key) {
+            Some(k) if k.1 <= rules::last_count_allowing_a_version(v.max_encryptions) => {
+                k.1 += rules::WRAPS_PER_VERSION;
+                true
+            }
+            _ => false,
+        }
+    })
 }
 
 /// The order a group takes its secrets' locks in.
@@ -250,6 +283,109 @@ async fn insert_secret(c: &mut PgConnection, v: &NewVersion) -> Q<Option<SecretR
     .bind(v.restricted_to.map(|u| u.as_uuid()));
     let row = bind_version(q, v).fetch_optional(&mut *c).await?;
     Ok(row.as_ref().map(rows::secret).transpose()?)
+}
+
+/// First versions of several secrets (in name order, all within their keys' limits: see
+/// [`all_fit`]) in one statement: the secrets, their version rows and their creators' shares.
+/// A name a live secret already has inserts nothing and is answered `Conflict` with that
+/// secret's version, as [`put_one`] would.
+async fn insert_secrets(
+    c: &mut PgConnection,
+    creates: &[usize],
+    jobs: &[(&NewVersion, &AuditDraft)],
+    used: &mut [Counter],
+    out: &mut [Option<Result<SecretRecord, CatalogError>>],
+    landed: &mut Vec<usize>,
+) -> Q<()> {
+    let each = || creates.iter().map(|&i| jobs[i].0);
+    let ids: Vec<uuid::Uuid> = each().map(|v| v.secret.as_uuid()).collect();
+    let written = sqlx::query(concat!(
+        "WITH w AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], \
+         $5::text[], $6::text[], $7::bigint[], $8::text[], $9::bigint[], $10::bigint[], \
+         $11::uuid[], $12::bigint[], $13::text[], $14::bytea[], $15::bigint[], $16::uuid[]) \
+         WITH ORDINALITY AS x(id, org_id, project, issue, name, kind, at, by, expires_at, \
+         view_limit, restricted_to, key_version, blob_key, wrapped_key, size, storage_id, n)), \
+         s AS (INSERT INTO secrets (id, org_id, project, issue, name, kind, version, created_at, \
+         created_by, updated_at, updated_by, expires_at, view_limit, restricted) \
+         SELECT id, org_id, project, issue, name, kind, 1, at, by, at, by, expires_at, view_limit, \
+         restricted_to IS NOT NULL FROM w ORDER BY n \
+         ON CONFLICT (org_id, project, issue, name) WHERE NOT destroyed DO NOTHING RETURNING ",
+        secret_cols!(),
+        "), sh AS (INSERT INTO shares (secret_id, user_id, level, created_at, created_by) \
+         SELECT w.id, w.restricted_to, 'manage', w.at, w.by FROM s JOIN w ON w.id = s.id \
+         WHERE w.restricted_to IS NOT NULL), \
+         v AS (INSERT INTO secret_versions (secret_id, version, key_version, blob_key, \
+         wrapped_key, size, created_at, created_by, storage_id) \
+         SELECT w.id, 1, w.key_version, w.blob_key, w.wrapped_key, w.size, w.at, w.by, \
+         w.storage_id FROM s JOIN w ON w.id = s.id) \
+         SELECT ",
+        secret_cols!(),
+        " FROM s"
+    ))
+    .bind(&ids)
+    .bind(each().map(|v| v.org.as_uuid()).collect::<Vec<_>>())
+    .bind(
+        each()
+            .map(|v| v.scope.project().as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        each()
+            .map(|v| i64::from(v.scope.issue_number()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(each().map(|v| v.name.as_str()).collect::<Vec<_>>())
+    .bind(each().map(|v| v.kind.as_str()).collect::<Vec<_>>())
+    .bind(each().map(|v| v.at.millis()).collect::<Vec<_>>())
+    .bind(each().map(|v| v.by.as_str()).collect::<Vec<_>>())
+    .bind(
+        each()
+            .map(|v| v.expires_at.map(|t| t.millis()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        each()
+            .map(|v| v.view_limit.map(i64::from))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        each()
+            .map(|v| v.restricted_to.map(|u| u.as_uuid()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(each().map(|v| i64::from(v.key_version)).collect::<Vec<_>>())
+    .bind(each().map(|v| v.blob_key.as_str()).collect::<Vec<_>>())
+    .bind(each().map(|v| &v.wrapped_key[..]).collect::<Vec<_>>())
+    .bind(each().map(|v| saturating_i64(v.size)).collect::<Vec<_>>())
+    .bind(
+        each()
+            .map(|v| v.storage.map(|s| s.as_uuid()))
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut *c)
+    .await?;
+    let mut secrets = rows::all(&written, rows::secret)?;
+    for &i in creates {
+        let v = jobs[i].0;
+        let outcome = match secrets.iter().position(|s| s.id == v.secret) {
+            Some(at) => {
+                let key = (v.org.as_uuid(), i64::from(v.key_version));
+                if let Some(k) = used.iter_mut().find(|k| k.0 == key) {
+                    k.2 += rules::WRAPS_PER_VERSION;
+                }
+                landed.push(i);
+                Ok(secrets.swap_remove(at))
+            }
+            None => {
+                let current = reads::secret_at(c, v.org, &v.scope, &v.name, false)
+                    .await?
+                    .map_or(0, |s| s.version);
+                Err(CatalogError::Conflict { current })
+            }
+        };
+        out[i] = Some(outcome);
+    }
+    Ok(())
 }
 
 /// Moves the live secret (locked by the caller) to `v` and inserts the version row, in one

@@ -7,6 +7,7 @@
 use super::open::MIGRATIONS;
 use super::*;
 use crate::catalog::byok::ByokCatalog;
+use crate::catalog::access::AccessCatalog;
 use crate::catalog::{KeyProviderKind, conformance};
 use crate::domain::Location;
 use sqlx::{Connection, PgConnection};
@@ -424,5 +425,114 @@ async fn a_failing_write_fails_alone_and_its_group_lands() {
         .unwrap();
     assert_eq!(listed.len(), 28);
     assert_eq!(verified_chain(&catalog, id).await, (29, None));
+    catalog.pool.close().await;
+}
+
+/// The first versions of a group are one statement, with the answers each would have had
+/// alone: a name a live secret has (`Conflict` with its version), two of one name (one
+/// lands), a restricted secret (its creator's share), and the rest land, all in one commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_versions_of_a_group_land_in_one_statement() {
+    let (_db, metrics, catalog, id) = measured_catalog_with_org("creates").await;
+    let event = |action| AuditDraft::new(id, None, "t", action, "t", serde_json::json!({}));
+    let (member, _) =
+        conformance::identity::person(&catalog, id, "rita", crate::domain::Role::Member, 0x51)
+            .await;
+    let taken = SecretId::new();
+    for n in 1..=2 {
+        let v = conformance::version(id, taken, "OPS-3", "taken", n);
+        catalog.put_version(v, event("w")).await.unwrap();
+    }
+    let commits_before = metrics.group_commits.get();
+    let (events_before, _) = verified_chain(&catalog, id).await;
+
+    let mut writes: Vec<NewVersion> = (0..24u8)
+        .map(|i| {
+            let mut v = conformance::version(id, SecretId::new(), "OPS-3", &format!("s{i}"), 1);
+            (v.wrapped_key, v.size) = (vec![i; 60], u64::from(i) + 1);
+            v
+        })
+        .collect();
+    writes[5].name = writes[6].name.clone();
+    writes[9].name = SecretName::parse("taken").unwrap();
+    writes[12].restricted_to = Some(member.user.id);
+    let results = futures::future::join_all(
+        writes
+            .iter()
+            .map(|v| catalog.put_version(v.clone(), event("w"))),
+    )
+    .await;
+
+    assert!(
+        metrics.group_commits.get() - commits_before <= 3,
+        "24 concurrent writes took {} commits",
+        metrics.group_commits.get() - commits_before
+    );
+    assert_eq!(results[9], Err(CatalogError::Conflict { current: 2 }));
+    let pair: Vec<_> = [5, 6].into_iter().map(|i| results[i].is_ok()).collect();
+    assert!(pair == [true, false] || pair == [false, true], "{pair:?}");
+    let lost = if pair[0] { 6 } else { 5 };
+    assert_eq!(results[lost], Err(CatalogError::Conflict { current: 1 }));
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 22);
+    for (v, r) in writes.iter().zip(&results).filter(|(_, r)| r.is_ok()) {
+        let s = r.as_ref().unwrap();
+        assert_eq!((s.id, s.version, &s.name), (v.secret, 1, &v.name));
+        let stored = catalog.version(v.secret, 1).await.unwrap();
+        assert_eq!(
+            (stored.blob_key.as_str(), &stored.wrapped_key, stored.size),
+            (v.blob_key.as_str(), &v.wrapped_key, v.size)
+        );
+    }
+    let restricted = results[12].as_ref().unwrap();
+    assert!(restricted.restricted);
+    let shares = catalog.shares(restricted.id).await.unwrap();
+    assert_eq!(shares.len(), 1);
+    assert_eq!(
+        shares[0].principal,
+        crate::catalog::PrincipalId::User(member.user.id)
+    );
+    assert!(results.iter().filter(|r| r.is_ok()).all(|r| {
+        let s = r.as_ref().unwrap();
+        s.restricted == (s.id == restricted.id)
+    }));
+    let (events, failure) = verified_chain(&catalog, id).await;
+    assert_eq!(failure, None);
+    assert_eq!(events, events_before + 22);
+    catalog.pool.close().await;
+}
+
+/// A group whose first versions would overrun their key's limit writes them one by one, so
+/// exactly the writes past the limit are refused (`KeyExhausted`) and the rest land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_versions_past_the_key_limit_are_refused_exactly() {
+    let (_db, _, catalog, id) = measured_catalog_with_org("limit").await;
+    let event = |action| AuditDraft::new(id, None, "t", action, "t", serde_json::json!({}));
+    let before = catalog.org_key_encryptions(id, 1).await.unwrap();
+    let room = 5;
+    let max = before + room * crate::catalog::rules::WRAPS_PER_VERSION as u64;
+
+    let writes: Vec<NewVersion> = (0..12)
+        .map(|i| {
+            let mut v = conformance::version(id, SecretId::new(), "OPS-4", &format!("k{i}"), 1);
+            v.max_encryptions = max;
+            v
+        })
+        .collect();
+    let results = futures::future::join_all(
+        writes
+            .iter()
+            .map(|v| catalog.put_version(v.clone(), event("w"))),
+    )
+    .await;
+
+    let landed = results.iter().filter(|r| r.is_ok()).count() as u64;
+    assert_eq!(landed, room, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| *e == CatalogError::KeyExhausted)
+    );
+    assert_eq!(catalog.org_key_encryptions(id, 1).await.unwrap(), max);
     catalog.pool.close().await;
 }

@@ -1,0 +1,267 @@
+//! The reads every request makes — its token, its org, its secret or reveal target, the org's
+//! Jira link — as [`Batch`]es: the lookups of one kind that queue together are answered by one
+//! statement over `unnest` of their keys ([`super::group`] explains why and how).
+//!
+//! Each statement numbers its keys `WITH ORDINALITY` and returns that number last, so the
+//! column readers of [`super::rows`] keep their offsets and every row finds its job; a key with
+//! no row gets the answer a lone lookup would have had (`None`, or `NotFound`). The keys travel
+//! as arrays: one prepared statement serves every group size.
+
+use super::Q;
+use super::group::Batch;
+use super::jira::{site_cols, site_from};
+use super::rows::{self, org_cols, secret_cols, token_cols, user_cols};
+use crate::catalog::jira::JiraSite;
+use crate::catalog::{CatalogError, OrgRecord, Principal, RevealTarget, SecretRecord};
+use crate::domain::{OrgId, OrgSlug, Scope, SecretName};
+use async_trait::async_trait;
+use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+
+/// Answers per job from `rows`, whose last column is the job's 1-based ordinality; a job with
+/// no row gets `missing()`.
+fn by_job<T>(
+    jobs: usize,
+    rows: &[PgRow],
+    read: impl Fn(&PgRow) -> Result<T, CatalogError>,
+    missing: impl Fn() -> Result<T, CatalogError>,
+) -> Vec<Result<T, CatalogError>> {
+    let mut out: Vec<Option<Result<T, CatalogError>>> = (0..jobs).map(|_| None).collect();
+    for row in rows {
+        let Some(slot) = ordinality(row).and_then(|i| out.get_mut(i)) else {
+            continue;
+        };
+        *slot = Some(read(row));
+    }
+    out.into_iter()
+        .map(|answer| answer.unwrap_or_else(&missing))
+        .collect()
+}
+
+/// The 0-based job of a row: its last column is `WITH ORDINALITY`'s 1-based number.
+fn ordinality(row: &PgRow) -> Option<usize> {
+    use sqlx::Row;
+    let last = row.len().checked_sub(1)?;
+    let n: i64 = row.try_get(last).ok()?;
+    usize::try_from(n).ok()?.checked_sub(1)
+}
+
+/// A bearer token's hash ([`crate::catalog::Catalog::authenticate`]).
+pub(super) struct Authenticate(pub(super) [u8; 32]);
+
+#[async_trait]
+impl Batch for Authenticate {
+    type Out = Option<Principal>;
+    const TRANSACTION: bool = false;
+
+    async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>> {
+        let hashes: Vec<&[u8]> = jobs.iter().map(|j| &j.0[..]).collect();
+        let list = sqlx::query(concat!(
+            "SELECT ",
+            token_cols!(),
+            ", ",
+            user_cols!(),
+            ", m.role, q.i FROM unnest($1::bytea[]) WITH ORDINALITY AS q(hash, i) \
+             JOIN tokens t ON t.hash = q.hash JOIN users u ON u.id = t.user_id \
+             LEFT JOIN memberships m ON m.org_id = t.org_id AND m.user_id = t.user_id"
+        ))
+        .bind(&hashes)
+        .fetch_all(c)
+        .await?;
+        Ok(by_job(
+            jobs.len(),
+            &list,
+            |r| Ok(Some(principal(r)?)),
+            || Ok(None),
+        ))
+    }
+}
+
+fn principal(r: &PgRow) -> Result<Principal, CatalogError> {
+    let at = rows::TOKEN_WIDTH + rows::USER_WIDTH;
+    let role = match rows::get::<Option<String>>(r, at)? {
+        Some(_) => Some(rows::role_at(r, at)?),
+        None => None,
+    };
+    Ok(Principal {
+        token: rows::token(r)?,
+        user: rows::user(r, rows::TOKEN_WIDTH)?,
+        role,
+    })
+}
+
+/// An org by its slug.
+pub(super) struct OrgBySlug(pub(super) OrgSlug);
+
+#[async_trait]
+impl Batch for OrgBySlug {
+    type Out = OrgRecord;
+    const TRANSACTION: bool = false;
+
+    async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>> {
+        let slugs: Vec<&str> = jobs.iter().map(|j| j.0.as_str()).collect();
+        let list = sqlx::query(concat!(
+            "SELECT ",
+            org_cols!(),
+            ", q.i FROM unnest($1::text[]) WITH ORDINALITY AS q(want, i) \
+             JOIN orgs ON slug = q.want"
+        ))
+        .bind(&slugs)
+        .fetch_all(c)
+        .await?;
+        Ok(by_job(
+            jobs.len(),
+            &list,
+            |r| Ok(rows::org(r)?),
+            || Err(CatalogError::NotFound),
+        ))
+    }
+}
+
+/// The live secret at a scope and name.
+pub(super) struct SecretAt {
+    pub(super) org: OrgId,
+    pub(super) scope: Scope,
+    pub(super) name: SecretName,
+}
+
+#[async_trait]
+impl Batch for SecretAt {
+    type Out = SecretRecord;
+    const TRANSACTION: bool = false;
+
+    async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>> {
+        let orgs: Vec<uuid::Uuid> = jobs.iter().map(|j| j.org.as_uuid()).collect();
+        let projects: Vec<&str> = jobs.iter().map(|j| j.scope.project().as_str()).collect();
+        let issues: Vec<i64> = jobs
+            .iter()
+            .map(|j| i64::from(j.scope.issue_number()))
+            .collect();
+        let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+        let list = sqlx::query(concat!(
+            "SELECT ",
+            secret_cols!(),
+            ", q.i FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[]) WITH ORDINALITY \
+             AS q(w_org, w_project, w_issue, w_name, i) \
+             JOIN secrets ON org_id = q.w_org AND project = q.w_project AND issue = q.w_issue \
+             AND name = q.w_name AND NOT destroyed"
+        ))
+        .bind(&orgs)
+        .bind(&projects)
+        .bind(&issues)
+        .bind(&names)
+        .fetch_all(c)
+        .await?;
+        Ok(by_job(
+            jobs.len(),
+            &list,
+            |r| Ok(rows::secret(r)?),
+            || Err(CatalogError::NotFound),
+        ))
+    }
+}
+
+/// An org's Jira link.
+pub(super) struct JiraSiteOf(pub(super) OrgId);
+
+#[async_trait]
+impl Batch for JiraSiteOf {
+    type Out = Option<JiraSite>;
+    const TRANSACTION: bool = false;
+
+    async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>> {
+        let orgs: Vec<uuid::Uuid> = jobs.iter().map(|j| j.0.as_uuid()).collect();
+        let list = sqlx::query(concat!(
+            "SELECT ",
+            site_cols!(),
+            ", q.i FROM unnest($1::uuid[]) WITH ORDINALITY AS q(w_org, i) \
+             JOIN jira_sites ON org_id = q.w_org"
+        ))
+        .bind(&orgs)
+        .fetch_all(c)
+        .await?;
+        Ok(by_job(
+            jobs.len(),
+            &list,
+            |r| Ok(Some(site_from(r, 0)?)),
+            || Ok(None),
+        ))
+    }
+}
+
+/// A reveal's reads: the org, the secret, the version and the org's Jira link.
+pub(super) struct Reveal {
+    pub(super) slug: OrgSlug,
+    pub(super) scope: Scope,
+    pub(super) name: SecretName,
+    pub(super) version: Option<u32>,
+}
+
+#[async_trait]
+impl Batch for Reveal {
+    type Out = RevealTarget;
+    const TRANSACTION: bool = false;
+
+    async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>> {
+        let slugs: Vec<&str> = jobs.iter().map(|j| j.slug.as_str()).collect();
+        let projects: Vec<&str> = jobs.iter().map(|j| j.scope.project().as_str()).collect();
+        let issues: Vec<i64> = jobs
+            .iter()
+            .map(|j| i64::from(j.scope.issue_number()))
+            .collect();
+        let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+        let versions: Vec<Option<i64>> = jobs.iter().map(|j| j.version.map(i64::from)).collect();
+        // The Jira link's columns are `site_cols!()` of `jira_sites`.
+        let list = sqlx::query(
+            "SELECT o.id, o.slug, o.name, o.location, o.status, o.suspended_reason, o.key_version, \
+             o.created_at, o.storage_id, \
+             s.id, s.org_id, s.project, s.issue, s.name, s.kind, s.version, s.deleted_at, s.created_at, \
+             s.created_by, s.updated_at, s.updated_by, s.expires_at, s.view_limit, s.views, s.restricted, \
+             v.secret_id, v.version, v.key_version, v.blob_key, v.wrapped_key, v.size, v.created_at, \
+             v.created_by, v.storage_id, \
+             j.org_id, j.kind, j.site_url, j.cloud_id, j.client_id, j.secret_id, j.secret_key_version, \
+             j.secret_envelope, j.hook_id, j.hook_key_version, j.hook_envelope, j.expose_names, \
+             j.retention_days, j.generation, j.updated_at, j.updated_by, q.i \
+             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[]) WITH ORDINALITY \
+             AS q(slug, project, issue, name, version, i) \
+             JOIN orgs o ON o.slug = q.slug \
+             LEFT JOIN secrets s ON s.org_id = o.id AND s.project = q.project AND s.issue = q.issue \
+             AND s.name = q.name AND NOT s.destroyed \
+             LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE(q.version, s.version) \
+             LEFT JOIN jira_sites j ON j.org_id = o.id",
+        )
+        .bind(&slugs)
+        .bind(&projects)
+        .bind(&issues)
+        .bind(&names)
+        .bind(&versions)
+        .fetch_all(c)
+        .await?;
+        Ok(by_job(jobs.len(), &list, reveal_target, || {
+            Err(CatalogError::NotFound)
+        }))
+    }
+}
+
+/// A reveal target from a row of [`Reveal`]'s statement.
+fn reveal_target(row: &PgRow) -> Result<RevealTarget, CatalogError> {
+    let secret_at = rows::ORG_WIDTH;
+    let version_at = secret_at + rows::SECRET_WIDTH;
+    let jira_at = version_at + rows::VERSION_WIDTH;
+    let present = |col: usize| rows::get::<Option<uuid::Uuid>>(row, col).map(|id| id.is_some());
+    Ok(RevealTarget {
+        org: rows::org(row)?,
+        secret: match present(secret_at)? {
+            true => Some(rows::secret_from(row, secret_at)?),
+            false => None,
+        },
+        version: match present(version_at)? {
+            true => Some(rows::version_from(row, version_at)?),
+            false => None,
+        },
+        jira: match present(jira_at)? {
+            true => Some(site_from(row, jira_at)?),
+            false => None,
+        },
+    })
+}

@@ -186,7 +186,7 @@ fn writer_table(scenarios: &[Scenario]) -> String {
     }
     let slow_header = format!("commits >{}ms", crate::writer::SLOW_COMMIT.1);
     let mut out = format!(
-        "\ncatalog group commits (SQLite: the one writer thread every write, reveals included, passes through, the WAL fsyncs behind its reveal-only commits and its own checkpoints, which restart the WAL; PostgreSQL: the reveal and version-write committers, without the SQLite-only columns):\n{:<18} {:>10} {:>16} {:>8} {:>11} {:>14} {:>14} {:>10} {:>14}\n",
+        "\ncatalog group commits (SQLite: the one writer thread every write, reveals included, passes through, the WAL fsyncs behind its reveal-only commits and its own checkpoints, which restart the WAL; PostgreSQL: the reveal and version-write committers and the read groups, without the SQLite-only columns):\n{:<18} {:>10} {:>16} {:>8} {:>11} {:>14} {:>14} {:>10} {:>14} {:>14} {:>12}\n",
         "scenario",
         "commits/s",
         "writes/commit",
@@ -195,11 +195,13 @@ fn writer_table(scenarios: &[Scenario]) -> String {
         "wal fsyncs/s",
         "checkpoints/s",
         "ms each",
-        slow_header
+        slow_header,
+        "read groups/s",
+        "reads/group"
     );
     for (s, w) in used {
         out += &format!(
-            "{:<18} {:>10} {:>16.1} {:>8.1} {:>11.1} {:>14} {:>14.1} {:>10} {:>14}\n",
+            "{:<18} {:>10} {:>16.1} {:>8.1} {:>11.1} {:>14} {:>14.1} {:>10} {:>14} {:>14} {:>12}\n",
             s.name,
             thousands(w.commits_per_s),
             w.writes_per_commit,
@@ -208,7 +210,9 @@ fn writer_table(scenarios: &[Scenario]) -> String {
             thousands(w.wal_syncs_per_s),
             w.checkpoints_per_s,
             w.checkpoint_ms.map_or("-".into(), |ms| format!("{ms:.2}")),
-            w.slow_commits
+            w.slow_commits,
+            thousands(w.read_groups_per_s),
+            w.reads_per_group.map_or("-".into(), |n| format!("{n:.1}"))
         );
     }
     out

@@ -9,7 +9,9 @@
 //! one pause in which it waits for the database file's fsync; COMMITs slower than
 //! [`SLOW_COMMIT`] say whether a stall in a scenario happened inside the writer's COMMIT (the
 //! disk) or elsewhere (docs/performance.md). On PostgreSQL only the group commits are counted
-//! (the reveal and version-write committers); the other counters stay at zero there.
+//! (the reveal and version-write committers), and so are its read groups (`…_read_groups_total`,
+//! `…_read_group_reads_total`: the token, org, secret and reveal lookups that one statement
+//! answered together); the other counters stay at zero there.
 
 use crate::http::{self, Api, Conn};
 use anyhow::Result;
@@ -32,6 +34,8 @@ pub struct Reading {
     /// COMMITs timed, and those that took at most [`SLOW_COMMIT`].
     timed: f64,
     quick: f64,
+    read_groups: f64,
+    group_reads: f64,
 }
 
 /// What the writer did between two readings.
@@ -51,6 +55,10 @@ pub struct WriterUse {
     pub checkpoint_ms: Option<f64>,
     /// COMMITs that took longer than [`SLOW_COMMIT`].
     pub slow_commits: u64,
+    /// PostgreSQL's read groups per second (0 on SQLite).
+    pub read_groups_per_s: f64,
+    /// Lookups per read group (`None` without any).
+    pub reads_per_group: Option<f64>,
 }
 
 /// Reads the counters now.
@@ -72,6 +80,8 @@ pub async fn read(conn: &mut Conn, api: &Api) -> Result<Reading> {
             "coffer_catalog_commit_duration_seconds_bucket",
             &[("le", SLOW_COMMIT.0)],
         ),
+        read_groups: c("coffer_catalog_read_groups_total"),
+        group_reads: c("coffer_catalog_read_group_reads_total"),
     })
 }
 
@@ -94,6 +104,13 @@ pub fn between(before: &Reading, after: &Reading) -> Option<WriterUse> {
             }),
             slow_commits: ((after.timed - before.timed) - (after.quick - before.quick)).max(0.0)
                 as u64,
+            read_groups_per_s: round1((after.read_groups - before.read_groups) / wall),
+            reads_per_group: (after.read_groups > before.read_groups).then(|| {
+                round1(
+                    (after.group_reads - before.group_reads)
+                        / (after.read_groups - before.read_groups),
+                )
+            }),
         }
     })
 }
@@ -116,6 +133,8 @@ mod tests {
             checkpoint_s: 0.5,
             timed: 10.0,
             quick: 10.0,
+            read_groups: 0.0,
+            group_reads: 0.0,
         };
         let after = Reading {
             at: t + Duration::from_secs(2),
@@ -127,6 +146,8 @@ mod tests {
             checkpoint_s: 0.51,
             timed: 1010.0,
             quick: 1007.0,
+            read_groups: 400.0,
+            group_reads: 2000.0,
         };
         let w = between(&before, &after).unwrap();
         assert_eq!(
@@ -137,9 +158,11 @@ mod tests {
                 w.wal_syncs_per_s,
                 w.checkpoints_per_s,
                 w.checkpoint_ms,
-                w.slow_commits
+                w.slow_commits,
+                w.read_groups_per_s,
+                w.reads_per_group
             ),
-            (500.0, 6.0, 75.0, 400.0, 2.0, Some(2.5), 3)
+            (500.0, 6.0, 75.0, 400.0, 2.0, Some(2.5), 3, 200.0, Some(5.0))
         );
         assert!(
             between(&before, &before).is_none(),

@@ -18,6 +18,14 @@
 //! keys, outside any explicit transaction, started after every read in it was asked: each
 //! answer is as fresh as a read of its own would have been.
 //!
+//! Every statement of a group reads its array parameters through a scalar sub-select,
+//! `unnest((SELECT $1::uuid[]))`, never `unnest($1)` or `= ANY($1)`. PostgreSQL plans a
+//! prepared statement whose array it can see anew on every execution (sized for the array at
+//! hand, its custom plan always looks cheaper than the generic one), and that planning cost
+//! more CPU than running the statement; behind a sub-select the array is unknown at planning
+//! time, so after five executions the one generic plan is kept (`pg_prepared_statements`
+//! counts both kinds: 0 generic plans before, all but five after).
+//!
 //! Contract of a [`Batch`]: [`Batch::run`] executes its jobs inside the open transaction, in
 //! an order of its choosing (the order its locks must be taken in), and returns one outcome per
 //! job, in the jobs' order; a job that is refused (`Err` in its slot) has
@@ -34,7 +42,8 @@ use super::tx::{self, Q};
 use crate::catalog::CatalogError;
 use crate::metrics::Metrics;
 use async_trait::async_trait;
-use sqlx::{PgConnection, PgPool};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
@@ -108,12 +117,13 @@ async fn drain<B: Batch>(
     metrics: Arc<Metrics>,
     mut rx: mpsc::UnboundedReceiver<Job<B>>,
 ) {
+    let mut conn = Held::new(pool);
     let mut jobs: Vec<Job<B>> = Vec::new();
     while rx.recv_many(&mut jobs, MAX_GROUP).await > 0 {
         let inputs: Vec<B>;
         let replies: Vec<_>;
         (inputs, replies) = jobs.drain(..).map(|j| (j.input, j.reply)).unzip();
-        let outcomes = match commit(&pool, &inputs).await {
+        let outcomes = match commit(&mut conn, &inputs).await {
             Ok(outcomes) => {
                 count(&metrics, B::TRANSACTION, inputs.len());
                 outcomes
@@ -122,7 +132,7 @@ async fn drain<B: Batch>(
                 // Each job alone, so the failure stays with the job that caused it.
                 let mut alone = Vec::with_capacity(inputs.len());
                 for one in inputs.chunks(1) {
-                    alone.push(match commit(&pool, one).await {
+                    alone.push(match commit(&mut conn, one).await {
                         Ok(mut v) => {
                             count(&metrics, B::TRANSACTION, 1);
                             v.remove(0)
@@ -139,6 +149,35 @@ async fn drain<B: Batch>(
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             let _ = reply.send(outcome); // a caller that gave up no longer listens
         }
+        if rx.is_empty() {
+            conn.release();
+        }
+    }
+}
+
+/// The connection a grouper keeps while work keeps coming: sqlx pings every connection it
+/// takes back into its pool (a round trip), which a busy grouper would otherwise pay after
+/// every group. It goes back to the pool when the queue is empty, and after any failure (the
+/// pool tests it, and a broken one is replaced).
+struct Held {
+    pool: PgPool,
+    conn: Option<PoolConnection<Postgres>>,
+}
+
+impl Held {
+    fn new(pool: PgPool) -> Self {
+        Self { pool, conn: None }
+    }
+
+    async fn get(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
+        if self.conn.is_none() {
+            self.conn = Some(self.pool.acquire().await?);
+        }
+        Ok(self.conn.as_mut().expect("just acquired"))
+    }
+
+    fn release(&mut self) {
+        self.conn = None;
     }
 }
 
@@ -163,24 +202,31 @@ enum Failed {
 }
 
 /// One group as one transaction, run again whole on a transient failure before COMMIT; a
-/// read group on a pooled connection.
+/// read group as its statements. Any failure gives the connection back to the pool.
 async fn commit<B: Batch>(
-    pool: &PgPool,
+    held: &mut Held,
+    jobs: &[B],
+) -> Result<Vec<Result<B::Out, CatalogError>>, Failed> {
+    let ran = run_group(held, jobs).await;
+    if ran.is_err() {
+        held.release();
+    }
+    ran
+}
+
+async fn run_group<B: Batch>(
+    held: &mut Held,
     jobs: &[B],
 ) -> Result<Vec<Result<B::Out, CatalogError>>, Failed> {
     if !B::TRANSACTION {
-        let ran: Q<_> = async {
-            let mut conn = pool.acquire().await?;
-            B::run(&mut conn, jobs).await
-        }
-        .await;
+        let ran: Q<_> = async { B::run(held.get().await?, jobs).await }.await;
         return ran.map_err(|e| Failed::RolledBack(e.into_catalog()));
     }
     let mut attempt = 0;
     loop {
         attempt += 1;
         let ran: Q<_> = async {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = held.get().await?.begin().await?;
             let outcomes = B::run(&mut transaction, jobs).await?;
             Ok((transaction, outcomes))
         }

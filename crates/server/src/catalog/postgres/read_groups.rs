@@ -61,7 +61,7 @@ impl Batch for Authenticate {
             token_cols!(),
             ", ",
             user_cols!(),
-            ", m.role, q.i FROM unnest($1::bytea[]) WITH ORDINALITY AS q(hash, i) \
+            ", m.role, q.i FROM unnest((SELECT $1::bytea[])) WITH ORDINALITY AS q(hash, i) \
              JOIN tokens t ON t.hash = q.hash JOIN users u ON u.id = t.user_id \
              LEFT JOIN memberships m ON m.org_id = t.org_id AND m.user_id = t.user_id"
         ))
@@ -103,7 +103,7 @@ impl Batch for OrgBySlug {
         let list = sqlx::query(concat!(
             "SELECT ",
             org_cols!(),
-            ", q.i FROM unnest($1::text[]) WITH ORDINALITY AS q(want, i) \
+            ", q.i FROM unnest((SELECT $1::text[])) WITH ORDINALITY AS q(want, i) \
              JOIN orgs ON slug = q.want"
         ))
         .bind(&slugs)
@@ -141,7 +141,7 @@ impl Batch for SecretAt {
         let list = sqlx::query(concat!(
             "SELECT ",
             secret_cols!(),
-            ", q.i FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[]) WITH ORDINALITY \
+            ", q.i FROM unnest((SELECT $1::uuid[]), (SELECT $2::text[]), (SELECT $3::bigint[]), (SELECT $4::text[])) WITH ORDINALITY \
              AS q(w_org, w_project, w_issue, w_name, i) \
              JOIN secrets ON org_id = q.w_org AND project = q.w_project AND issue = q.w_issue \
              AND name = q.w_name AND NOT destroyed"
@@ -174,7 +174,7 @@ impl Batch for JiraSiteOf {
         let list = sqlx::query(concat!(
             "SELECT ",
             site_cols!(),
-            ", q.i FROM unnest($1::uuid[]) WITH ORDINALITY AS q(w_org, i) \
+            ", q.i FROM unnest((SELECT $1::uuid[])) WITH ORDINALITY AS q(w_org, i) \
              JOIN jira_sites ON org_id = q.w_org"
         ))
         .bind(&orgs)
@@ -222,7 +222,7 @@ impl Batch for Reveal {
              j.org_id, j.kind, j.site_url, j.cloud_id, j.client_id, j.secret_id, j.secret_key_version, \
              j.secret_envelope, j.hook_id, j.hook_key_version, j.hook_envelope, j.expose_names, \
              j.retention_days, j.generation, j.updated_at, j.updated_by, q.i \
-             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[]) WITH ORDINALITY \
+             FROM unnest((SELECT $1::text[]), (SELECT $2::text[]), (SELECT $3::bigint[]), (SELECT $4::text[]), (SELECT $5::bigint[])) WITH ORDINALITY \
              AS q(slug, project, issue, name, version, i) \
              JOIN orgs o ON o.slug = q.slug \
              LEFT JOIN secrets s ON s.org_id = o.id AND s.project = q.project AND s.issue = q.issue \

@@ -13,7 +13,7 @@
 
 use super::group::Batch;
 use super::rows::{self, secret_cols};
-use super::writes::{append_audit, append_many};
+use super::writes::{self, append_audit, append_many};
 use super::{Q, reads};
 use crate::audit::AuditDraft;
 use crate::blob::BlobKey;
@@ -72,7 +72,7 @@ async fn put_versions(
     let (key_orgs, key_versions): (Vec<uuid::Uuid>, Vec<i64>) = keys.iter().copied().unzip();
     let counters = sqlx::query(
         "SELECT k.org_id, k.version, k.encryptions FROM org_keys k \
-         JOIN unnest($1::uuid[], $2::bigint[]) AS w(org_id, version) USING (org_id, version) \
+         JOIN unnest((SELECT $1::uuid[]), (SELECT $2::bigint[])) AS w(org_id, version) USING (org_id, version) \
          ORDER BY k.org_id, k.version FOR UPDATE OF k",
     )
     .bind(&key_orgs)
@@ -117,7 +117,7 @@ async fn put_versions(
         let (orgs, versions): (Vec<uuid::Uuid>, Vec<i64>) = grown_orgs.into_iter().unzip();
         sqlx::query(
             "UPDATE org_keys k SET encryptions = n.encryptions \
-             FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS n(org_id, version, encryptions) \
+             FROM unnest((SELECT $1::uuid[]), (SELECT $2::bigint[]), (SELECT $3::bigint[])) AS n(org_id, version, encryptions) \
              WHERE k.org_id = n.org_id AND k.version = n.version",
         )
         .bind(&orgs)
@@ -139,7 +139,7 @@ async fn put_versions(
             })
             .unzip();
         sqlx::query(
-            "UPDATE orgs o SET storage_migrating = true FROM unnest($1::uuid[], $2::uuid[]) AS w(org_id, storage_id) \
+            "UPDATE orgs o SET storage_migrating = true FROM unnest((SELECT $1::uuid[]), (SELECT $2::uuid[])) AS w(org_id, storage_id) \
              WHERE o.id = w.org_id AND o.storage_id IS DISTINCT FROM w.storage_id AND NOT o.storage_migrating",
         )
         .bind(&orgs)
@@ -300,9 +300,9 @@ async fn insert_secrets(
     let each = || creates.iter().map(|&i| jobs[i].0);
     let ids: Vec<uuid::Uuid> = each().map(|v| v.secret.as_uuid()).collect();
     let written = sqlx::query(concat!(
-        "WITH w AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], \
-         $5::text[], $6::text[], $7::bigint[], $8::text[], $9::bigint[], $10::bigint[], \
-         $11::uuid[], $12::bigint[], $13::text[], $14::bytea[], $15::bigint[], $16::uuid[]) \
+        "WITH w AS (SELECT * FROM unnest((SELECT $1::uuid[]), (SELECT $2::uuid[]), (SELECT $3::text[]), (SELECT $4::bigint[]), \
+         (SELECT $5::text[]), (SELECT $6::text[]), (SELECT $7::bigint[]), (SELECT $8::text[]), (SELECT $9::bigint[]), (SELECT $10::bigint[]), \
+         (SELECT $11::uuid[]), (SELECT $12::bigint[]), (SELECT $13::text[]), (SELECT $14::bytea[]), (SELECT $15::bigint[]), (SELECT $16::uuid[])) \
          WITH ORDINALITY AS x(id, org_id, project, issue, name, kind, at, by, expires_at, \
          view_limit, restricted_to, key_version, blob_key, wrapped_key, size, storage_id, n)), \
          s AS (INSERT INTO secrets (id, org_id, project, issue, name, kind, version, created_at, \
@@ -422,26 +422,39 @@ pub(super) struct View {
 impl Batch for View {
     type Out = Views;
 
-    /// Locks the group's secrets in id order and counts each reveal in turn against the
-    /// count it finds — a waiting group sees what the previous holder committed, so a view
-    /// limit never overshoots across nodes — then writes the new counts and the events of the
-    /// counted reveals: four statements whatever the group's size.
+    /// Locks the group's secrets in id order, then their orgs' chain heads (one statement),
+    /// and counts each reveal in turn against the count it finds — a waiting group sees what
+    /// the previous holder committed, so a view limit never overshoots across nodes — then
+    /// writes the new counts, the events of the counted reveals and the new heads in one more:
+    /// two statements between BEGIN and COMMIT whatever the group's size.
     async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Views, CatalogError>>> {
         let mut ids: Vec<uuid::Uuid> = jobs.iter().map(|j| j.secret.as_uuid()).collect();
         ids.sort_unstable();
         ids.dedup();
+        let drafts: Vec<&AuditDraft> = jobs.iter().map(|j| &j.audit).collect();
+        // `UNION ALL` runs its branches in order: the secrets' locks before the orgs'.
         let found = sqlx::query(
-            "SELECT id, views, view_limit FROM secrets WHERE id = ANY($1) AND NOT destroyed \
-             ORDER BY id FOR NO KEY UPDATE",
+            "WITH s AS (SELECT id, views, view_limit FROM secrets \
+             WHERE id IN (SELECT unnest((SELECT $1::uuid[]))) AND NOT destroyed ORDER BY id FOR NO KEY UPDATE), \
+             o AS (SELECT id, audit_seq, audit_head FROM orgs \
+             WHERE id IN (SELECT unnest((SELECT $2::uuid[]))) ORDER BY id FOR NO KEY UPDATE) \
+             SELECT false, id, views, NULL::bytea, view_limit FROM s \
+             UNION ALL SELECT true, id, audit_seq, audit_head, NULL::bigint FROM o",
         )
         .bind(&ids)
+        .bind(writes::chain_orgs(&drafts))
         .fetch_all(&mut *c)
         .await?;
         // (id, views now, limit, views before the group)
         let mut counts: Vec<(uuid::Uuid, u32, Option<u32>, u32)> = Vec::with_capacity(found.len());
+        let mut heads: Vec<writes::Head> = Vec::new();
         for row in &found {
-            let views = rows::u32_at(row, 1)?;
-            counts.push((rows::get(row, 0)?, views, rows::opt_u32_at(row, 2)?, views));
+            if rows::get::<bool>(row, 0)? {
+                heads.push(writes::head(row, 1)?);
+                continue;
+            }
+            let views = rows::u32_at(row, 2)?;
+            counts.push((rows::get(row, 1)?, views, rows::opt_u32_at(row, 4)?, views));
         }
         let mut out = Vec::with_capacity(jobs.len());
         let mut events: Vec<&AuditDraft> = Vec::with_capacity(jobs.len());
@@ -459,22 +472,27 @@ impl Batch for View {
                 None => out.push(Err(CatalogError::ViewLimitReached)),
             }
         }
+        if events.is_empty() {
+            return Ok(out);
+        }
         let (changed, views): (Vec<uuid::Uuid>, Vec<i64>) = counts
             .iter()
             .filter(|s| s.1 != s.3)
             .map(|s| (s.0, i64::from(s.1)))
             .unzip();
-        if !changed.is_empty() {
-            sqlx::query(
-                "UPDATE secrets s SET views = n.views FROM unnest($1::uuid[], $2::bigint[]) AS n(id, views) \
-                 WHERE s.id = n.id",
-            )
-            .bind(&changed)
-            .bind(&views)
-            .execute(&mut *c)
-            .await?;
-        }
-        append_many(c, &events).await?;
+        let chained = writes::chain(&events, heads)?;
+        writes::bind_events(
+            sqlx::query(concat!(
+                "WITH v AS (UPDATE secrets s SET views = n.views \
+                 FROM unnest((SELECT $14::uuid[]), (SELECT $15::bigint[])) AS n(id, views) WHERE s.id = n.id), ",
+                writes::chain_events!()
+            )),
+            &chained,
+        )
+        .bind(&changed)
+        .bind(&views)
+        .execute(&mut *c)
+        .await?;
         Ok(out)
     }
 }

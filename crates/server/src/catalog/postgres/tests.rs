@@ -6,8 +6,8 @@
 
 use super::open::MIGRATIONS;
 use super::*;
-use crate::catalog::byok::ByokCatalog;
 use crate::catalog::access::AccessCatalog;
+use crate::catalog::byok::ByokCatalog;
 use crate::catalog::{KeyProviderKind, conformance};
 use crate::domain::Location;
 use sqlx::{Connection, PgConnection};

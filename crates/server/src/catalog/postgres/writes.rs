@@ -30,104 +30,163 @@ pub(super) async fn append_audit(c: &mut PgConnection, d: &AuditDraft) -> Q<()> 
     append_many(c, &[d]).await
 }
 
-/// Appends `drafts` to their orgs' chains, each org's in the order given. The org row holds the
-/// chain head: the first statement locks every org row involved, in id order (so two appenders
-/// never wait on each other in a cycle), moves each org's `audit_seq` on by its share of the
-/// drafts and returns the head it had; the hashes are chained here; the second statement
-/// inserts the events and stores the new heads. The row locks last until commit, so appenders
-/// of one org serialize — across nodes too — while other orgs do not contend; a group commit
+/// Appends `drafts` to their orgs' chains, each org's in the order given: [`lock_heads`], then
+/// one statement that inserts the events [`chain`] hashed and stores each org's new head. The
+/// org row holds the chain head and its lock lasts until commit, so appenders of one org
+/// serialize — across nodes too — while other orgs do not contend; a group commit
 /// ([`super::group`]) pays that lock once for all the events of its transaction.
 pub(super) async fn append_many(c: &mut PgConnection, drafts: &[&AuditDraft]) -> Q<()> {
-    let mut counts: Vec<(uuid::Uuid, i64)> = Vec::new();
-    for d in drafts {
-        match counts.iter_mut().find(|(org, _)| *org == d.org.as_uuid()) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((d.org.as_uuid(), 1)),
-        }
-    }
-    if counts.is_empty() {
+    if drafts.is_empty() {
         return Ok(());
     }
-    counts.sort_unstable();
-    let (orgs, ns): (Vec<uuid::Uuid>, Vec<i64>) = counts.iter().copied().unzip();
-    let heads = sqlx::query(
-        "WITH locked AS (SELECT id FROM orgs WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE) \
-         UPDATE orgs o SET audit_seq = o.audit_seq + n.count \
-         FROM locked, unnest($1::uuid[], $2::bigint[]) AS n(id, count) \
-         WHERE o.id = locked.id AND o.id = n.id RETURNING o.id, o.audit_seq, o.audit_head",
+    let heads = lock_heads(c, drafts).await?;
+    let events = chain(drafts, heads)?;
+    bind_events(sqlx::query(concat!("WITH ", chain_events!())), &events)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// The orgs `drafts` append to, sorted and deduplicated (the order their rows are locked in).
+pub(super) fn chain_orgs(drafts: &[&AuditDraft]) -> Vec<uuid::Uuid> {
+    let mut orgs: Vec<uuid::Uuid> = drafts.iter().map(|d| d.org.as_uuid()).collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    orgs
+}
+
+/// Locks the rows of the orgs `drafts` append to, in id order (so two appenders never wait on
+/// each other in a cycle), and returns each one's chain head.
+async fn lock_heads(c: &mut PgConnection, drafts: &[&AuditDraft]) -> Q<Vec<Head>> {
+    let orgs = chain_orgs(drafts);
+    let rows = sqlx::query(
+        "SELECT id, audit_seq, audit_head FROM orgs WHERE id IN (SELECT unnest((SELECT $1::uuid[]))) \
+         ORDER BY id FOR NO KEY UPDATE",
     )
     .bind(&orgs)
-    .bind(&ns)
     .fetch_all(&mut *c)
     .await?;
+    let heads = rows
+        .iter()
+        .map(|r| head(r, 0))
+        .collect::<Result<Vec<_>, _>>()?;
     if heads.len() != orgs.len() {
         return Err(CatalogError::NotFound.into());
     }
-    // Per org: the next sequence number and the hash it follows.
-    let mut next: Vec<(uuid::Uuid, u64, [u8; 32])> = Vec::with_capacity(heads.len());
-    for row in &heads {
-        let id: uuid::Uuid = rows::get(row, 0)?;
-        let last = rows::u64_at(row, 1)?;
-        let n = counts.iter().find(|(org, _)| *org == id).map_or(0, |c| c.1);
-        next.push((id, last + 1 - n as u64, rows::get(row, 2)?));
-    }
+    Ok(heads)
+}
+
+/// An org's chain head: its id, the sequence number of its last event and that event's hash.
+pub(super) type Head = (uuid::Uuid, u64, [u8; 32]);
+
+/// The [`Head`] in columns `at..at + 3` of `row` (id, `audit_seq`, `audit_head`).
+pub(super) fn head(row: &sqlx::postgres::PgRow, at: usize) -> Result<Head, CatalogError> {
+    Ok((
+        rows::get(row, at)?,
+        rows::u64_at(row, at + 1)?,
+        rows::get(row, at + 2)?,
+    ))
+}
+
+/// Events chained onto their orgs' heads, as the arrays [`chain_events`] binds.
+pub(super) struct Chained<'a> {
+    org: Vec<uuid::Uuid>,
+    seq: Vec<i64>,
+    at: Vec<i64>,
+    actor_id: Vec<Option<uuid::Uuid>>,
+    actor: Vec<&'a str>,
+    action: Vec<&'a str>,
+    target: Vec<&'a str>,
+    details: Vec<&'a str>,
+    prev_hash: Vec<Vec<u8>>,
+    hash: Vec<Vec<u8>>,
+    head_org: Vec<uuid::Uuid>,
+    head_seq: Vec<i64>,
+    head_hash: Vec<Vec<u8>>,
+}
+
+/// Numbers and hashes `drafts` onto `heads` (one per org they append to), each org's in the
+/// order given.
+pub(super) fn chain<'a>(
+    drafts: &[&'a AuditDraft],
+    mut heads: Vec<Head>,
+) -> Result<Chained<'a>, CatalogError> {
     let len = drafts.len();
-    let (mut org, mut seq, mut at) = (
-        Vec::with_capacity(len),
-        Vec::with_capacity(len),
-        Vec::with_capacity(len),
-    );
-    let (mut actor_id, mut actor, mut action) = (
-        Vec::with_capacity(len),
-        Vec::with_capacity(len),
-        Vec::with_capacity(len),
-    );
-    let (mut target, mut details, mut prev_hash, mut hash) = (
-        Vec::with_capacity(len),
-        Vec::with_capacity(len),
-        Vec::with_capacity(len),
-        Vec::with_capacity(len),
-    );
+    let mut e = Chained {
+        org: Vec::with_capacity(len),
+        seq: Vec::with_capacity(len),
+        at: Vec::with_capacity(len),
+        actor_id: Vec::with_capacity(len),
+        actor: Vec::with_capacity(len),
+        action: Vec::with_capacity(len),
+        target: Vec::with_capacity(len),
+        details: Vec::with_capacity(len),
+        prev_hash: Vec::with_capacity(len),
+        hash: Vec::with_capacity(len),
+        head_org: Vec::new(),
+        head_seq: Vec::new(),
+        head_hash: Vec::new(),
+    };
     for d in drafts {
-        let Some(head) = next.iter_mut().find(|(id, ..)| *id == d.org.as_uuid()) else {
-            return Err(CatalogError::NotFound.into());
+        let Some(head) = heads.iter_mut().find(|(id, ..)| *id == d.org.as_uuid()) else {
+            return Err(CatalogError::NotFound);
         };
-        let h = d.hash_at(head.1, &head.2);
-        org.push(head.0);
-        seq.push(saturating_i64(head.1));
-        at.push(d.at.millis());
-        actor_id.push(d.actor_id.map(|u| u.as_uuid()));
-        actor.push(d.actor.as_str());
-        action.push(d.action);
-        target.push(d.target.as_str());
-        details.push(d.details.as_str());
-        prev_hash.push(head.2.to_vec());
-        hash.push(h.to_vec());
-        head.1 += 1;
-        head.2 = h;
+        let seq = head.1 + 1;
+        let h = d.hash_at(seq, &head.2);
+        e.org.push(head.0);
+        e.seq.push(saturating_i64(seq));
+        e.at.push(d.at.millis());
+        e.actor_id.push(d.actor_id.map(|u| u.as_uuid()));
+        e.actor.push(d.actor.as_str());
+        e.action.push(d.action);
+        e.target.push(d.target.as_str());
+        e.details.push(d.details.as_str());
+        e.prev_hash.push(head.2.to_vec());
+        e.hash.push(h.to_vec());
+        (head.1, head.2) = (seq, h);
     }
-    let (head_orgs, head_hashes): (Vec<uuid::Uuid>, Vec<Vec<u8>>) =
-        next.iter().map(|(id, _, h)| (*id, h.to_vec())).unzip();
-    sqlx::query(
-        "WITH e AS (INSERT INTO audit_events (org_id, seq, at, actor_id, actor, action, target, details, prev_hash, hash) \
-         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[])) \
-         UPDATE orgs o SET audit_head = h.head FROM unnest($11::uuid[], $12::bytea[]) AS h(id, head) WHERE o.id = h.id",
-    )
-    .bind(&org)
-    .bind(&seq)
-    .bind(&at)
-    .bind(&actor_id)
-    .bind(&actor)
-    .bind(&action)
-    .bind(&target)
-    .bind(&details)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .bind(&head_orgs)
-    .bind(&head_hashes)
-    .execute(c)
-    .await?;
-    Ok(())
+    for (id, seq, hash) in heads {
+        e.head_org.push(id);
+        e.head_seq.push(saturating_i64(seq));
+        e.head_hash.push(hash.to_vec());
+    }
+    Ok(e)
+}
+
+/// The tail of a `WITH` statement that inserts [`Chained`] events and moves their orgs' heads
+/// on; its parameters are `$1`–`$13`, bound by [`bind_events`], so a statement that does more
+/// numbers its own from `$14`.
+macro_rules! chain_events {
+    () => {
+        "e AS (INSERT INTO audit_events (org_id, seq, at, actor_id, actor, action, target, details, prev_hash, hash) \
+         SELECT * FROM unnest((SELECT $1::uuid[]), (SELECT $2::bigint[]), (SELECT $3::bigint[]), \
+         (SELECT $4::uuid[]), (SELECT $5::text[]), (SELECT $6::text[]), (SELECT $7::text[]), \
+         (SELECT $8::text[]), (SELECT $9::bytea[]), (SELECT $10::bytea[]))) \
+         UPDATE orgs o SET audit_seq = h.seq, audit_head = h.head \
+         FROM unnest((SELECT $11::uuid[]), (SELECT $12::bigint[]), (SELECT $13::bytea[])) AS h(id, seq, head) \
+         WHERE o.id = h.id"
+    };
+}
+pub(super) use chain_events;
+
+/// Binds `$1`–`$13` of [`chain_events`].
+pub(super) fn bind_events<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    e: &'q Chained<'q>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    q.bind(&e.org)
+        .bind(&e.seq)
+        .bind(&e.at)
+        .bind(&e.actor_id)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(&e.details)
+        .bind(&e.prev_hash)
+        .bind(&e.hash)
+        .bind(&e.head_org)
+        .bind(&e.head_seq)
+        .bind(&e.head_hash)
 }
 
 async fn insert_org(c: &mut PgConnection, org: &NewOrg) -> Q<()> {

@@ -189,6 +189,22 @@ pub async fn run_all(c: &dyn Catalog) {
     v4.storage = Some(loc.id);
     c.put_version(v4, event(org, "w")).await.unwrap();
     assert!(c.orgs_migrating().await.unwrap().is_empty());
+    // A late write into the store the org left flags it again: the migration must move it.
+    c.put_version(version(org, secret, "ST-1", "db", 5), event(org, "w"))
+        .await
+        .unwrap();
+    assert!(c.storage_progress(org).await.unwrap().migrating);
+    let v5 = at(c, secret, 5).await;
+    assert!(
+        c.move_version(secret, 5, &v5, &copy_of(secret, 5, Some(loc.id)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        c.finish_migration(org, Some(loc.id), event(org, "storage.migrated"))
+            .await
+            .unwrap()
+    );
 
     // Back to the default store: flagged again, every version elsewhere.
     let back = c
@@ -196,13 +212,13 @@ pub async fn run_all(c: &dyn Catalog) {
         .await
         .unwrap();
     assert_eq!(back.storage, None);
-    assert_eq!(c.versions_elsewhere(org, None, 100).await.unwrap().len(), 4);
+    assert_eq!(c.versions_elsewhere(org, None, 100).await.unwrap().len(), 5);
     // Destroy reports each version's own store.
     let blobs = c
         .destroy(secret, event(org, "secret.destroy"))
         .await
         .unwrap();
-    assert_eq!(blobs.len(), 4);
+    assert_eq!(blobs.len(), 5);
     assert!(blobs.iter().all(|b| b.storage == Some(loc.id)));
     assert!(
         c.finish_migration(org, None, event(org, "m"))

@@ -13,7 +13,7 @@
 
 use super::group::Batch;
 use super::rows::{self, secret_cols};
-use super::writes::{self, append_audit, append_many};
+use super::writes::{self, append_audit};
 use super::{Q, reads};
 use crate::audit::AuditDraft;
 use crate::blob::BlobKey;
@@ -108,51 +108,70 @@ async fn put_versions(
         }
         out[i] = Some(outcome);
     }
-    let (grown_orgs, grown): (Vec<(uuid::Uuid, i64)>, Vec<i64>) = used
+    let out = out
+        .into_iter()
+        .map(|o| o.unwrap_or(Err(CatalogError::NotFound)))
+        .collect();
+    if landed.is_empty() {
+        return Ok(out);
+    }
+    let events: Vec<&AuditDraft> = landed.iter().map(|&i| jobs[i].1).collect();
+    let orgs = writes::chain_orgs(&events);
+    let locked = sqlx::query(
+        "SELECT id, audit_seq, audit_head, storage_id, storage_migrating FROM orgs \
+         WHERE id IN (SELECT unnest((SELECT $1::uuid[]))) ORDER BY id FOR NO KEY UPDATE",
+    )
+    .bind(&orgs)
+    .fetch_all(&mut *c)
+    .await?;
+    if locked.len() != orgs.len() {
+        return Err(CatalogError::NotFound.into());
+    }
+    let mut heads = Vec::with_capacity(locked.len());
+    let mut strays: Vec<uuid::Uuid> = Vec::new();
+    for row in &locked {
+        let head = writes::head(row, 0)?;
+        let storage: Option<uuid::Uuid> = rows::get(row, 3)?;
+        // A write that raced a storage change landed outside the org's storage: the
+        // migration must pick it up, so it may not be finished yet.
+        let stray = landed
+            .iter()
+            .map(|&i| jobs[i].0)
+            .any(|v| v.org.as_uuid() == head.0 && v.storage.map(|s| s.as_uuid()) != storage);
+        if stray && !rows::get::<bool>(row, 4)? {
+            strays.push(head.0);
+        }
+        heads.push(head);
+    }
+    if !strays.is_empty() {
+        sqlx::query(
+            "UPDATE orgs SET storage_migrating = true WHERE id IN (SELECT unnest((SELECT $1::uuid[])))",
+        )
+        .bind(&strays)
+        .execute(&mut *c)
+        .await?;
+    }
+    let ((key_orgs, key_versions), grown): ((Vec<uuid::Uuid>, Vec<i64>), Vec<i64>) = used
         .iter()
         .filter(|k| k.1 != k.2)
         .map(|k| (k.0, k.2))
         .unzip();
-    if !grown.is_empty() {
-        let (orgs, versions): (Vec<uuid::Uuid>, Vec<i64>) = grown_orgs.into_iter().unzip();
-        sqlx::query(
-            "UPDATE org_keys k SET encryptions = n.encryptions \
-             FROM unnest((SELECT $1::uuid[]), (SELECT $2::bigint[]), (SELECT $3::bigint[])) AS n(org_id, version, encryptions) \
-             WHERE k.org_id = n.org_id AND k.version = n.version",
-        )
-        .bind(&orgs)
-        .bind(&versions)
-        .bind(&grown)
-        .execute(&mut *c)
-        .await?;
-    }
-    if !landed.is_empty() {
-        // A write that raced a storage change landed outside the org's storage: the
-        // migration must pick it up, so it may not be finished yet.
-        let (orgs, stores): (Vec<uuid::Uuid>, Vec<Option<uuid::Uuid>>) = landed
-            .iter()
-            .map(|&i| {
-                (
-                    jobs[i].0.org.as_uuid(),
-                    jobs[i].0.storage.map(|s| s.as_uuid()),
-                )
-            })
-            .unzip();
-        sqlx::query(
-            "UPDATE orgs o SET storage_migrating = true FROM unnest((SELECT $1::uuid[]), (SELECT $2::uuid[])) AS w(org_id, storage_id) \
-             WHERE o.id = w.org_id AND o.storage_id IS DISTINCT FROM w.storage_id AND NOT o.storage_migrating",
-        )
-        .bind(&orgs)
-        .bind(&stores)
-        .execute(&mut *c)
-        .await?;
-    }
-    let events: Vec<&AuditDraft> = landed.iter().map(|&i| jobs[i].1).collect();
-    append_many(c, &events).await?;
-    Ok(out
-        .into_iter()
-        .map(|o| o.unwrap_or(Err(CatalogError::NotFound)))
-        .collect())
+    let chained = writes::chain(&events, heads)?;
+    writes::bind_events(
+        sqlx::query(concat!(
+            "WITH k AS (UPDATE org_keys k SET encryptions = n.encryptions \
+             FROM unnest((SELECT $14::uuid[]), (SELECT $15::bigint[]), (SELECT $16::bigint[])) \
+             AS n(org_id, version, encryptions) WHERE k.org_id = n.org_id AND k.version = n.version), ",
+            writes::chain_events!()
+        )),
+        &chained,
+    )
+    .bind(&key_orgs)
+    .bind(&key_versions)
+    .bind(&grown)
+    .execute(&mut *c)
+    .await?;
+    Ok(out)
 }
 
 /// An org key's encryption counter as a group uses it: (org, version), the count it found,

@@ -104,9 +104,44 @@ pub struct AuditRecord {
     pub hash: [u8; 32],
 }
 
-fn put_field(ctx: &mut digest::Context, bytes: &[u8]) {
-    ctx.update(&(bytes.len() as u64).to_be_bytes());
-    ctx.update(bytes);
+/// What every event's hashed bytes start with: the hash format's version.
+pub const HASH_PREFIX: &[u8] = b"coffer-audit-v1\0";
+
+fn put_field(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// What an event's hash covers after [`HASH_PREFIX`], the previous hash and its sequence
+/// number: everything the event says about itself. An event's hash is SHA-256 of
+/// `HASH_PREFIX || prev || seq (8 bytes, big-endian) || tail`, which a catalog may also compute
+/// inside its database from this tail (PostgreSQL's reveal groups do).
+#[allow(clippy::too_many_arguments)]
+pub fn hash_tail(
+    org: OrgId,
+    at: Timestamp,
+    actor_id: Option<UserId>,
+    actor: &str,
+    action: &str,
+    target: &str,
+    details: &str,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        16 + 8 + 8 * 5 + 16 + actor.len() + action.len() + target.len() + details.len(),
+    );
+    out.extend_from_slice(&org.to_bytes());
+    out.extend_from_slice(&at.millis().to_be_bytes());
+    put_field(
+        &mut out,
+        actor_id
+            .map(|u| u.to_bytes())
+            .as_ref()
+            .map_or(&[][..], |b| &b[..]),
+    );
+    for field in [actor, action, target, details] {
+        put_field(&mut out, field.as_bytes());
+    }
+    out
 }
 
 /// The hash of an event at `seq` following `prev`.
@@ -123,21 +158,12 @@ pub fn chain_hash(
     details: &str,
 ) -> [u8; 32] {
     let mut ctx = digest::Context::new(&digest::SHA256);
-    ctx.update(b"coffer-audit-v1\0");
+    ctx.update(HASH_PREFIX);
     ctx.update(prev);
     ctx.update(&seq.to_be_bytes());
-    ctx.update(&org.to_bytes());
-    ctx.update(&at.millis().to_be_bytes());
-    put_field(
-        &mut ctx,
-        actor_id
-            .map(|u| u.to_bytes())
-            .as_ref()
-            .map_or(&[][..], |b| &b[..]),
-    );
-    for field in [actor, action, target, details] {
-        put_field(&mut ctx, field.as_bytes());
-    }
+    ctx.update(&hash_tail(
+        org, at, actor_id, actor, action, target, details,
+    ));
     ctx.finish()
         .as_ref()
         .try_into()
@@ -145,6 +171,19 @@ pub fn chain_hash(
 }
 
 impl AuditDraft {
+    /// This event's [`hash_tail`].
+    pub fn hash_tail(&self) -> Vec<u8> {
+        hash_tail(
+            self.org,
+            self.at,
+            self.actor_id,
+            &self.actor,
+            self.action,
+            &self.target,
+            &self.details,
+        )
+    }
+
     /// The hash this event has at `seq`, following `prev_hash`: all a catalog needs to store
     /// it next to the draft's own fields, without building the record.
     pub fn hash_at(&self, seq: u64, prev_hash: &[u8; 32]) -> [u8; 32] {

@@ -38,7 +38,7 @@
 //!
 //! [`append_many`]: super::writes::append_many
 
-use super::tx::{self, Q};
+use super::tx::{self, Fail, Q};
 use crate::catalog::CatalogError;
 use crate::metrics::Metrics;
 use async_trait::async_trait;
@@ -55,12 +55,23 @@ const MAX_GROUP: usize = 256;
 pub(super) trait Batch: Send + Sync + Sized + 'static {
     /// What a job answers.
     type Out: Send + 'static;
-    /// Whether a group runs in a transaction and commits (writes), or runs on a plain pooled
-    /// connection (reads: each statement is its own snapshot).
-    const TRANSACTION: bool = true;
+    /// How a group runs.
+    const RUNS: Runs = Runs::InTransaction;
     /// Runs `jobs` inside the open transaction `c`: one outcome per job, in their order (see
     /// the module's contract).
     async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>>;
+}
+
+/// How a [`Batch`] runs its group.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Runs {
+    /// Between BEGIN and COMMIT (writes of several statements).
+    InTransaction,
+    /// As one statement that commits by itself: a failure the server answered rolled it
+    /// back; a lost connection ([`super::tx::Fail::Unknown`]) leaves it unknown.
+    OneStatement,
+    /// As plain reads, each statement its own snapshot.
+    Reads,
 }
 
 struct Job<B: Batch> {
@@ -125,7 +136,7 @@ async fn drain<B: Batch>(
         (inputs, replies) = jobs.drain(..).map(|j| (j.input, j.reply)).unzip();
         let outcomes = match commit(&mut conn, &inputs).await {
             Ok(outcomes) => {
-                count(&metrics, B::TRANSACTION, inputs.len());
+                count(&metrics, B::RUNS, inputs.len());
                 outcomes
             }
             Err(Failed::RolledBack(_)) if inputs.len() > 1 => {
@@ -134,7 +145,7 @@ async fn drain<B: Batch>(
                 for one in inputs.chunks(1) {
                     alone.push(match commit(&mut conn, one).await {
                         Ok(mut v) => {
-                            count(&metrics, B::TRANSACTION, 1);
+                            count(&metrics, B::RUNS, 1);
                             v.remove(0)
                         }
                         Err(Failed::RolledBack(e) | Failed::Unknown(e)) => Err(e),
@@ -182,8 +193,8 @@ impl Held {
 }
 
 /// Counts a group that ran: a group commit, or a read group.
-fn count(metrics: &Metrics, transaction: bool, jobs: usize) {
-    let (groups, held) = if transaction {
+fn count(metrics: &Metrics, runs: Runs, jobs: usize) {
+    let (groups, held) = if runs != Runs::Reads {
         (&metrics.group_commits, &metrics.group_commit_writes)
     } else {
         (&metrics.read_groups, &metrics.read_group_reads)
@@ -218,9 +229,20 @@ async fn run_group<B: Batch>(
     held: &mut Held,
     jobs: &[B],
 ) -> Result<Vec<Result<B::Out, CatalogError>>, Failed> {
-    if !B::TRANSACTION {
-        let ran: Q<_> = async { B::run(held.get().await?, jobs).await }.await;
-        return ran.map_err(|e| Failed::RolledBack(e.into_catalog()));
+    if B::RUNS != Runs::InTransaction {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let ran: Q<_> = async { B::run(held.get().await?, jobs).await }.await;
+            return match ran {
+                Err(Fail::Unknown(e)) => Err(Failed::Unknown(e)),
+                ran => match tx::settle(ran, attempt).await {
+                    None => continue,
+                    Some(Err(e)) => Err(Failed::RolledBack(e)),
+                    Some(Ok(outcomes)) => Ok(outcomes),
+                },
+            };
+        }
     }
     let mut attempt = 0;
     loop {

@@ -8,7 +8,7 @@
 //! as arrays: one prepared statement serves every group size.
 
 use super::Q;
-use super::group::Batch;
+use super::group::{Batch, Runs};
 use super::jira::{site_cols, site_from};
 use super::rows::{self, org_cols, secret_cols, token_cols, user_cols};
 use crate::catalog::jira::JiraSite;
@@ -52,7 +52,7 @@ pub(super) struct Authenticate(pub(super) [u8; 32]);
 #[async_trait]
 impl Batch for Authenticate {
     type Out = Option<Principal>;
-    const TRANSACTION: bool = false;
+    const RUNS: Runs = Runs::Reads;
 
     async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>> {
         let hashes: Vec<&[u8]> = jobs.iter().map(|j| &j.0[..]).collect();
@@ -96,7 +96,7 @@ pub(super) struct OrgBySlug(pub(super) OrgSlug);
 #[async_trait]
 impl Batch for OrgBySlug {
     type Out = OrgRecord;
-    const TRANSACTION: bool = false;
+    const RUNS: Runs = Runs::Reads;
 
     async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>> {
         let slugs: Vec<&str> = jobs.iter().map(|j| j.0.as_str()).collect();
@@ -128,7 +128,7 @@ pub(super) struct SecretAt {
 #[async_trait]
 impl Batch for SecretAt {
     type Out = SecretRecord;
-    const TRANSACTION: bool = false;
+    const RUNS: Runs = Runs::Reads;
 
     async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>> {
         let orgs: Vec<uuid::Uuid> = jobs.iter().map(|j| j.org.as_uuid()).collect();
@@ -167,7 +167,7 @@ pub(super) struct JiraSiteOf(pub(super) OrgId);
 #[async_trait]
 impl Batch for JiraSiteOf {
     type Out = Option<JiraSite>;
-    const TRANSACTION: bool = false;
+    const RUNS: Runs = Runs::Reads;
 
     async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>> {
         let orgs: Vec<uuid::Uuid> = jobs.iter().map(|j| j.0.as_uuid()).collect();
@@ -200,7 +200,7 @@ pub(super) struct Reveal {
 #[async_trait]
 impl Batch for Reveal {
     type Out = RevealTarget;
-    const TRANSACTION: bool = false;
+    const RUNS: Runs = Runs::Reads;
 
     async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>> {
         let slugs: Vec<&str> = jobs.iter().map(|j| j.slug.as_str()).collect();

@@ -11,11 +11,12 @@
 //! committed count (a lock wait re-reads the row), so a view limit never overshoots, on one
 //! node or many.
 
-use super::group::Batch;
+use super::group::{Batch, Runs};
 use super::rows::{self, secret_cols};
+use super::tx::autocommit_fail;
 use super::writes::{self, append_audit};
 use super::{Q, reads};
-use crate::audit::AuditDraft;
+use crate::audit::{AuditDraft, HASH_PREFIX};
 use crate::blob::BlobKey;
 use crate::catalog::rules::saturating_i64;
 use crate::catalog::{CatalogError, NewVersion, SecretRecord, StoredBlob, Views, rules};
@@ -440,78 +441,84 @@ pub(super) struct View {
 #[async_trait]
 impl Batch for View {
     type Out = Views;
+    const RUNS: Runs = Runs::OneStatement;
 
-    /// Locks the group's secrets in id order, then their orgs' chain heads (one statement),
-    /// and counts each reveal in turn against the count it finds — a waiting group sees what
-    /// the previous holder committed, so a view limit never overshoots across nodes — then
-    /// writes the new counts, the events of the counted reveals and the new heads in one more:
-    /// two statements between BEGIN and COMMIT whatever the group's size.
+    /// The whole group is one statement, which commits by itself: it locks the group's
+    /// secrets in id order, then their orgs' rows; counts each reveal in turn against the
+    /// count it finds (a waiting group sees what the previous holder committed, so a view
+    /// limit never overshoots across nodes); chains the counted reveals' events onto their
+    /// orgs' heads — SHA-256 of [`HASH_PREFIX`], the previous hash, the sequence number and
+    /// the event's [`hash_tail`], computed by PostgreSQL one event after another (a recursive
+    /// query) so the chain needs no round trip back here — and writes the counts, the events
+    /// and the new heads. A reveal is counted exactly as `rules::count_view` counts one on
+    /// SQLite (below its limit, or without one), which the conformance suite checks on both.
     async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Views, CatalogError>>> {
         let mut ids: Vec<uuid::Uuid> = jobs.iter().map(|j| j.secret.as_uuid()).collect();
         ids.sort_unstable();
         ids.dedup();
-        let drafts: Vec<&AuditDraft> = jobs.iter().map(|j| &j.audit).collect();
-        // `UNION ALL` runs its branches in order: the secrets' locks before the orgs'.
-        let found = sqlx::query(
-            "WITH s AS (SELECT id, views, view_limit FROM secrets \
-             WHERE id IN (SELECT unnest((SELECT $1::uuid[]))) AND NOT destroyed ORDER BY id FOR NO KEY UPDATE), \
+        let rows = sqlx::query(
+            "WITH RECURSIVE \
+             j AS (SELECT * FROM unnest((SELECT $1::uuid[]), (SELECT $2::uuid[]), (SELECT $3::bigint[]), \
+             (SELECT $4::uuid[]), (SELECT $5::text[]), (SELECT $6::text[]), (SELECT $7::text[]), \
+             (SELECT $8::text[]), (SELECT $9::bytea[])) \
+             WITH ORDINALITY AS x(secret, org, at, actor_id, actor, action, target, details, tail, i)), \
+             s AS (SELECT id, views, view_limit FROM secrets \
+             WHERE id IN (SELECT unnest((SELECT $10::uuid[]))) AND NOT destroyed ORDER BY id FOR NO KEY UPDATE), \
              o AS (SELECT id, audit_seq, audit_head FROM orgs \
-             WHERE id IN (SELECT unnest((SELECT $2::uuid[]))) ORDER BY id FOR NO KEY UPDATE) \
-             SELECT false, id, views, NULL::bytea, view_limit FROM s \
-             UNION ALL SELECT true, id, audit_seq, audit_head, NULL::bigint FROM o",
+             WHERE id IN (SELECT j.org FROM j JOIN s ON s.id = j.secret) ORDER BY id FOR NO KEY UPDATE), \
+             a AS (SELECT j.i, j.secret, j.org, s.view_limit, \
+             s.views + row_number() OVER (PARTITION BY j.secret ORDER BY j.i) AS count \
+             FROM j JOIN s ON s.id = j.secret), \
+             ok AS (SELECT i, secret, org, count, row_number() OVER (PARTITION BY org ORDER BY i) AS k \
+             FROM a WHERE view_limit IS NULL OR count <= view_limit), \
+             c (org, k, i, seq, prev, hash) AS ( \
+             SELECT ok.org, ok.k, ok.i, o.audit_seq + 1, o.audit_head, \
+             sha256($11::bytea || o.audit_head || int8send(o.audit_seq + 1) || j.tail) \
+             FROM ok JOIN o ON o.id = ok.org JOIN j ON j.i = ok.i WHERE ok.k = 1 \
+             UNION ALL \
+             SELECT c.org, ok.k, ok.i, c.seq + 1, c.hash, sha256($11::bytea || c.hash || int8send(c.seq + 1) || j.tail) \
+             FROM c JOIN ok ON ok.org = c.org AND ok.k = c.k + 1 JOIN j ON j.i = ok.i), \
+             v AS (UPDATE secrets x SET views = m.count \
+             FROM (SELECT secret, max(count) AS count FROM ok GROUP BY secret) m WHERE x.id = m.secret), \
+             e AS (INSERT INTO audit_events (org_id, seq, at, actor_id, actor, action, target, details, prev_hash, hash) \
+             SELECT c.org, c.seq, j.at, j.actor_id, j.actor, j.action, j.target, j.details, c.prev, c.hash \
+             FROM c JOIN j ON j.i = c.i), \
+             h AS (UPDATE orgs x SET audit_seq = l.seq, audit_head = l.hash \
+             FROM (SELECT DISTINCT ON (org) org, seq, hash FROM c ORDER BY org, seq DESC) l WHERE x.id = l.org) \
+             SELECT j.i, s.id IS NOT NULL, ok.count, s.view_limit \
+             FROM j LEFT JOIN s ON s.id = j.secret LEFT JOIN ok ON ok.i = j.i",
         )
+        .bind(jobs.iter().map(|j| j.secret.as_uuid()).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.audit.org.as_uuid()).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.audit.at.millis()).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.audit.actor_id.map(|u| u.as_uuid())).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.audit.actor.as_str()).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.audit.action).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.audit.target.as_str()).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.audit.details.as_str()).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.audit.hash_tail()).collect::<Vec<_>>())
         .bind(&ids)
-        .bind(writes::chain_orgs(&drafts))
+        .bind(HASH_PREFIX)
         .fetch_all(&mut *c)
-        .await?;
-        // (id, views now, limit, views before the group)
-        let mut counts: Vec<(uuid::Uuid, u32, Option<u32>, u32)> = Vec::with_capacity(found.len());
-        let mut heads: Vec<writes::Head> = Vec::new();
-        for row in &found {
-            if rows::get::<bool>(row, 0)? {
-                heads.push(writes::head(row, 1)?);
-                continue;
-            }
-            let views = rows::u32_at(row, 2)?;
-            counts.push((rows::get(row, 1)?, views, rows::opt_u32_at(row, 4)?, views));
-        }
-        let mut out = Vec::with_capacity(jobs.len());
-        let mut events: Vec<&AuditDraft> = Vec::with_capacity(jobs.len());
-        for j in jobs {
-            let Some(s) = counts.iter_mut().find(|s| s.0 == j.secret.as_uuid()) else {
-                out.push(Err(CatalogError::NotFound));
-                continue;
+        .await
+        .map_err(autocommit_fail)?;
+        let mut out: Vec<Result<Views, CatalogError>> =
+            jobs.iter().map(|_| Err(CatalogError::NotFound)).collect();
+        for row in &rows {
+            let i = usize::try_from(rows::get::<i64>(row, 0)? - 1)
+                .map_err(|_| rows::corrupt(0, "job number"))?;
+            let Some(slot) = out.get_mut(i) else {
+                return Err(rows::corrupt(0, "job number").into());
             };
-            match rules::count_view(s.1, s.2) {
-                Some(count) => {
-                    s.1 = count;
-                    events.push(&j.audit);
-                    out.push(Ok(Views { count, limit: s.2 }));
-                }
-                None => out.push(Err(CatalogError::ViewLimitReached)),
-            }
+            *slot = match (rows::get::<bool>(row, 1)?, rows::opt_u32_at(row, 2)?) {
+                (false, _) => Err(CatalogError::NotFound),
+                (true, None) => Err(CatalogError::ViewLimitReached),
+                (true, Some(count)) => Ok(Views {
+                    count,
+                    limit: rows::opt_u32_at(row, 3)?,
+                }),
+            };
         }
-        if events.is_empty() {
-            return Ok(out);
-        }
-        let (changed, views): (Vec<uuid::Uuid>, Vec<i64>) = counts
-            .iter()
-            .filter(|s| s.1 != s.3)
-            .map(|s| (s.0, i64::from(s.1)))
-            .unzip();
-        let chained = writes::chain(&events, heads)?;
-        writes::bind_events(
-            sqlx::query(concat!(
-                "WITH v AS (UPDATE secrets s SET views = n.views \
-                 FROM unnest((SELECT $14::uuid[]), (SELECT $15::bigint[])) AS n(id, views) WHERE s.id = n.id), ",
-                writes::chain_events!()
-            )),
-            &chained,
-        )
-        .bind(&changed)
-        .bind(&views)
-        .execute(&mut *c)
-        .await?;
         Ok(out)
     }
 }

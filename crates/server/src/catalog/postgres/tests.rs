@@ -337,18 +337,44 @@ async fn concurrent_reveals_are_committed_in_groups_and_counted_exactly() {
     let mut v = conformance::version(id, limited, "OPS-1", "limited", 1);
     v.view_limit = Some(40);
     catalog.put_version(v, event("w")).await.unwrap();
+    // A second org's reveals share the groups and chain on their own org's head.
+    let other = conformance::new_org("groups-b");
+    let other_id = other.id;
+    let other_event =
+        |action| AuditDraft::new(other_id, None, "t", action, "t", serde_json::json!({}));
+    catalog
+        .create_org(other, other_event("org.create"))
+        .await
+        .unwrap();
+    let theirs = SecretId::new();
+    catalog
+        .put_version(
+            conformance::version(other_id, theirs, "OPS-1", "open", 1),
+            other_event("w"),
+        )
+        .await
+        .unwrap();
     let commits_before = metrics.group_commits.get();
 
     let reveals = (0..100).map(|i| {
         let secret = if i % 2 == 0 { open } else { limited };
         catalog.record_view(secret, event("secret.reveal"))
     });
-    let results = futures::future::join_all(reveals).await;
+    let elsewhere = (0..30).map(|_| catalog.record_view(theirs, other_event("secret.reveal")));
+    let (results, elsewhere) = futures::future::join(
+        futures::future::join_all(reveals),
+        futures::future::join_all(elsewhere),
+    )
+    .await;
+    let mut theirs_counted: Vec<u32> = elsewhere.into_iter().map(|r| r.unwrap().count).collect();
+    theirs_counted.sort_unstable();
+    assert_eq!(theirs_counted, (1..=30).collect::<Vec<_>>());
+    assert_eq!(verified_chain(&catalog, other_id).await, (32, None));
 
     let commits = metrics.group_commits.get() - commits_before;
     assert!(
-        (1..20).contains(&commits),
-        "100 concurrent reveals took {commits} commits"
+        (1..30).contains(&commits),
+        "130 concurrent reveals took {commits} commits"
     );
     let open_counts: Vec<u32> = results
         .iter()

@@ -19,6 +19,9 @@ const MAX_ATTEMPTS: u32 = 12;
 pub(super) enum Fail {
     Final(CatalogError),
     Transient(sqlx::Error),
+    /// The connection failed while a statement that commits by itself was in flight: it may
+    /// or may not have committed, so it must not run again.
+    Unknown(CatalogError),
 }
 
 /// What the query functions return.
@@ -46,9 +49,18 @@ impl From<sqlx::Error> for Fail {
 impl Fail {
     pub(super) fn into_catalog(self) -> CatalogError {
         match self {
-            Fail::Final(e) => e,
+            Fail::Final(e) | Fail::Unknown(e) => e,
             Fail::Transient(e) => map_err(e),
         }
+    }
+}
+
+/// A failure of a statement that commits by itself (outside BEGIN … COMMIT): an error the
+/// server answered with rolled it back, any other leaves its outcome unknown.
+pub(super) fn autocommit_fail(e: sqlx::Error) -> Fail {
+    match e {
+        sqlx::Error::Database(_) => Fail::from(e),
+        other => Fail::Unknown(map_err(other)),
     }
 }
 

@@ -5,7 +5,10 @@
 //! Each statement numbers its keys `WITH ORDINALITY` and returns that number last, so the
 //! column readers of [`super::rows`] keep their offsets and every row finds its job; a key with
 //! no row gets the answer a lone lookup would have had (`None`, or `NotFound`). The keys travel
-//! as arrays: one prepared statement serves every group size.
+//! as arrays: one prepared statement serves every group size. A lookup by a unique key is a
+//! `LATERAL … LIMIT 1` subquery, which PostgreSQL cannot turn into a hash join: each key is one
+//! index probe whatever the table's statistics say, so the one generic plan these statements
+//! keep (see [`super::group`]) does not depend on how big the table was when it was made.
 
 use super::Q;
 use super::group::{Batch, Runs};
@@ -62,7 +65,7 @@ impl Batch for Authenticate {
             ", ",
             user_cols!(),
             ", m.role, q.i FROM unnest((SELECT $1::bytea[])) WITH ORDINALITY AS q(hash, i) \
-             JOIN tokens t ON t.hash = q.hash JOIN users u ON u.id = t.user_id \
+             CROSS JOIN LATERAL (SELECT * FROM tokens WHERE hash = q.hash LIMIT 1) t JOIN users u ON u.id = t.user_id \
              LEFT JOIN memberships m ON m.org_id = t.org_id AND m.user_id = t.user_id"
         ))
         .bind(&hashes)
@@ -104,7 +107,7 @@ impl Batch for OrgBySlug {
             "SELECT ",
             org_cols!(),
             ", q.i FROM unnest((SELECT $1::text[])) WITH ORDINALITY AS q(want, i) \
-             JOIN orgs ON slug = q.want"
+             CROSS JOIN LATERAL (SELECT * FROM orgs WHERE slug = q.want LIMIT 1) o"
         ))
         .bind(&slugs)
         .fetch_all(c)
@@ -224,7 +227,7 @@ impl Batch for Reveal {
              j.retention_days, j.generation, j.updated_at, j.updated_by, q.i \
              FROM unnest((SELECT $1::text[]), (SELECT $2::text[]), (SELECT $3::bigint[]), (SELECT $4::text[]), (SELECT $5::bigint[])) WITH ORDINALITY \
              AS q(slug, project, issue, name, version, i) \
-             JOIN orgs o ON o.slug = q.slug \
+             CROSS JOIN LATERAL (SELECT * FROM orgs WHERE slug = q.slug LIMIT 1) o \
              LEFT JOIN secrets s ON s.org_id = o.id AND s.project = q.project AND s.issue = q.issue \
              AND s.name = q.name AND NOT s.destroyed \
              LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE(q.version, s.version) \

@@ -112,12 +112,9 @@ impl Batch for OrgBySlug {
         .bind(&slugs)
         .fetch_all(c)
         .await?;
-        Ok(by_job(
-            jobs.len(),
-            &list,
-            |r| Ok(rows::org(r)?),
-            || Err(CatalogError::NotFound),
-        ))
+        Ok(by_job(jobs.len(), &list, rows::org, || {
+            Err(CatalogError::NotFound)
+        }))
     }
 }
 
@@ -155,12 +152,9 @@ impl Batch for SecretAt {
         .bind(&names)
         .fetch_all(c)
         .await?;
-        Ok(by_job(
-            jobs.len(),
-            &list,
-            |r| Ok(rows::secret(r)?),
-            || Err(CatalogError::NotFound),
-        ))
+        Ok(by_job(jobs.len(), &list, rows::secret, || {
+            Err(CatalogError::NotFound)
+        }))
     }
 }
 

@@ -1,16 +1,16 @@
 //! Grouping on PostgreSQL: the reveals this node is asked to count at the same time share one
-//! transaction, and so do the version writes (group commit); the hot reads every request makes
-//! — its token, its org, its secret — share one statement per kind (read coalescing).
+//! statement, the version writes share one transaction (group commit), and the hot reads every
+//! request makes — its token, its org, its secret — share one statement per kind.
 //!
 //! Why: every reveal and every write appends to its org's audit chain, whose head is the org
-//! row, so the org row's lock is held from the append to the end of COMMIT — WAL flush
+//! row, so the org row's lock is held from the append to the end of the commit — WAL flush
 //! included — and every writer of one org, on every node, queues behind it. One transaction per
 //! request made that lock the bottleneck of the whole org (one flush and several round trips
-//! per request, serialized). A committer task per kind of job takes whatever has queued while
-//! the previous group committed, runs it as one transaction — each job's own statements (a
-//! reveal group needs two for all its reveals), then one [`append_many`] for all their events,
-//! then one COMMIT — and only then answers every job. N concurrent requests cost one lock hold
-//! and one flush instead of N.
+//! per request, serialized). A grouper task per kind of job takes whatever has queued while
+//! its previous group ran, runs it as one unit — a reveal group as one statement that commits
+//! by itself ([`Runs::OneStatement`]), a write group as its jobs' statements, then one for all
+//! their events, then COMMIT ([`Runs::InTransaction`]) — and only then answers every job. N
+//! concurrent requests cost one lock hold and one flush instead of N.
 //!
 //! Reads group for the other cost PostgreSQL has: a statement's fixed price (bind, executor
 //! start, a round trip, a wake-up on each side) dwarfs one index lookup, and every request made
@@ -26,17 +26,16 @@
 //! time, so after five executions the one generic plan is kept (`pg_prepared_statements`
 //! counts both kinds: 0 generic plans before, all but five after).
 //!
-//! Contract of a [`Batch`]: [`Batch::run`] executes its jobs inside the open transaction, in
-//! an order of its choosing (the order its locks must be taken in), and returns one outcome per
-//! job, in the jobs' order; a job that is refused (`Err` in its slot) has
-//! changed nothing by then, so the others commit without it. A database error aborts the whole
-//! transaction (for reads: the statement): a transient one (serialization failure, deadlock) runs
-//! the group again, any
-//! other runs each job alone in its own transaction, so one bad request never fails the others
-//! and every job's answer is the one it would have had alone. Nothing is retried after COMMIT
-//! was sent (see [`super::tx`]).
-//!
-//! [`append_many`]: super::writes::append_many
+//! Contract of a [`Batch`]: [`Batch::run`] executes its jobs on the group's connection (inside
+//! the open transaction, for [`Runs::InTransaction`]), in an order of its choosing (the order its
+//! locks must be taken in), and returns one outcome per job, in the jobs' order; a job that is
+//! refused (`Err` in its slot) has changed nothing by then, so the others commit without it. A
+//! database error aborts the whole group: a transient one (serialization failure, deadlock) runs
+//! the group again; any other runs each write job alone, so one bad request never fails the
+//! others and every job's answer is the one it would have had alone. A read group's error is
+//! every read's (a row one read cannot decode is that read's answer already). Nothing is run
+//! again once its outcome is unknown: after COMMIT was sent, or after a self-committing
+//! statement was (see [`super::tx`]).
 
 use super::tx::{self, Fail, Q};
 use crate::catalog::CatalogError;
@@ -139,7 +138,7 @@ async fn drain<B: Batch>(
                 count(&metrics, B::RUNS, inputs.len());
                 outcomes
             }
-            Err(Failed::RolledBack(_)) if inputs.len() > 1 => {
+            Err(Failed::RolledBack(_)) if inputs.len() > 1 && B::RUNS != Runs::Reads => {
                 // Each job alone, so the failure stays with the job that caused it.
                 let mut alone = Vec::with_capacity(inputs.len());
                 for one in inputs.chunks(1) {
@@ -160,7 +159,7 @@ async fn drain<B: Batch>(
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             let _ = reply.send(outcome); // a caller that gave up no longer listens
         }
-        if rx.is_empty() {
+        if rx.is_empty() || conn.pool.num_idle() == 0 {
             conn.release();
         }
     }
@@ -168,8 +167,9 @@ async fn drain<B: Batch>(
 
 /// The connection a grouper keeps while work keeps coming: sqlx pings every connection it
 /// takes back into its pool (a round trip), which a busy grouper would otherwise pay after
-/// every group. It goes back to the pool when the queue is empty, and after any failure (the
-/// pool tests it, and a broken one is replaced).
+/// every group. It goes back to the pool when the queue is empty or the pool has no idle
+/// connection left (someone else may be waiting for one), and after any failure (the pool
+/// tests it, and a broken one is replaced).
 struct Held {
     pool: PgPool,
     conn: Option<PoolConnection<Postgres>>,

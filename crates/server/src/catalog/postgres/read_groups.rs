@@ -22,23 +22,24 @@ use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 
 /// Answers per job from `rows`, whose last column is the job's 1-based ordinality; a job with
-/// no row gets `missing()`.
+/// no row gets `missing()`. A row whose ordinality cannot be read fails the whole group.
 fn by_job<T>(
     jobs: usize,
     rows: &[PgRow],
     read: impl Fn(&PgRow) -> Result<T, CatalogError>,
     missing: impl Fn() -> Result<T, CatalogError>,
-) -> Vec<Result<T, CatalogError>> {
+) -> Result<Vec<Result<T, CatalogError>>, CatalogError> {
     let mut out: Vec<Option<Result<T, CatalogError>>> = (0..jobs).map(|_| None).collect();
     for row in rows {
-        let Some(slot) = ordinality(row).and_then(|i| out.get_mut(i)) else {
-            continue;
-        };
+        let slot = ordinality(row)
+            .and_then(|i| out.get_mut(i))
+            .ok_or_else(|| rows::corrupt(0, "a read group's job number"))?;
         *slot = Some(read(row));
     }
-    out.into_iter()
+    Ok(out
+        .into_iter()
         .map(|answer| answer.unwrap_or_else(&missing))
-        .collect()
+        .collect())
 }
 
 /// The 0-based job of a row: its last column is `WITH ORDINALITY`'s 1-based number.
@@ -76,7 +77,7 @@ impl Batch for Authenticate {
             &list,
             |r| Ok(Some(principal(r)?)),
             || Ok(None),
-        ))
+        )?)
     }
 }
 
@@ -114,7 +115,7 @@ impl Batch for OrgBySlug {
         .await?;
         Ok(by_job(jobs.len(), &list, rows::org, || {
             Err(CatalogError::NotFound)
-        }))
+        })?)
     }
 }
 
@@ -143,8 +144,8 @@ impl Batch for SecretAt {
             secret_cols!(),
             ", q.i FROM unnest((SELECT $1::uuid[]), (SELECT $2::text[]), (SELECT $3::bigint[]), (SELECT $4::text[])) WITH ORDINALITY \
              AS q(w_org, w_project, w_issue, w_name, i) \
-             JOIN secrets ON org_id = q.w_org AND project = q.w_project AND issue = q.w_issue \
-             AND name = q.w_name AND NOT destroyed"
+             CROSS JOIN LATERAL (SELECT * FROM secrets WHERE org_id = q.w_org AND project = q.w_project \
+             AND issue = q.w_issue AND name = q.w_name AND NOT destroyed LIMIT 1) x"
         ))
         .bind(&orgs)
         .bind(&projects)
@@ -154,7 +155,7 @@ impl Batch for SecretAt {
         .await?;
         Ok(by_job(jobs.len(), &list, rows::secret, || {
             Err(CatalogError::NotFound)
-        }))
+        })?)
     }
 }
 
@@ -172,7 +173,7 @@ impl Batch for JiraSiteOf {
             "SELECT ",
             site_cols!(),
             ", q.i FROM unnest((SELECT $1::uuid[])) WITH ORDINALITY AS q(w_org, i) \
-             JOIN jira_sites ON org_id = q.w_org"
+             CROSS JOIN LATERAL (SELECT * FROM jira_sites WHERE org_id = q.w_org LIMIT 1) x"
         ))
         .bind(&orgs)
         .fetch_all(c)
@@ -182,7 +183,7 @@ impl Batch for JiraSiteOf {
             &list,
             |r| Ok(Some(site_from(r, 0)?)),
             || Ok(None),
-        ))
+        )?)
     }
 }
 
@@ -236,7 +237,7 @@ impl Batch for Reveal {
         .await?;
         Ok(by_job(jobs.len(), &list, reveal_target, || {
             Err(CatalogError::NotFound)
-        }))
+        })?)
     }
 }
 

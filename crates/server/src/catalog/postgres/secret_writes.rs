@@ -13,7 +13,7 @@
 
 use super::group::{Batch, Runs};
 use super::rows::{self, secret_cols};
-use super::tx::autocommit_fail;
+use super::tx::{Fail, autocommit_fail};
 use super::writes::{self, append_audit};
 use super::{Q, reads};
 use crate::audit::{AuditDraft, HASH_PREFIX};
@@ -74,7 +74,7 @@ async fn put_versions(
     let counters = sqlx::query(
         "SELECT k.org_id, k.version, k.encryptions FROM org_keys k \
          JOIN unnest((SELECT $1::uuid[]), (SELECT $2::bigint[])) AS w(org_id, version) USING (org_id, version) \
-         ORDER BY k.org_id, k.version FOR UPDATE OF k",
+         ORDER BY k.org_id, k.version FOR NO KEY UPDATE OF k",
     )
     .bind(&key_orgs)
     .bind(&key_versions)
@@ -448,10 +448,11 @@ impl Batch for View {
     /// count it finds (a waiting group sees what the previous holder committed, so a view
     /// limit never overshoots across nodes); chains the counted reveals' events onto their
     /// orgs' heads — SHA-256 of [`HASH_PREFIX`], the previous hash, the sequence number and
-    /// the event's [`hash_tail`], computed by PostgreSQL one event after another (a recursive
+    /// the event's [`hash_tail`](crate::audit::hash_tail), computed by PostgreSQL one event after another (a recursive
     /// query) so the chain needs no round trip back here — and writes the counts, the events
     /// and the new heads. A reveal is counted exactly as `rules::count_view` counts one on
-    /// SQLite (below its limit, or without one), which the conformance suite checks on both.
+    /// SQLite (below its limit, or without one, and below `u32::MAX`), which the conformance
+    /// suite checks on both. A reveal of a secret whose org row is missing is `NotFound`.
     async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Views, CatalogError>>> {
         let mut ids: Vec<uuid::Uuid> = jobs.iter().map(|j| j.secret.as_uuid()).collect();
         ids.sort_unstable();
@@ -468,9 +469,9 @@ impl Batch for View {
              WHERE id IN (SELECT j.org FROM j JOIN s ON s.id = j.secret) ORDER BY id FOR NO KEY UPDATE), \
              a AS (SELECT j.i, j.secret, j.org, s.view_limit, \
              s.views + row_number() OVER (PARTITION BY j.secret ORDER BY j.i) AS count \
-             FROM j JOIN s ON s.id = j.secret), \
+             FROM j JOIN s ON s.id = j.secret JOIN o ON o.id = j.org), \
              ok AS (SELECT i, secret, org, count, row_number() OVER (PARTITION BY org ORDER BY i) AS k \
-             FROM a WHERE view_limit IS NULL OR count <= view_limit), \
+             FROM a WHERE (view_limit IS NULL OR count <= view_limit) AND count <= 4294967295), \
              c (org, k, i, seq, prev, hash) AS ( \
              SELECT ok.org, ok.k, ok.i, o.audit_seq + 1, o.audit_head, \
              sha256($11::bytea || o.audit_head || int8send(o.audit_seq + 1) || j.tail) \
@@ -485,8 +486,8 @@ impl Batch for View {
              FROM c JOIN j ON j.i = c.i), \
              h AS (UPDATE orgs x SET audit_seq = l.seq, audit_head = l.hash \
              FROM (SELECT DISTINCT ON (org) org, seq, hash FROM c ORDER BY org, seq DESC) l WHERE x.id = l.org) \
-             SELECT j.i, s.id IS NOT NULL, ok.count, s.view_limit \
-             FROM j LEFT JOIN s ON s.id = j.secret LEFT JOIN ok ON ok.i = j.i",
+             SELECT j.i, s.id IS NOT NULL AND o.id IS NOT NULL, ok.count, s.view_limit \
+             FROM j LEFT JOIN s ON s.id = j.secret LEFT JOIN o ON o.id = j.org LEFT JOIN ok ON ok.i = j.i",
         )
         .bind(jobs.iter().map(|j| j.secret.as_uuid()).collect::<Vec<_>>())
         .bind(jobs.iter().map(|j| j.audit.org.as_uuid()).collect::<Vec<_>>())
@@ -502,13 +503,26 @@ impl Batch for View {
         .fetch_all(&mut *c)
         .await
         .map_err(autocommit_fail)?;
-        let mut out: Vec<Result<Views, CatalogError>> =
-            jobs.iter().map(|_| Err(CatalogError::NotFound)).collect();
-        for row in &rows {
+        // The statement has committed: a row that cannot be read leaves the outcome unknown,
+        // and the group must not run again.
+        views_by_job(jobs.len(), &rows).map_err(Fail::Unknown)
+    }
+}
+
+/// Each job's answer from the rows of [`View`]'s statement: (job, secret and org found, the
+/// count if the reveal was counted, the limit).
+fn views_by_job(
+    jobs: usize,
+    rows: &[sqlx::postgres::PgRow],
+) -> Result<Vec<Result<Views, CatalogError>>, CatalogError> {
+    let mut out: Vec<Result<Views, CatalogError>> =
+        (0..jobs).map(|_| Err(CatalogError::NotFound)).collect();
+    {
+        for row in rows {
             let i = usize::try_from(rows::get::<i64>(row, 0)? - 1)
                 .map_err(|_| rows::corrupt(0, "job number"))?;
             let Some(slot) = out.get_mut(i) else {
-                return Err(rows::corrupt(0, "job number").into());
+                return Err(rows::corrupt(0, "job number"));
             };
             *slot = match (rows::get::<bool>(row, 1)?, rows::opt_u32_at(row, 2)?) {
                 (false, _) => Err(CatalogError::NotFound),
@@ -519,8 +533,8 @@ impl Batch for View {
                 }),
             };
         }
-        Ok(out)
     }
+    Ok(out)
 }
 
 pub(super) async fn set_deleted(

@@ -562,3 +562,39 @@ async fn first_versions_past_the_key_limit_are_refused_exactly() {
     assert_eq!(catalog.org_key_encryptions(id, 1).await.unwrap(), max);
     catalog.pool.close().await;
 }
+
+/// A reveal whose event names an org without a row is refused and counts nothing, also when
+/// it shares its group with reveals that count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reveal_without_its_org_counts_nothing() {
+    let (_db, _, catalog, id) = measured_catalog_with_org("orgless").await;
+    let event = |org, action| AuditDraft::new(org, None, "t", action, "t", serde_json::json!({}));
+    let secret = SecretId::new();
+    catalog
+        .put_version(
+            conformance::version(id, secret, "OPS-5", "s", 1),
+            event(id, "w"),
+        )
+        .await
+        .unwrap();
+    let (before, _) = verified_chain(&catalog, id).await;
+
+    let reveals = (0..20).map(|i| {
+        let org = if i == 7 { OrgId::new() } else { id };
+        catalog.record_view(secret, event(org, "secret.reveal"))
+    });
+    let results = futures::future::join_all(reveals).await;
+
+    assert_eq!(results[7], Err(CatalogError::NotFound));
+    let mut counts: Vec<u32> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|v| v.count))
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=19).collect::<Vec<_>>());
+    let scope = Scope::parse("OPS-5").unwrap();
+    let name = SecretName::parse("s").unwrap();
+    assert_eq!(catalog.secret(id, &scope, &name).await.unwrap().views, 19);
+    assert_eq!(verified_chain(&catalog, id).await, (before + 19, None));
+    catalog.pool.close().await;
+}

@@ -7,8 +7,9 @@
 //! serialized — one secret's versions and views, one org's key version and audit chain — and
 //! nothing else, so orgs never wait on each other. The hot paths — reveals, version writes and
 //! the lookups every request makes — run in groups of what this node was asked at the same time
-//! ([`group`]; a reveal group is one statement that commits by itself). [`tx`] retries a transaction whole on
-//! serialization failure or deadlock and maps driver errors to `CatalogError` by meaning. Audit
+//! ([`group`]; a reveal group is one statement that commits by itself). [`tx`] retries a
+//! transaction whole on serialization failure or deadlock and maps driver errors to
+//! `CatalogError` by meaning. Audit
 //! chain: the org row holds the chain head, and appending bumps it, which takes that row's lock
 //! until commit. `bootstrap` takes a transaction-level advisory lock so racing callers on an
 //! empty database queue and exactly one creates. sqlx runs without its `sqlite` feature (rusqlite

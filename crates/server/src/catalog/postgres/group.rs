@@ -159,7 +159,7 @@ async fn drain<B: Batch>(
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             let _ = reply.send(outcome); // a caller that gave up no longer listens
         }
-        if rx.is_empty() || conn.pool.num_idle() == 0 {
+        if rx.is_empty() || conn.pool_exhausted() {
             conn.release();
         }
     }
@@ -167,9 +167,9 @@ async fn drain<B: Batch>(
 
 /// The connection a grouper keeps while work keeps coming: sqlx pings every connection it
 /// takes back into its pool (a round trip), which a busy grouper would otherwise pay after
-/// every group. It goes back to the pool when the queue is empty or the pool has no idle
-/// connection left (someone else may be waiting for one), and after any failure (the pool
-/// tests it, and a broken one is replaced).
+/// every group. It goes back to the pool when the queue is empty or the pool is exhausted
+/// (someone else may be waiting for a connection), and after any failure (the pool tests it,
+/// and a broken one is replaced).
 struct Held {
     pool: PgPool,
     conn: Option<PoolConnection<Postgres>>,
@@ -185,6 +185,12 @@ impl Held {
             self.conn = Some(self.pool.acquire().await?);
         }
         Ok(self.conn.as_mut().expect("just acquired"))
+    }
+
+    /// Whether the pool has opened all the connections it may and none is idle: someone else
+    /// may be waiting for one.
+    fn pool_exhausted(&self) -> bool {
+        self.pool.size() >= self.pool.options().get_max_connections() && self.pool.num_idle() == 0
     }
 
     fn release(&mut self) {

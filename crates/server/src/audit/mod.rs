@@ -107,9 +107,33 @@ pub struct AuditRecord {
 /// What every event's hashed bytes start with: the hash format's version.
 pub const HASH_PREFIX: &[u8] = b"coffer-audit-v1\0";
 
-fn put_field(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
-    out.extend_from_slice(bytes);
+/// Feeds `put` the bytes of an event's [`hash_tail`], piece by piece (so hashing one needs no
+/// buffer).
+#[allow(clippy::too_many_arguments)]
+fn feed_tail(
+    mut put: impl FnMut(&[u8]),
+    org: OrgId,
+    at: Timestamp,
+    actor_id: Option<UserId>,
+    actor: &str,
+    action: &str,
+    target: &str,
+    details: &str,
+) {
+    put(&org.to_bytes());
+    put(&at.millis().to_be_bytes());
+    let actor_id = actor_id.map(|u| u.to_bytes());
+    let fields = [
+        actor_id.as_ref().map_or(&[][..], |b| &b[..]),
+        actor.as_bytes(),
+        action.as_bytes(),
+        target.as_bytes(),
+        details.as_bytes(),
+    ];
+    for field in fields {
+        put(&(field.len() as u64).to_be_bytes());
+        put(field);
+    }
 }
 
 /// What an event's hash covers after [`HASH_PREFIX`], the previous hash and its sequence
@@ -129,18 +153,16 @@ pub fn hash_tail(
     let mut out = Vec::with_capacity(
         16 + 8 + 8 * 5 + 16 + actor.len() + action.len() + target.len() + details.len(),
     );
-    out.extend_from_slice(&org.to_bytes());
-    out.extend_from_slice(&at.millis().to_be_bytes());
-    put_field(
-        &mut out,
-        actor_id
-            .map(|u| u.to_bytes())
-            .as_ref()
-            .map_or(&[][..], |b| &b[..]),
+    feed_tail(
+        |b| out.extend_from_slice(b),
+        org,
+        at,
+        actor_id,
+        actor,
+        action,
+        target,
+        details,
     );
-    for field in [actor, action, target, details] {
-        put_field(&mut out, field.as_bytes());
-    }
     out
 }
 
@@ -161,9 +183,16 @@ pub fn chain_hash(
     ctx.update(HASH_PREFIX);
     ctx.update(prev);
     ctx.update(&seq.to_be_bytes());
-    ctx.update(&hash_tail(
-        org, at, actor_id, actor, action, target, details,
-    ));
+    feed_tail(
+        |b| ctx.update(b),
+        org,
+        at,
+        actor_id,
+        actor,
+        action,
+        target,
+        details,
+    );
     ctx.finish()
         .as_ref()
         .try_into()

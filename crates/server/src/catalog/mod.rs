@@ -251,6 +251,25 @@ pub trait Catalog:
         name: &SecretName,
         version: Option<u32>,
     ) -> Result<RevealTarget>;
+    /// A bearer-token reveal's reads in one call: [`Self::authenticate`] of `hash` and
+    /// [`Self::reveal_target`], whose own result (a missing org is `NotFound`) is inside. The
+    /// target is read whatever the token turns out to be: the caller judges the principal
+    /// before it looks at the target. A backend that groups its reads answers both with one
+    /// lookup; the default makes the two calls.
+    async fn authenticate_reveal(
+        &self,
+        hash: &[u8; 32],
+        slug: &OrgSlug,
+        scope: &Scope,
+        name: &SecretName,
+        version: Option<u32>,
+    ) -> Result<(Option<Principal>, Result<RevealTarget>)> {
+        let principal = self.authenticate(hash).await?;
+        Ok((
+            principal,
+            self.reveal_target(slug, scope, name, version).await,
+        ))
+    }
     /// All versions, newest first.
     async fn versions(&self, secret: SecretId) -> Result<Vec<VersionRecord>>;
     /// Appends a version atomically: check-and-set on the current version (`Conflict`),

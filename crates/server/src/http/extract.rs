@@ -31,19 +31,82 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 .await
                 .map(Caller);
         }
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim());
-        // `/api/v1/orgs/{org}/…`: failures without a known token are audited in that org.
-        let path_org = parts
-            .uri
-            .path()
-            .strip_prefix("/api/v1/orgs/")
-            .and_then(|rest| rest.split('/').next());
+        let (token, path_org) = bearer(parts);
         match state.coffer.authenticate(token, path_org).await {
             Ok(actor) => Ok(Caller(actor)),
+            Err(e) => Err(ApiError(e).into_response()),
+        }
+    }
+}
+
+/// The bearer token a request presents, if any, and the org its path names
+/// (`/api/v1/orgs/{org}/…`), against which failures without a known token are audited.
+fn bearer(parts: &Parts) -> (Option<&str>, Option<&str>) {
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim());
+    let path_org = parts
+        .uri
+        .path()
+        .strip_prefix("/api/v1/orgs/")
+        .and_then(|rest| rest.split('/').next());
+    (token, path_org)
+}
+
+/// The caller of a handler that looks its bearer token up together with its own reads (a
+/// reveal: [`crate::catalog::Catalog::authenticate_reveal`]). A session is resolved as for
+/// [`Caller`]; a bearer token is only checked for its form here (a missing or malformed one
+/// is refused as [`Caller`] refuses it) and handed over as its hash, for the service to judge
+/// exactly as [`Caller`] would.
+pub enum Presented {
+    /// A web UI session, resolved.
+    Actor(Actor),
+    /// A well-formed bearer token, not yet looked up, and the org the path names.
+    Token {
+        /// The token's hash.
+        hash: [u8; 32],
+        /// The org the request path names.
+        path_org: Option<String>,
+    },
+}
+
+impl Presented {
+    /// The actor, the token looked up on its own: for a request refused before its combined
+    /// lookup, so that a bad credential is still refused (and recorded) first.
+    pub async fn resolve(self, state: &AppState) -> Result<Actor, ApiError> {
+        match self {
+            Presented::Actor(actor) => Ok(actor),
+            Presented::Token { hash, path_org } => state
+                .coffer
+                .authenticate_hash(&hash, path_org.as_deref())
+                .await
+                .map_err(ApiError),
+        }
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Presented {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        if parts.headers.get(header::AUTHORIZATION).is_none()
+            && super::web::session_cookie(&parts.headers).is_some()
+        {
+            return Caller::from_request_parts(parts, state)
+                .await
+                .map(|c| Presented::Actor(c.0));
+        }
+        let (token, path_org) = bearer(parts);
+        match state.coffer.presented(token, path_org) {
+            Ok(hash) => Ok(Presented::Token {
+                hash,
+                path_org: path_org.map(str::to_owned),
+            }),
             Err(e) => Err(ApiError(e).into_response()),
         }
     }

@@ -2,7 +2,7 @@
 //! service, and convert records to wire types.
 
 use super::error::ApiError;
-use super::extract::{Body, Caller, Path, Query};
+use super::extract::{Body, Caller, Path, Presented, Query};
 use super::{AppState, B64, convert, secret_body};
 use crate::catalog::SecretFilter;
 use crate::domain::{IssueKey, OrgSlug, ProjectKey, Scope, SecretName, Timestamp};
@@ -10,7 +10,7 @@ use crate::service::{Error, PutSecret};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use coffer_api as api;
 use std::sync::Arc;
@@ -144,15 +144,40 @@ pub async fn get(
     responses((status = 200, body = api::RevealedSecret), (status = 404, body = api::ErrorBody), (status = 410, body = api::ErrorBody), (status = 423, body = api::ErrorBody)))]
 pub async fn reveal(
     State(s): State<Arc<AppState>>,
-    Caller(actor): Caller,
-    Path(p): Path<SecretPath>,
-    Query(q): Query<RevealQuery>,
-) -> R<Response> {
-    let (slug, scope, name) = p.parse()?;
-    let r = s
-        .coffer
-        .reveal_secret(&actor, &slug, &scope, &name, q.version)
-        .await?;
+    caller: Presented,
+    path: Result<Path<SecretPath>, Response>,
+    query: Result<Query<RevealQuery>, Response>,
+) -> Result<Response, Response> {
+    let input = || -> Result<_, Response> {
+        let (Path(p), Query(q)) = (path?, query?);
+        let (slug, scope, name) = p.parse().map_err(IntoResponse::into_response)?;
+        Ok((slug, scope, name, q.version))
+    };
+    let (slug, scope, name, version) = match input() {
+        Ok(input) => input,
+        // A credential is judged before the input, as for every other route.
+        Err(bad) => {
+            caller
+                .resolve(&s)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            return Err(bad);
+        }
+    };
+    // A bearer token is looked up with the reveal's own reads, in one catalog call.
+    let revealed = match caller {
+        Presented::Actor(actor) => {
+            s.coffer
+                .reveal_secret(&actor, &slug, &scope, &name, version)
+                .await
+        }
+        Presented::Token { hash, path_org } => {
+            s.coffer
+                .reveal_secret_with_token(&hash, path_org.as_deref(), &slug, &scope, &name, version)
+                .await
+        }
+    };
+    let r = revealed.map_err(|e| ApiError(e).into_response())?;
     // The value goes straight into a body that is zeroed once written (`secret_body`).
     Ok(secret_body::revealed(
         &convert::secret(&r.secret),

@@ -325,6 +325,120 @@ async fn revoked_expired_and_unknown_tokens_are_401_and_audited() {
     );
 }
 
+/// A reveal looks its bearer token up together with its own reads; the token is still judged
+/// first, exactly as on every other route: bad input behind a bad token is a 401 (and
+/// audited), another org's secret behind a good token is a 404, a revoked token reveals
+/// nothing.
+#[tokio::test]
+async fn a_reveal_judges_its_token_before_anything_else() {
+    let app = spawn_app().await;
+    assert_eq!(app.put_secret("OPS-7", "db", b"hunter2").await.status, 201);
+    let other = app.org_with_owner("other", "olga").await;
+    assert_eq!(
+        app.put_secret_as(&other, "other", "OPS-7", "db", b"theirs", json!({}))
+            .await
+            .status,
+        201
+    );
+    let r = app
+        .post("/api/v1/orgs/default/tokens", json!({"name": "ci"}))
+        .await;
+    let (token, id) = (
+        r.body["token"].as_str().unwrap().to_owned(),
+        r.body["info"]["id"].as_str().unwrap().to_owned(),
+    );
+    let r = app.reveal_as(&token, "default", "OPS-7", "db").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app.reveal_as(&token, "other", "OPS-7", "db").await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (404, "not_found"),
+        "another org's secret is not there for this token"
+    );
+    let r = app.reveal_as(&other, "default", "OPS-7", "db").await;
+    assert_eq!(r.status, 404, "nor for that org's owner: {}", r.body);
+    let r = app
+        .call(
+            &token,
+            Method::POST,
+            "/api/v1/orgs/default/secrets/OPS-7/db/reveal?version=x",
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.status, 400,
+        "a good token with bad input is told about the input"
+    );
+
+    let unknown = format!("coffer_{}", "B".repeat(43));
+    for path in [
+        "/api/v1/orgs/default/secrets/OPS-7/db/reveal",
+        "/api/v1/orgs/default/secrets/not-a-scope/db/reveal",
+        "/api/v1/orgs/default/secrets/OPS-7/db/reveal?version=x",
+    ] {
+        let r = app.call(&unknown, Method::POST, path, None).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (401, "unauthenticated"),
+            "{path}"
+        );
+        assert!(r.message().contains("unknown token"), "{}", r.message());
+        let r = app.call("", Method::POST, path, None).await;
+        assert_eq!(r.status, 401, "no token: {path}");
+    }
+    assert_eq!(
+        app.call(
+            "garbage",
+            Method::POST,
+            "/api/v1/orgs/default/secrets/OPS-7/db/reveal",
+            None
+        )
+        .await
+        .status,
+        401
+    );
+    let path = format!("/api/v1/orgs/default/tokens/{id}");
+    assert_eq!(
+        app.call(&app.token, Method::DELETE, &path, None)
+            .await
+            .status,
+        204
+    );
+    let r = app.reveal_as(&token, "default", "OPS-7", "db").await;
+    assert_eq!(r.status, 401);
+    assert!(r.message().contains("revoked"), "{}", r.message());
+    assert!(!r.body.to_string().contains("hunter2"));
+
+    app.flush_failed_auth().await;
+    let events = app
+        .get("/api/v1/orgs/default/audit?action=auth.failed")
+        .await;
+    let mut reasons = std::collections::BTreeMap::<String, u64>::new();
+    for e in events.body["events"].as_array().unwrap() {
+        *reasons
+            .entry(e["details"]["reason"].as_str().unwrap().to_owned())
+            .or_default() += e["details"]["count"].as_u64().unwrap();
+    }
+    assert_eq!(
+        reasons.into_iter().collect::<Vec<_>>(),
+        [
+            ("malformed_token".to_owned(), 1),
+            ("missing_token".to_owned(), 3),
+            ("revoked".to_owned(), 1),
+            ("unknown_token".to_owned(), 3)
+        ]
+    );
+    let reveals = app
+        .get("/api/v1/orgs/default/audit?action=secret.reveal")
+        .await;
+    assert_eq!(
+        reveals.body["events"].as_array().unwrap().len(),
+        1,
+        "only the one good reveal was counted: {}",
+        reveals.body
+    );
+}
+
 #[tokio::test]
 async fn token_listing_never_shows_values() {
     let app = spawn_app().await;

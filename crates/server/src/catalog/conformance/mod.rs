@@ -728,4 +728,49 @@ async fn reveal_targets(
             .unwrap_err(),
         CatalogError::NotFound
     );
+    authenticated_reveal_targets(c, org, &slug, scope, name).await;
+}
+
+/// `authenticate_reveal` answers what `authenticate` and `reveal_target` answer, whichever of
+/// the two finds nothing.
+async fn authenticated_reveal_targets(
+    c: &dyn Catalog,
+    org: OrgId,
+    slug: &OrgSlug,
+    scope: &Scope,
+    name: &SecretName,
+) {
+    let (m, t) = identity::person(c, org, "conf-reveal", Role::Auditor, 0x7d).await;
+    let nowhere = OrgSlug::parse("no-such-org").unwrap();
+    for (hash, at, version) in [
+        (t.hash, slug, None),
+        (t.hash, slug, Some(1)),
+        ([0x7e; 32], slug, None),
+        (t.hash, &nowhere, None),
+        ([0x7e; 32], &nowhere, Some(9)),
+    ] {
+        let (principal, target) = c
+            .authenticate_reveal(&hash, at, scope, name, version)
+            .await
+            .unwrap();
+        let alone = c.authenticate(&hash).await.unwrap();
+        assert_eq!(
+            principal.map(|p| (p.token.id, p.user.id, p.role)),
+            alone.map(|p| (p.token.id, p.user.id, p.role))
+        );
+        let target_alone = c.reveal_target(at, scope, name, version).await;
+        assert_eq!(
+            target.map(|t| (t.org.id, t.secret, t.version)),
+            target_alone.map(|t| (t.org.id, t.secret, t.version))
+        );
+    }
+    let (p, target) = c
+        .authenticate_reveal(&t.hash, slug, scope, name, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        p.map(|p| (p.user.id, p.role)),
+        Some((m.user.id, Some(Role::Auditor)))
+    );
+    assert_eq!(target.unwrap().org.id, org);
 }

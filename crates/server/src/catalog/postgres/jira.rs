@@ -39,6 +39,8 @@ macro_rules! site_cols {
     };
 }
 pub(super) use site_cols;
+/// How many columns `site_cols!()` is.
+pub(super) const SITE_WIDTH: usize = 16;
 
 macro_rules! account_cols {
     () => {

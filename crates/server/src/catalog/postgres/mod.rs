@@ -220,6 +220,26 @@ impl Catalog for PostgresCatalog {
     ) -> Result<RevealTarget> {
         self.reveals
             .submit(read_groups::Reveal {
+                token: None,
+                slug: slug.clone(),
+                scope: scope.clone(),
+                name: name.clone(),
+                version,
+            })
+            .await?
+            .1
+    }
+    async fn authenticate_reveal(
+        &self,
+        hash: &[u8; 32],
+        slug: &OrgSlug,
+        scope: &Scope,
+        name: &SecretName,
+        version: Option<u32>,
+    ) -> Result<(Option<Principal>, Result<RevealTarget>)> {
+        self.reveals
+            .submit(read_groups::Reveal {
+                token: Some(*hash),
                 slug: slug.clone(),
                 scope: scope.clone(),
                 name: name.clone(),

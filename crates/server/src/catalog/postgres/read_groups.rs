@@ -5,14 +5,16 @@
 //! Each statement numbers its keys `WITH ORDINALITY` and returns that number last, so the
 //! column readers of [`super::rows`] keep their offsets and every row finds its job; a key with
 //! no row gets the answer a lone lookup would have had (`None`, or `NotFound`). The keys travel
-//! as arrays: one prepared statement serves every group size. A lookup by a unique key is a
-//! `LATERAL … LIMIT 1` subquery, which PostgreSQL cannot turn into a hash join: each key is one
-//! index probe whatever the table's statistics say, so the one generic plan these statements
-//! keep (see [`super::group`]) does not depend on how big the table was when it was made.
+//! as arrays: one prepared statement serves every group size. Every lookup by a unique key is a
+//! `LATERAL … LIMIT 1` subquery on the whole key, which PostgreSQL cannot turn into a hash join
+//! or a memoized scan: each key is its own lookup on that key. A plain join on several columns
+//! was planned, in a generic plan, as a scan of all the org's secrets filtered per key (the
+//! index searched on `org_id` alone, the result memoized per org), which made a reveal group
+//! in an org of 1,000 secrets cost twice what it does in one of 100,000.
 
 use super::Q;
 use super::group::{Batch, Runs};
-use super::jira::{site_cols, site_from};
+use super::jira::{SITE_WIDTH, site_cols, site_from};
 use super::rows::{self, org_cols, secret_cols, token_cols, user_cols};
 use crate::catalog::jira::JiraSite;
 use crate::catalog::{CatalogError, OrgRecord, Principal, RevealTarget, SecretRecord};
@@ -75,21 +77,22 @@ impl Batch for Authenticate {
         Ok(by_job(
             jobs.len(),
             &list,
-            |r| Ok(Some(principal(r)?)),
+            |r| Ok(Some(principal_at(r, 0)?)),
             || Ok(None),
         )?)
     }
 }
 
-fn principal(r: &PgRow) -> Result<Principal, CatalogError> {
-    let at = rows::TOKEN_WIDTH + rows::USER_WIDTH;
-    let role = match rows::get::<Option<String>>(r, at)? {
-        Some(_) => Some(rows::role_at(r, at)?),
+/// A principal whose `token_cols!()`, `user_cols!()` and role start at column `at`.
+fn principal_at(r: &PgRow, at: usize) -> Result<Principal, CatalogError> {
+    let role_at = at + rows::TOKEN_WIDTH + rows::USER_WIDTH;
+    let role = match rows::get::<Option<String>>(r, role_at)? {
+        Some(_) => Some(rows::role_at(r, role_at)?),
         None => None,
     };
     Ok(Principal {
-        token: rows::token(r)?,
-        user: rows::user(r, rows::TOKEN_WIDTH)?,
+        token: rows::token_from(r, at)?,
+        user: rows::user(r, at + rows::TOKEN_WIDTH)?,
         role,
     })
 }
@@ -187,8 +190,12 @@ impl Batch for JiraSiteOf {
     }
 }
 
-/// A reveal's reads: the org, the secret, the version and the org's Jira link.
+/// A reveal's reads: the org, the secret, the version and the org's Jira link, and with a
+/// bearer token's hash the principal too ([`crate::catalog::Catalog::authenticate_reveal`]).
+/// Every job gets one row: each lookup is a `LEFT JOIN`, so a missing org or token leaves its
+/// columns NULL instead of dropping the row.
 pub(super) struct Reveal {
+    pub(super) token: Option<[u8; 32]>,
     pub(super) slug: OrgSlug,
     pub(super) scope: Scope,
     pub(super) name: SecretName,
@@ -197,10 +204,16 @@ pub(super) struct Reveal {
 
 #[async_trait]
 impl Batch for Reveal {
-    type Out = RevealTarget;
+    /// The principal (`None` without a token or for an unknown one) and the target
+    /// (`NotFound` for an unknown org).
+    type Out = (Option<Principal>, Result<RevealTarget, CatalogError>);
     const RUNS: Runs = Runs::Reads;
 
     async fn run(c: &mut PgConnection, jobs: &[Self]) -> Q<Vec<Result<Self::Out, CatalogError>>> {
+        let hashes: Vec<Option<&[u8]>> = jobs
+            .iter()
+            .map(|j| j.token.as_ref().map(|h| &h[..]))
+            .collect();
         let slugs: Vec<&str> = jobs.iter().map(|j| j.slug.as_str()).collect();
         let projects: Vec<&str> = jobs.iter().map(|j| j.scope.project().as_str()).collect();
         let issues: Vec<i64> = jobs
@@ -209,8 +222,9 @@ impl Batch for Reveal {
             .collect();
         let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
         let versions: Vec<Option<i64>> = jobs.iter().map(|j| j.version.map(i64::from)).collect();
-        // The Jira link's columns are `site_cols!()` of `jira_sites`.
-        let list = sqlx::query(
+        // The Jira link's columns are `site_cols!()` of `jira_sites`; the principal's are
+        // `token_cols!()`, `user_cols!()` and the role, as in [`Authenticate`].
+        let list = sqlx::query(concat!(
             "SELECT o.id, o.slug, o.name, o.location, o.status, o.suspended_reason, o.key_version, \
              o.created_at, o.storage_id, \
              s.id, s.org_id, s.project, s.issue, s.name, s.kind, s.version, s.deleted_at, s.created_at, \
@@ -219,15 +233,25 @@ impl Batch for Reveal {
              v.created_by, v.storage_id, \
              j.org_id, j.kind, j.site_url, j.cloud_id, j.client_id, j.secret_id, j.secret_key_version, \
              j.secret_envelope, j.hook_id, j.hook_key_version, j.hook_envelope, j.expose_names, \
-             j.retention_days, j.generation, j.updated_at, j.updated_by, q.i \
-             FROM unnest((SELECT $1::text[]), (SELECT $2::text[]), (SELECT $3::bigint[]), (SELECT $4::text[]), (SELECT $5::bigint[])) WITH ORDINALITY \
-             AS q(slug, project, issue, name, version, i) \
-             CROSS JOIN LATERAL (SELECT * FROM orgs WHERE slug = q.slug LIMIT 1) o \
-             LEFT JOIN secrets s ON s.org_id = o.id AND s.project = q.project AND s.issue = q.issue \
-             AND s.name = q.name AND NOT s.destroyed \
-             LEFT JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE(q.version, s.version) \
-             LEFT JOIN jira_sites j ON j.org_id = o.id",
-        )
+             j.retention_days, j.generation, j.updated_at, j.updated_by, ",
+            token_cols!(),
+            ", ",
+            user_cols!(),
+            ", m.role, q.i \
+             FROM unnest((SELECT $1::bytea[]), (SELECT $2::text[]), (SELECT $3::text[]), (SELECT $4::bigint[]), \
+             (SELECT $5::text[]), (SELECT $6::bigint[])) WITH ORDINALITY \
+             AS q(hash, slug, project, issue, name, version, i) \
+             LEFT JOIN LATERAL (SELECT * FROM orgs WHERE slug = q.slug LIMIT 1) o ON true \
+             LEFT JOIN LATERAL (SELECT * FROM secrets WHERE org_id = o.id AND project = q.project \
+             AND issue = q.issue AND name = q.name AND NOT destroyed LIMIT 1) s ON true \
+             LEFT JOIN LATERAL (SELECT * FROM secret_versions WHERE secret_id = s.id \
+             AND version = COALESCE(q.version, s.version) LIMIT 1) v ON true \
+             LEFT JOIN jira_sites j ON j.org_id = o.id \
+             LEFT JOIN LATERAL (SELECT * FROM tokens WHERE hash = q.hash LIMIT 1) t ON true \
+             LEFT JOIN users u ON u.id = t.user_id \
+             LEFT JOIN memberships m ON m.org_id = t.org_id AND m.user_id = t.user_id"
+        ))
+        .bind(&hashes)
         .bind(&slugs)
         .bind(&projects)
         .bind(&issues)
@@ -235,13 +259,31 @@ impl Batch for Reveal {
         .bind(&versions)
         .fetch_all(c)
         .await?;
-        Ok(by_job(jobs.len(), &list, reveal_target, || {
-            Err(CatalogError::NotFound)
+        Ok(by_job(jobs.len(), &list, reveal_row, || {
+            Err(rows::corrupt(0, "a reveal lookup without its row"))
         })?)
     }
 }
 
-/// A reveal target from a row of [`Reveal`]'s statement.
+/// Where the principal's columns start in a row of [`Reveal`]'s statement.
+const REVEAL_PRINCIPAL_AT: usize =
+    rows::ORG_WIDTH + rows::SECRET_WIDTH + rows::VERSION_WIDTH + SITE_WIDTH;
+
+/// The principal and the reveal target from a row of [`Reveal`]'s statement.
+fn reveal_row(row: &PgRow) -> Result<<Reveal as Batch>::Out, CatalogError> {
+    let present = |col: usize| rows::get::<Option<uuid::Uuid>>(row, col).map(|id| id.is_some());
+    let principal = match present(REVEAL_PRINCIPAL_AT)? {
+        true => Some(principal_at(row, REVEAL_PRINCIPAL_AT)?),
+        false => None,
+    };
+    let target = match present(0)? {
+        true => Ok(reveal_target(row)?),
+        false => Err(CatalogError::NotFound),
+    };
+    Ok((principal, target))
+}
+
+/// A reveal target from a row of [`Reveal`]'s statement whose org is present.
 fn reveal_target(row: &PgRow) -> Result<RevealTarget, CatalogError> {
     let secret_at = rows::ORG_WIDTH;
     let version_at = secret_at + rows::SECRET_WIDTH;

@@ -135,16 +135,21 @@ pub(super) fn role_at(row: &PgRow, col: usize) -> C<Role> {
 }
 
 pub(super) fn token(row: &PgRow) -> C<TokenRecord> {
+    token_from(row, 0)
+}
+
+/// A token whose `token_cols!()` start at column `at`.
+pub(super) fn token_from(row: &PgRow, at: usize) -> C<TokenRecord> {
     Ok(TokenRecord {
-        id: TokenId::from_uuid(get(row, 0)?),
-        hash: get(row, 1)?,
-        user: UserId::from_uuid(get(row, 2)?),
-        user_name: parse(row, 3, |s| UserName::parse(s).ok())?,
-        org: get::<Option<uuid::Uuid>>(row, 4)?.map(OrgId::from_uuid),
-        name: get(row, 5)?,
-        created_at: ts(row, 6)?,
-        expires_at: opt_ts(row, 7)?,
-        revoked_at: opt_ts(row, 8)?,
+        id: TokenId::from_uuid(get(row, at)?),
+        hash: get(row, at + 1)?,
+        user: UserId::from_uuid(get(row, at + 2)?),
+        user_name: parse(row, at + 3, |s| UserName::parse(s).ok())?,
+        org: get::<Option<uuid::Uuid>>(row, at + 4)?.map(OrgId::from_uuid),
+        name: get(row, at + 5)?,
+        created_at: ts(row, at + 6)?,
+        expires_at: opt_ts(row, at + 7)?,
+        revoked_at: opt_ts(row, at + 8)?,
     })
 }
 

@@ -3,6 +3,7 @@
 //! the one org the token is scoped to, with their role there now (a removed member's token is
 //! refused). Failures are recorded without the token's value.
 
+use crate::catalog::Principal;
 use crate::domain::policy::{Actor, Membership};
 use crate::domain::{IdentityKind, Timestamp};
 use crate::service::{Coffer, Error, Result, tokens};
@@ -13,36 +14,59 @@ impl Coffer {
     /// one (missing, malformed, unknown) against the org named by the request path (see
     /// [`Coffer::failed_auth`]). The raw token is never recorded.
     pub async fn authenticate(&self, token: Option<&str>, path_org: Option<&str>) -> Result<Actor> {
-        let anonymous = match token {
-            None => Some((
+        let hash = self.presented(token, path_org)?;
+        self.authenticate_hash(&hash, path_org).await
+    }
+
+    /// [`Coffer::authenticate`] of a well-formed token's hash ([`Coffer::presented`]).
+    pub async fn authenticate_hash(
+        &self,
+        hash: &[u8; 32],
+        path_org: Option<&str>,
+    ) -> Result<Actor> {
+        let principal = self
+            .catalog
+            .authenticate(hash)
+            .await
+            .map_err(|e| Error::catalog(e, || "token".into()))?;
+        self.admit_principal(principal, path_org)
+    }
+
+    /// The hash of a bearer token that is there and has a Coffer API token's form; a missing,
+    /// malformed or SCIM token is refused (and recorded) without a lookup.
+    pub fn presented(&self, token: Option<&str>, path_org: Option<&str>) -> Result<[u8; 32]> {
+        let refused = match token {
+            None => (
                 "missing_token",
                 "missing `Authorization: Bearer <token>` header; set COFFER_TOKEN",
-            )),
-            Some(t) if tokens::well_formed_with(tokens::SCIM_PREFIX, t) => Some((
+            ),
+            Some(t) if tokens::well_formed_with(tokens::SCIM_PREFIX, t) => (
                 "scim_token",
                 "this is a SCIM token, which works only at /scim/v2 (for the org's identity provider); use an API token here",
-            )),
-            Some(t) if !tokens::well_formed(t) => Some((
+            ),
+            Some(t) if !tokens::well_formed(t) => (
                 "malformed_token",
                 "the token is malformed; Coffer tokens start with `coffer_`",
-            )),
-            Some(_) => None,
+            ),
+            Some(t) => return Ok(tokens::hash(t)),
         };
-        let principal = match (anonymous, token) {
-            (None, Some(t)) => self
-                .catalog
-                .authenticate(&tokens::hash(t))
-                .await
-                .map_err(|e| Error::catalog(e, || "token".into()))?,
-            _ => None,
-        };
+        let (reason, message) = refused;
+        self.failed_auth(path_org, reason, None);
+        Err(Error::Unauthenticated(message.into()))
+    }
+
+    /// The actor a looked-up token hash stands for, or the refusal (recorded) of an unknown,
+    /// revoked or expired token or of one whose user is no longer a member of its org.
+    pub(crate) fn admit_principal(
+        &self,
+        principal: Option<Principal>,
+        path_org: Option<&str>,
+    ) -> Result<Actor> {
         let Some(principal) = principal else {
-            let (reason, message) = anonymous.unwrap_or((
-                "unknown_token",
-                "unknown token; create one with `coffer token create`",
+            self.failed_auth(path_org, "unknown_token", None);
+            return Err(Error::Unauthenticated(
+                "unknown token; create one with `coffer token create`".into(),
             ));
-            self.failed_auth(path_org, reason, None);
-            return Err(Error::Unauthenticated(message.into()));
         };
         let t = &principal.token;
         let user = &principal.user;

@@ -4,7 +4,9 @@
 //! count the view and commit its audit event → only then return the value.
 
 use crate::blob::BlobError;
-use crate::catalog::{CatalogError, OrgRecord, SecretRecord, StoredBlob, VersionRecord};
+use crate::catalog::{
+    CatalogError, OrgRecord, RevealTarget, SecretRecord, StoredBlob, VersionRecord,
+};
 use crate::domain::policy::{Action, Actor, JiraAnswer, SecretAction};
 use crate::domain::{OrgSlug, Scope, SecretName, Timestamp};
 use crate::service::jira::Use;
@@ -49,13 +51,48 @@ impl Coffer {
         name: &SecretName,
         version: Option<u32>,
     ) -> Result<Revealed> {
-        // One catalog call for the org, the secret, the version and the Jira link; the actor is checked
-        // against the org before anything about the secret is used.
-        let target = self
-            .catalog
-            .reveal_target(slug, scope, name, version)
+        // One catalog call for the org, the secret, the version and the Jira link.
+        let target = self.catalog.reveal_target(slug, scope, name, version).await;
+        self.reveal_in(actor, target, slug, scope, name, version)
             .await
-            .map_err(|e| Error::catalog(e, || org_not_found(slug)))?;
+    }
+
+    /// [`Coffer::reveal_secret`] for a bearer token: the token and the reveal's reads are
+    /// looked up together ([`crate::catalog::Catalog::authenticate_reveal`]), and the token is
+    /// judged, exactly as [`Coffer::authenticate`] judges it, before the target is used.
+    /// `hash` is a well-formed token's ([`Coffer::presented`]); `path_org` is the org the
+    /// request path names, against which an unknown token's refusal is recorded.
+    pub async fn reveal_secret_with_token(
+        &self,
+        hash: &[u8; 32],
+        path_org: Option<&str>,
+        slug: &OrgSlug,
+        scope: &Scope,
+        name: &SecretName,
+        version: Option<u32>,
+    ) -> Result<Revealed> {
+        let (principal, target) = self
+            .catalog
+            .authenticate_reveal(hash, slug, scope, name, version)
+            .await
+            .map_err(|e| Error::catalog(e, || "token".into()))?;
+        let actor = self.admit_principal(principal, path_org)?;
+        self.reveal_in(&actor, target, slug, scope, name, version)
+            .await
+    }
+
+    /// A reveal from its target as read: the actor is checked against the org before anything
+    /// about the secret is used.
+    async fn reveal_in(
+        &self,
+        actor: &Actor,
+        target: std::result::Result<RevealTarget, CatalogError>,
+        slug: &OrgSlug,
+        scope: &Scope,
+        name: &SecretName,
+        version: Option<u32>,
+    ) -> Result<Revealed> {
+        let target = target.map_err(|e| Error::catalog(e, || org_not_found(slug)))?;
         let org = require_active(slug, admit(actor, slug, Action::RevealSecret, target.org)?)?;
         let what = label(scope, name);
         // Jira before anything about the secret: its refusals must not tell whether it exists.

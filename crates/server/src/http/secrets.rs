@@ -148,12 +148,14 @@ pub async fn reveal(
     path: Result<Path<SecretPath>, Response>,
     query: Result<Query<RevealQuery>, Response>,
 ) -> Result<Response, Response> {
-    let input = || -> Result<_, Response> {
-        let (Path(p), Query(q)) = (path?, query?);
-        let (slug, scope, name) = p.parse().map_err(IntoResponse::into_response)?;
-        Ok((slug, scope, name, q.version))
+    let input = match (path, query) {
+        (Ok(Path(p)), Ok(Query(q))) => p
+            .parse()
+            .map(|(slug, scope, name)| (slug, scope, name, q.version))
+            .map_err(IntoResponse::into_response),
+        (Err(bad), _) | (_, Err(bad)) => Err(bad),
     };
-    let (slug, scope, name, version) = match input() {
+    let (slug, scope, name, version) = match input {
         Ok(input) => input,
         // A credential is judged before the input, as for every other route.
         Err(bad) => {

@@ -23,10 +23,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Response> {
-        // Browsers (the web UI) present a session cookie instead of a bearer token.
-        if parts.headers.get(header::AUTHORIZATION).is_none()
-            && let Some(value) = super::web::session_cookie(&parts.headers)
-        {
+        if let Some(value) = session(parts) {
             return super::web::session_caller(parts, state, value)
                 .await
                 .map(Caller);
@@ -36,6 +33,15 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             Ok(actor) => Ok(Caller(actor)),
             Err(e) => Err(ApiError(e).into_response()),
         }
+    }
+}
+
+/// The session cookie of a request without an `Authorization` header: browsers (the web UI)
+/// present a session instead of a bearer token.
+fn session(parts: &Parts) -> Option<&str> {
+    match parts.headers.get(header::AUTHORIZATION) {
+        Some(_) => None,
+        None => super::web::session_cookie(&parts.headers),
     }
 }
 
@@ -94,12 +100,10 @@ impl FromRequestParts<Arc<AppState>> for Presented {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Response> {
-        if parts.headers.get(header::AUTHORIZATION).is_none()
-            && super::web::session_cookie(&parts.headers).is_some()
-        {
-            return Caller::from_request_parts(parts, state)
+        if let Some(value) = session(parts) {
+            return super::web::session_caller(parts, state, value)
                 .await
-                .map(|c| Presented::Actor(c.0));
+                .map(Presented::Actor);
         }
         let (token, path_org) = bearer(parts);
         match state.coffer.presented(token, path_org) {

@@ -203,16 +203,21 @@ async fn roles_are_enforced_with_clear_messages() {
     assert_eq!(r.status, 201, "anyone may create a token for themselves");
 }
 
-#[tokio::test]
-async fn revoked_expired_and_unknown_tokens_are_401_and_audited() {
-    let app = spawn_app().await;
+/// A new token `ci` of the bootstrap admin in `default`: its value and its id.
+async fn ci_token(app: &TestApp) -> (String, String) {
     let r = app
         .post("/api/v1/orgs/default/tokens", json!({"name": "ci"}))
         .await;
-    let (token, id) = (
+    (
         r.body["token"].as_str().unwrap().to_owned(),
         r.body["info"]["id"].as_str().unwrap().to_owned(),
-    );
+    )
+}
+
+#[tokio::test]
+async fn revoked_expired_and_unknown_tokens_are_401_and_audited() {
+    let app = spawn_app().await;
+    let (token, id) = ci_token(&app).await;
     assert_eq!(
         app.call(&token, Method::GET, "/api/v1/whoami", None)
             .await
@@ -340,13 +345,7 @@ async fn a_reveal_judges_its_token_before_anything_else() {
             .status,
         201
     );
-    let r = app
-        .post("/api/v1/orgs/default/tokens", json!({"name": "ci"}))
-        .await;
-    let (token, id) = (
-        r.body["token"].as_str().unwrap().to_owned(),
-        r.body["info"]["id"].as_str().unwrap().to_owned(),
-    );
+    let (token, id) = ci_token(&app).await;
     let r = app.reveal_as(&token, "default", "OPS-7", "db").await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = app.reveal_as(&token, "other", "OPS-7", "db").await;
